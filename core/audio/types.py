@@ -1,0 +1,58 @@
+"""Audio value types shared by every stage (fetch -> decode -> encode -> pace)."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+__all__ = ["AudioParams", "AudioSource", "AudioError"]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioParams:
+    """The downlink format we advertise in our hello and encode at."""
+    sample_rate: int = 16000
+    channels: int = 1
+    frame_ms: int = 60
+
+    @property
+    def frame_samples(self) -> int:
+        return self.sample_rate * self.frame_ms // 1000
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of 16-bit PCM in one frame."""
+        return self.frame_samples * 2 * self.channels
+
+    @property
+    def frame_s(self) -> float:
+        return self.frame_ms / 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSource:
+    """Where a playable item's bytes come from.
+
+    `uri` is an http(s) URL (public, CDN or presigned) or a local file path. `cache_key` + `etag` identify the
+    object's version for the transcode-once cache (None = do not cache). `refresh_url` re-signs an expired
+    presigned URL so a fetch can resume. `name` is for logs and never contains a query string.
+    """
+    uri: str
+    name: str
+    cache_key: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    refresh_url: Callable[[], Awaitable[str]] | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return self.uri.startswith(("http://", "https://"))
+
+    @property
+    def extension(self) -> str:
+        path = self.uri.split("?", 1)[0] if self.is_url else self.uri
+        dot = path.rfind(".")
+        return path[dot:].lower() if dot > path.rfind("/") else ""
+
+
+class AudioError(Exception):
+    """A playable item could not be played (missing, forbidden, corrupt, not audio). Message is log-safe."""

@@ -1,0 +1,419 @@
+"""Typed configuration: `config.yaml` (optional) + environment overrides -> frozen dataclasses.
+
+This is the only module that reads YAML or `os.environ`. Every other module receives its own section.
+Errors name the key and the fix (ConfigError), so an operator can correct a bad line without reading code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import yaml
+
+__all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "ENV_OVERRIDES"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key and how to fix it."""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    enabled: bool = False                      # off: every device is accepted
+    tokens: tuple[str, ...] = ()               # static bearer tokens accepted when enabled
+    allowed_devices: tuple[str, ...] = ()      # Device-Id (MAC) values accepted without a token
+    hmac_key: str = ""                         # non-empty: the OTA endpoint mints HMAC tokens signed with it
+    token_ttl_s: int = 30 * 24 * 3600          # lifetime of minted HMAC tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8000                           # WebSocket port
+    http_port: int = 8003                      # OTA + health HTTP port
+    websocket_path: str = "/xiaozhi/v1/"       # advertised path (any path is accepted)
+    advertised_url: str = ""                   # ws URL given to devices by OTA; "" = derived from request Host
+    protocol_version: int = 1                  # binary framing version advertised by OTA (1, 2 or 3)
+    max_message_bytes: int = 65536             # largest WebSocket message accepted from a device
+    idle_timeout_s: float = 120.0              # close a session after this long without device traffic (never while playing)
+    hello_timeout_s: float = 10.0              # close if no hello arrives within this time
+    wake_words: tuple[str, ...] = ("你好小智", "hey cheeko", "hi cheeko", "hello cheeko", "cheeko")
+    greeting: str = "Hi! What would you like to hear?"
+    workers: int = 1                           # >1: that many processes share the ports (SO_REUSEPORT)
+    timezone_offset_min: int = 0               # sent to devices in OTA server_time
+    auth: AuthConfig = field(default_factory=AuthConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    sample_rate: Literal[16000, 24000] = 16000  # downlink Opus rate advertised in our hello
+    frame_ms: Literal[60] = 60
+    opus_bitrate: int = 32000
+    opus_complexity: int = 5                   # 0-10; 5 halves encode CPU vs 10 for a small quality cost
+    normalize_loudness: bool = False           # ffmpeg loudnorm so rhymes and stories play at similar volume
+    lead_frames: int = 3                       # frames sent ahead of real time (devices buffer at most 40)
+    stop_grace_ms: int = 120                   # extra wait after the last frame's play-out before `tts stop`
+    decode_ahead_s: float = 2.0                # how far decoding may run ahead of playback
+    fetch_chunk_bytes: int = 65536
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 15.0
+    max_resumes: int = 5                       # Range resumes after a dropped connection
+    max_track_s: float = 4 * 3600.0            # refuse to play longer than this
+    cache_dir: str = "metadata/audio-cache"    # transcode-once cache ("" disables it)
+    cache_max_mb: int = 2048
+    cache_s3_prefix: str = ""                  # non-empty: also share cache entries in S3 under this prefix
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    bucket: str = ""                           # set (or env S3_BUCKET) to use the S3 backend
+    region: str = "us-east-1"
+    prefix_music: str = "music"
+    prefix_stories: str = "stories"
+    endpoint_url: str = ""                     # S3-compatible endpoint; implies path-style addressing
+    url_mode: Literal["auto", "public", "cdn", "presigned"] = "auto"
+    cdn_base_url: str = ""
+    presign_expires_s: int = 3600              # <= 604800 (SigV4 limit)
+    access_key_id: str = ""                    # normally from the environment / credential chain
+    secret_access_key: str = ""
+    session_token: str = ""
+    profile: str = ""
+    max_pool_connections: int = 50
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 15.0
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ContentConfig:
+    content_dir: str = "demo-content"          # local catalog (used when no S3 bucket is set)
+    generate_demo: bool = True                 # create demo content in content_dir when it is empty
+    refresh_time_s: float = 300.0              # catalog refresh period (conditional requests)
+    cache_dir: str = "metadata/catalog-cache"  # last good copy of each metadata.json
+    extensions: tuple[str, ...] = (".mp3", ".wav", ".ogg", ".opus", ".m4a", ".aac", ".flac", ".p3")
+    s3: S3Config = field(default_factory=S3Config)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingConfig:
+    min_score: float = 82.0                    # fuzzy score (0-100) a title must reach
+    margin: float = 4.0                        # and its lead over a different runner-up
+    on_miss: Literal["say", "offer", "play_alternative"] = "play_alternative"
+    recent_history: int = 5                    # random picks avoid this many recent items per device
+
+
+@dataclass(frozen=True, slots=True)
+class VADConfig:
+    provider: Literal["silero", "energy", "none"] = "silero"
+    threshold: float = 0.5
+    threshold_low: float = 0.35
+    min_silence_ms: int = 500
+    min_speech_ms: int = 250
+    max_utterance_s: float = 15.0
+    preroll_ms: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class ASRConfig:
+    provider: Literal["whisper", "openai", "none"] = "whisper"
+    language: str = "en"
+    threads: int = 2
+    max_seconds: float = 10.0                  # wall-clock cap per utterance (whisper can loop)
+    base_url: str = ""                         # openai provider: e.g. http://host:8080/v1
+    api_key: str = ""                          # from env ASR_API_KEY
+    model: str = "whisper-1"
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class TTSConfig:
+    provider: Literal["local", "openai", "espeak", "none"] = "local"  # local = piper (en) + espeak-ng (hi/te/kn)
+    english_voice: Literal["piper", "espeak"] = "piper"
+    base_url: str = ""
+    api_key: str = ""                          # from env TTS_API_KEY
+    model: str = "tts-1"
+    voice: str = "alloy"
+    timeout_s: float = 10.0
+    cache_phrases: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class IntentConfig:
+    provider: Literal["rules", "llm"] = "rules"
+    base_url: str = ""                         # llm: OpenAI-compatible chat endpoint
+    api_key: str = ""                          # from env LLM_API_KEY
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    vad: VADConfig = field(default_factory=VADConfig)
+    asr: ASRConfig = field(default_factory=ASRConfig)
+    tts: TTSConfig = field(default_factory=TTSConfig)
+    intent: IntentConfig = field(default_factory=IntentConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+# --------------------------------------------------------------------------- environment
+
+# env var -> dotted config key. Secrets and deployment settings live here, not in config.yaml.
+ENV_OVERRIDES: dict[str, str] = {
+    "SERVER_HOST": "server.host",
+    "SERVER_PORT": "server.port",
+    "HTTP_PORT": "server.http_port",
+    "SERVER_ADVERTISED_URL": "server.advertised_url",
+    "AUTH_ENABLED": "server.auth.enabled",
+    "AUTH_TOKENS": "server.auth.tokens",               # comma-separated
+    "AUTH_ALLOWED_DEVICES": "server.auth.allowed_devices",
+    "AUTH_HMAC_KEY": "server.auth.hmac_key",
+    "CONTENT_DIR": "content.content_dir",
+    "S3_BUCKET": "content.s3.bucket",
+    "S3_PREFIX_MUSIC": "content.s3.prefix_music",
+    "S3_PREFIX_STORIES": "content.s3.prefix_stories",
+    "S3_ENDPOINT_URL": "content.s3.endpoint_url",
+    "S3_URL_MODE": "content.s3.url_mode",
+    "S3_CDN_BASE_URL": "content.s3.cdn_base_url",
+    "AWS_DEFAULT_REGION": "content.s3.region",
+    "AWS_REGION": "content.s3.region",
+    "AWS_ACCESS_KEY_ID": "content.s3.access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "content.s3.secret_access_key",
+    "AWS_SESSION_TOKEN": "content.s3.session_token",
+    "AWS_PROFILE": "content.s3.profile",
+    "ASR_API_KEY": "voice.asr.api_key",
+    "TTS_API_KEY": "voice.tts.api_key",
+    "LLM_API_KEY": "voice.intent.api_key",
+    "LOG_LEVEL": "log.level",
+}
+
+SECRET_KEYS = frozenset({
+    "server.auth.tokens", "server.auth.hmac_key", "content.s3.access_key_id", "content.s3.secret_access_key",
+    "content.s3.session_token", "voice.asr.api_key", "voice.tts.api_key", "voice.intent.api_key",
+})
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: typing.Mapping[str, str] | None = None,
+                overrides: dict[str, Any] | None = None) -> Config:
+    """Read `path` (if given and present), apply environment overrides, then `overrides` (dotted keys, from the CLI)."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file {p} not found: pass an existing file with --config, or omit it to use defaults")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}; fix the indentation/quoting there") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not UTF-8 text; save the file as UTF-8") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections (server:, audio:, ...)")
+        raw = loaded
+    env = os.environ if env is None else env
+    for var, dotted in ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value is not None and value != "":
+            _set_dotted(raw, dotted, _env_value(dotted, value), source=f"environment variable {var}")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, dotted, value, source="command line")
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    cfg = _build(Config, raw, "")
+    _validate(cfg)
+    return cfg
+
+
+def _env_value(dotted: str, value: str) -> Any:
+    hint = _hint_for(dotted)
+    if get_origin(hint) is tuple:
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _hint_for(dotted: str) -> Any:
+    cls: Any = Config
+    hint: Any = None
+    for part in dotted.split("."):
+        hint = get_type_hints(cls)[part]
+        cls = hint
+    return hint
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, *, source: str) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{part}: must be a mapping (needed by {source})")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {type(raw).__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            fix = f"did you mean '{prefix}{close[0]}'?" if close else f"valid keys here: {', '.join(names)}"
+            raise ConfigError(f"unknown key '{prefix}{key}': {fix}")
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name in raw:
+            kwargs[name] = _coerce(hints[name], raw[name], f"{prefix}{name}")
+        elif dataclasses.is_dataclass(hints[name]):
+            kwargs[name] = _build(hints[name], {}, f"{prefix}{name}.")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    if origin is Literal:
+        allowed = get_args(hint)
+        if isinstance(value, str) and all(isinstance(a, int) for a in allowed):
+            value = _coerce(int, value, key)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not allowed; use one of {', '.join(repr(a) for a in allowed)}")
+        return value
+    if origin is tuple:
+        (item,) = [a for a in get_args(hint) if a is not Ellipsis]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}; write e.g. [a, b]")
+        return tuple(_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{key}: unsupported union type")  # pragma: no cover - no such fields
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(f"{key}: expected true or false, got {_show(key, value)}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a whole number, got {_show(key, value)}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {_show(key, value)}")
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected text, got {type(value).__name__}; quote the value")
+    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _show(key: str, value: Any) -> str:
+    if any(key.startswith(s) for s in SECRET_KEYS):
+        return "a value of the wrong type (hidden: secret)"
+    return repr(value)
+
+
+def _validate(cfg: Config) -> None:
+    s = cfg.server
+    for name, port in (("server.port", s.port), ("server.http_port", s.http_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{name}: {port} is not a TCP port; use 1-65535 (0 = pick a free one)")
+    if s.port and s.port == s.http_port:
+        raise ConfigError("server.http_port: must differ from server.port; e.g. port 8000 and http_port 8003")
+    if s.protocol_version not in (1, 2, 3):
+        raise ConfigError(f"server.protocol_version: {s.protocol_version} is unknown; use 1, 2 or 3")
+    if s.max_message_bytes < 1024:
+        raise ConfigError("server.max_message_bytes: too small; use at least 1024")
+    if s.workers < 1:
+        raise ConfigError("server.workers: use 1 or more")
+    if s.auth.enabled and not (s.auth.tokens or s.auth.allowed_devices or s.auth.hmac_key):
+        raise ConfigError("server.auth.enabled: auth is on but no tokens, allowed_devices or hmac_key are set; "
+                          "set AUTH_TOKENS (comma-separated) or server.auth.allowed_devices, or disable auth")
+    a = cfg.audio
+    if not 0 <= a.opus_complexity <= 10:
+        raise ConfigError("audio.opus_complexity: use 0-10")
+    if not 6000 <= a.opus_bitrate <= 256000:
+        raise ConfigError("audio.opus_bitrate: use 6000-256000 bits per second")
+    if not 0 <= a.lead_frames <= 30:
+        raise ConfigError("audio.lead_frames: use 0-30 (devices drop frames beyond a 40-frame buffer; 2-3 is right)")
+    s3 = cfg.content.s3
+    if not 1 <= s3.presign_expires_s <= 604800:
+        raise ConfigError("content.s3.presign_expires_s: SigV4 presigned URLs last at most 604800 s (7 days)")
+    if s3.url_mode == "cdn" and not s3.cdn_base_url:
+        raise ConfigError("content.s3.url_mode: 'cdn' needs content.s3.cdn_base_url (env S3_CDN_BASE_URL)")
+    if s3.endpoint_url and not s3.endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError("content.s3.endpoint_url: must start with http:// or https://")
+    m = cfg.matching
+    if not 0 <= m.min_score <= 100:
+        raise ConfigError("matching.min_score: use 0-100")
+    if cfg.voice.intent.provider == "llm" and not cfg.voice.intent.base_url:
+        raise ConfigError("voice.intent.base_url: the llm intent provider needs an OpenAI-compatible base URL")
+    if cfg.voice.asr.provider == "openai" and not cfg.voice.asr.base_url:
+        raise ConfigError("voice.asr.base_url: the openai ASR provider needs a base URL")
+    if cfg.voice.tts.provider == "openai" and not cfg.voice.tts.base_url:
+        raise ConfigError("voice.tts.base_url: the openai TTS provider needs a base URL")
+
+
+def redacted(cfg: Config) -> dict[str, Any]:
+    """The config as a dict with secrets masked, for logging at start-up."""
+    def walk(obj: Any, key: str) -> Any:
+        if dataclasses.is_dataclass(obj):
+            dot = f"{key}." if key else ""
+            return {f.name: walk(getattr(obj, f.name), f"{dot}{f.name}") for f in dataclasses.fields(obj)}
+        if key in SECRET_KEYS and obj:
+            return "***"
+        return list(obj) if isinstance(obj, tuple) else obj
+    return walk(cfg, "")
