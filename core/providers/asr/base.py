@@ -1,0 +1,22 @@
+"""ASR provider interface: one utterance of 16 kHz mono PCM in, text out."""
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["ASRProvider", "ASRError"]
+
+
+class ASRError(Exception):
+    """Transcription failed (timeout, hosted service error). Message is log-safe."""
+
+
+class ASRProvider(Protocol):
+    name: str
+
+    async def transcribe(self, pcm: bytes, sample_rate: int = 16000) -> str:
+        """Return the text of one utterance ("" for none). Must not block the event loop."""
+        ...
+
+    def set_vocabulary(self, phrases: list[str]) -> None:
+        """Hint phrases (catalog titles) that the recogniser should favour."""
+        ...

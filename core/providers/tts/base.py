@@ -1,0 +1,19 @@
+"""TTS provider interface: text in, 16-bit mono PCM out, streamed sentence by sentence."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+__all__ = ["TTSProvider", "TTSError"]
+
+
+class TTSError(Exception):
+    """Synthesis failed (engine missing, hosted service down). Message is log-safe."""
+
+
+class TTSProvider(Protocol):
+    name: str
+
+    def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
+        """Yield s16le mono PCM at `sample_rate` as it is produced (any chunk size). `language`: en, hi, te, kn."""
+        ...
