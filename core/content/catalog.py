@@ -1,0 +1,410 @@
+"""metadata.json catalogs: discovery by listing, parsing, validation, disk cache and conditional refresh.
+
+Layout: ``<prefix>/<Collection>/metadata.json`` with entries ``title -> {romanized, filename, alternatives}`` plus the
+optional ``tags``, ``language`` and ``duration``. Titles and filenames are kept exactly (trailing spaces, diacritics,
+native script) because they build object keys. A bad entry is reported and skipped; a bad file keeps the last good
+copy of that collection; an unreachable store keeps everything (or starts from the disk cache).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import posixpath
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from loguru import logger
+
+from core.content.storage import ObjectInfo, Storage, StorageError
+from core.content.types import Kind, Track
+
+__all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog",
+           "METADATA_NAME"]
+
+METADATA_NAME = "metadata.json"
+_FETCH_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    severity: Literal["error", "warning"]
+    source: str                    # the metadata.json key (or the store, for listing failures)
+    message: str
+    title: str = ""
+
+    def __str__(self) -> str:
+        entry = f" [{self.title!r}]" if self.title else ""
+        return f"{self.severity.upper():7} {self.source}{entry}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    issues: tuple[Issue, ...] = ()
+    collections: int = 0
+    entries: int = 0
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class CatalogFormatError(ValueError):
+    """A whole metadata.json is unusable (not UTF-8, not JSON, not an object)."""
+
+
+def unsafe_filename(filename: str) -> str | None:
+    """Why `filename` may not be used inside its collection folder, or None when it is safe."""
+    if "\x00" in filename or any(ord(c) < 32 for c in filename):
+        return "contains control characters"
+    if "\\" in filename:
+        return "contains a backslash (path separator on Windows)"
+    if filename.startswith("/") or (len(filename) > 1 and filename[1] == ":"):
+        return "is an absolute path"
+    parts = filename.split("/")
+    if any(p in ("..", ".") for p in parts) or posixpath.normpath(filename).startswith(".."):
+        return "tries to leave its folder ('..')"
+    if filename.endswith("/") or "" in parts:
+        return "is not a file name"
+    return None
+
+
+def _strings(value: Any, what: str, title: str, source: str, issues: list[Issue]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        issues.append(Issue("warning", source, f"'{what}' must be a list of strings; ignored", title))
+        return ()
+    good = [v for v in value if isinstance(v, str) and v.strip()]
+    if len(good) != len(value):
+        issues.append(Issue("warning", source, f"'{what}' has empty or non-text items; they were dropped", title))
+    return tuple(dict.fromkeys(good))
+
+
+def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
+                   extensions: tuple[str, ...] = ()) -> tuple[list[Track], list[Issue]]:
+    """Parse one metadata.json. Raises CatalogFormatError for an unusable file; bad entries become issues."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CatalogFormatError(f"not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    issues: list[Issue] = []
+    dupes: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                dupes.append(k)
+            out[k] = v
+        return out
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise CatalogFormatError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise CatalogFormatError("the top level must be an object of title -> entry")
+    for d in dict.fromkeys(dupes):
+        issues.append(Issue("warning", source, "title appears more than once; the last entry wins", d))
+
+    exts = tuple(e.lower() for e in extensions)
+    tracks: list[Track] = []
+    filenames: dict[str, str] = {}
+    for title, entry in data.items():
+        if not isinstance(entry, dict):
+            issues.append(Issue("error", source, "entry must be an object with at least 'filename'; skipped", title))
+            continue
+        filename = entry.get("filename")
+        if not isinstance(filename, str) or not filename.strip():
+            issues.append(Issue("error", source, "missing 'filename'; skipped", title))
+            continue
+        why = unsafe_filename(filename)
+        if why:
+            issues.append(Issue("error", source, f"filename {filename!r} {why}; rejected", title))
+            continue
+        if exts and not filename.lower().endswith(exts):
+            issues.append(Issue("warning", source, f"filename {filename!r} has an unsupported extension "
+                                f"(supported: {', '.join(exts)})", title))
+        romanized = entry.get("romanized", "")
+        if not isinstance(romanized, str):
+            issues.append(Issue("warning", source, "'romanized' must be text; ignored", title))
+            romanized = ""
+        shown = title
+        if not title.strip():
+            shown = romanized.strip() or posixpath.splitext(posixpath.basename(filename))[0].strip()
+            issues.append(Issue("warning", source, f"empty title; using {shown!r}", title))
+        language = entry.get("language")
+        if language is not None and not (isinstance(language, str) and language.strip()):
+            issues.append(Issue("warning", source, "'language' must be non-empty text; ignored", title))
+            language = None
+        duration = entry.get("duration")
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
+                                     or duration < 0):
+            issues.append(Issue("warning", source, "'duration' must be a number of seconds; ignored", title))
+            duration = None
+        if filename in filenames:
+            issues.append(Issue("warning", source, f"filename {filename!r} is also used by {filenames[filename]!r}",
+                                title))
+        filenames.setdefault(filename, title)
+        tracks.append(Track(
+            kind=kind, collection=collection, title=shown, filename=filename, romanized=romanized,
+            alternatives=_strings(entry.get("alternatives"), "alternatives", title, source, issues),
+            tags=tuple(t.strip().lower() for t in _strings(entry.get("tags"), "tags", title, source, issues)),
+            language=language.strip() if isinstance(language, str) else None,
+            duration=float(duration) if duration is not None else None,
+        ))
+    return tracks, issues
+
+
+def _alias_issues(tracks: list[Track], source_of: dict[str, str]) -> list[Issue]:
+    """Aliases shared by several entries make requests ambiguous: warn once per alias."""
+    owners: dict[str, list[Track]] = defaultdict(list)
+    for t in tracks:
+        names = {a.strip().casefold() for a in t.alternatives} | {t.title.strip().casefold()}
+        for n in names:
+            owners[n].append(t)
+    out: list[Issue] = []
+    for name, ts in owners.items():
+        if len(ts) > 1 and name:
+            who = ", ".join(f"{t.collection}/{t.title.strip()}" for t in ts[:5]) + (" ..." if len(ts) > 5 else "")
+            out.append(Issue("warning", source_of[ts[0].uid], f"alias {name!r} is shared by {len(ts)} entries: {who}"))
+    return out
+
+
+@dataclass(slots=True)
+class _Collection:
+    kind: Kind
+    name: str
+    key: str
+    etag: str | None                         # etag of the good copy we use
+    tracks: list[Track]
+    issues: list[Issue]
+    objects: dict[str, ObjectInfo] | None    # objects in the folder at last parse (None: unknown, e.g. from cache)
+    seen_etag: str | None = None             # etag of the latest fetched body, even when it was unusable
+    bad: Issue | None = None                 # why the latest body was rejected
+
+
+@dataclass(slots=True)
+class _State:
+    collections: dict[str, _Collection] = field(default_factory=dict)
+    store_issue: Issue | None = None
+
+
+class Catalog:
+    """Every collection's tracks, refreshed with conditional reads and backed by a disk cache."""
+
+    def __init__(self, storage: Storage, *, prefixes: dict[Kind, str], extensions: tuple[str, ...] = (),
+                 cache_dir: str | Path | None = None) -> None:
+        self.storage = storage
+        self.prefixes = {k: v.strip("/") for k, v in prefixes.items()}
+        self.extensions = extensions
+        slug = hashlib.sha256(storage.description.encode()).hexdigest()[:12]
+        self.cache_dir = Path(cache_dir) / slug if cache_dir else None
+        self._state = _State()
+        self._tracks: list[Track] = []
+        self.version = 0
+        self.from_cache = False
+
+    # ------------------------------------------------------------------ queries
+
+    def tracks(self, kind: Kind | None = None) -> list[Track]:
+        return [t for t in self._tracks if kind is None or t.kind == kind]
+
+    def collections(self, kind: Kind) -> list[str]:
+        return sorted(c.name for c in self._state.collections.values() if c.kind == kind)
+
+    def metadata_keys(self) -> list[str]:
+        return sorted(self._state.collections)
+
+    def object_info(self, key: str) -> ObjectInfo | None:
+        for c in self._state.collections.values():
+            if c.objects and key in c.objects:
+                return c.objects[key]
+        return None
+
+    def object_key(self, track: Track) -> str:
+        return "/".join(p for p in (self.prefixes[track.kind], track.collection, track.filename) if p)
+
+    def report(self) -> ValidationReport:
+        issues: list[Issue] = []
+        if self._state.store_issue:
+            issues.append(self._state.store_issue)
+        source_of: dict[str, str] = {}
+        for c in sorted(self._state.collections.values(), key=lambda c: c.key):
+            issues.extend(c.issues)
+            if c.bad:
+                issues.append(c.bad)
+            for t in c.tracks:
+                source_of[t.uid] = c.key
+        for kind in Kind:
+            issues.extend(_alias_issues(self.tracks(kind), source_of))
+        return ValidationReport(tuple(issues), len(self._state.collections), len(self._tracks))
+
+    # ------------------------------------------------------------------ loading
+
+    async def load(self) -> None:
+        """First load: from storage (conditional on the cached ETags), else from the disk cache."""
+        cached = self._read_cache()
+        for c in cached:
+            self._state.collections[c.key] = c
+        ok = await self.refresh(initial=True)
+        if not ok and self._state.store_issue and cached:
+            self.from_cache = True
+            logger.warning("catalog store {} unavailable ({}); serving the last good copy of {} catalogs from {}",
+                           self.storage.description, self._state.store_issue.message, len(cached), self.cache_dir)
+        self._rebuild()
+
+    async def refresh(self, *, initial: bool = False) -> bool:
+        """Re-read changed catalogs. Returns True when the set of tracks changed (or, initially, when it loaded)."""
+        started = time.monotonic()
+        try:
+            found: dict[str, tuple[Kind, str]] = {}
+            for kind, prefix in self.prefixes.items():
+                for name in await self.storage.list_folders(prefix):
+                    key = "/".join(p for p in (prefix, name, METADATA_NAME) if p)
+                    found[key] = (kind, name)
+        except StorageError as exc:
+            self._state.store_issue = Issue("error", self.storage.description, f"cannot list catalogs: {exc}")
+            logger.error("catalog refresh: cannot list {}: {}; keeping {} collections", self.storage.description,
+                         exc, len(self._state.collections))
+            return False
+        self._state.store_issue = None
+        sem = asyncio.Semaphore(_FETCH_CONCURRENCY)
+
+        async def one(key: str, kind: Kind, name: str) -> bool:
+            async with sem:
+                return await self._refresh_one(key, kind, name)
+
+        results = await asyncio.gather(*(one(k, kind, name) for k, (kind, name) in found.items()))
+        changed = any(results)
+        for key in [k for k in self._state.collections if k not in found]:
+            logger.info("catalog {} disappeared from {}; dropping it", key, self.storage.description)
+            self._state.collections.pop(key)
+            self._drop_cache(key)
+            changed = True
+        if changed or initial:
+            self._rebuild()
+        logger.debug("catalog refresh of {} collections took {:.0f} ms (changed: {})", len(found),
+                     (time.monotonic() - started) * 1000, changed)
+        return changed or initial
+
+    async def _refresh_one(self, key: str, kind: Kind, name: str) -> bool:
+        cur = self._state.collections.get(key)
+        etag = cur.seen_etag if cur and cur.seen_etag else (cur.etag if cur else None)
+        try:
+            fetched = await self.storage.fetch(key, etag)
+        except StorageError as exc:
+            if exc.not_found:       # a folder without a catalog: nothing to serve from it
+                if cur is None:
+                    logger.debug("{} has no {}", key.rsplit("/", 1)[0], METADATA_NAME)
+                    return False
+                self._state.collections.pop(key)
+                self._drop_cache(key)
+                return True
+            logger.error("catalog {}: {}; keeping the last good copy", key, exc)
+            if cur:
+                cur.bad = Issue("error", key, f"could not be read: {exc}")
+            return False
+        if fetched.not_modified:
+            if cur and cur.objects is None and cur.bad is None:
+                await self._check_files(cur)     # loaded from the disk cache: validate against the store once
+            return False
+        assert fetched.body is not None
+        try:
+            tracks, issues = parse_metadata(fetched.body, kind=kind, collection=name, source=key,
+                                            extensions=self.extensions)
+        except CatalogFormatError as exc:
+            where = f"{self.storage.description}/{key}"
+            logger.error("catalog {} is unusable: {}; keeping {}", where, exc,
+                         f"the last good copy ({len(cur.tracks)} entries)" if cur else "nothing from it")
+            bad = Issue("error", key, str(exc))
+            if cur:
+                cur.seen_etag, cur.bad = fetched.etag, bad
+            else:
+                self._state.collections[key] = _Collection(kind, name, key, None, [], [], None, fetched.etag, bad)
+            return False
+        col = _Collection(kind, name, key, fetched.etag, tracks, issues, None, fetched.etag)
+        await self._check_files(col)
+        self._state.collections[key] = col
+        self._write_cache(col, fetched.body)
+        for i in issues:
+            if i.severity == "error":
+                logger.warning("catalog {}", i)
+        logger.info("catalog {}: {} entries ({} issues)", key, len(tracks), len(col.issues))
+        return cur is None or cur.tracks != tracks
+
+    async def _check_files(self, col: _Collection) -> None:
+        folder = col.key.rsplit("/", 1)[0]
+        try:
+            col.objects = await self.storage.list_objects(folder)
+        except StorageError as exc:
+            logger.warning("cannot list {} to check its files: {}", folder, exc)
+            return
+        col.issues = [i for i in col.issues if not i.message.startswith("file not found")]
+        for t in col.tracks:
+            if f"{folder}/{t.filename}" not in col.objects:
+                col.issues.append(Issue("warning", col.key, f"file not found in storage: {t.filename!r}", t.title))
+
+    def _rebuild(self) -> None:
+        tracks = [t for c in sorted(self._state.collections.values(), key=lambda c: c.key) for t in c.tracks]
+        if tracks != self._tracks or self.version == 0:
+            self._tracks = tracks
+            self.version += 1
+
+    # ------------------------------------------------------------------ disk cache
+
+    def _cache_path(self, key: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+    def _write_cache(self, col: _Collection, body: bytes) -> None:
+        path = self._cache_path(col.key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            doc = {"key": col.key, "kind": col.kind.value, "collection": col.name, "etag": col.etag,
+                   "saved_at": time.time(), "body": body.decode("utf-8-sig")}
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            logger.warning("cannot write the catalog cache {}: {}", path, exc.strerror)
+
+    def _drop_cache(self, key: str) -> None:
+        path = self._cache_path(key)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def _read_cache(self) -> list[_Collection]:
+        if self.cache_dir is None or not self.cache_dir.is_dir():
+            return []
+        out: list[_Collection] = []
+        for path in sorted(self.cache_dir.glob("*.json")):
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                kind = Kind(doc["kind"])
+                tracks, issues = parse_metadata(doc["body"].encode(), kind=kind, collection=doc["collection"],
+                                                source=doc["key"], extensions=self.extensions)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                logger.warning("ignoring the unreadable catalog cache file {}: {}", path, exc)
+                continue
+            if self.prefixes.get(kind) is None or not doc["key"].startswith(self.prefixes[kind]):
+                continue   # a cache entry written under other prefixes
+            out.append(_Collection(kind, doc["collection"], doc["key"], doc.get("etag"), tracks, issues, None))
+        return out

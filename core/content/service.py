@@ -1,0 +1,188 @@
+"""ContentService: the catalog, its periodic refresh, the matcher and playable sources, built from a Config."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from core.audio.types import AudioError, AudioSource
+from core.content.catalog import Catalog, ValidationReport
+from core.content.storage import LocalStorage, S3Storage, Storage, StorageError
+from core.content.types import Kind, Track
+from core.content.urls import UrlBuilder
+
+if TYPE_CHECKING:
+    from core.config import Config, ContentConfig, MatchingConfig
+
+__all__ = ["ContentService"]
+
+
+class ContentService:
+    """Owns one storage backend, its catalog and (for S3) the URL builder; shared by every session."""
+
+    def __init__(self, storage: Storage, content_cfg: ContentConfig, matching_cfg: MatchingConfig | None = None,
+                 *, urls: UrlBuilder | None = None) -> None:
+        self.storage = storage
+        self.cfg = content_cfg
+        self.matching_cfg = matching_cfg
+        self.urls = urls
+        is_s3 = isinstance(storage, S3Storage)
+        self.catalog = Catalog(
+            storage,
+            prefixes={Kind.MUSIC: content_cfg.s3.prefix_music, Kind.STORY: content_cfg.s3.prefix_stories},
+            extensions=content_cfg.extensions,
+            # A local folder is its own last good copy; only a remote store needs the disk cache.
+            cache_dir=content_cfg.cache_dir if is_s3 and content_cfg.cache_dir else None,
+        )
+        self._matcher: Any = None
+        self._matcher_version = -1
+        self._task: asyncio.Task[None] | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> ContentService:
+        c = cfg.content
+        if c.s3.bucket:
+            s3 = S3Storage(c.s3)
+            return cls(s3, c, cfg.matching, urls=UrlBuilder(c.s3, s3.client))
+        root = Path(c.content_dir)
+        if c.generate_demo and (not root.is_dir() or not any(root.iterdir())):
+            from core.content.demo import generate_demo
+
+            logger.info("content folder {} is empty: generating the demo library", root)
+            generate_demo(root)
+        return cls(LocalStorage(root), c, cfg.matching)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.catalog.load()
+        self._log_summary()
+        if self.urls is not None and self.cfg.s3.url_mode == "auto":
+            probe = self._probe_key()
+            if probe:
+                await asyncio.to_thread(self.urls.detect, probe)
+        self._rebuild_matcher()
+        if self.cfg.refresh_time_s > 0 and self._task is None:
+            self._task = asyncio.create_task(self._refresh_loop(), name="catalog-refresh")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.storage.close()
+
+    async def refresh(self) -> bool:
+        """Re-read changed catalogs now. Returns True when the tracks changed (the matcher is then rebuilt)."""
+        async with self._refresh_lock:
+            changed = await self.catalog.refresh()
+        if changed:
+            self._rebuild_matcher()
+            self._log_summary()
+        return changed
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.refresh_time_s)
+            try:
+                await self.refresh()
+            except Exception:  # noqa: BLE001 - the loop must survive anything; the next period retries
+                logger.exception("catalog refresh failed; will retry in {} s", self.cfg.refresh_time_s)
+
+    def _log_summary(self) -> None:
+        counts = {k.value: len(self.catalog.tracks(k)) for k in Kind}
+        logger.info("catalog {} v{}: {} songs in {}, {} stories in {}", self.storage.description, self.version,
+                    counts["music"], self.collections(Kind.MUSIC), counts["story"], self.collections(Kind.STORY))
+
+    # ------------------------------------------------------------------ catalog queries
+
+    @property
+    def version(self) -> int:
+        return self.catalog.version
+
+    @property
+    def from_cache(self) -> bool:
+        return self.catalog.from_cache
+
+    def tracks(self, kind: Kind | None = None) -> list[Track]:
+        return self.catalog.tracks(kind)
+
+    def collections(self, kind: Kind) -> list[str]:
+        return self.catalog.collections(kind)
+
+    def validation_report(self) -> ValidationReport:
+        return self.catalog.report()
+
+    @property
+    def matcher(self) -> Any:
+        """A MultilingualMatcher over the current tracks, rebuilt whenever the catalog version changes."""
+        if self._matcher is None or self._matcher_version != self.version:
+            self._rebuild_matcher(strict=True)
+        return self._matcher
+
+    def _rebuild_matcher(self, *, strict: bool = False) -> None:
+        try:
+            from core.content.matcher import MultilingualMatcher
+        except ImportError:
+            if strict:
+                raise
+            logger.debug("matcher module not available yet; it will be built on first use")
+            return
+        from core.config import MatchingConfig
+
+        self._matcher = MultilingualMatcher(self.tracks(), self.matching_cfg or MatchingConfig())
+        self._matcher_version = self.version
+
+    # ------------------------------------------------------------------ URLs and sources
+
+    def object_key(self, track: Track) -> str:
+        return self.catalog.object_key(track)
+
+    def _probe_key(self) -> str | None:
+        for t in self.tracks():
+            key = self.object_key(t)
+            if self.catalog.object_info(key) is not None:
+                return key
+        return next(iter(self.catalog.metadata_keys()), None)   # any metadata.json will do
+
+    def _url_or_path(self, key: str) -> str:
+        if self.urls is not None:
+            return self.urls.url_for_key(key)
+        assert isinstance(self.storage, LocalStorage)
+        return str(self.storage.path_for(key))
+
+    def generate_s3_music_url(self, language: str, filename: str) -> str:
+        """Seed API: the streaming URL (or local path) of a song. May block briefly on the first `auto` probe."""
+        return self._url_or_path("/".join(p for p in (self.cfg.s3.prefix_music.strip("/"), language, filename) if p))
+
+    def generate_s3_story_url(self, category: str, filename: str) -> str:
+        return self._url_or_path("/".join(p for p in (self.cfg.s3.prefix_stories.strip("/"), category, filename) if p))
+
+    async def audio_source(self, track: Track) -> AudioSource:
+        """Where to stream `track` from. Raises AudioError (log-safe) when the object is missing or unusable."""
+        key = self.object_key(track)
+        try:
+            info = await self.storage.head(key)
+        except StorageError as exc:
+            if exc.not_found or exc.code == "traversal":
+                raise AudioError(f"{track.display_title!r} is in the catalog but its file is missing: {exc}") from None
+            # Our credentials may not allow HEAD on a public object, or the store is flaky: use what the listing said.
+            info = self.catalog.object_info(key)
+            logger.warning("cannot HEAD {} ({}); streaming it anyway", key, exc)
+        refresh = None
+        if self.urls is not None:
+            urls = self.urls
+            uri = await asyncio.to_thread(urls.url_for_key, key)
+            if urls.signs:
+                async def refresh_url() -> str:
+                    return await asyncio.to_thread(urls.presigned_url, key, fresh=True)
+                refresh = refresh_url
+        else:
+            uri = await asyncio.to_thread(self._url_or_path, key)
+        return AudioSource(uri=uri, name=key, cache_key=self.storage.cache_key(key),
+                           etag=info.etag if info else None, size=info.size if info else None, refresh_url=refresh)
