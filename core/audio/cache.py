@@ -1,0 +1,256 @@
+"""Transcode-once cache: the Opus frames of a played object, stored as p3 records on disk (and optionally in S3).
+
+- Key: sha256 of the object key + ETag + every output parameter (rate, bitrate, complexity, loudnorm), so a changed
+  object or a config change never serves stale audio.
+- Atomic: frames go to a temp file in the cache directory; only a complete transcode is fsynced and `os.replace`d
+  into `<key>.p3`. An aborted or failed play discards the temp file; a crash leaves only a temp file, which is never
+  served and is swept later.
+- LRU by mtime: a hit touches the entry; after each commit the oldest entries go until the total fits `max_bytes`.
+- S3 sharing: after a commit the entry is uploaded to `<prefix>/<key>.p3`; a local miss tries that copy first, so a
+  song transcoded on one node is never decoded again on another.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from core.audio.p3 import P3FormatError, P3Parser, pack_record
+from core.audio.types import AudioError, AudioParams, AudioSource
+
+__all__ = ["FrameCache", "CacheWriter", "S3Share"]
+
+_TMP_MARK = ".tmp-"
+_STALE_TMP_S = 3600.0
+_FLUSH_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class S3Share:
+    """Where cache entries are shared: a boto3 S3 client (built by the caller), a bucket and a key prefix."""
+    client: Any
+    bucket: str
+    prefix: str
+
+    def key(self, entry: str) -> str:
+        return f"{self.prefix.strip('/')}/{entry}.p3" if self.prefix.strip("/") else f"{entry}.p3"
+
+
+class FrameCache:
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int, s3: S3Share | None = None) -> None:
+        self.dir = Path(directory)
+        self.max_bytes = max_bytes
+        self.s3 = s3
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def key_for(source: AudioSource, params: AudioParams, bitrate: int, complexity: int,
+                loudnorm: bool) -> str | None:
+        """None when the source cannot be cached (no stable object identity)."""
+        if not source.cache_key or not source.etag:
+            return None
+        ident = "\0".join(["p3v1", source.cache_key, source.etag, str(params.sample_rate), str(params.frame_ms),
+                           str(bitrate), str(complexity), "loudnorm" if loudnorm else "raw"])
+        return hashlib.sha256(ident.encode("utf-8")).hexdigest()
+
+    def path_for(self, key: str) -> Path:
+        return self.dir / f"{key}.p3"
+
+    # ------------------------------------------------------------------ reading
+
+    async def lookup(self, key: str) -> Path | None:
+        """The local entry (touched for LRU), else the S3 copy downloaded into the local cache, else None."""
+        path = self.path_for(key)
+        if await asyncio.to_thread(_touch, path):
+            return path
+        if self.s3 is not None:
+            return await asyncio.to_thread(self._download, key)
+        return None
+
+    def _download(self, key: str) -> Path | None:
+        assert self.s3 is not None
+        tmp = self.dir / f"{key}.p3{_TMP_MARK}{uuid.uuid4().hex}"
+        try:
+            resp = self.s3.client.get_object(Bucket=self.s3.bucket, Key=self.s3.key(key))
+            with open(tmp, "wb") as f:
+                for chunk in resp["Body"].iter_chunks(1 << 16):
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            _validate_p3_file(tmp)
+            os.replace(tmp, self.path_for(key))
+            logger.debug("audio cache: fetched shared entry {} from S3", key[:12])
+            return self.path_for(key)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+            if code not in ("NoSuchKey", "404"):
+                logger.warning("audio cache: shared copy of {} unusable ({} {})", key[:12], type(exc).__name__, code)
+            return None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    async def read(self, path: Path, chunk_bytes: int = 1 << 16) -> AsyncIterator[bytes]:
+        """Stream an entry's Opus packets, reading the file incrementally (no decode)."""
+        try:
+            f = await asyncio.to_thread(open, path, "rb")
+        except FileNotFoundError:  # evicted between lookup and read
+            raise AudioError("cache entry vanished") from None
+        parser = P3Parser()
+        try:
+            while chunk := await asyncio.to_thread(f.read, chunk_bytes):
+                for packet in parser.feed(chunk):
+                    yield packet
+            parser.finish()
+        except P3FormatError as exc:
+            raise AudioError(f"damaged cache entry {path.name[:12]}: {exc}") from None
+        finally:
+            f.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def writer(self, key: str) -> CacheWriter:
+        return CacheWriter(self, key)
+
+    async def publish(self, key: str) -> None:
+        """Upload a committed entry to the shared S3 prefix (no-op without S3)."""
+        if self.s3 is None:
+            return
+        try:
+            await asyncio.to_thread(self.s3.client.upload_file, str(self.path_for(key)), self.s3.bucket,
+                                    self.s3.key(key))
+        except Exception as exc:  # sharing is an optimisation: a failed upload only costs another node a decode
+            logger.warning("audio cache: upload of {} failed ({})", key[:12], type(exc).__name__)
+
+    async def evict(self) -> int:
+        return await asyncio.to_thread(self._evict)
+
+    def _evict(self) -> int:
+        entries: list[tuple[float, int, Path]] = []
+        now = time.time()
+        for entry in os.scandir(self.dir):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            if _TMP_MARK in entry.name:
+                if now - st.st_mtime > _STALE_TMP_S:  # left by a crash; a live writer touches its file often
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                continue
+            if entry.name.endswith(".p3"):
+                entries.append((st.st_mtime, st.st_size, Path(entry.path)))
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+            total -= size
+        return removed
+
+    def total_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.dir.glob("*.p3"))
+
+
+class CacheWriter:
+    """Collects one stream's packets; `commit()` makes them an entry, `discard()` leaves no trace."""
+
+    def __init__(self, cache: FrameCache, key: str) -> None:
+        self.cache = cache
+        self.key = key
+        self.tmp = cache.dir / f"{key}.p3{_TMP_MARK}{uuid.uuid4().hex}"
+        self._buf = bytearray()
+        self._file: Any = None
+        self.frames = 0
+        self.closed = False
+
+    async def add(self, packets: list[bytes]) -> None:
+        for p in packets:
+            self._buf += pack_record(p)
+        self.frames += len(packets)
+        if len(self._buf) >= _FLUSH_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        data, self._buf = bytes(self._buf), bytearray()
+        if self._file is None:
+            self._file = await asyncio.to_thread(open, self.tmp, "wb")
+        await asyncio.to_thread(self._file.write, data)
+
+    async def commit(self) -> Path:
+        if self.closed:
+            raise RuntimeError("cache writer already closed")
+        if self.frames == 0:
+            await self.discard()
+            raise AudioError("no audio frames to cache")
+        await self._flush()
+        self.closed = True
+        f, self._file = self._file, None
+        await asyncio.to_thread(_fsync_close_replace, f, self.tmp, self.cache.path_for(self.key))
+        await self.cache.evict()
+        return self.cache.path_for(self.key)
+
+    async def discard(self) -> None:
+        self.closed = True
+        f, self._file = self._file, None
+        self._buf = bytearray()
+        await asyncio.to_thread(_close_unlink, f, self.tmp)
+
+    def discard_sync(self) -> None:
+        """For cleanup paths that cannot await (already cancelled)."""
+        self.closed = True
+        f, self._file = self._file, None
+        _close_unlink(f, self.tmp)
+
+
+def _touch(path: Path) -> bool:
+    try:
+        os.utime(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _fsync_close_replace(f: Any, tmp: Path, final: Path) -> None:
+    try:
+        f.flush()
+        os.fsync(f.fileno())
+    finally:
+        f.close()
+    os.replace(tmp, final)
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dfd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _close_unlink(f: Any, tmp: Path) -> None:
+    if f is not None:
+        with contextlib.suppress(Exception):
+            f.close()
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+
+
+def _validate_p3_file(path: Path) -> None:
+    parser = P3Parser()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 16):
+            parser.feed(chunk)
+    parser.finish()
+    if parser.records == 0:
+        raise P3FormatError("empty entry")
