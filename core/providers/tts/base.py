@@ -17,3 +17,12 @@ class TTSProvider(Protocol):
     def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
         """Yield s16le mono PCM at `sample_rate` as it is produced (any chunk size). `language`: en, hi, te, kn."""
         ...
+
+
+class SilentTTS:
+    """provider "none": replies are shown as subtitles (`sentence_start`) but not spoken."""
+    name = "none"
+
+    async def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
+        return
+        yield b""  # pragma: no cover - makes this an async generator

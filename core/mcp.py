@@ -1,0 +1,86 @@
+"""Server side of the device's MCP channel (docs/xiaozhi-protocol.md §3.6): the device is the MCP *server*.
+
+After a hello with `features.mcp` we send `initialize`, then `tools/list` (following `nextCursor`), and keep the
+tool list; `call()` invokes a device tool (e.g. `self.audio_speaker.set_volume`) and awaits its result.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loguru import logger
+
+__all__ = ["McpClient", "McpError"]
+
+SendPayload = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class McpError(Exception):
+    pass
+
+
+class McpClient:
+    def __init__(self, send: SendPayload, *, timeout_s: float = 5.0, log: Any = logger) -> None:
+        self._send = send
+        self._timeout = timeout_s
+        self._log = log
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.tools: dict[str, dict[str, Any]] = {}
+
+    async def discover(self) -> None:
+        """initialize + tools/list; failures are logged, never raised (MCP is optional for playback)."""
+        try:
+            await self.request("initialize", {"protocolVersion": "2024-11-05", "capabilities": {},
+                                              "clientInfo": {"name": "xiaozhi-content-server", "version": "1.0"}})
+            cursor = ""
+            for _ in range(20):            # bounded: a device that keeps returning cursors cannot loop us forever
+                result = await self.request("tools/list", {"cursor": cursor})
+                for tool in result.get("tools", []) or []:
+                    if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                        self.tools[tool["name"]] = tool
+                cursor = result.get("nextCursor") or ""
+                if not cursor:
+                    break
+            self._log.info("device MCP tools: {}", sorted(self.tools))
+        except (McpError, TimeoutError) as exc:
+            self._log.warning("MCP discovery failed: {}", exc)
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        msg_id = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = fut
+        try:
+            await self._send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+            async with asyncio.timeout(self._timeout):
+                return await fut
+        finally:
+            self._pending.pop(msg_id, None)
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Call a device tool; returns the parsed text content (JSON if it parses)."""
+        result = await self.request("tools/call", {"name": name, "arguments": arguments})
+        if result.get("isError"):
+            raise McpError(f"device tool {name} reported an error")
+        texts = [c.get("text", "") for c in result.get("content", []) if isinstance(c, dict)]
+        text = "".join(t for t in texts if isinstance(t, str))
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    def on_message(self, payload: dict[str, Any]) -> None:
+        """A device `mcp` payload: a response to one of our requests, or a notification."""
+        msg_id = payload.get("id")
+        fut = self._pending.get(msg_id) if isinstance(msg_id, int) else None
+        if fut is None or fut.done():
+            return
+        if isinstance(payload.get("error"), dict):
+            fut.set_exception(McpError(str(payload["error"].get("message", "error"))[:200]))
+        elif isinstance(payload.get("result"), dict):
+            fut.set_result(payload["result"])
+        else:
+            fut.set_exception(McpError("response without result"))

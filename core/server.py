@@ -1,0 +1,92 @@
+"""The WebSocket server: the only module that knows about `websockets`.
+
+Accepts any path (the advertised one is /xiaozhi/v1/), reads the device identity from headers or the query
+string, refuses unauthenticated clients with HTTP 401 at the upgrade, and runs one Session per connection.
+A failing session is logged and closed with 1011; it never affects other devices.
+"""
+from __future__ import annotations
+
+import asyncio
+import http
+from urllib.parse import parse_qsl, urlsplit
+
+from loguru import logger
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from core.auth import DeviceIdentity, identity_from
+from core.runtime import Runtime
+from core.session import Session
+
+__all__ = ["DeviceServer"]
+
+
+def _identity(request: Request) -> DeviceIdentity:
+    query = dict(parse_qsl(urlsplit(request.path).query))
+    return identity_from(dict(request.headers.raw_items()), query)
+
+
+class DeviceServer:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.sessions: set[Session] = set()
+        self._server: Server | None = None
+
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
+        cfg = self.rt.config.server
+        self._server = await serve(
+            self._handle, host, port, process_request=self._process_request,
+            max_size=cfg.max_message_bytes, max_queue=64, ping_interval=30, ping_timeout=30,
+            open_timeout=10, close_timeout=2, reuse_port=reuse_port or None)
+        bound = self._server.sockets[0].getsockname()[1]
+        logger.info("WebSocket server on ws://{}:{}{}", host, bound, cfg.websocket_path)
+        return bound
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()          # 1001 to every device, then waits for handlers
+            await self._server.wait_closed()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/health" and "upgrade" not in request.headers.get("Connection", "").lower():
+            return connection.respond(http.HTTPStatus.OK, "ok\n")
+        ident = _identity(request)
+        reason = self.rt.auth.check(ident)
+        if reason is not None:
+            logger.warning("refused device {!r} from {}: {}", ident.device_id or "?",
+                           _peer(connection), reason)
+            return connection.respond(http.HTTPStatus.UNAUTHORIZED, "authentication failed\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        ident = _identity(ws.request)
+
+        async def close(code: int, reason: str) -> None:
+            await ws.close(code, reason)
+
+        session = Session(self.rt, ident, send_text=ws.send, send_bytes=ws.send, close=close, peer=_peer(ws))
+        self.sessions.add(session)
+        try:
+            await session.run(ws)
+        except ConnectionClosed:
+            pass                          # the device vanished; the session cleaned up in its finally
+        except Exception:   # noqa: BLE001 - contain any session bug to this one connection
+            session.log.exception("session failed")
+            await ws.close(1011, "internal error")
+        finally:
+            self.sessions.discard(session)
+
+
+def _peer(ws: ServerConnection) -> str:
+    try:
+        addr = ws.remote_address
+        return f"{addr[0]}:{addr[1]}" if addr else "?"
+    except (OSError, TypeError, IndexError):
+        return "?"
+
+
+async def wait_forever() -> None:
+    await asyncio.Event().wait()
