@@ -332,7 +332,8 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {type(raw).__name__}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, got {type(raw).__name__}; "
+                          "indent its keys under it")
     hints = get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for key in raw:

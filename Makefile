@@ -1,0 +1,70 @@
+# Two commands on a fresh Debian machine with Python 3.11:
+#   make run    install what is missing, then start the server with demo content
+#   make test   install what is missing, then run the whole test suite
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := ffmpeg libopus0 espeak-ng
+MOTO_PORT ?= 5055
+S3_DEMO_BUCKET ?= cheeko-audio-files
+
+.PHONY: help deps system-deps venv run run-s3 test bench demo clean
+
+help:
+	@echo "make run      start the server (ws://0.0.0.0:8000/xiaozhi/v1/, OTA http://0.0.0.0:8003/xiaozhi/ota/) with demo content"
+	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server"
+	@echo "make test     run the test suite"
+	@echo "make bench    run the benchmarks (prints figures)"
+
+deps: system-deps venv
+
+# Debian packages: installed only when missing (apt needs root; sudo is used when available).
+system-deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PY) -c "import ensurepip, venv" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+run: deps
+	$(BIN)/python app.py serve
+
+# The whole S3 path on one machine: moto's S3 server on loopback, the demo catalog uploaded to it, the server
+# reading catalogs and audio through the S3 backend. Ctrl-C stops both.
+run-s3: deps
+	@set -e; \
+	$(BIN)/moto_server -H 127.0.0.1 -p $(MOTO_PORT) >/tmp/moto-$(MOTO_PORT).log 2>&1 & moto=$$!; \
+	trap "kill $$moto 2>/dev/null" EXIT; \
+	$(BIN)/python -c "import socket,time; [time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT)))]"; \
+	export S3_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) S3_BUCKET=$(S3_DEMO_BUCKET) AWS_ACCESS_KEY_ID=testing \
+	       AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1; \
+	$(BIN)/python app.py demo demo-content; \
+	$(BIN)/python app.py catalog upload demo-content --create-bucket --public; \
+	$(BIN)/python app.py serve
+
+test: deps
+	$(BIN)/python -m pytest
+
+bench: deps
+	$(BIN)/python bench/match_bench.py
+	$(BIN)/python bench/catalog_bench.py
+	$(BIN)/python bench/stream_bench.py
+	$(BIN)/python bench/voice_bench.py
+
+demo: deps
+	$(BIN)/python app.py demo demo-content
+
+clean:
+	rm -rf $(VENV) demo-content metadata/catalog-cache metadata/audio-cache .pytest_cache

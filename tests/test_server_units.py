@@ -1,0 +1,127 @@
+"""Sans-I/O units: message parsing, binary framing, pacing (injected clock), auth tokens."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.auth import Authenticator, identity_from
+from core.config import AuthConfig
+from core.playback.pacer import Pacer
+from core.protocol import framing
+from core.protocol import messages as m
+
+
+def test_parse_hello_listen_abort_mcp_and_bad_input() -> None:
+    hello = m.parse_message('{"type":"hello","version":3,"features":{"mcp":true},"transport":"websocket",'
+                            '"audio_params":{"format":"opus","sample_rate":16000,"channels":1,"frame_duration":20}}')
+    assert isinstance(hello, m.Hello) and hello.version == 3 and hello.mcp and hello.frame_duration == 20
+    listen = m.parse_message('{"session_id":"","type":"listen","state":"detect","text":"play baa baa"}')
+    assert listen == m.Listen(m.ListenState.DETECT, None, "play baa baa")
+    assert m.parse_message('{"type":"listen","state":"start","mode":"realtime"}') == \
+        m.Listen(m.ListenState.START, m.ListenMode.REALTIME)
+    assert m.parse_message('{"type":"abort","reason":"wake_word_detected"}') == m.Abort("wake_word_detected")
+    assert isinstance(m.parse_message('{"type":"mcp","payload":{"jsonrpc":"2.0","id":1,"result":{}}}'), m.Mcp)
+    assert m.parse_message("{not json") == m.Invalid("not JSON")
+    assert m.parse_message("[1,2]") == m.Invalid("JSON is not an object")
+    assert m.parse_message('{"state":"start"}') == m.Invalid("missing message type")
+    assert m.parse_message('{"type":"goodbye"}') == m.Unknown("goodbye")
+    assert isinstance(m.parse_message('{"type":"hello","version":7}'), m.Invalid)
+    assert isinstance(m.parse_message('{"type":"listen","state":"dance"}'), m.Invalid)
+    assert isinstance(m.parse_message('{"type":"mcp","payload":"x"}'), m.Invalid)
+    long = m.parse_message('{"type":"listen","state":"detect","text":"' + "a" * 10000 + '"}')
+    assert isinstance(long, m.Listen) and len(long.text or "") == 4096
+
+
+def test_server_hello_has_what_firmware_requires() -> None:
+    hello = m.server_hello("sid", 24000)
+    assert hello["type"] == "hello" and hello["transport"] == "websocket" and hello["session_id"] == "sid"
+    assert hello["audio_params"] == {"format": "opus", "sample_rate": 24000, "channels": 1, "frame_duration": 60}
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_framing_round_trip(version: int) -> None:
+    opus = bytes(range(200))
+    data = framing.pack(version, opus, timestamp_ms=1234)
+    assert len(data) == len(opus) + {1: 0, 2: 16, 3: 4}[version]
+    packet = framing.unpack(version, data)
+    assert packet.opus == opus
+    assert packet.timestamp_ms == (1234 if version == 2 else 0)
+
+
+def test_framing_byte_layout_v2_v3() -> None:
+    assert framing.pack(3, b"\x01\x02") == b"\x00\x00\x00\x02\x01\x02"
+    assert framing.pack(2, b"\xff", 7) == bytes([0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1, 0xFF])
+
+
+def test_framing_rejects_bad_headers() -> None:
+    with pytest.raises(framing.FramingError):
+        framing.unpack(2, b"\x00" * 10)
+    with pytest.raises(framing.FramingError):
+        framing.unpack(3, b"\x00\x00\x01\x00abc")           # claims 256 bytes, has 3
+    with pytest.raises(framing.FramingError):
+        framing.unpack(2, framing.V2_HEADER.pack(2, 0, 0, 0, 50) + b"x")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sent: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, s: float) -> None:
+        self.now += s
+
+    async def send(self, frame: bytes) -> None:
+        self.sent.append(self.now)
+
+
+async def test_pacer_lead_then_real_time() -> None:
+    clock = FakeClock()
+    pacer = Pacer(clock.send, frame_s=0.06, lead=3, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        await pacer.send(b"x")
+    rel = [round(t - 100.0, 3) for t in clock.sent]
+    assert rel[:4] == [0.0, 0.0, 0.0, 0.0]                  # lead + 1 frames at once
+    assert rel[4:] == [0.06, 0.12, 0.18, 0.24, 0.3, 0.36]    # then one per 60 ms on an absolute clock
+    assert pacer.playout_remaining() == pytest.approx(0.6 - 0.36)
+
+
+async def test_pacer_reanchors_after_a_stall_instead_of_bursting() -> None:
+    clock = FakeClock()
+    pacer = Pacer(clock.send, frame_s=0.06, lead=2, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        await pacer.send(b"x")
+    clock.now += 1.0                                         # the source stalled for a second
+    for _ in range(6):
+        await pacer.send(b"x")
+    after = [round(t - clock.sent[5], 3) for t in clock.sent[5:]]
+    assert after == [0.0, 0.0, 0.0, 0.06, 0.12, 0.18]        # fresh lead, then real time: no catch-up burst
+    assert pacer.reanchors == 1
+
+
+def test_identity_headers_case_insensitive_and_query_fallback() -> None:
+    ident = identity_from({"AUTHORIZATION": "Bearer abc", "protocol-version": "3", "Device-ID": "AA:BB",
+                           "client-id": "c1"}, {})
+    assert (ident.token, ident.protocol_version, ident.device_id, ident.client_id) == ("abc", 3, "aa:bb", "c1")
+    q = identity_from({}, {"device-id": "aa:cc", "client-id": "c2", "authorization": "Bearer t2"})
+    assert (q.device_id, q.client_id, q.token) == ("aa:cc", "c2", "t2")
+
+
+def test_auth_static_allowlist_and_hmac() -> None:
+    now = [1_000_000.0]
+    auth = Authenticator(AuthConfig(enabled=True, tokens=("tok",), allowed_devices=("AA:BB",), hmac_key="k",
+                                    token_ttl_s=60), clock=lambda: now[0])
+    ident = lambda token, dev="11:22", client="c": identity_from(  # noqa: E731
+        {"Authorization": f"Bearer {token}", "Device-Id": dev, "Client-Id": client}, {})
+    assert auth.check(ident("tok")) is None
+    assert auth.check(ident("", dev="aa:bb")) is None
+    assert auth.check(ident("nope")) == "token not accepted"
+    minted = auth.mint("c", "11:22")
+    assert auth.check(ident(minted)) is None
+    assert auth.check(ident(minted, client="other")) == "token not accepted"    # bound to the device identity
+    now[0] += 61
+    assert auth.check(ident(minted)) == "token not accepted"                     # expired
+    assert Authenticator(AuthConfig()).check(ident("")) is None                  # off by default
