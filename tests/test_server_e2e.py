@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import aiohttp
 import numpy as np
@@ -16,6 +17,7 @@ from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, ws_url
 
 pytestmark = pytest.mark.timeout(60)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def json_types(client: DeviceClient) -> list[str]:
@@ -226,3 +228,25 @@ async def test_wake_word_greets_and_mcp_volume(make_config, start_node) -> None:
         await client.send_text_request("volume up")
         await client.wait_json("tts", "stop", timeout=10)
         assert client.volume == 70
+
+
+async def test_client_cli_prints_sequence_and_writes_wav(make_config, start_node, tmp_path) -> None:
+    import sys
+    import wave
+    node = await start_node(make_config())
+    out = tmp_path / "reply.wav"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "client", "--url", ws_url(node), "--text", "play baa baa black sheep",
+        "--out", str(out), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    text = stdout.decode()
+    assert proc.returncode == 0, stderr.decode()
+    lines = [ln for ln in text.splitlines() if '"type"' in ln]
+    kinds = [json.loads(ln.split("  ", 1)[1])["type"] for ln in lines]
+    assert kinds[0] == "hello" and "stt" in kinds and kinds[-1] == "tts"
+    assert '"state":"stop"' in lines[-1].replace(" ", "")
+    with wave.open(str(out)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+        assert w.getframerate() == 16000
+    assert abs(len(pcm) / 16000 - TONES["Baa Baa Black Sheep"][1]) <= 0.061
+    assert abs(peak_frequencies(pcm, 16000, 1)[0] - 440.0) < 5
