@@ -1,0 +1,81 @@
+"""espeak-ng TTS for Hindi, Telugu and Kannada (and English as a fallback), one process per sentence.
+
+espeak-ng is GPL-3 and runs only as a separate program. Text goes in on stdin (never as an argument, so a
+reply can't become an option); it synthesises ~1000x faster than real time, so per-sentence processes cost
+a few milliseconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+
+from .base import TTSError
+from .resample import Resampler, parse_wav
+from .text import split_sentences
+
+__all__ = ["EspeakTTS", "ESPEAK_VOICES"]
+
+ESPEAK_VOICES = {"hi": "hi", "te": "te", "kn": "kn", "ta": "ta", "mr": "mr", "bn": "bn", "en": "en-us"}
+
+
+class EspeakTTS:
+    name = "espeak"
+
+    def __init__(self, *, english_voice: str = "en-us+f3", timeout_s: float = 10.0, binary: str = "espeak-ng",
+                 speed_wpm: int = 150) -> None:
+        self._voices = {**ESPEAK_VOICES, "en": english_voice}
+        self._timeout = timeout_s
+        self._binary = binary
+        self._speed = speed_wpm
+
+    def voice_for(self, language: str) -> str:
+        return self._voices.get((language or "en").split("-")[0].lower(), self._voices["en"])
+
+    async def warm_up(self) -> None:
+        if shutil.which(self._binary) is None:
+            raise TTSError(f"{self._binary} is not installed; apt-get install espeak-ng")
+
+    async def _run(self, sentence: str, voice: str) -> bytes:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self._binary, "-v", voice, "-s", str(self._speed), "-b", "1", "--stdin", "--stdout",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise TTSError(f"cannot run {self._binary}: {exc.strerror}; apt-get install espeak-ng") from None
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(sentence.encode("utf-8") + b"\n"), self._timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise TTSError(f"espeak-ng took longer than {self._timeout:.0f} s") from None
+        except asyncio.CancelledError:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+        if proc.returncode != 0:
+            raise TTSError(f"espeak-ng failed (voice {voice}): {err.decode('utf-8', 'replace').strip()[:120]}")
+        return out
+
+    async def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
+        voice = self.voice_for(language)
+        resampler: Resampler | None = None
+        for sentence in split_sentences(text):
+            data = await self._run(sentence, voice)
+            try:
+                pcm, rate = parse_wav(data)
+            except ValueError as exc:
+                raise TTSError(f"espeak-ng output unreadable: {exc}") from None
+            if resampler is None:
+                resampler = Resampler(rate, sample_rate)
+            out = resampler.process(pcm)
+            if out:
+                yield out
+        if resampler is not None:
+            tail = resampler.flush()
+            if tail:
+                yield tail
+
+    async def aclose(self) -> None:
+        return None
