@@ -73,7 +73,7 @@ def unsafe_filename(filename: str) -> str | None:
     if filename.startswith("/") or (len(filename) > 1 and filename[1] == ":"):
         return "is an absolute path"
     parts = filename.split("/")
-    if any(p in ("..", ".") for p in parts) or posixpath.normpath(filename).startswith(".."):
+    if any(p in ("..", ".") for p in parts):
         return "tries to leave its folder ('..')"
     if filename.endswith("/") or "" in parts:
         return "is not a file name"
@@ -225,7 +225,7 @@ class Catalog:
         return [t for t in self._tracks if kind is None or t.kind == kind]
 
     def collections(self, kind: Kind) -> list[str]:
-        return sorted(c.name for c in self._state.collections.values() if c.kind == kind)
+        return sorted(c.name for c in self._state.collections.values() if c.kind == kind and c.etag is not None)
 
     def metadata_keys(self) -> list[str]:
         return sorted(self._state.collections)
@@ -315,9 +315,12 @@ class Catalog:
                 self._state.collections.pop(key)
                 self._drop_cache(key)
                 return True
-            logger.error("catalog {}: {}; keeping the last good copy", key, exc)
+            logger.error("catalog {}: {}; keeping {}", key, exc, "the last good copy" if cur else "nothing from it")
+            bad = Issue("error", key, f"could not be read: {exc}")
             if cur:
-                cur.bad = Issue("error", key, f"could not be read: {exc}")
+                cur.bad = bad
+            else:
+                self._state.collections[key] = _Collection(kind, name, key, None, [], [], None, None, bad)
             return False
         if fetched.not_modified:
             if cur and cur.objects is None and cur.bad is None:
@@ -343,7 +346,7 @@ class Catalog:
         self._write_cache(col, fetched.body)
         for i in issues:
             if i.severity == "error":
-                logger.warning("catalog {}", i)
+                logger.warning("{}", i)
         logger.info("catalog {}: {} entries ({} issues)", key, len(tracks), len(col.issues))
         return cur is None or cur.tracks != tracks
 

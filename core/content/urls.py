@@ -120,7 +120,7 @@ class UrlBuilder:
     # ------------------------------------------------------------------ auto detection
 
     def detect(self, probe_key: str) -> Literal["public", "presigned"]:
-        """`auto`: one anonymous HEAD of a known object. 200 -> public, otherwise presigned; remembered.
+        """`auto`: one anonymous read of a known object. 200/206 -> public, otherwise presigned; remembered.
 
         A network failure is not remembered (presigned is used meanwhile and the probe runs again next time).
         """
@@ -129,12 +129,16 @@ class UrlBuilder:
         import requests
 
         try:
-            resp = requests.head(self.public_url(probe_key), timeout=self.probe_timeout_s, allow_redirects=False)
+            # A one-byte ranged GET rather than HEAD: S3 authorises both with s3:GetObject, but some
+            # S3-compatible servers evaluate HEAD against a separate action and would misreport a public bucket.
+            with requests.get(self.public_url(probe_key), headers={"Range": "bytes=0-0"}, stream=True,
+                              timeout=self.probe_timeout_s, allow_redirects=False) as resp:
+                status = resp.status_code
         except requests.RequestException as exc:
             logger.warning("url mode auto: anonymous probe of s3://{}/{} failed ({}); using presigned URLs for now",
                            self.bucket, probe_key, type(exc).__name__)
             return "presigned"
-        self._auto = "public" if resp.status_code == 200 else "presigned"
-        logger.info("url mode auto: anonymous HEAD of s3://{}/{} -> {}; using {} URLs", self.bucket, probe_key,
-                    resp.status_code, self._auto)
+        self._auto = "public" if status in (200, 206) else "presigned"
+        logger.info("url mode auto: anonymous read of s3://{}/{} -> {}; using {} URLs", self.bucket, probe_key,
+                    status, self._auto)
         return self._auto

@@ -1,0 +1,248 @@
+"""`python app.py catalog {validate,scan,upload,list}`: build, check and publish metadata.json catalogs."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run", "romanize", "scan_dir"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("catalog", help="validate, scan, upload or list metadata.json catalogs",
+                       description="Tools for the content catalog: <prefix>/<Collection>/metadata.json files.")
+    p.add_argument("--config", default=None, help="config.yaml to read (default: built-in defaults + environment)")
+    catsub = p.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND", required=True)
+
+    v = catsub.add_parser("validate", help="report catalog problems; exit status 1 on errors")
+    src = v.add_mutually_exclusive_group()
+    src.add_argument("--content-dir", metavar="DIR", help="check a local folder laid out like the bucket")
+    src.add_argument("--s3", action="store_true", help="check the configured bucket (S3_BUCKET)")
+    v.set_defaults(func=run)
+
+    s = catsub.add_parser("scan", help="create or update each folder's metadata.json from its audio files")
+    s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
+    s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
+    s.set_defaults(func=run)
+
+    u = catsub.add_parser("upload", help="sync a local catalog folder to the bucket, skipping unchanged objects")
+    u.add_argument("dir", metavar="DIR", help="local folder with music/ and stories/")
+    u.add_argument("--bucket", help="bucket name (default: S3_BUCKET / content.s3.bucket)")
+    u.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
+    u.add_argument("--public", action="store_true",
+                   help="bucket policy: anonymous GetObject on the music and stories prefixes only")
+    u.add_argument("--dry-run", action="store_true", help="show what would be uploaded")
+    u.add_argument("--no-progress", action="store_true", help="no progress bar")
+    u.set_defaults(func=run)
+
+    ls = catsub.add_parser("list", help="show collections and entry counts")
+    src = ls.add_mutually_exclusive_group()
+    src.add_argument("--content-dir", metavar="DIR", help="a local folder (default: the configured source)")
+    src.add_argument("--s3", action="store_true", help="the configured bucket")
+    ls.set_defaults(func=run)
+
+    try:
+        from core.cli import transcode
+        transcode.add_parser(catsub)
+    except ImportError:
+        pass
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.config import ConfigError, load_config
+    from core.content.storage import StorageError
+
+    try:
+        cfg = load_config(args.config)
+        cmd = args.catalog_command
+        if cmd == "scan":
+            return _scan(args, cfg)
+        if cmd == "upload":
+            return _upload(args, cfg)
+        return asyncio.run(_inspect(args, cfg, validate=cmd == "validate"))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"storage error: {exc}", file=sys.stderr)
+        return 1
+
+
+# --------------------------------------------------------------------------- validate / list
+
+
+def _service(args: argparse.Namespace, cfg: Any) -> Any:
+    import dataclasses
+
+    from core.content.service import ContentService
+    from core.content.storage import LocalStorage, S3Storage
+    from core.content.urls import UrlBuilder
+
+    c = cfg.content
+    if getattr(args, "s3", False) or (c.s3.bucket and not getattr(args, "content_dir", None)):
+        if not c.s3.bucket:
+            raise SystemExit("--s3 needs a bucket: set S3_BUCKET (content.s3.bucket)")
+        s3 = S3Storage(c.s3)
+        return ContentService(s3, c, cfg.matching, urls=UrlBuilder(c.s3, s3.client))
+    root = Path(args.content_dir or c.content_dir)
+    if not root.is_dir():
+        raise SystemExit(f"{root} is not a folder; pass --content-dir DIR (or run 'python app.py demo {root}')")
+    # A report of what is there now, not of a cache.
+    return ContentService(LocalStorage(root), dataclasses.replace(c, cache_dir=""), cfg.matching)
+
+
+async def _inspect(args: argparse.Namespace, cfg: Any, *, validate: bool) -> int:
+    from core.content.types import Kind
+
+    svc = _service(args, cfg)
+    try:
+        await svc.catalog.load()
+        report = svc.validation_report()
+        if not validate:
+            for kind in Kind:
+                for name in svc.collections(kind):
+                    n = sum(1 for t in svc.tracks(kind) if t.collection == name)
+                    print(f"{kind.value:6} {name:20} {n:5} entries")
+            print(f"{report.collections} collections, {report.entries} entries in {svc.storage.description}")
+            return 0 if report.collections else 1
+        for issue in report.issues:
+            print(issue)
+        print(f"{svc.storage.description}: {report.collections} collections, {report.entries} entries, "
+              f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+        return 0 if report.ok and report.collections else 1
+    finally:
+        await svc.storage.close()
+
+
+# --------------------------------------------------------------------------- scan
+
+_ROMAN_FIX = str.maketrans({"M": "n", "~": "", ".": "", "^": "", "_": ""})
+
+
+def romanize(text: str) -> str:
+    """A readable Latin form of a native-script title ("हनुमान चालीसा" -> "Hanuman Chalisa")."""
+    if text.isascii():
+        return text.strip()
+    try:
+        from indic_transliteration import sanscript
+        from indic_transliteration.detect import detect
+
+        scheme = detect(text)
+        if scheme in (sanscript.DEVANAGARI, sanscript.TELUGU, sanscript.KANNADA, sanscript.TAMIL, sanscript.BENGALI,
+                      sanscript.GUJARATI, sanscript.GURMUKHI, sanscript.MALAYALAM, sanscript.ORIYA):
+            out = sanscript.transliterate(text, scheme, sanscript.OPTITRANS)
+            if scheme == sanscript.DEVANAGARI:
+                # Hindi drops a word-final short inherent vowel ("hanumAna" -> "hanumAn"), keeps long ones ("chAlIsA").
+                out = re.sub(r"(?<=[^aAeEiIuUoO\s])a\b", "", out)
+            out = out.translate(_ROMAN_FIX).lower()
+            from anyascii import anyascii
+            return " ".join(w.capitalize() for w in anyascii(out).split())
+    except Exception:  # noqa: BLE001 - fall back to plain transliteration below
+        pass
+    from anyascii import anyascii
+    return " ".join(w.capitalize() if not w[:1].isupper() else w for w in anyascii(text).split())
+
+
+def _duration(path: Path) -> float | None:
+    try:
+        out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                              str(path)], capture_output=True, text=True, timeout=30, check=False)
+        return round(float(out.stdout.strip()), 2)
+    except (ValueError, OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True) -> list[str]:
+    """Update metadata.json in every folder under `root` that holds audio files. Returns summary lines."""
+    exts = tuple(e.lower() for e in extensions)
+    lines: list[str] = []
+    folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts
+                      and not p.name.startswith(".")})
+    for folder in folders:
+        meta_path = folder / "metadata.json"
+        data: dict[str, Any] = {}
+        if meta_path.exists():
+            try:
+                data = json.loads(meta_path.read_text(encoding="utf-8-sig"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                lines.append(f"SKIPPED {meta_path}: cannot read it ({exc}); fix or remove it, then scan again")
+                continue
+            if not isinstance(data, dict):
+                lines.append(f"SKIPPED {meta_path}: the top level is not an object")
+                continue
+        known = {e.get("filename") for e in data.values() if isinstance(e, dict)}
+        audio = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+        new = [p for p in audio if p.name not in known]
+        need_dur = [p for p in new] if durations else []
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            durs = dict(zip(need_dur, pool.map(_duration, need_dur), strict=True))
+        for p in new:
+            title = p.stem.strip()
+            while title in data:
+                title += " (2)"
+            entry: dict[str, Any] = {"romanized": romanize(title), "filename": p.name, "alternatives": []}
+            if durs.get(p) is not None:
+                entry["duration"] = durs[p]
+            data[title] = entry
+        missing = [f for f in known if isinstance(f, str) and not (folder / f).exists()]
+        if new or not meta_path.exists():
+            tmp = meta_path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(meta_path)
+        rel = folder.relative_to(root) if folder != root else Path(".")
+        lines.append(f"{rel}: {len(new)} added, {len(data) - len(new)} kept"
+                     + (f", {len(missing)} entries whose file is missing: {', '.join(sorted(missing))}"
+                        if missing else ""))
+    if not folders:
+        lines.append(f"no audio files ({', '.join(exts)}) under {root}")
+    return lines
+
+
+def _scan(args: argparse.Namespace, cfg: Any) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"{root} is not a folder", file=sys.stderr)
+        return 1
+    lines = scan_dir(root, cfg.content.extensions, durations=not args.no_duration)
+    print("\n".join(lines))
+    return 1 if any(line.startswith("SKIPPED") for line in lines) else 0
+
+
+# --------------------------------------------------------------------------- upload
+
+
+def _upload(args: argparse.Namespace, cfg: Any) -> int:
+    import dataclasses
+
+    from core.content.storage import make_s3_client
+    from core.content.upload import ensure_bucket, make_public, sync_dir
+
+    s3 = cfg.content.s3
+    if args.bucket:
+        s3 = dataclasses.replace(s3, bucket=args.bucket)
+    if not s3.bucket:
+        print("upload needs a bucket: pass --bucket or set S3_BUCKET", file=sys.stderr)
+        return 2
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"{root} is not a folder", file=sys.stderr)
+        return 1
+    client = make_s3_client(s3)
+    if args.create_bucket:
+        ensure_bucket(client, s3.bucket, s3.region)
+    if args.public:
+        make_public(client, s3.bucket, (s3.prefix_music, s3.prefix_stories))
+    summary = sync_dir(client, s3.bucket, root, {"music": s3.prefix_music, "stories": s3.prefix_stories},
+                       progress=not args.no_progress and sys.stderr.isatty(), dry_run=args.dry_run)
+    where = s3.endpoint_url or s3.region
+    print(f"s3://{s3.bucket} ({where}): {'would have ' if args.dry_run else ''}{summary}")
+    for line in summary.failed:
+        print(f"  failed: {line}", file=sys.stderr)
+    return 1 if summary.failed else 0
