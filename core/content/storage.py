@@ -192,11 +192,24 @@ def make_s3_client(cfg: S3Config, *, unsigned: bool = False) -> Any:
             session_kwargs["aws_session_token"] = cfg.session_token
     try:
         session = boto3.session.Session(**session_kwargs)
+        if not unsigned and _is_loopback(cfg.endpoint_url) and session.get_credentials() is None:
+            # Local emulators (moto for `make run-s3` and tests) accept any key; real endpoints never get here.
+            logger.info("no AWS credentials found for the local endpoint {}: using placeholder credentials",
+                        cfg.endpoint_url)
+            session = boto3.session.Session(region_name=cfg.region, aws_access_key_id="testing",
+                                            aws_secret_access_key="testing")
         return session.client("s3", endpoint_url=cfg.endpoint_url or None, config=boto_cfg)
     except BotoCoreError as exc:
         # e.g. ProfileNotFound: its message names the profile only.
         raise StorageError(f"cannot create the S3 client: {exc}; check content.s3.profile / AWS_PROFILE",
                            code=type(exc).__name__) from None
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname if url else None
+    return host in {"127.0.0.1", "localhost", "::1"}
 
 
 _CAUSES = {
