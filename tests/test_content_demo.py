@@ -140,6 +140,30 @@ async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Pat
         await svc.close()
 
 
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_matcher_follows_catalog_changes(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    pytest.importorskip("core.content.matcher")
+    lib = tmp_path / "lib"
+    shutil.copytree(demo_dir, lib)
+    svc = ContentService.from_config(load_config(env={"CONTENT_DIR": str(lib)}))
+    await svc.start()
+    try:
+        m1 = svc.matcher
+        assert m1 is svc.matcher and len(m1.tracks) == len(svc.tracks())
+        hit = m1.find_content_match("play twinkle twinkle little star", kind=Kind.MUSIC)
+        assert hit.track is not None and hit.track.title == "Twinkle Twinkle Little Star"
+        meta = lib / "music/English/metadata.json"
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        data["Old MacDonald"] = {"romanized": "Old MacDonald", "filename": "Jack & Jill.mp3"}
+        meta.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        assert await svc.refresh() is True
+        m2 = svc.matcher
+        assert m2 is not m1 and any(t.title == "Old MacDonald" for t in m2.tracks)
+    finally:
+        await svc.close()
+
+
 @pytest.mark.timeout(120)
 def test_upload_syncs_then_serves_through_s3(demo_dir: Path, s3_endpoint: str,  # noqa: F811
                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
