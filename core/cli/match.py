@@ -1,0 +1,109 @@
+"""`python app.py match --content-dir DIR [UTTERANCE ...]`: what the server would play, without playing it.
+
+Runs the server's path exactly (rule intent recogniser -> plugin registry -> matcher) over the catalog and prints
+one JSON object per utterance (one per stdin line when none are given):
+{"utterance", "intent", "kind", "collection", "title", "filename", "match_type", "score"}.
+`title` is the catalog key chosen by title or group, or null on a miss (a labelled alternative is not a match).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+__all__ = ["register", "run", "describe"]
+
+_KIND_OF_INTENT = {"play_music": "music", "play_story": "story"}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("match", help="show what each utterance would play (intent, title, match type) as JSON lines",
+                       description="Run intent recognition and catalog matching exactly as the server does, "
+                                   "without playing anything. One JSON object per utterance on stdout.")
+    p.add_argument("--content-dir", metavar="DIR", default=None,
+                   help="local catalog folder (music/<Language>/metadata.json, stories/<Category>/...); "
+                        "default: the configured source")
+    p.add_argument("--config", default=None, help="config.yaml to read (default: built-in defaults + environment)")
+    p.add_argument("utterances", nargs="*", metavar="UTTERANCE", help="requests to try; none: read stdin lines")
+    p.set_defaults(func=run)
+
+
+def describe(utterance: str, intent_name: str, result: Any) -> dict[str, Any]:
+    """The contract line for one utterance from the intent and the PluginResult."""
+    match = getattr(result, "match", None)
+    track = getattr(match, "track", None) if match is not None else None
+    if match is not None and getattr(match, "fallback", False):
+        track = None                 # an alternative after a miss is not a title the user asked for
+    if track is None and match is None and intent_name not in _KIND_OF_INTENT:
+        track = getattr(result, "play", None)     # next / previous / repeat choose an item too
+    kind = track.kind.value if track is not None else _KIND_OF_INTENT.get(intent_name)
+    return {
+        "utterance": utterance,
+        "intent": intent_name or None,
+        "kind": kind,
+        "collection": track.collection if track is not None else None,
+        "title": track.title if track is not None else None,
+        "filename": track.filename if track is not None else None,
+        "match_type": (match.match_type.value if match is not None and track is not None else
+                       "none" if intent_name in _KIND_OF_INTENT else None),
+        "score": round(float(match.score), 1) if match is not None and track is not None else 0.0,
+    }
+
+
+def _lines(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
+    if args.utterances:
+        yield from args.utterances
+        return
+    for line in stdin:
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield line
+
+
+async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO) -> int:
+    from core.config import load_config
+    from core.content.service import ContentService
+    from core.providers.intent.rules import RulesIntentProvider
+    from plugins_func.loader import HeadlessContext, default_functions
+    from plugins_func.registry import PluginRegistry
+
+    overrides: dict[str, Any] = {}
+    if args.content_dir:
+        # An explicit folder means that folder: no bucket, no demo files written into it.
+        overrides = {"content.content_dir": args.content_dir, "content.s3.bucket": "",
+                     "content.generate_demo": False, "content.refresh_time_s": 0}
+    cfg = load_config(args.config, overrides=overrides)
+    svc = ContentService.from_config(cfg)
+    await svc.start()
+    try:
+        if not svc.tracks():
+            print(f"warning: the catalog is empty ({args.content_dir or 'configured source'})", file=sys.stderr)
+        registry = PluginRegistry(default_functions())
+        provider = RulesIntentProvider()
+        for utterance in utterances:
+            conn = HeadlessContext(content=svc, device_id="match-cli")
+            intent = await provider.recognize(utterance, conn)
+            result = registry.call(intent.name, conn, intent.arguments) if intent.name else None
+            out.write(json.dumps(describe(utterance, intent.name, result), ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        await svc.close()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from loguru import logger
+
+    from core.config import ConfigError
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")      # stdout carries only the JSON lines
+    try:
+        return asyncio.run(_run(args, _lines(args, sys.stdin), sys.stdout))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,392 @@
+"""MultilingualMatcher: catalog requests in English, Hindi, Telugu and Kannada, native script or romanized.
+
+Ranked levels, best first: exact title, romanized (the `romanized` field, or the title met in the phonetic
+romanized space), alternative, fuzzy (rapidfuzz), transliterated (met only across scripts). A fuzzy title must
+reach `min_score` and lead a *different* runner-up by `margin`; near-ties are broken by the language hint, and
+otherwise reported as a miss. Requests without title words pick from a group (mood tag, shared alias,
+collection, language, or everything), avoiding what the device played recently. Nothing here raises on input.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from loguru import logger
+from rapidfuzz import fuzz, process
+
+from core.config import MatchingConfig
+from core.content.text import Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
+    strip_carriers
+from core.content.types import Kind, MatchResult, MatchType, Track
+from core.providers.intent import vocab
+
+__all__ = ["MultilingualMatcher", "language_code"]
+
+_LEVEL_RANK = {MatchType.EXACT: 0, MatchType.ROMANIZED: 1, MatchType.ALTERNATIVE: 2}
+_TOKEN_CUTOFF = 72.0     # a misspelt request word must be this close to a catalog word to be a candidate
+_MAX_POSTING = 4000      # words in more keys than this do not nominate candidates alone
+_MAX_CANDIDATES = 3000
+_GROUP_SCORE = 88.0      # fuzzy score at which a request names a shared alias / tag group
+
+
+def language_code(value: str | None, _lex: PhraseSet | None = None) -> str | None:
+    """'hi', 'Hindi', 'हिंदी', 'hindi ' -> 'hi'; None when not one of en/hi/te/kn."""
+    if not value or not value.strip():
+        return None
+    v = normalize(value)
+    if v in vocab.LANGS:
+        return v
+    names = _lex or PhraseSet([(w, code) for code, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
+    found = names.find([fold(t) for t in v.split()])
+    return found[0][2] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    track: int
+    level: MatchType
+    native: bool          # written in an Indic script
+
+
+@dataclass(frozen=True, slots=True)
+class _Cand:
+    track: int
+    score: float
+    key: str              # phonetic key that matched
+    level: MatchType
+
+
+class MultilingualMatcher:
+    def __init__(self, tracks: Sequence[Track], cfg: MatchingConfig, *, rng: random.Random | None = None) -> None:
+        self.cfg = cfg
+        self.tracks: tuple[Track, ...] = tuple(tracks)
+        self._rng = rng or random.Random()
+        self._lex = Lexicon.build()
+        self._names = PhraseSet([(w, c) for c, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
+        self._by_uid = {t.uid: i for i, t in enumerate(self.tracks)}
+        self._lang = [self._track_language(t) for t in self.tracks]
+        self._exact: dict[str, list[_Key]] = defaultdict(list)
+        self._phon: dict[str, list[_Key]] = defaultdict(list)
+        self._groups: dict[str, set[int]] = defaultdict(set)        # shared alias / tag key -> tracks
+        self._moods: list[set[str]] = [set() for _ in self.tracks]
+        self._build()
+
+    # ------------------------------------------------------------------ index
+
+    def _track_language(self, t: Track) -> str | None:
+        return (language_code(t.language, self._names) or language_code(t.collection, self._names)
+                or native_language(t.title))
+
+    def _build(self) -> None:
+        memo: dict[str, str] = {}
+        lex = self._lex
+
+        def key_of(text: str) -> tuple[str, str, bool]:
+            toks = normalize(text).split()
+            phon = [memo[t] if t in memo else memo.setdefault(t, fold(t)) for t in toks]
+            keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
+            return (" ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep),
+                    native_language(text) is not None)
+
+        alias_owners: dict[str, set[int]] = defaultdict(set)
+        pending: list[tuple[str, str, _Key]] = []
+        for i, t in enumerate(self.tracks):
+            names = [(t.title, MatchType.EXACT), (t.romanized, MatchType.ROMANIZED)]
+            names += [(a, MatchType.ALTERNATIVE) for a in t.alternatives]
+            stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            names.append((stem, MatchType.ALTERNATIVE))
+            for text, level in names:
+                norm, phon, native = key_of(text) if text and text.strip() else ("", "", False)
+                if not phon:
+                    continue
+                pending.append((norm, phon, _Key(i, level, native)))
+                if level is MatchType.ALTERNATIVE and text is not stem:
+                    alias_owners[phon].add(i)
+                    self._moods[i].update(v for _, _, v in lex.moods.find(phon.split())
+                                          if lex.moods.covers(phon.split()))
+            for tag in t.tags:
+                _, phon, _ = key_of(tag)
+                if phon:
+                    self._groups[phon].add(i)
+                    self._moods[i].update(v for _, _, v in lex.moods.find(phon.split()))
+        shared = {k for k, owners in alias_owners.items() if len(owners) > 1}
+        for k in shared:
+            self._groups[k] |= alias_owners[k]
+        choice_of: dict[str, int] = {}
+        self._choices: list[str] = []
+        self._choice_keys: list[list[_Key]] = []
+        for norm, phon, key in pending:
+            if key.level is MatchType.ALTERNATIVE and phon in shared:
+                continue       # a shared alias names a group, never one title
+            self._exact[norm].append(key)
+            self._phon[phon].append(key)
+            cid = choice_of.get(phon)
+            if cid is None:
+                cid = choice_of[phon] = len(self._choices)
+                self._choices.append(phon)
+                self._choice_keys.append([])
+            self._choice_keys[cid].append(key)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for cid, phon in enumerate(self._choices):
+            for tok in set(phon.split()):
+                postings[tok].append(cid)
+        self._postings = dict(postings)
+        self._vocab = list(self._postings)
+        self._group_keys = list(self._groups)
+        colls = {(t.kind, t.collection) for t in self.tracks}
+        self._collection_names = PhraseSet([(c, f"{k.value}/{c}") for k, c in colls])
+        self._category_of: dict[str, set[str]] = defaultdict(set)   # canonical category -> "kind/collection"
+        for k, c in colls:
+            phon = [fold(x) for x in normalize(c).split()]
+            for ps in (lex.story_categories, lex.music_categories):
+                for _, _, v in ps.find(phon):
+                    self._category_of[v].add(f"{k.value}/{c}")
+
+    def track(self, uid: str) -> Track | None:
+        i = self._by_uid.get(uid)
+        return self.tracks[i] if i is not None else None
+
+    def language_of(self, track: Track) -> str | None:
+        i = self._by_uid.get(track.uid)
+        return self._lang[i] if i is not None else self._track_language(track)
+
+    # ------------------------------------------------------------------ public API
+
+    def find_content_match(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
+                           avoid: Collection[str] = ()) -> MatchResult:
+        try:
+            return self._match(user_request if isinstance(user_request, str) else "", language_hint, kind, avoid)
+        except Exception:    # the matcher must never take a session down; log and report a miss
+            logger.exception("matcher failed on a request of {} chars", len(user_request or ""))
+            return MatchResult(None, MatchType.NONE, notes=("error",))
+
+    def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
+                         avoid: Collection[str] = ()) -> MatchResult:
+        """A clearly labelled stand-in after a miss: an item in the request's language, else any item."""
+        a = analyze(user_request or "", self._lex)
+        lang = language_code(language_hint, self._names) or a.language or a.utterance_language
+        pool = self._pool(kind)
+        same = [i for i in pool if self._lang[i] == lang]
+        chosen = self._pick(same or pool, avoid)
+        if chosen is None:
+            return MatchResult(None, MatchType.NONE, fallback=True, notes=("empty",))
+        mt = MatchType.COLLECTION if same else MatchType.RANDOM
+        return MatchResult(self.tracks[chosen], mt, fallback=True, notes=(f"language={lang}" if same else "any",))
+
+    def pick(self, *, kind: Kind | None = None, collection: str | None = None, avoid: Collection[str] = ()
+             ) -> Track | None:
+        """A random item of a kind / collection, avoiding `avoid` while anything else is left."""
+        members = [i for i in self._pool(kind) if collection is None or self.tracks[i].collection == collection]
+        chosen = self._pick(members, avoid)
+        return self.tracks[chosen] if chosen is not None else None
+
+    def analyze(self, user_request: str) -> Analysis:
+        return analyze(user_request or "", self._lex)
+
+    # ------------------------------------------------------------------ matching
+
+    def _pool(self, kind: Kind | None) -> list[int]:
+        return [i for i, t in enumerate(self.tracks) if kind is None or t.kind == kind]
+
+    def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
+        a = analyze(text, self._lex)
+        hint = language_code(hint_in, self._names) or a.language
+        soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
+        pool = self._pool(kind)
+        allowed = set(pool)
+        queries = []
+        for idx in (a.core, a.residual):
+            q = (a.words(idx), a.phon_of(idx), any(native_language(a.tokens[i]) for i in idx))
+            if q[1] and q not in queries:
+                queries.append(q)
+        mood_only = a.slot_only and bool(a.moods) and not (a.story_categories or a.music_categories)
+        if a.slot_only:
+            queries = queries[:1]          # only a whole-title equality may beat the group the slots name
+        best = miss = None
+        scopes = [allowed]
+        if hint:     # a named language first looks among its own items ("chandamama in kannada")
+            own = {i for i in allowed if self._lang[i] == hint}
+            if own and own != allowed:
+                scopes.insert(0, own)
+        for scope in scopes:
+            for q in queries:
+                best = self._equal(q, scope, soft_hint, alias_ok=not mood_only)
+                if best:
+                    break
+            if best is None and not a.slot_only:
+                found = [r for r in (self._fuzzy(q, scope, soft_hint) for q in queries) if r is not None]
+                hits = [r for r in found if r.track is not None]
+                if hits:
+                    best = max(hits, key=lambda r: r.score)
+                elif found and miss is None:
+                    miss = max(found, key=lambda r: r.score)
+            if best is not None:
+                break
+        if best is not None:
+            return best
+        coll_spans = self._collection_names.find(a.phon)
+        coll_idx = {i for s, e, _ in coll_spans for i in range(s, e)}
+        rest = [i for i in a.residual if i not in coll_idx]
+        group = self._group_for(a.phon_of(rest)) if rest else None
+        if rest and group is None:
+            return MatchResult(None, MatchType.NONE, score=miss.score if miss else 0.0,
+                               requested=_display(a.words(rest)), runner_up=miss.runner_up if miss else None,
+                               notes=miss.notes if miss else ())
+        return self._group_pick(a, kind, pool, hint, group, [v for _, _, v in coll_spans], avoid)
+
+    def _equal(self, q: tuple[str, str, bool], allowed: set[int], hint: str | None, *, alias_ok: bool
+               ) -> MatchResult | None:
+        norm, phon, q_native = q
+        for table, key_text, phonetic in ((self._exact, norm, False), (self._phon, phon, True)):
+            keys = [k for k in table.get(key_text, ()) if k.track in allowed
+                    and (alias_ok or k.level is not MatchType.ALTERNATIVE)]
+            if not keys:
+                continue
+            top = min(_LEVEL_RANK[k.level] for k in keys)
+            keys = [k for k in keys if _LEVEL_RANK[k.level] == top]
+            k = self._prefer(keys, hint)
+            level = k.level
+            if phonetic:
+                level = (MatchType.TRANSLITERATED if (q_native or k.native) and not (q_native and k.native)
+                         else MatchType.ALTERNATIVE if level is MatchType.ALTERNATIVE else MatchType.ROMANIZED)
+            return MatchResult(self.tracks[k.track], level, score=100.0, requested=_display(norm))
+        return None
+
+    def _prefer(self, keys: list[_Key], hint: str | None) -> _Key:
+        """Same title in several collections: the hinted language first, then catalog order."""
+        return min(keys, key=lambda k: (self._lang[k.track] != hint if hint else 0, k.track))
+
+    def _candidates(self, phon: str) -> list[int]:
+        counts: Counter[int] = Counter()
+        toks = [t for t in dict.fromkeys(phon.split()) if len(t) > 1] or phon.split()
+        for tok in toks:
+            hits = [tok] if tok in self._postings else [
+                m for m, _, _ in process.extract(tok, self._vocab, scorer=fuzz.ratio, score_cutoff=_TOKEN_CUTOFF,
+                                                 limit=24)]
+            for m in hits:
+                post = self._postings[m]
+                if len(post) <= _MAX_POSTING or len(toks) == 1:
+                    counts.update(post)
+        return [cid for cid, _ in counts.most_common(_MAX_CANDIDATES)]
+
+    def _fuzzy(self, q: tuple[str, str, bool], allowed: set[int], hint: str | None) -> MatchResult | None:
+        norm, phon, q_native = q
+        cids = self._candidates(phon)
+        if not cids:
+            return MatchResult(None, MatchType.NONE, requested=_display(norm))
+        floor = self.cfg.min_score - self.cfg.margin - 10
+        scored = process.extract(phon, [self._choices[c] for c in cids], scorer=fuzz.WRatio, score_cutoff=floor,
+                                 limit=16)
+        per_track: dict[int, _Cand] = {}
+        for choice, score, pos in scored:
+            score = _adjust(phon, choice, score)
+            for k in self._choice_keys[cids[pos]]:
+                if k.track not in allowed:
+                    continue
+                cur = per_track.get(k.track)
+                level = MatchType.TRANSLITERATED if q_native != k.native else MatchType.FUZZY
+                if cur is None or score > cur.score:
+                    per_track[k.track] = _Cand(k.track, score, choice, level)
+        ranked = sorted(per_track.values(), key=lambda c: (-c.score, c.track))
+        if not ranked or ranked[0].score < self.cfg.min_score:
+            top = ranked[0] if ranked else None
+            return MatchResult(None, MatchType.NONE, score=top.score if top else 0.0, requested=_display(norm),
+                               runner_up=self.tracks[top.track] if top else None, notes=("below_threshold",))
+        best = ranked[0]
+        same = [c for c in ranked if c.key == best.key]
+        rivals = [c for c in ranked if c.key != best.key and best.score - c.score < self.cfg.margin]
+        if rivals:
+            hinted = [c for c in same + rivals if hint and self._lang[c.track] == hint]
+            if not hinted or len({c.key for c in hinted}) > 1:
+                return MatchResult(None, MatchType.NONE, score=best.score, requested=_display(norm),
+                                   runner_up=self.tracks[rivals[0].track], notes=("ambiguous",))
+            same = [c for c in hinted if c.key == hinted[0].key]
+        chosen = self._prefer([_Key(c.track, c.level, False) for c in same], hint)
+        cand = next(c for c in same if c.track == chosen.track)
+        runner = next((c for c in ranked if c.key != cand.key), None)
+        return MatchResult(self.tracks[cand.track], cand.level, score=round(cand.score, 1), requested=_display(norm),
+                           runner_up=self.tracks[runner.track] if runner else None)
+
+    def _group_for(self, phon: str) -> str | None:
+        """A shared alias or tag named by the request words ("nursery rhyme" -> the 'nursery' group)."""
+        if phon in self._groups:
+            return phon
+        words = set(phon.split())
+        subset = [g for g in self._group_keys if words <= set(g.split())]
+        if subset:
+            return min(subset, key=len)
+        hit = process.extractOne(phon, self._group_keys, scorer=fuzz.ratio, score_cutoff=_GROUP_SCORE)
+        return hit[0] if hit else None
+
+    # ------------------------------------------------------------------ groups
+
+    def _group_pick(self, a: Analysis, kind: Kind | None, pool: list[int], hint: str | None, group: str | None,
+                    colls: list[str], avoid: Collection[str]) -> MatchResult:
+        if kind is None:
+            story = a.kind_cue == "story" or (a.story_categories and a.kind_cue != "music")
+            kind = Kind.STORY if story else Kind.MUSIC if (a.kind_cue == "music" or a.moods or a.language) else None
+            pool = self._pool(kind) or pool
+        filters: list[tuple[str, set[int]]] = []
+        if group is not None:
+            filters.append(("tag", self._groups[group]))
+        cats = a.story_categories if kind is Kind.STORY else a.music_categories
+        if kind is None:
+            cats = a.story_categories + a.music_categories
+        named = set(colls) | {c for cat in cats for c in self._category_of.get(cat, ())}
+        if named:
+            filters.append(("collection", {i for i in pool if f"{self.tracks[i].kind.value}/{self.tracks[i].collection}"
+                                           in named}))
+        elif cats and kind is Kind.STORY:
+            filters.append(("tag", {i for i in pool if set(cats) & (self._moods[i] | set(self.tracks[i].tags))}))
+        if a.moods and not (kind is Kind.STORY and named):
+            moods = set(a.moods)
+            members = {i for i in pool if moods & self._moods[i]}
+            if not members:
+                related = {r for m in moods for r in vocab.MOOD_RELATED.get(m, ())}
+                members = {i for i in pool if related & (self._moods[i] | set(self.tracks[i].tags))}
+            filters.append(("tag", members))
+        if hint:
+            filters.append(("language", {i for i in pool if self._lang[i] == hint}))
+        # Relax the least important filter first when nothing satisfies them all.
+        order = ["language", "tag", "collection"] if kind is Kind.STORY else ["tag", "collection", "language"]
+        notes: list[str] = []
+        while True:
+            members = set(pool)
+            for _, s in filters:
+                members &= s
+            if members or not filters:
+                break
+            drop = next((n for n in order if any(f[0] == n for f in filters)), filters[0][0])
+            notes.append(f"relaxed:{drop}")
+            filters = [f for f in filters if f[0] != drop]
+        chosen = self._pick(sorted(members), avoid)
+        if chosen is None:
+            return MatchResult(None, MatchType.NONE, notes=("empty",))
+        names = {n for n, _ in filters}
+        mt = (MatchType.TAG if "tag" in names else MatchType.COLLECTION if names & {"collection", "language"}
+              else MatchType.RANDOM)
+        return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + [f"{n}" for n in sorted(names)]))
+
+    def _pick(self, members: Sequence[int], avoid: Collection[str]) -> int | None:
+        if not members:
+            return None
+        recent = list(avoid)
+        fresh = [i for i in members if self.tracks[i].uid not in avoid]
+        if fresh:
+            return self._rng.choice(fresh)
+        # Everything was played recently: the one played longest ago.
+        return min(members, key=lambda i: recent.index(self.tracks[i].uid) if self.tracks[i].uid in recent else -1)
+
+
+def _adjust(q: str, key: str, score: float) -> float:
+    """WRatio rewards a short request inside a long title; demand coverage before trusting a partial alignment."""
+    cov = len(q) / max(1, len(key))
+    if cov < 0.35 or (cov < 0.5 and " " not in q) or cov > 3.0:
+        return min(score, fuzz.ratio(q, key))
+    return score
+
+
+def _display(words: str) -> str:
+    return " ".join(w.capitalize() if w.isascii() else w for w in words.split())

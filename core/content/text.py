@@ -1,0 +1,275 @@
+"""Text folding for matching: normalisation, script detection, transliteration to a phonetic romanized space,
+and the analysis of a request into carrier words, slots (language, mood, category) and the remaining title words.
+
+Both sides (requests and catalog keys) go through the same functions. Indic vowel signs and viramas are letters
+here: they are kept until transliteration (dropping them turns हनुमान into "hnmn").
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from anyascii import anyascii
+from indic_transliteration import sanscript
+
+from core.providers.intent import vocab
+
+__all__ = ["normalize", "tokens", "script_of", "native_language", "to_latin", "phonetic", "fold", "PhraseSet",
+           "Lexicon", "Analysis", "analyze", "strip_carriers", "MAX_CHARS"]
+
+MAX_CHARS = 400          # a request longer than this is cut: titles are short and 10 kB of text must stay cheap
+MAX_TOKENS = 48
+
+_SCRIPTS = (("devanagari", 0x0900, 0x097F, sanscript.DEVANAGARI),
+            ("telugu", 0x0C00, 0x0C7F, sanscript.TELUGU),
+            ("kannada", 0x0C80, 0x0CFF, sanscript.KANNADA))
+_SCRIPT_LANG = {"devanagari": "hi", "telugu": "te", "kannada": "kn"}
+# Keep word characters, Indic blocks (vowel signs are category M, not \w) and combining marks; drop dandas.
+_DROP = re.compile(r"[^\w\s\u0900-\u0D7F\u0300-\u036F]|[_\u0964\u0965\u0970]")
+_JOIN = str.maketrans({"'": "", "\u2019": "", "\u2018": "", "`": "", "\u200c": "", "\u200d": "", "\u00b4": ""})
+_INDIC_RUN = re.compile(r"[\u0900-\u097F]+|[\u0C00-\u0C7F]+|[\u0C80-\u0CFF]+")
+_ITRANS_V = "aAiIuUeEoO"
+# Hindi schwa syncope on ITRANS: a medial "a" between VC and CV is silent (machalI -> machlI, laka.DI -> lak.DI).
+_CONS = r"(?:[kgcCjJTDtdpbsS]h|\.Dh?|~N|~n|[^" + _ITRANS_V + r"\s.~^])"
+_SYNCOPE = re.compile(r"(?<=[" + _ITRANS_V + r"])(" + _CONS + r")a(?=" + _CONS + r"[" + _ITRANS_V + r"])")
+_FINAL_SCHWA_ITRANS = re.compile(r"(?<=[^" + _ITRANS_V + r"])a$")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+_LONG = re.compile(r"([aeiou])\1+")
+_ASPIRATE = re.compile(r"(?<=[kgcjtdpbs])h")
+_DOUBLE = re.compile(r"([a-z])\1+")
+_FINAL_A = re.compile(r"(?<=[^aeiou])a$")
+_ANUSVARA = re.compile(r"m(?=[dtkgcjn])")
+
+
+def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
+    """NFC, case fold, apostrophes joined, punctuation/symbols/emoji to spaces, whitespace collapsed and trimmed."""
+    if not text:
+        return ""
+    s = unicodedata.normalize("NFC", text[: max_chars * 2])[:max_chars].translate(_JOIN).casefold()
+    return " ".join(_DROP.sub(" ", s).split())
+
+
+def tokens(text: str) -> list[str]:
+    return normalize(text).split()[:MAX_TOKENS]
+
+
+def script_of(text: str) -> str:
+    """The dominant script: "latin", "devanagari", "telugu", "kannada", "other" or "none" (no letters)."""
+    counts = {"latin": 0, "other": 0, "devanagari": 0, "telugu": 0, "kannada": 0}
+    for ch in text:
+        o = ord(ch)
+        for name, lo, hi, _ in _SCRIPTS:
+            if lo <= o <= hi:
+                counts[name] += 1
+                break
+        else:
+            if ch.isalpha():
+                counts["latin" if o < 0x0250 or 0x1E00 <= o <= 0x1EFF else "other"] += 1
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else "none"
+
+
+def native_language(text: str) -> str | None:
+    """hi/te/kn when the text has Devanagari/Telugu/Kannada letters (the most frequent wins)."""
+    s = script_of("".join(_INDIC_RUN.findall(text)))
+    return _SCRIPT_LANG.get(s)
+
+
+def _syncope(s: str) -> str:
+    """Delete medial schwas right to left, so each deletion sees the clusters made by the ones after it."""
+    end = len(s)
+    while True:
+        last = None
+        for last in _SYNCOPE.finditer(s, 0, end):
+            pass
+        if last is None:
+            return s
+        s = s[:last.start(1)] + last.group(1) + s[last.end():]
+        end = last.start(1)
+
+
+def _itrans(run: str) -> str:
+    o = ord(run[0])
+    for name, lo, hi, scheme in _SCRIPTS:
+        if lo <= o <= hi:
+            out = sanscript.transliterate(run, scheme, sanscript.ITRANS)
+            return _syncope(_FINAL_SCHWA_ITRANS.sub("", out)) if name == "devanagari" else out
+    return run
+
+
+def to_latin(token: str) -> str:
+    """One normalised token in any script -> lowercase ASCII (ITRANS for Indic scripts, anyascii otherwise)."""
+    if token.isascii():
+        return token
+    if _INDIC_RUN.search(token):
+        token = _INDIC_RUN.sub(lambda m: _itrans(m.group(0)), token)
+    return anyascii(token).lower()
+
+
+def phonetic(latin: str) -> str:
+    """Fold a romanized token so spelling variants meet: vowel length, aspirates, ch/c, sh/s, w/v, doubled letters,
+    a word-final schwa and anusvara before a stop (chaleesa = chalisa = चालीसा -> "calis")."""
+    t = _NON_ALNUM.sub("", latin.lower())
+    if not t:
+        return ""
+    t = t.replace("ee", "i").replace("oo", "u")
+    t = _LONG.sub(r"\1", t)
+    t = t.replace("ch", "c").replace("sh", "s").replace("ph", "f").replace("w", "v").replace("ck", "k")
+    t = t.replace("q", "k").replace("z", "j").replace("x", "ks")
+    t = _ASPIRATE.sub("", t)
+    if len(t) > 2:
+        t = _FINAL_A.sub("", t)
+    t = _DOUBLE.sub(r"\1", t)
+    return _ANUSVARA.sub("n", t)
+
+
+def fold(token: str) -> str:
+    """Normalised token -> phonetic romanized token."""
+    return phonetic(to_latin(token))
+
+
+class PhraseSet:
+    """Phrases (in any script) matched as phonetic token sequences, longest first. Immutable once built."""
+    __slots__ = ("_first", "_max")
+
+    def __init__(self, phrases: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        items = phrases.items() if isinstance(phrases, Mapping) else phrases
+        for phrase, value in items:
+            seq = tuple(p for p in (fold(t) for t in tokens(phrase)) if p)
+            if seq:
+                first.setdefault(seq[0], []).append((seq, value))
+        for lst in first.values():
+            lst.sort(key=lambda x: -len(x[0]))
+        self._first = {k: tuple(v) for k, v in first.items()}
+        self._max = max((len(s) for v in self._first.values() for s, _ in v), default=0)
+
+    def find(self, phon: Sequence[str]) -> list[tuple[int, int, str]]:
+        """Non-overlapping (start, end, value) spans, scanning left to right, longest phrase first."""
+        out: list[tuple[int, int, str]] = []
+        i, n = 0, len(phon)
+        while i < n:
+            for seq, value in self._first.get(phon[i], ()):
+                if tuple(phon[i:i + len(seq)]) == seq:
+                    out.append((i, i + len(seq), value))
+                    i += len(seq)
+                    break
+            else:
+                i += 1
+        return out
+
+    def covers(self, phon: Sequence[str]) -> bool:
+        """True when the phrases cover every token."""
+        return bool(phon) and sum(e - s for s, e, _ in self.find(phon)) == len(phon)
+
+
+def _table(d: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
+    return [(w, key) for key, words in d.items() for w in words]
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """The request vocabulary folded into phrase sets (built once per matcher / recognizer)."""
+    carriers: PhraseSet
+    languages: PhraseSet
+    moods: PhraseSet
+    story_categories: PhraseSet
+    music_categories: PhraseSet
+    music_nouns: PhraseSet
+    story_nouns: PhraseSet
+    music_verbs: PhraseSet
+    story_verbs: PhraseSet
+    cues: Mapping[str, str]          # phonetic token -> language code
+
+    @classmethod
+    def build(cls) -> Lexicon:
+        one = lambda words, v: PhraseSet([(w, v) for w in words])  # noqa: E731
+        cues: dict[str, str] = {}
+        for lang, words in vocab.LANGUAGE_CUES.items():
+            for w in words:
+                cues.setdefault(fold(w), lang)
+        return cls(carriers=one(vocab.CARRIERS, "c"), languages=PhraseSet(_table(vocab.LANGUAGE_NAMES)),
+                   moods=PhraseSet(_table(vocab.MOODS)), story_categories=PhraseSet(_table(vocab.STORY_CATEGORIES)),
+                   music_categories=PhraseSet(_table(vocab.MUSIC_CATEGORIES)),
+                   music_nouns=one(vocab.MUSIC_NOUNS, "music"), story_nouns=one(vocab.STORY_NOUNS, "story"),
+                   music_verbs=one(vocab.MUSIC_VERBS, "music"), story_verbs=one(vocab.STORY_VERBS, "story"),
+                   cues=cues)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A request split into carrier words, slots and title words (indexes into `tokens`)."""
+    text: str                          # normalised request
+    tokens: tuple[str, ...]            # normalised surface tokens
+    phon: tuple[str, ...]              # phonetic romanized token per surface token
+    core: tuple[int, ...]              # tokens that are not carrier words
+    residual: tuple[int, ...]          # core tokens that are not slot words either: the title, if any
+    language: str | None               # a language named in the request (en/hi/te/kn)
+    moods: tuple[str, ...]             # canonical mood tags named
+    story_categories: tuple[str, ...]
+    music_categories: tuple[str, ...]
+    kind_cue: str | None               # "music" / "story" from nouns (first) or verbs
+    has_carrier: bool
+    utterance_language: str            # language of the request itself (for the reply)
+
+    def words(self, idx: Sequence[int]) -> str:
+        return " ".join(self.tokens[i] for i in idx)
+
+    def phon_of(self, idx: Sequence[int]) -> str:
+        return " ".join(self.phon[i] for i in idx if self.phon[i])
+
+    @property
+    def slot_only(self) -> bool:
+        return bool(self.core) and not self.residual
+
+
+def strip_carriers(toks: Sequence[str], phon: Sequence[str], lex: Lexicon) -> list[int]:
+    """Indexes of the tokens that are not carrier words (empty when every token is one)."""
+    drop = {i for s, e, _ in lex.carriers.find(phon) for i in range(s, e)}
+    keep = [i for i in range(len(toks)) if i not in drop and phon[i]]
+    return keep
+
+
+def _kind_cue(phon: Sequence[str], lex: Lexicon) -> str | None:
+    nouns = {v for _, _, v in lex.music_nouns.find(phon)} | {v for _, _, v in lex.story_nouns.find(phon)}
+    if len(nouns) == 1:
+        return nouns.pop()
+    verbs = [v for _, _, v in sorted(lex.music_verbs.find(phon) + lex.story_verbs.find(phon))]
+    return verbs[0] if verbs else None
+
+
+def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
+    native = native_language(text)
+    if native:
+        return native
+    votes: dict[str, int] = {}
+    for p in phon:
+        lang = lex.cues.get(p)
+        if lang:
+            votes[lang] = votes.get(lang, 0) + 1
+    return max(votes, key=votes.__getitem__) if votes else "en"
+
+
+def analyze(text: str, lex: Lexicon) -> Analysis:
+    norm = normalize(text)
+    toks = tuple(norm.split()[:MAX_TOKENS])
+    phon = tuple(fold(t) for t in toks)
+    core = strip_carriers(toks, phon, lex)
+    slot_spans: list[tuple[int, int, str, str]] = []
+    for name, ps in (("language", lex.languages), ("mood", lex.moods), ("story_category", lex.story_categories),
+                     ("music_category", lex.music_categories)):
+        slot_spans += [(s, e, name, v) for s, e, v in ps.find(phon)]
+    slot_idx = {i for s, e, _, _ in slot_spans for i in range(s, e)}
+    residual = tuple(i for i in core if i not in slot_idx)
+
+    def values(name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for _, _, n, v in slot_spans if n == name))
+
+    langs = values("language")
+    return Analysis(
+        text=" ".join(toks), tokens=toks, phon=phon, core=tuple(core), residual=residual,
+        language=langs[0] if langs else None, moods=values("mood"), story_categories=values("story_category"),
+        music_categories=values("music_category"), kind_cue=_kind_cue(phon, lex),
+        has_carrier=len(core) < sum(1 for p in phon if p), utterance_language=utterance_language(norm, phon, lex))

@@ -1,0 +1,131 @@
+"""play_music: find a song in the catalog and say honestly what was found.
+
+A title match is announced as such ("Now playing Baa Baa Black Sheep"); a pick from a group says which group
+("Here's a Hindi song: Bandar Mama"); a miss says so ("I couldn't find Despacito") and then, per
+`matching.on_miss`, stops there, offers, or plays a clearly labelled alternative (MatchResult.fallback=True).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from core.content.types import Kind, MatchResult, MatchType, Track
+from core.providers.intent import vocab
+from plugins_func.registry import PluginContext, PluginResult, register_function
+
+__all__ = ["play_music", "respond", "TITLE_LEVELS", "spoken_title"]
+
+TITLE_LEVELS = frozenset({MatchType.EXACT, MatchType.ROMANIZED, MatchType.ALTERNATIVE, MatchType.FUZZY,
+                          MatchType.TRANSLITERATED})
+_NOUN = {Kind.MUSIC: {"en": "song", "hi": "गाना", "te": "పాట", "kn": "ಹಾಡು"},
+         Kind.STORY: {"en": "story", "hi": "कहानी", "te": "కథ", "kn": "ಕಥೆ"}}
+_LANG_NATIVE = {"hi": {"en": "अंग्रेज़ी", "hi": "हिंदी", "te": "तेलुगु", "kn": "कन्नड़"},
+                "te": {"en": "ఇంగ్లీష్", "hi": "హిందీ", "te": "తెలుగు", "kn": "కన్నడ"},
+                "kn": {"en": "ಇಂಗ್ಲಿಷ್", "hi": "ಹಿಂದಿ", "te": "ತೆಲುಗು", "kn": "ಕನ್ನಡ"}}
+
+
+def _say(key: str, lang: str, **kw: str) -> str:
+    table = vocab.REPLIES[key]
+    return table.get(lang, table["en"]).format(**kw)
+
+
+def spoken_title(track: Track, lang: str) -> str:
+    """The native-script title in a native-language reply; otherwise the romanized display title."""
+    if lang != "en" and not track.title.strip().isascii():
+        return track.title.strip()
+    return track.display_title
+
+
+def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | None = None,
+          collection: str | None = None) -> str:
+    noun = _NOUN[kind].get(lang, _NOUN[kind]["en"])
+    if lang == "en":
+        label = (vocab.LANGUAGE_LABELS.get(language or "") or mood or
+                 (collection.lower() if collection and kind is Kind.STORY else collection) or "")
+        words = f"{label} {noun}".strip()
+        return ("an " if words[0] in "aeiouAEIOU" else "a ") + words
+    label = _LANG_NATIVE.get(lang, {}).get(language or "", "")
+    return f"{label} {noun}".strip()
+
+
+def respond(conn: PluginContext, kind: Kind, user_request: str, language_preference: str | None) -> PluginResult:
+    """The shared music/story flow: match, fall back to a title of the other kind, answer honestly."""
+    matcher = conn.content.matcher
+    request = user_request if isinstance(user_request, str) else ""
+    a = matcher.analyze(request)
+    lang = a.utterance_language
+    avoid = tuple(conn.recent or ())
+    result = matcher.find_content_match(request, language_preference, kind=kind, avoid=avoid)
+    if result.track is None and result.requested:
+        # "play the lion and the mouse": a title of the other kind is still a title match.
+        other = Kind.STORY if kind is Kind.MUSIC else Kind.MUSIC
+        alt = matcher.find_content_match(request, language_preference, kind=other, avoid=avoid)
+        if alt.track is not None and alt.match_type in TITLE_LEVELS:
+            result = alt
+    track = result.track
+    if track is not None and result.match_type in TITLE_LEVELS:
+        key = "now_telling" if track.kind is Kind.STORY else "now_playing"
+        return PluginResult(speech=_say(key, lang, title=spoken_title(track, lang)), language=lang, play=track,
+                            match=result)
+    if track is not None:
+        what = _what(track.kind, lang, language=_group_language(a, matcher, track, language_preference),
+                     mood=a.moods[0] if a.moods and result.match_type is MatchType.TAG else None,
+                     collection=track.collection if result.match_type is MatchType.COLLECTION else None)
+        return PluginResult(speech=_say("group_pick", lang, what=what, title=spoken_title(track, lang)),
+                            language=lang, play=track, match=result)
+    if not result.requested:
+        return PluginResult(speech=_say("empty_catalog", lang, what=_NOUN[kind].get(lang, _NOUN[kind]["en"])),
+                            language=lang, match=result)
+    return _miss(conn, kind, request, language_preference, result, lang, avoid)
+
+
+def _group_language(a: Any, matcher: Any, track: Track, preference: str | None) -> str | None:
+    from core.content.matcher import language_code
+    wanted = language_code(preference) or a.language
+    return wanted if wanted and matcher.language_of(track) == wanted else None
+
+
+def _miss(conn: PluginContext, kind: Kind, request: str, preference: str | None, result: MatchResult, lang: str,
+          avoid: tuple[str, ...]) -> PluginResult:
+    matcher = conn.content.matcher
+    speech = _say("not_found", lang, requested=result.requested)
+    policy = getattr(matcher.cfg, "on_miss", "say")
+    if policy == "say":
+        return PluginResult(speech=speech, language=lang, match=result)
+    alt = matcher.find_alternative(request, preference, kind=kind, avoid=avoid)
+    if alt.track is None:
+        return PluginResult(speech=speech, language=lang, match=result)
+    alt_lang = matcher.language_of(alt.track) if alt.match_type is MatchType.COLLECTION else None
+    what = _what(alt.track.kind, lang, language=alt_lang)
+    title = spoken_title(alt.track, lang)
+    if policy == "offer":
+        return PluginResult(speech=f"{speech} {_say('offer', lang, what=what, title=title)}", language=lang,
+                            match=result, data={"offer": alt.track.uid})
+    labelled = replace(result, track=alt.track, fallback=True, notes=result.notes + (f"alternative:{alt.match_type}",))
+    return PluginResult(speech=f"{speech} {_say('instead', lang, what=what, title=title)}", language=lang,
+                        play=alt.track, match=labelled)
+
+
+@register_function(
+    "play_music",
+    "Play a song, rhyme or music for a child. Use for any request to play/sing/put on a song, a song in a "
+    "language (English, Hindi, Telugu, Kannada), phonics, or a mood (calm, lullaby, dance, energetic).",
+    {
+        "type": "object",
+        "properties": {
+            "user_request": {"type": "string",
+                             "description": "The user's words, e.g. 'play baa baa black sheep' or 'हिंदी गाना बजाओ'"},
+            "song_type": {"type": "string",
+                          "enum": ["specific", "random", "language_specific", "category", "mood"],
+                          "description": "specific: a named song; language_specific: any song in a language; "
+                                         "category: e.g. phonics; mood: calm/lullaby/dance/energetic; random"},
+            "language_preference": {"type": "string", "enum": ["English", "Hindi", "Telugu", "Kannada"],
+                                    "description": "Only when the user named a language"},
+        },
+        "required": ["user_request", "song_type"],
+    },
+)
+def play_music(conn: PluginContext, user_request: str, song_type: str = "specific",
+               language_preference: str | None = None) -> PluginResult:
+    # song_type is advisory: the matcher reads the request itself, so a wrong type cannot hide a title.
+    return respond(conn, Kind.MUSIC, user_request, language_preference)

@@ -1,0 +1,36 @@
+"""play_story: find a story (by title, category such as bedtime/fantasy, mood or language) and answer honestly."""
+from __future__ import annotations
+
+from core.content.types import Kind
+from plugins_func.functions.play_music import respond
+from plugins_func.registry import PluginContext, PluginResult, register_function
+
+__all__ = ["play_story"]
+
+
+@register_function(
+    "play_story",
+    "Tell a story to a child: a named story, a category (bedtime, fantasy, adventure, educational), a mood, "
+    "or any story.",
+    {
+        "type": "object",
+        "properties": {
+            "user_request": {"type": "string",
+                             "description": "The user's words, e.g. 'tell me a bedtime story' or 'ಕಥೆ ಹೇಳು'"},
+            "story_type": {"type": "string", "enum": ["specific", "random", "category", "mood", "language_specific"],
+                           "description": "specific: a named story; category: bedtime/fantasy/...; random"},
+            "category_preference": {"type": "string",
+                                    "description": "e.g. bedtime, fantasy, adventure, educational"},
+            "language_preference": {"type": "string", "enum": ["English", "Hindi", "Telugu", "Kannada"],
+                                    "description": "Only when the user named a language"},
+        },
+        "required": ["user_request", "story_type"],
+    },
+)
+def play_story(conn: PluginContext, user_request: str, story_type: str = "specific",
+               category_preference: str | None = None, language_preference: str | None = None) -> PluginResult:
+    request = user_request if isinstance(user_request, str) else ""
+    if story_type != "specific" and isinstance(category_preference, str) and category_preference.strip() and \
+            category_preference.casefold() not in request.casefold():
+        request = f"{request} {category_preference}".strip()    # an LLM may give the category only as a slot
+    return respond(conn, Kind.STORY, request, language_preference)
