@@ -218,6 +218,8 @@ class VoiceListener:
         self._closed = False
         self._bad_packets = 0
         self._dropped = 0
+        self._frame_len = 0                 # decoded bytes per packet once the device's frame size is known
+        self._frame_votes = 0
         self._gap_s = (cfg.min_silence_ms + 300) / 1000   # a device that stops sending mid-utterance
         self.last_speech_end: float | None = None         # when the VAD ended the last utterance (for timing)
 
@@ -303,17 +305,29 @@ class VoiceListener:
         return out
 
     def _decode(self, packet: bytes) -> bytes:
+        silent = bytes(self._frame_len) if self._frame_len else _SILENCE_FRAME
         if len(packet) <= _DTX_MAX_BYTES:
-            return _SILENCE_FRAME
+            return silent
         try:
-            pcm = self._decoder.decode(packet, _MAX_DECODE)
+            pcm = bytes(self._decoder.decode(packet, _MAX_DECODE))
         except Exception:  # opuslib raises OpusError; anything else must not escape either
-            self._bad_packets += 1
-            if self._bad_packets in (1, 10, 100, 1000):
-                logger.info("voice {}: {} undecodable Opus packets (treated as silence)", self._device,
-                            self._bad_packets)
-            return _SILENCE_FRAME
-        return bytes(pcm) if pcm else _SILENCE_FRAME
+            return self._garbage(silent)
+        # A device sends one frame size (60 ms by default). Once that is established, a packet decoding
+        # to another duration is junk that happened to parse; its noise would only confuse the ASR.
+        if len(pcm) == self._frame_len:
+            self._frame_votes = min(self._frame_votes + 1, 16)
+        elif self._frame_votes >= 8:
+            self._frame_votes -= 1
+            return self._garbage(silent)
+        else:
+            self._frame_len, self._frame_votes = len(pcm), 1
+        return pcm or silent
+
+    def _garbage(self, silent: bytes) -> bytes:
+        self._bad_packets += 1
+        if self._bad_packets in (1, 10, 100, 1000):
+            logger.info("voice {}: {} undecodable Opus packets (treated as silence)", self._device, self._bad_packets)
+        return silent
 
     async def _dispatch(self, ev: Utterance) -> None:
         if ev.kind == "barge_in":

