@@ -50,7 +50,8 @@ def test_cdn_and_seed_names() -> None:
     assert b.generate_s3_story_url("Bedtime", "The Sleepy Moon.mp3") == \
         "https://d123.cloudfront.net/stories/Bedtime/The%20Sleepy%20Moon.mp3"
     b2 = _builder(url_mode="public", prefix_music="/audio/music/")
-    assert b2.generate_s3_music_url("Hindi", "Hanuman Chalisa .mp3").endswith("/audio/music/Hindi/Hanuman%20Chalisa%20.mp3")
+    assert b2.generate_s3_music_url("Hindi", "Hanuman Chalisa .mp3").endswith(
+        "/audio/music/Hindi/Hanuman%20Chalisa%20.mp3")
 
 
 def test_presigned_urls_are_sigv4_bounded_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,19 +19,24 @@ def register(sub: Any) -> None:
                        description="Tools for the content catalog: <prefix>/<Collection>/metadata.json files.")
     p.add_argument("--config", default=None, help="config.yaml to read (default: built-in defaults + environment)")
     catsub = p.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND", required=True)
+    # --config is accepted before or after the subcommand; SUPPRESS keeps a subcommand from erasing it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml to read")
 
-    v = catsub.add_parser("validate", help="report catalog problems; exit status 1 on errors")
+    v = catsub.add_parser("validate", parents=[common], help="report catalog problems; exit status 1 on errors")
     src = v.add_mutually_exclusive_group()
     src.add_argument("--content-dir", metavar="DIR", help="check a local folder laid out like the bucket")
     src.add_argument("--s3", action="store_true", help="check the configured bucket (S3_BUCKET)")
     v.set_defaults(func=run)
 
-    s = catsub.add_parser("scan", help="create or update each folder's metadata.json from its audio files")
+    s = catsub.add_parser("scan", parents=[common],
+                          help="create or update each folder's metadata.json from its audio files")
     s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
     s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
     s.set_defaults(func=run)
 
-    u = catsub.add_parser("upload", help="sync a local catalog folder to the bucket, skipping unchanged objects")
+    u = catsub.add_parser("upload", parents=[common],
+                          help="sync a local catalog folder to the bucket, skipping unchanged objects")
     u.add_argument("dir", metavar="DIR", help="local folder with music/ and stories/")
     u.add_argument("--bucket", help="bucket name (default: S3_BUCKET / content.s3.bucket)")
     u.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
@@ -41,7 +46,7 @@ def register(sub: Any) -> None:
     u.add_argument("--no-progress", action="store_true", help="no progress bar")
     u.set_defaults(func=run)
 
-    ls = catsub.add_parser("list", help="show collections and entry counts")
+    ls = catsub.add_parser("list", parents=[common], help="show collections and entry counts")
     src = ls.add_mutually_exclusive_group()
     src.add_argument("--content-dir", metavar="DIR", help="a local folder (default: the configured source)")
     src.add_argument("--s3", action="store_true", help="the configured bucket")

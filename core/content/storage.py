@@ -74,6 +74,9 @@ class Storage(Protocol):
     async def close(self) -> None: ...
 
 
+_MAX_CATALOG_BYTES = 32 * 1024 * 1024     # a metadata.json this big is a mistake, not a catalog
+
+
 def _join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p.strip("/"))
 
@@ -92,8 +95,9 @@ class LocalStorage:
         return str(self.root)
 
     def path_for(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        # Keys come from catalogs: never let one point outside the content folder.
+        # Lexical check (not resolve()) so an operator may symlink collection folders into the library,
+        # while keys from catalogs can never climb out of it with "..".
+        path = Path(os.path.normpath(self.root / key))
         if path != self.root and self.root not in path.parents:
             raise StorageError(f"key {key!r} points outside {self.root}", code="traversal", key=key)
         return path
@@ -221,7 +225,7 @@ _CAUSES = {
     "ExpiredToken": "the session token has expired; refresh AWS_SESSION_TOKEN or the profile's credentials",
     "NoSuchBucket": "the bucket does not exist; check S3_BUCKET (content.s3.bucket)",
     "PermanentRedirect": "the bucket is in another region; set AWS_DEFAULT_REGION (content.s3.region) to its region",
-    "AuthorizationHeaderMalformed": "the region is wrong for this bucket; set AWS_DEFAULT_REGION to the bucket's region",
+    "AuthorizationHeaderMalformed": "the region is wrong for this bucket; set AWS_DEFAULT_REGION to its region",
     "301": "the bucket is in another region; set AWS_DEFAULT_REGION (content.s3.region) to its region",
     "NoSuchKey": "the object does not exist",
     "404": "the object does not exist",
@@ -305,8 +309,14 @@ class S3Storage:
             kwargs["IfNoneMatch"] = f'"{etag}"'
         try:
             resp = self.client.get_object(**kwargs)
+            if int(resp.get("ContentLength") or 0) > _MAX_CATALOG_BYTES:
+                resp["Body"].close()
+                raise StorageError(f"s3://{self.bucket}/{key} is {resp['ContentLength']} bytes; a catalog may be "
+                                   f"at most {_MAX_CATALOG_BYTES} bytes", code="TooLarge", key=key)
             body = resp["Body"].read()
             return Fetched(key, body, str(resp.get("ETag", "")).strip('"') or None)
+        except StorageError:
+            raise
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 304 or exc.response.get("Error", {}).get("Code") in {"304", "NotModified"}:
