@@ -95,12 +95,12 @@ def _service(args: argparse.Namespace, cfg: Any) -> Any:
         if not c.s3.bucket:
             raise SystemExit("--s3 needs a bucket: set S3_BUCKET (content.s3.bucket)")
         s3 = S3Storage(c.s3)
-        return ContentService(s3, c, cfg.matching, urls=UrlBuilder(c.s3, s3.client))
+        # A report of what the bucket holds now, not of the server's disk cache.
+        return ContentService(s3, dataclasses.replace(c, cache_dir=""), cfg.matching, urls=UrlBuilder(c.s3, s3.client))
     root = Path(args.content_dir or c.content_dir)
     if not root.is_dir():
         raise SystemExit(f"{root} is not a folder; pass --content-dir DIR (or run 'python app.py demo {root}')")
-    # A report of what is there now, not of a cache.
-    return ContentService(LocalStorage(root), dataclasses.replace(c, cache_dir=""), cfg.matching)
+    return ContentService(LocalStorage(root), c, cfg.matching)
 
 
 async def _inspect(args: argparse.Namespace, cfg: Any, *, validate: bool) -> int:
