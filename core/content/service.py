@@ -135,7 +135,14 @@ class ContentService:
             return
         from core.config import MatchingConfig
 
-        self._matcher = MultilingualMatcher(self.tracks(), self.matching_cfg or MatchingConfig())
+        try:
+            self._matcher = MultilingualMatcher(self.tracks(), self.matching_cfg or MatchingConfig())
+        except Exception:
+            if strict:
+                raise
+            # Keep the previous matcher: a bad rebuild must not take the catalog (or the server) down.
+            logger.exception("rebuilding the matcher for catalog v{} failed; keeping the previous one", self.version)
+            return
         self._matcher_version = self.version
 
     # ------------------------------------------------------------------ URLs and sources
