@@ -33,7 +33,7 @@ _STAMP = "model.bin.verified"
 _PROMPT_CHARS = 700          # whisper keeps only the last 223 prompt tokens; stay under that
 # Quoted requests work better than a comma list: with "..., stop." whisper heard a lone "stop" as "Star".
 _PROMPT_HEAD = "A child asks a smart speaker:"
-_FIXED_COMMANDS = ("Tell me a bedtime story.", "Play a song.", "Stop.", "Next.", "Pause.", "Volume up.", "Volume down.")
+_FIXED_COMMANDS = ("Tell me a bedtime story.", "Play a song.", "Next.", "Pause.", "Volume up.", "Volume down.", "Stop.")
 # Phrases whisper produces from noise or silence (YouTube-caption training data): treat as nothing heard.
 _HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks for watching", "thank you for watching", "bye", "so", "oh", "uh", "um", "hmm",
