@@ -65,3 +65,94 @@ class FixtureConn:
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     now_playing: Track | None = None
     mcp_tools: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+TITLE_TYPES = frozenset({"exact", "romanized", "alternative", "fuzzy", "transliterated"})
+GROUP_TYPES = frozenset({"tag", "collection", "random"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: dict[str, Any]
+    got: dict[str, Any]           # the `app.py match` contract line
+    ok: bool
+    false_claim: bool
+    why: str
+
+
+def run_request(text: str, conn: FixtureConn) -> tuple[Any, Any]:
+    """The server's path: rule intents (with the catalog title probe) -> registry -> plugin."""
+    import asyncio
+
+    from core.providers.intent.rules import RulesIntentProvider
+    from plugins_func.loader import default_functions
+    from plugins_func.registry import PluginRegistry
+
+    intent = asyncio.run(RulesIntentProvider().recognize(text, conn))
+    result = PluginRegistry(default_functions()).call(intent.name, conn, intent.arguments) if intent.name else None
+    return intent, result
+
+
+def judge(row: dict[str, Any], got: dict[str, Any], track: Track | None, matcher: MultilingualMatcher) -> Outcome:
+    mt, title, want = got["match_type"], got["title"], row["match"]
+    claimed = mt in TITLE_TYPES
+    false_claim = claimed and (want != "title" or title != row["title"]) and want != "any"
+    problems: list[str] = []
+    if want != "safe" and (got["intent"] or "") != (row["intent"] or ""):
+        problems.append(f"intent {got['intent']!r} != {row['intent']!r}")
+    if want == "title" and (not claimed or title != row["title"]):
+        problems.append(f"title {title!r} ({mt}) != {row['title']!r}")
+    if want == "group":
+        if mt not in GROUP_TYPES or track is None:
+            problems.append(f"expected a group pick, got {mt}")
+        else:
+            if row.get("collection") and got["collection"] != row["collection"]:
+                problems.append(f"collection {got['collection']!r} != {row['collection']!r}")
+            if row.get("one_of") and title not in row["one_of"]:
+                problems.append(f"{title!r} not in {row['one_of']}")
+            if row.get("language") and matcher.language_of(track) != row["language"]:
+                problems.append(f"language {matcher.language_of(track)} != {row['language']}")
+            if row.get("tag"):
+                from core.providers.intent import vocab
+                allowed = {row["tag"], *vocab.MOOD_RELATED.get(row["tag"], ())}
+                if not allowed & set(track.tags):
+                    problems.append(f"tags {track.tags} lack {row['tag']}")
+    if want in ("title", "group") and row.get("kind") and got["kind"] != row["kind"]:
+        problems.append(f"kind {got['kind']} != {row['kind']}")
+    if want == "any" and row.get("collection") and got["collection"] != row["collection"]:
+        problems.append(f"collection {got['collection']!r} != {row['collection']!r}")
+    if want == "none" and (mt != "none" or title is not None):
+        problems.append(f"expected an honest miss, got {mt} {title!r}")
+    if false_claim:
+        problems.append("FALSE TITLE CLAIM")
+    return Outcome(row, got, not problems, false_claim, "; ".join(problems))
+
+
+def evaluate(rows: list[dict[str, Any]], matcher: MultilingualMatcher) -> list[Outcome]:
+    from core.cli.match import describe
+
+    out = []
+    for row in rows:
+        conn = FixtureConn(FixtureContent(matcher))
+        intent, result = run_request(row["utterance"], conn)
+        got = describe(row["utterance"], intent.name, result)
+        match = getattr(result, "match", None)
+        track = None if match is None or match.fallback else match.track
+        out.append(judge(row, got, track, matcher))
+    return out
+
+
+def table(outcomes: list[Outcome]) -> str:
+    cats: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        cats.setdefault(o.row["category"], []).append(o)
+    lines = [f"{'category':18} {'n':>4} {'ok':>4} {'accuracy':>9} {'false claims':>13}"]
+    for cat, os_ in sorted(cats.items()):
+        ok = sum(o.ok for o in os_)
+        lines.append(f"{cat:18} {len(os_):4} {ok:4} {100 * ok / len(os_):8.1f}% {sum(o.false_claim for o in os_):13}")
+    ok = sum(o.ok for o in outcomes)
+    lines.append(f"{'TOTAL':18} {len(outcomes):4} {ok:4} {100 * ok / len(outcomes):8.1f}% "
+                 f"{sum(o.false_claim for o in outcomes):13}")
+    return "\n".join(lines)

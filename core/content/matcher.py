@@ -226,10 +226,13 @@ class MultilingualMatcher:
                 break
         if best is not None:
             return best
-        coll_spans = self._collection_names.find(a.phon)
+        coll_spans = [sp for sp in self._collection_names.find(a.phon)
+                      if kind is None or sp[2].startswith(f"{kind.value}/")]
         coll_idx = {i for s, e, _ in coll_spans for i in range(s, e)}
         rest = [i for i in a.residual if i not in coll_idx]
         group = self._group_for(a.phon_of(rest)) if rest else None
+        if group is None and a.phon_of(a.core) in self._groups:
+            group = a.phon_of(a.core)     # "counting song": a shared alias beats the mood word inside it
         if rest and group is None:
             return MatchResult(None, MatchType.NONE, score=miss.score if miss else 0.0,
                                requested=_display(a.words(rest)), runner_up=miss.runner_up if miss else None,
@@ -281,7 +284,7 @@ class MultilingualMatcher:
                                  limit=16)
         per_track: dict[int, _Cand] = {}
         for choice, score, pos in scored:
-            score = _adjust(phon, choice, score)
+            score = min(_adjust(phon, choice, score), _cover(phon, choice))
             for k in self._choice_keys[cids[pos]]:
                 if k.track not in allowed:
                     continue
@@ -329,8 +332,8 @@ class MultilingualMatcher:
             kind = Kind.STORY if story else Kind.MUSIC if (a.kind_cue == "music" or a.moods or a.language) else None
             pool = self._pool(kind) or pool
         filters: list[tuple[str, set[int]]] = []
-        if group is not None:
-            filters.append(("tag", self._groups[group]))
+        if group is not None and self._groups[group] & set(pool):
+            filters.append(("alias", self._groups[group]))
         cats = a.story_categories if kind is Kind.STORY else a.music_categories
         if kind is None:
             cats = a.story_categories + a.music_categories
@@ -350,7 +353,8 @@ class MultilingualMatcher:
         if hint:
             filters.append(("language", {i for i in pool if self._lang[i] == hint}))
         # Relax the least important filter first when nothing satisfies them all.
-        order = ["language", "tag", "collection"] if kind is Kind.STORY else ["tag", "collection", "language"]
+        order = (["language", "tag", "alias", "collection"] if kind is Kind.STORY
+                 else ["tag", "alias", "collection", "language"])
         notes: list[str] = []
         while True:
             members = set(pool)
@@ -365,7 +369,7 @@ class MultilingualMatcher:
         if chosen is None:
             return MatchResult(None, MatchType.NONE, notes=("empty",))
         names = {n for n, _ in filters}
-        mt = (MatchType.TAG if "tag" in names else MatchType.COLLECTION if names & {"collection", "language"}
+        mt = (MatchType.TAG if names & {"tag", "alias"} else MatchType.COLLECTION if names & {"collection", "language"}
               else MatchType.RANDOM)
         return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + [f"{n}" for n in sorted(names)]))
 
@@ -383,9 +387,21 @@ class MultilingualMatcher:
 def _adjust(q: str, key: str, score: float) -> float:
     """WRatio rewards a short request inside a long title; demand coverage before trusting a partial alignment."""
     cov = len(q) / max(1, len(key))
-    if cov < 0.35 or (cov < 0.5 and " " not in q) or cov > 3.0:
+    if cov < 0.35 or (" " not in q and " " in key) or cov > 3.0:
         return min(score, fuzz.ratio(q, key))
     return score
+
+
+def _cover(q: str, key: str) -> float:
+    """How well every request word is found in the key (length-weighted best word ratio): one shared word among
+    unknown ones ("happy birthday" vs "If You're Happy...") stays far below the threshold."""
+    kt = key.split()
+    kt += [a + b for a, b in zip(kt, kt[1:])]          # "baba" meets "ba ba"
+    total = acc = 0.0
+    for t in q.split():
+        acc += len(t) * max(fuzz.ratio(t, k) for k in kt)
+        total += len(t)
+    return acc / total if total else 0.0
 
 
 def _display(words: str) -> str:

@@ -40,7 +40,8 @@ _LONG = re.compile(r"([aeiou])\1+")
 _ASPIRATE = re.compile(r"(?<=[kgcjtdpbs])h")
 _DOUBLE = re.compile(r"([a-z])\1+")
 _FINAL_A = re.compile(r"(?<=[^aeiou])a$")
-_ANUSVARA = re.compile(r"m(?=[dtkgcjn])")
+_ANUSVARA_LABIAL = re.compile(r"M(?=[pbmv])")
+_ANUSVARA = re.compile(r"M")
 
 
 def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
@@ -95,6 +96,8 @@ def _itrans(run: str) -> str:
     for name, lo, hi, scheme in _SCRIPTS:
         if lo <= o <= hi:
             out = sanscript.transliterate(run, scheme, sanscript.ITRANS)
+            # Anusvara / chandrabindu: m before labials, n elsewhere (baMdar -> bandar, chaMdA -> chandA).
+            out = _ANUSVARA.sub("n", _ANUSVARA_LABIAL.sub("m", out.replace(".N", "M")))
             return _syncope(_FINAL_SCHWA_ITRANS.sub("", out)) if name == "devanagari" else out
     return run
 
@@ -109,8 +112,8 @@ def to_latin(token: str) -> str:
 
 
 def phonetic(latin: str) -> str:
-    """Fold a romanized token so spelling variants meet: vowel length, aspirates, ch/c, sh/s, w/v, doubled letters,
-    a word-final schwa and anusvara before a stop (chaleesa = chalisa = चालीसा -> "calis")."""
+    """Fold a romanized token so spelling variants meet: vowel length, aspirates, ch/c, sh/s, w/v, doubled letters
+    and a word-final schwa (chaleesa = chalisa = चालीसा -> "calis"). Anusvara is resolved in `to_latin`."""
     t = _NON_ALNUM.sub("", latin.lower())
     if not t:
         return ""
@@ -121,8 +124,7 @@ def phonetic(latin: str) -> str:
     t = _ASPIRATE.sub("", t)
     if len(t) > 2:
         t = _FINAL_A.sub("", t)
-    t = _DOUBLE.sub(r"\1", t)
-    return _ANUSVARA.sub("n", t)
+    return _DOUBLE.sub(r"\1", t)
 
 
 def fold(token: str) -> str:

@@ -60,7 +60,7 @@ def respond(conn: PluginContext, kind: Kind, user_request: str, language_prefere
         # "play the lion and the mouse": a title of the other kind is still a title match.
         other = Kind.STORY if kind is Kind.MUSIC else Kind.MUSIC
         alt = matcher.find_content_match(request, language_preference, kind=other, avoid=avoid)
-        if alt.track is not None and alt.match_type in TITLE_LEVELS:
+        if alt.track is not None and alt.match_type in TITLE_LEVELS - {MatchType.ALTERNATIVE}:
             result = alt
     track = result.track
     if track is not None and result.match_type in TITLE_LEVELS:

@@ -31,6 +31,6 @@ def play_story(conn: PluginContext, user_request: str, story_type: str = "specif
                category_preference: str | None = None, language_preference: str | None = None) -> PluginResult:
     request = user_request if isinstance(user_request, str) else ""
     if story_type != "specific" and isinstance(category_preference, str) and category_preference.strip() and \
-            category_preference.casefold() not in request.casefold():
+            not conn.content.matcher.analyze(request).story_categories:
         request = f"{request} {category_preference}".strip()    # an LLM may give the category only as a slot
     return respond(conn, Kind.STORY, request, language_preference)

@@ -37,7 +37,7 @@ CARRIERS: tuple[str, ...] = (
     "bajao", "baja do", "bajaiye", "bajana", "sunao", "suna do", "sunaiye", "sunana", "chalao", "chala do",
     "lagao", "laga do", "play karo", "karo", "kar do", "gaana", "gana", "gaane", "gane", "geet", "sangeet",
     "kahani", "kahaani", "kahaniya", "kahaniyan", "kissa", "mujhe", "hume", "humein", "koi", "ek", "zara", "jara",
-    "mein", "me", "wala", "wali", "waala", "ji", "na",
+    "mein", "me", "wala", "wali", "waala", "ji", "na", "ki", "ka", "ke", "की", "का", "के",
     "गाना", "गाने", "गीत", "संगीत", "म्यूजिक", "बजाओ", "बजा दो", "बजाइए", "सुनाओ", "सुना दो", "सुनाइए",
     "चलाओ", "चला दो", "लगाओ", "लगा दो", "प्ले करो", "प्ले", "करो", "कहानी", "कहानियां", "किस्सा", "मुझे", "हमें",
     "कोई", "एक", "ज़रा", "जरा", "में", "वाला", "वाली", "प्लीज़", "प्लीज",
@@ -165,7 +165,9 @@ CONTROL_FILLERS = ("please", "pls", "now", "the", "this", "that", "it", "its", "
                    "gana", "kahani", "wala", "karo", "kar do", "do", "is", "s", "paata", "katha", "haadu", "kathe",
                    "के", "गाना", "कहानी", "ज़रा", "जी", "करो", "పాట", "కథ", "ಹಾಡು", "ಕಥೆ", "దయచేసి",
                    "ದಯವಿಟ್ಟು", "song's", "of", "for", "me", "mujhe", "naaku", "nanage", "yeh", "ye", "idi", "idu",
-                   "ఇది", "ಇದು", "यह", "ये", "hai", "है", "chal", "raha")
+                   "ఇది", "ಇದು", "यह", "ये", "hai", "है", "chal", "raha", "bajao", "sunao", "baja",
+                   "suna", "pettu", "haaku", "cheppu", "helu", "बजाओ", "सुनाओ", "పెట్టు", "ಹಾಕು", "maadu", "ಮಾಡು",
+                   "karo", "please", "cheyi", "చేయి", "ki", "की")
 # Wake words the ASR may keep at the start of an utterance.
 WAKE_WORDS = ("hey cheeko", "hi cheeko", "hello cheeko", "ok cheeko", "cheeko", "chiko", "cheeku")
 
