@@ -48,6 +48,7 @@ class _Key:
     track: int
     level: MatchType
     native: bool          # written in an Indic script
+    script: str = "latin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,11 @@ class MultilingualMatcher:
         memo: dict[str, str] = {}
         lex = self._lex
 
-        def key_of(text: str) -> tuple[str, str, bool]:
+        def key_of(text: str) -> tuple[str, str, str | None]:
             toks = normalize(text).split()
             phon = [memo[t] if t in memo else memo.setdefault(t, fold(t)) for t in toks]
             keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
-            return (" ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep),
-                    native_language(text) is not None)
+            return " ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep), native_language(text)
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
         pending: list[tuple[str, str, _Key]] = []
@@ -98,10 +98,10 @@ class MultilingualMatcher:
             stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             names.append((stem, MatchType.ALTERNATIVE))
             for text, level in names:
-                norm, phon, native = key_of(text) if text and text.strip() else ("", "", False)
+                norm, phon, script = key_of(text) if text and text.strip() else ("", "", None)
                 if not phon:
                     continue
-                pending.append((norm, phon, _Key(i, level, native)))
+                pending.append((norm, phon, _Key(i, level, script is not None, script or "latin")))
                 if level is MatchType.ALTERNATIVE and text is not stem:
                     alias_owners[phon].add(i)
                     self._moods[i].update(v for _, _, v in lex.moods.find(phon.split())
@@ -198,7 +198,7 @@ class MultilingualMatcher:
         allowed = set(pool)
         queries = []
         for idx in (a.core, a.residual):
-            q = (a.words(idx), a.phon_of(idx), any(native_language(a.tokens[i]) for i in idx))
+            q = (a.words(idx), a.phon_of(idx), native_language(a.words(idx)) or "latin")
             if q[1] and q not in queries:
                 queries.append(q)
         mood_only = a.slot_only and bool(a.moods) and not (a.story_categories or a.music_categories)
@@ -239,9 +239,9 @@ class MultilingualMatcher:
                                notes=miss.notes if miss else ())
         return self._group_pick(a, kind, pool, hint, group, [v for _, _, v in coll_spans], avoid)
 
-    def _equal(self, q: tuple[str, str, bool], allowed: set[int], hint: str | None, *, alias_ok: bool
+    def _equal(self, q: tuple[str, str, str], allowed: set[int], hint: str | None, *, alias_ok: bool
                ) -> MatchResult | None:
-        norm, phon, q_native = q
+        norm, phon, q_script = q
         for table, key_text, phonetic in ((self._exact, norm, False), (self._phon, phon, True)):
             keys = [k for k in table.get(key_text, ()) if k.track in allowed
                     and (alias_ok or k.level is not MatchType.ALTERNATIVE)]
@@ -252,7 +252,7 @@ class MultilingualMatcher:
             k = self._prefer(keys, hint)
             level = k.level
             if phonetic:
-                level = (MatchType.TRANSLITERATED if (q_native or k.native) and not (q_native and k.native)
+                level = (MatchType.TRANSLITERATED if q_script != k.script
                          else MatchType.ALTERNATIVE if level is MatchType.ALTERNATIVE else MatchType.ROMANIZED)
             return MatchResult(self.tracks[k.track], level, score=100.0, requested=_display(norm))
         return None
@@ -274,8 +274,8 @@ class MultilingualMatcher:
                     counts.update(post)
         return [cid for cid, _ in counts.most_common(_MAX_CANDIDATES)]
 
-    def _fuzzy(self, q: tuple[str, str, bool], allowed: set[int], hint: str | None) -> MatchResult | None:
-        norm, phon, q_native = q
+    def _fuzzy(self, q: tuple[str, str, str], allowed: set[int], hint: str | None) -> MatchResult | None:
+        norm, phon, q_script = q
         cids = self._candidates(phon)
         if not cids:
             return MatchResult(None, MatchType.NONE, requested=_display(norm))
@@ -289,7 +289,7 @@ class MultilingualMatcher:
                 if k.track not in allowed:
                     continue
                 cur = per_track.get(k.track)
-                level = MatchType.TRANSLITERATED if q_native != k.native else MatchType.FUZZY
+                level = MatchType.TRANSLITERATED if q_script != k.script else MatchType.FUZZY
                 if cur is None or score > cur.score:
                     per_track[k.track] = _Cand(k.track, score, choice, level)
         ranked = sorted(per_track.values(), key=lambda c: (-c.score, c.track))

@@ -1,0 +1,60 @@
+"""`python app.py match`: the JSON-lines contract, from arguments and from stdin, over the fixture catalog."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.match_fixtures import CATALOG_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ["utterance", "intent", "kind", "collection", "title", "filename", "match_type", "score"]
+
+
+def run_match(*utterances: str, stdin: str | None = None) -> list[dict]:
+    proc = subprocess.run([sys.executable, "app.py", "match", "--content-dir", str(CATALOG_DIR), *utterances],
+                          input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60, encoding="utf-8")
+    assert proc.returncode == 0, proc.stderr
+    assert "\\u0" not in proc.stdout          # ensure_ascii=False: native script printed as is
+    lines = proc.stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    for row in rows:
+        assert list(row) == KEYS
+    return rows
+
+
+@pytest.mark.timeout(90)
+def test_match_cli_arguments() -> None:
+    rows = run_match("Play Baa Baa Black Sheep", "हनुमान चालीसा सुनाओ", "Play Hindi song", "play despacito", "stop",
+                     "hello", "Tell me a bedtime story")
+    assert rows[0] == {"utterance": "Play Baa Baa Black Sheep", "intent": "play_music", "kind": "music",
+                       "collection": "English", "title": "Baa Baa Black Sheep",
+                       "filename": "Baa Baa Black Sheep.mp3", "match_type": "exact", "score": 100.0}
+    assert (rows[1]["title"], rows[1]["filename"], rows[1]["collection"]) == (
+        "Hanuman Chalisa ", "Hanuman Chalisa .mp3", "Hindi")
+    assert rows[2]["match_type"] == "collection" and rows[2]["collection"] == "Hindi" and rows[2]["title"]
+    assert rows[3] == {"utterance": "play despacito", "intent": "play_music", "kind": "music", "collection": None,
+                       "title": None, "filename": None, "match_type": "none", "score": 0.0}
+    assert rows[4]["intent"] == "stop" and rows[4]["kind"] is None and rows[4]["title"] is None
+    assert rows[5]["intent"] is None
+    assert rows[6]["kind"] == "story" and rows[6]["collection"] == "Bedtime" and rows[6]["match_type"] == "collection"
+
+
+@pytest.mark.timeout(90)
+def test_match_cli_reads_stdin_and_keeps_native_script() -> None:
+    proc_rows = run_match(stdin="చిట్టి చిలకమ్మ పాట పెట్టు\n\n   \nkannada haadu haaku\n")
+    assert len(proc_rows) == 2
+    assert proc_rows[0]["title"] == "చిట్టి చిలకమ్మ" and proc_rows[0]["match_type"] == "exact"
+    assert proc_rows[1]["collection"] == "Kannada"
+
+
+@pytest.mark.timeout(90)
+def test_match_cli_reports_a_config_error_by_key(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("matching:\n  min_scor: 80\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "app.py", "match", "--config", str(bad), "--content-dir", str(CATALOG_DIR),
+                           "x"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2 and "matching.min_score" in proc.stderr

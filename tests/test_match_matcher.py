@@ -1,0 +1,131 @@
+"""MultilingualMatcher behaviour: ranked levels, groups, margins, recent-avoidance, bad input, honest misses."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from core.config import MatchingConfig
+from core.content.matcher import MultilingualMatcher
+from core.content.types import Kind, MatchType, Track
+from plugins_func.functions.play_music import play_music
+from plugins_func.functions.play_story import play_story
+from tests.match_fixtures import FixtureConn, FixtureContent, load_tracks, make_matcher
+
+
+@pytest.fixture(scope="module")
+def matcher() -> MultilingualMatcher:
+    return make_matcher()
+
+
+def test_levels(matcher: MultilingualMatcher) -> None:
+    r = matcher.find_content_match("play Baa Baa Black Sheep", kind=Kind.MUSIC)
+    assert (r.track.title, r.match_type, r.score) == ("Baa Baa Black Sheep", MatchType.EXACT, 100.0)
+    r = matcher.find_content_match("Machli Jal Ki Rani Hai")
+    assert r.track.title == "मछली जल की रानी है" and r.match_type is MatchType.ROMANIZED
+    r = matcher.find_content_match("play bus song")
+    assert r.track.title == "The Wheels on the Bus" and r.match_type is MatchType.ALTERNATIVE
+    r = matcher.find_content_match("twinkel twinkel litel star")
+    assert r.track.title == "Twinkle Twinkle Little Star" and r.match_type is MatchType.FUZZY
+    assert 82 <= r.score < 100
+    r = matcher.find_content_match("ಬಂದರ್ ಮಾಮಾ ಹಾಡು")          # Kannada script meets a Devanagari title
+    assert r.track.title == "बंदर मामा" and r.match_type is MatchType.TRANSLITERATED
+    r = matcher.find_content_match("बा बा ब्लैक शीप बजाओ")       # Devanagari request, Latin title, fuzzy
+    assert r.track.title == "Baa Baa Black Sheep" and r.match_type is MatchType.TRANSLITERATED
+
+
+def test_trailing_space_keys_are_kept_for_object_names(matcher: MultilingualMatcher) -> None:
+    r = matcher.find_content_match("play hanuman chalisa")
+    assert r.track.title == "Hanuman Chalisa " and r.track.filename == "Hanuman Chalisa .mp3"
+
+
+def test_shared_alias_is_a_group_not_a_title(matcher: MultilingualMatcher) -> None:
+    seen = Counter()
+    for _ in range(40):
+        r = matcher.find_content_match("play a nursery rhyme", kind=Kind.MUSIC)
+        assert r.match_type is MatchType.TAG and r.track is not None
+        assert "nursery rhyme" in r.track.tags or "classic nursery rhyme" in r.track.alternatives
+        seen[r.track.title] += 1
+    assert len(seen) > 3
+
+
+def test_near_tie_is_a_miss_unless_the_language_hint_breaks_it() -> None:
+    tracks = [Track(Kind.MUSIC, "Hindi", "Bandar Mama", "a.mp3", language="hi"),
+              Track(Kind.MUSIC, "Telugu", "Bandar Mami", "b.mp3", language="te"),
+              Track(Kind.MUSIC, "English", "Baa Baa Black Sheep", "c.mp3")]
+    m = MultilingualMatcher(tracks, MatchingConfig(min_score=82, margin=10))
+    r = m.find_content_match("play bandar mamu")
+    assert r.track is None and r.match_type is MatchType.NONE and "ambiguous" in r.notes and r.runner_up is not None
+    r = m.find_content_match("play bandar mamu", language_hint="Telugu")
+    assert r.track.title == "Bandar Mami" and r.match_type is MatchType.FUZZY
+
+
+def test_same_title_in_two_collections_follows_the_hint() -> None:
+    tracks = [Track(Kind.MUSIC, "English", "Twinkle Twinkle Little Star", "en.mp3"),
+              Track(Kind.MUSIC, "Kannada", "ಟ್ವಿಂಕಲ್ ಟ್ವಿಂಕಲ್ ಲಿಟಲ್ ಸ್ಟಾರ್", "kn.mp3", romanized="Twinkle Twinkle Little Star")]
+    m = MultilingualMatcher(tracks, MatchingConfig())
+    assert m.find_content_match("twinkle twinkle little star", "kn").track.collection == "Kannada"
+    assert m.find_content_match("twinkle twinkle little star in kannada").track.collection == "Kannada"
+    assert m.find_content_match("twinkle twinkle little star").track.collection == "English"
+
+
+def test_random_picks_avoid_recent_items(matcher: MultilingualMatcher) -> None:
+    telugu = [t.uid for t in matcher.tracks if t.collection == "Telugu"]
+    avoid = telugu[:-1]
+    for _ in range(20):
+        r = matcher.find_content_match("play a telugu song", avoid=avoid)
+        assert r.track.uid == telugu[-1] and r.match_type is MatchType.COLLECTION
+    # Everything recent: the one played longest ago.
+    r = matcher.find_content_match("play a telugu song", avoid=telugu)
+    assert r.track.uid == telugu[0]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "!!!", "😀🎵", "x" * 10_000, "play " + "la " * 3000, "\u200d",
+                                  "play हनुमान chalisa ಆನೆ తెలుగు", "\x00\x01", "ab" * 5000 + " हिंदी"])
+def test_bad_input_never_raises(matcher: MultilingualMatcher, text: str) -> None:
+    r = matcher.find_content_match(text, "nonsense", kind=Kind.MUSIC)
+    assert r.match_type in set(MatchType)
+    assert r.match_type not in (MatchType.FUZZY,) or r.score >= 82
+
+
+def test_empty_and_odd_catalogs() -> None:
+    m = MultilingualMatcher([], MatchingConfig())
+    assert m.find_content_match("play baa baa black sheep").track is None
+    assert m.find_content_match("play music").track is None
+    odd = [Track(Kind.MUSIC, "X", "   ", "a.mp3"), Track(Kind.MUSIC, "X", "song", "b.mp3"),
+           Track(Kind.MUSIC, "X", "Lullaby", "c.mp3", alternatives=("lullaby", "lullaby"))]
+    m = MultilingualMatcher(odd, MatchingConfig())
+    assert m.find_content_match("play lullaby").track is not None
+
+
+def _conn(on_miss: str) -> FixtureConn:
+    return FixtureConn(FixtureContent(MultilingualMatcher(load_tracks(), MatchingConfig(on_miss=on_miss),
+                                                          rng=random.Random(1))))
+
+
+def test_honest_miss_say_offer_and_alternative() -> None:
+    r = play_music.handler(_conn("say"), "play despacito", "specific")
+    assert r.speech == "I couldn't find Despacito." and r.play is None and r.match.track is None
+    r = play_music.handler(_conn("offer"), "play despacito", "specific")
+    assert r.speech.startswith("I couldn't find Despacito.") and "like" in r.speech and r.play is None
+    r = play_music.handler(_conn("play_alternative"), "play despacito", "specific")
+    assert r.speech.startswith("I couldn't find Despacito. Here's an English song instead: ")
+    assert r.play is not None and r.play.collection == "English"
+    assert r.match.fallback and r.match.match_type is MatchType.NONE and r.match.requested == "Despacito"
+    r = play_music.handler(_conn("play_alternative"), "हम्प्टी डम्प्टी नहीं, कोई मिल गया गाना बजाओ", "specific")
+    assert r.language == "hi" and r.match.fallback and r.play.collection == "Hindi"
+
+
+def test_plugin_speech_never_claims_a_title_for_a_group_pick() -> None:
+    conn = _conn("play_alternative")
+    r = play_music.handler(conn, "Play Baa Baa Black Sheep", "specific")
+    assert r.speech == "Now playing Baa Baa Black Sheep." and r.play.title == "Baa Baa Black Sheep"
+    r = play_music.handler(conn, "Play Hindi song", "language_specific", "Hindi")
+    assert r.speech.startswith("Here's a Hindi song: ") and r.play.collection == "Hindi"
+    r = play_music.handler(conn, "हिंदी गाना बजाओ", "language_specific", "Hindi")
+    assert r.language == "hi" and r.speech.startswith("यह रहा हिंदी गाना: ")
+    r = play_story.handler(conn, "Tell me a bedtime story", "category", "bedtime")
+    assert r.speech.startswith("Here's a bedtime story: ") and r.play.collection == "Bedtime"
+    r = play_music.handler(conn, "Play something energetic", "mood")
+    assert r.speech.startswith("Here's an energetic song: ") and "energetic" in r.play.tags
