@@ -26,8 +26,8 @@ __all__ = ["MultilingualMatcher", "language_code"]
 
 _LEVEL_RANK = {MatchType.EXACT: 0, MatchType.ROMANIZED: 1, MatchType.ALTERNATIVE: 2}
 _TOKEN_CUTOFF = 72.0     # a misspelt request word must be this close to a catalog word to be a candidate
-_MAX_POSTING = 4000      # words in more keys than this do not nominate candidates alone
-_MAX_CANDIDATES = 3000
+_MAX_POSTING = 1500      # words in more keys than this do not nominate candidates alone
+_MAX_CANDIDATES = 600
 _GROUP_SCORE = 88.0      # fuzzy score at which a request names a shared alias / tag group
 
 
@@ -73,6 +73,7 @@ class MultilingualMatcher:
         self._groups: dict[str, set[int]] = defaultdict(set)        # shared alias / tag key -> tracks
         self._moods: list[set[str]] = [set() for _ in self.tracks]
         self._build()
+        self._index_sets()
 
     # ------------------------------------------------------------------ index
 
@@ -81,14 +82,28 @@ class MultilingualMatcher:
                 or native_language(t.title))
 
     def _build(self) -> None:
-        memo: dict[str, str] = {}
         lex = self._lex
+        tok_memo: dict[str, str] = {}
+        key_memo: dict[str, tuple[str, str, str | None]] = {}
+        mood_memo: dict[tuple[str, bool], frozenset[str]] = {}
 
         def key_of(text: str) -> tuple[str, str, str | None]:
-            toks = normalize(text).split()
-            phon = [memo[t] if t in memo else memo.setdefault(t, fold(t)) for t in toks]
-            keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
-            return " ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep), native_language(text)
+            hit = key_memo.get(text)
+            if hit is None:
+                toks = normalize(text).split()
+                phon = [tok_memo[t] if t in tok_memo else tok_memo.setdefault(t, fold(t)) for t in toks]
+                keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
+                hit = key_memo[text] = (" ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep),
+                                        native_language(text))
+            return hit
+
+        def moods_of(phon: str, whole: bool) -> frozenset[str]:
+            hit = mood_memo.get((phon, whole))
+            if hit is None:
+                words = phon.split()
+                ok = not whole or lex.moods.covers(words)     # an alias is a mood only when it is nothing else
+                hit = mood_memo[(phon, whole)] = frozenset(v for _, _, v in lex.moods.find(words)) if ok else frozenset()
+            return hit
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
         pending: list[tuple[str, str, _Key]] = []
@@ -97,20 +112,23 @@ class MultilingualMatcher:
             names += [(a, MatchType.ALTERNATIVE) for a in t.alternatives]
             stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             names.append((stem, MatchType.ALTERNATIVE))
+            seen: set[str] = set()
             for text, level in names:
-                norm, phon, script = key_of(text) if text and text.strip() else ("", "", None)
-                if not phon:
+                if not text or text.isspace():
                     continue
+                norm, phon, script = key_of(text)
+                if not phon or norm in seen:
+                    continue      # the romanized form or file name repeating the title adds nothing
+                seen.add(norm)
                 pending.append((norm, phon, _Key(i, level, script is not None, script or "latin")))
                 if level is MatchType.ALTERNATIVE and text is not stem:
                     alias_owners[phon].add(i)
-                    self._moods[i].update(v for _, _, v in lex.moods.find(phon.split())
-                                          if lex.moods.covers(phon.split()))
+                    self._moods[i] |= moods_of(phon, True)
             for tag in t.tags:
                 _, phon, _ = key_of(tag)
                 if phon:
                     self._groups[phon].add(i)
-                    self._moods[i].update(v for _, _, v in lex.moods.find(phon.split()))
+                    self._moods[i] |= moods_of(phon, False)
         shared = {k for k, owners in alias_owners.items() if len(owners) > 1}
         for k in shared:
             self._groups[k] |= alias_owners[k]
@@ -134,6 +152,10 @@ class MultilingualMatcher:
                 postings[tok].append(cid)
         self._postings = dict(postings)
         self._vocab = list(self._postings)
+        by_first: dict[str, list[str]] = defaultdict(list)
+        for w in self._vocab:
+            by_first[w[0]].append(w)
+        self._vocab_by_first = dict(by_first)
         self._group_keys = list(self._groups)
         colls = {(t.kind, t.collection) for t in self.tracks}
         self._collection_names = PhraseSet([(c, f"{k.value}/{c}") for k, c in colls])
@@ -143,6 +165,23 @@ class MultilingualMatcher:
             for ps in (lex.story_categories, lex.music_categories):
                 for _, _, v in ps.find(phon):
                     self._category_of[v].add(f"{k.value}/{c}")
+
+    def _index_sets(self) -> None:
+        """Per-kind pools and per-collection / language / mood members, so a request never scans the catalog."""
+        n = len(self.tracks)
+        self._uids = [t.uid for t in self.tracks]
+        self._pools: dict[Kind | None, tuple[int, ...]] = {None: tuple(range(n))}
+        for k in Kind:
+            self._pools[k] = tuple(i for i, t in enumerate(self.tracks) if t.kind == k)
+        self._pool_sets = {k: frozenset(v) for k, v in self._pools.items()}
+        self._by_coll: dict[str, set[int]] = defaultdict(set)
+        self._by_lang: dict[str | None, set[int]] = defaultdict(set)
+        self._by_mood: dict[str, set[int]] = defaultdict(set)
+        for i, t in enumerate(self.tracks):
+            self._by_coll[f"{t.kind.value}/{t.collection}"].add(i)
+            self._by_lang[self._lang[i]].add(i)
+            for m in self._moods[i] | set(t.tags):
+                self._by_mood[m].add(i)
 
     def track(self, uid: str) -> Track | None:
         i = self._by_uid.get(uid)
@@ -178,7 +217,9 @@ class MultilingualMatcher:
     def pick(self, *, kind: Kind | None = None, collection: str | None = None, avoid: Collection[str] = ()
              ) -> Track | None:
         """A random item of a kind / collection, avoiding `avoid` while anything else is left."""
-        members = [i for i in self._pool(kind) if collection is None or self.tracks[i].collection == collection]
+        members: Sequence[int] = self._pool(kind)
+        if collection is not None:
+            members = [i for i in members if self.tracks[i].collection == collection]
         chosen = self._pick(members, avoid)
         return self.tracks[chosen] if chosen is not None else None
 
@@ -187,15 +228,15 @@ class MultilingualMatcher:
 
     # ------------------------------------------------------------------ matching
 
-    def _pool(self, kind: Kind | None) -> list[int]:
-        return [i for i, t in enumerate(self.tracks) if kind is None or t.kind == kind]
+    def _pool(self, kind: Kind | None) -> tuple[int, ...]:
+        return self._pools.get(kind, ())
 
     def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
         a = analyze(text, self._lex)
         hint = language_code(hint_in, self._names) or a.language
         soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
         pool = self._pool(kind)
-        allowed = set(pool)
+        allowed = self._pool_sets.get(kind, frozenset())
         queries = []
         for idx in (a.core, a.residual):
             q = (a.words(idx), a.phon_of(idx), native_language(a.words(idx)) or "latin")
@@ -261,30 +302,41 @@ class MultilingualMatcher:
         """Same title in several collections: the hinted language first, then catalog order."""
         return min(keys, key=lambda k: (self._lang[k.track] != hint if hint else 0, k.track))
 
-    def _candidates(self, phon: str) -> list[int]:
+    def _candidates(self, phon: str, *, expand: bool) -> list[int]:
+        """Keys sharing a word with the request; with `expand`, also keys with a word close to a request word."""
         counts: Counter[int] = Counter()
         toks = [t for t in dict.fromkeys(phon.split()) if len(t) > 1] or phon.split()
-        for tok in toks:
-            hits = [tok] if tok in self._postings else [
-                m for m, _, _ in process.extract(tok, self._vocab, scorer=fuzz.ratio, score_cutoff=_TOKEN_CUTOFF,
-                                                 limit=24)]
-            for m in hits:
-                post = self._postings[m]
-                if len(post) <= _MAX_POSTING or len(toks) == 1:
-                    counts.update(post)
+        hits = [t for t in toks if t in self._postings]
+        if expand:       # shorter words are too short to correct safely; the longest carry the most evidence
+            fix = sorted((t for t in toks if t not in self._postings and len(t) > 3), key=len, reverse=True)[:3]
+            for t in fix:
+                # Words are corrected within their first letter's bucket: the phonetic fold already merged the
+                # usual first-letter variants (ch/c, sh/s, w/v, ph/f, z/j), and a bucket is ~1/20 of the vocabulary.
+                bucket = self._vocab_by_first.get(t[0], ())
+                hits += [w for w, _, _ in process.extract(t, bucket, scorer=fuzz.ratio, score_cutoff=_TOKEN_CUTOFF,
+                                                          limit=12)]
+        for m in hits:
+            post = self._postings[m]
+            if len(post) <= _MAX_POSTING or len(toks) == 1:
+                counts.update(post)
         return [cid for cid, _ in counts.most_common(_MAX_CANDIDATES)]
 
     def _fuzzy(self, q: tuple[str, str, str], allowed: set[int], hint: str | None) -> MatchResult | None:
         norm, phon, q_script = q
-        cids = self._candidates(phon)
+        floor = self.cfg.min_score - self.cfg.margin - 10
+        scored: list[tuple[str, float, int]] = []
+        cids: list[int] = []
+        for expand in (False, True):     # exact request words first; correct misspelt words only if needed
+            cids = self._candidates(phon, expand=expand)
+            found = process.extract(phon, [self._choices[c] for c in cids], scorer=fuzz.WRatio, score_cutoff=floor,
+                                    limit=12) if cids else []
+            scored = [(ch, min(_adjust(phon, ch, sc), _cover(phon, ch)), pos) for ch, sc, pos in found]
+            if any(sc >= self.cfg.min_score for _, sc, _ in scored):
+                break
         if not cids:
             return MatchResult(None, MatchType.NONE, requested=_display(norm))
-        floor = self.cfg.min_score - self.cfg.margin - 10
-        scored = process.extract(phon, [self._choices[c] for c in cids], scorer=fuzz.WRatio, score_cutoff=floor,
-                                 limit=16)
         per_track: dict[int, _Cand] = {}
         for choice, score, pos in scored:
-            score = min(_adjust(phon, choice, score), _cover(phon, choice))
             for k in self._choice_keys[cids[pos]]:
                 if k.track not in allowed:
                     continue
@@ -325,63 +377,71 @@ class MultilingualMatcher:
 
     # ------------------------------------------------------------------ groups
 
-    def _group_pick(self, a: Analysis, kind: Kind | None, pool: list[int], hint: str | None, group: str | None,
+    def _union(self, table: dict[str, set[int]], names: Collection[str]) -> set[int]:
+        out: set[int] = set()
+        for n in names:
+            out |= table.get(n, set())
+        return out
+
+    def _group_pick(self, a: Analysis, kind: Kind | None, pool: Sequence[int], hint: str | None, group: str | None,
                     colls: list[str], avoid: Collection[str]) -> MatchResult:
         if kind is None:
             story = a.kind_cue == "story" or (a.story_categories and a.kind_cue != "music")
             kind = Kind.STORY if story else Kind.MUSIC if (a.kind_cue == "music" or a.moods or a.language) else None
             pool = self._pool(kind) or pool
+        pool_set = self._pool_sets[kind] if pool is self._pools.get(kind) else frozenset(pool)
         filters: list[tuple[str, set[int]]] = []
-        if group is not None and self._groups[group] & set(pool):
+        if group is not None and self._groups[group] & pool_set:
             filters.append(("alias", self._groups[group]))
-        cats = a.story_categories if kind is Kind.STORY else a.music_categories
-        if kind is None:
-            cats = a.story_categories + a.music_categories
+        cats = a.story_categories + a.music_categories if kind is None else \
+            a.story_categories if kind is Kind.STORY else a.music_categories
         named = set(colls) | {c for cat in cats for c in self._category_of.get(cat, ())}
         if named:
-            filters.append(("collection", {i for i in pool if f"{self.tracks[i].kind.value}/{self.tracks[i].collection}"
-                                           in named}))
+            filters.append(("collection", self._union(self._by_coll, named)))
         elif cats and kind is Kind.STORY:
-            filters.append(("tag", {i for i in pool if set(cats) & (self._moods[i] | set(self.tracks[i].tags))}))
+            filters.append(("tag", self._union(self._by_mood, cats)))
         if a.moods and not (kind is Kind.STORY and named):
-            moods = set(a.moods)
-            members = {i for i in pool if moods & self._moods[i]}
+            members = self._union(self._by_mood, a.moods) & pool_set
             if not members:
-                related = {r for m in moods for r in vocab.MOOD_RELATED.get(m, ())}
-                members = {i for i in pool if related & (self._moods[i] | set(self.tracks[i].tags))}
+                members = self._union(self._by_mood, {r for m in a.moods for r in vocab.MOOD_RELATED.get(m, ())})
             filters.append(("tag", members))
         if hint:
-            filters.append(("language", {i for i in pool if self._lang[i] == hint}))
+            filters.append(("language", self._by_lang.get(hint, set())))
         # Relax the least important filter first when nothing satisfies them all.
         order = (["language", "tag", "alias", "collection"] if kind is Kind.STORY
                  else ["tag", "alias", "collection", "language"])
         notes: list[str] = []
-        while True:
-            members = set(pool)
-            for _, s in filters:
-                members &= s
-            if members or not filters:
+        while filters:
+            members = set(pool_set)
+            for _, f in filters:
+                members &= f
+            if members:
                 break
             drop = next((n for n in order if any(f[0] == n for f in filters)), filters[0][0])
             notes.append(f"relaxed:{drop}")
             filters = [f for f in filters if f[0] != drop]
-        chosen = self._pick(sorted(members), avoid)
+        chosen = self._pick(sorted(members) if filters else pool, avoid)
         if chosen is None:
             return MatchResult(None, MatchType.NONE, notes=("empty",))
         names = {n for n, _ in filters}
         mt = (MatchType.TAG if names & {"tag", "alias"} else MatchType.COLLECTION if names & {"collection", "language"}
               else MatchType.RANDOM)
-        return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + [f"{n}" for n in sorted(names)]))
+        return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + sorted(names)))
 
     def _pick(self, members: Sequence[int], avoid: Collection[str]) -> int | None:
         if not members:
             return None
-        recent = list(avoid)
-        fresh = [i for i in members if self.tracks[i].uid not in avoid]
+        avoid = avoid if isinstance(avoid, (set, frozenset, dict)) else tuple(avoid)
+        for _ in range(8):       # the recent list is short: a few random draws almost always find a fresh item
+            i = self._rng.choice(members)
+            if self._uids[i] not in avoid:
+                return i
+        fresh = [i for i in members if self._uids[i] not in avoid]
         if fresh:
             return self._rng.choice(fresh)
         # Everything was played recently: the one played longest ago.
-        return min(members, key=lambda i: recent.index(self.tracks[i].uid) if self.tracks[i].uid in recent else -1)
+        recent = list(avoid)
+        return min(members, key=lambda i: recent.index(self._uids[i]) if self._uids[i] in recent else -1)
 
 
 def _adjust(q: str, key: str, score: float) -> float:

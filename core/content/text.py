@@ -36,7 +36,6 @@ _CONS = r"(?:[kgcCjJTDtdpbsS]h|\.Dh?|~N|~n|[^" + _ITRANS_V + r"\s.~^])"
 _SYNCOPE = re.compile(r"(?<=[" + _ITRANS_V + r"])(" + _CONS + r")a(?=" + _CONS + r"[" + _ITRANS_V + r"])")
 _FINAL_SCHWA_ITRANS = re.compile(r"(?<=[^" + _ITRANS_V + r"])a$")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
-_LONG = re.compile(r"([aeiou])\1+")
 _ASPIRATE = re.compile(r"(?<=[kgcjtdpbs])h")
 _DOUBLE = re.compile(r"([a-z])\1+")
 _FINAL_A = re.compile(r"(?<=[^aeiou])a$")
@@ -73,9 +72,15 @@ def script_of(text: str) -> str:
 
 
 def native_language(text: str) -> str | None:
-    """hi/te/kn when the text has Devanagari/Telugu/Kannada letters (the most frequent wins)."""
-    s = script_of("".join(_INDIC_RUN.findall(text)))
-    return _SCRIPT_LANG.get(s)
+    """hi/te/kn when the text has Devanagari/Telugu/Kannada letters (the script with most letters wins)."""
+    if text.isascii():
+        return None
+    counts: dict[str, int] = {}
+    for run in _INDIC_RUN.findall(text):
+        o = ord(run[0])
+        lang = "hi" if o <= 0x097F else "te" if o <= 0x0C7F else "kn"
+        counts[lang] = counts.get(lang, 0) + len(run)
+    return max(counts, key=counts.__getitem__) if counts else None
 
 
 def _syncope(s: str) -> str:
@@ -114,17 +119,14 @@ def to_latin(token: str) -> str:
 def phonetic(latin: str) -> str:
     """Fold a romanized token so spelling variants meet: vowel length, aspirates, ch/c, sh/s, w/v, doubled letters
     and a word-final schwa (chaleesa = chalisa = चालीसा -> "calis"). Anusvara is resolved in `to_latin`."""
-    t = _NON_ALNUM.sub("", latin.lower())
+    t = latin if latin.isalnum() and latin.islower() and latin.isascii() else _NON_ALNUM.sub("", latin.lower())
     if not t:
         return ""
     t = t.replace("ee", "i").replace("oo", "u")
-    t = _LONG.sub(r"\1", t)
     t = t.replace("ch", "c").replace("sh", "s").replace("ph", "f").replace("w", "v").replace("ck", "k")
     t = t.replace("q", "k").replace("z", "j").replace("x", "ks")
-    t = _ASPIRATE.sub("", t)
-    if len(t) > 2:
-        t = _FINAL_A.sub("", t)
-    return _DOUBLE.sub(r"\1", t)
+    t = _ASPIRATE.sub("", _DOUBLE.sub(r"\1", t))        # doubled letters (vowel length too), then aspirates
+    return _FINAL_A.sub("", t) if len(t) > 2 else t
 
 
 def fold(token: str) -> str:
