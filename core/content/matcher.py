@@ -330,7 +330,7 @@ class MultilingualMatcher:
             cids = self._candidates(phon, expand=expand)
             found = process.extract(phon, [self._choices[c] for c in cids], scorer=fuzz.WRatio, score_cutoff=floor,
                                     limit=12) if cids else []
-            scored = [(ch, min(_adjust(phon, ch, sc), _cover(phon, ch)), pos) for ch, sc, pos in found]
+            scored = [(ch, min(_adjust(phon, ch, sc), _two_way_cover(phon, ch)), pos) for ch, sc, pos in found]
             if any(sc >= self.cfg.min_score for _, sc, _ in scored):
                 break
         if not cids:
@@ -462,6 +462,15 @@ def _cover(q: str, key: str) -> float:
         acc += len(t) * max(fuzz.ratio(t, k) for k in kt)
         total += len(t)
     return acc / total if total else 0.0
+
+
+def _two_way_cover(q: str, key: str) -> float:
+    """Request words found in the key; for a much longer request ("baa baa black sheep for my little brother"),
+    a key of several distinct words found whole in it also counts."""
+    c = _cover(q, key)
+    if len(q) >= 1.5 * len(key) and len(set(key.split())) >= 2:
+        c = max(c, _cover(key, q))
+    return c
 
 
 def _display(words: str) -> str:
