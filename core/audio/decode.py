@@ -139,8 +139,13 @@ class FfmpegDecoder:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
+        # Python 3.11's Process.wait() also waits for every pipe to disconnect; a stdout pipe paused by
+        # back-pressure (or an unclosed stdin) never would, so close the transport's pipes first.
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
         with contextlib.suppress(Exception):
-            await proc.wait()
+            await asyncio.wait_for(proc.wait(), 2.0)
         if self._stderr_task and not self._stderr_task.done():
             self._stderr_task.cancel()
             with contextlib.suppress(BaseException):
