@@ -131,6 +131,11 @@ class FfmpegDecoder:
             await self._stderr_task
         return rc
 
+    def kill_now(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
     async def kill(self) -> None:
         """Kill (if still running) and reap the child, so no zombie or open pipe outlives the stream."""
         proc = self.proc

@@ -209,6 +209,13 @@ class ByteStream:
         finally:
             await self.aclose()
 
+    def release(self) -> None:
+        """Synchronous close of the response and file (safe from any cleanup path)."""
+        self._release()
+        if self._file is not None:
+            f, self._file = self._file, None
+            f.close()
+
     def _release(self) -> None:
         if self._resp is not None:
             self._resp.release()

@@ -175,18 +175,20 @@ class AudioPipeline:
                     raise item
                 yield item
         finally:
-            for task in (produce_task, feed_task):
-                if task is not None and not task.done():
-                    task.cancel()
-            for task in (produce_task, feed_task):
-                if task is not None:
-                    with contextlib.suppress(BaseException):
-                        await task
-            await dec.kill()
+            # Synchronous part first: even if this cleanup is itself cancelled, the child is dead, the socket is
+            # released and no partial cache entry remains.
+            tasks = [t for t in (produce_task, feed_task) if t is not None]
+            for task in tasks:
+                task.cancel()
+            dec.kill_now()
             if stream is not None:
-                await stream.aclose()
+                stream.release()
             if writer is not None and not writer.closed:
                 writer.discard_sync()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await dec.kill()  # reap
+            if stream is not None:
+                await stream.aclose()
 
     async def _produce(self, source: AudioSource, dec: FfmpegDecoder, feed_task: asyncio.Task[None] | None,
                        queue: asyncio.Queue[Any], writer: CacheWriter | None) -> None:
