@@ -319,7 +319,8 @@ class Session:
 
     async def _change_volume(self, result: PluginResult) -> None:
         up = result.control is Control.VOLUME_UP
-        step = int(result.data.get("step", 10)) if isinstance(result.data.get("step", 10), int) else 10
+        delta = result.data.get("delta", 10 if up else -10)
+        step = abs(delta) if isinstance(delta, int) else 10
         if VOLUME_TOOL not in self.mcp.tools:
             await self._speak_only("Please use the volume buttons on your speaker.")
             return

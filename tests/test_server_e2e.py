@@ -242,7 +242,7 @@ async def test_client_cli_prints_sequence_and_writes_wav(make_config, start_node
     text = stdout.decode()
     assert proc.returncode == 0, stderr.decode()
     lines = [ln for ln in text.splitlines() if '"type"' in ln]
-    kinds = [json.loads(ln.split("  ", 1)[1])["type"] for ln in lines]
+    kinds = [json.loads(ln.strip().split(None, 1)[1])["type"] for ln in lines]
     assert kinds[0] == "hello" and "stt" in kinds and kinds[-1] == "tts"
     assert '"state":"stop"' in lines[-1].replace(" ", "")
     with wave.open(str(out)) as w:
