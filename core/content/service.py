@@ -65,7 +65,7 @@ class ContentService:
             probe = self._probe_key()
             if probe:
                 await asyncio.to_thread(self.urls.detect, probe)
-        self._rebuild_matcher()
+        await self._rebuild_matcher_off_loop()
         if self.cfg.refresh_time_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._refresh_loop(), name="catalog-refresh")
 
@@ -82,7 +82,7 @@ class ContentService:
         async with self._refresh_lock:
             changed = await self.catalog.refresh()
         if changed:
-            self._rebuild_matcher()
+            await self._rebuild_matcher_off_loop()
             self._log_summary()
         return changed
 
@@ -120,10 +120,15 @@ class ContentService:
 
     @property
     def matcher(self) -> Any:
-        """A MultilingualMatcher over the current tracks, rebuilt whenever the catalog version changes."""
-        if self._matcher is None or self._matcher_version != self.version:
+        """A MultilingualMatcher over the current tracks. After a catalog change the previous matcher keeps
+        answering until the new one is built (off the event loop), so a refresh never pauses requests."""
+        if self._matcher is None:
             self._rebuild_matcher(strict=True)
         return self._matcher
+
+    async def _rebuild_matcher_off_loop(self) -> None:
+        # Indexing 100,000 entries takes seconds (transliteration); sessions keep using the old index meanwhile.
+        await asyncio.to_thread(self._rebuild_matcher)
 
     def _rebuild_matcher(self, *, strict: bool = False) -> None:
         try:
