@@ -90,7 +90,11 @@ class S3Env:
 
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[S3Env]:
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log would print presigned query strings
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -112,7 +116,8 @@ def moto_s3() -> Iterator[S3Env]:
 @dataclass
 class FaultProxy:
     """Reverse proxy on 127.0.0.1 in front of moto. `faults` is consumed one entry per request:
-    ("drop", n): send n body bytes then cut the connection; ("status", code): answer that status;
+    ("drop", n[, hook]): send n body bytes, cut the connection, then call hook() (e.g. expire the URL);
+    ("status", code): answer that status;
     ("slow", n, delay): send the body in n-byte pieces with `delay` s pauses (bounded by the object size);
     ("stall", n, seconds): send n bytes, then go silent for `seconds` (longer than the client's read timeout);
     None: forward normally. `forbid_marker`: any request whose query contains it gets a 403 (an expired URL)."""
@@ -151,6 +156,8 @@ async def _proxy_handler(proxy: FaultProxy, session: ClientSession, request: web
             await resp.write(body[: fault[1]])
             await asyncio.sleep(0.02)
             request.transport.close()  # type: ignore[union-attr]
+            if len(fault) > 2:
+                await asyncio.to_thread(fault[2])
             return resp
         if fault and fault[0] == "stall":
             await resp.write(body[: fault[1]])
@@ -178,7 +185,11 @@ def fault_proxy(moto_s3: S3Env) -> Iterator[FaultProxy]:
     async def serve() -> None:
         session = ClientSession(auto_decompress=False)
         app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", lambda r: _proxy_handler(proxy, session, r))
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await _proxy_handler(proxy, session, request)
+
+        app.router.add_route("GET", "/{tail:.*}", handle)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
