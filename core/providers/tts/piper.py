@@ -146,16 +146,18 @@ class PiperTTS:
     async def _kill(self) -> None:
         proc, self._proc = self._proc, None
         self._outstanding = 0
-        if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        if proc is not None:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.communicate()    # drains the pipes so the transport closes with the loop alive
 
     async def aclose(self) -> None:
-        if self._proc is not None and self._proc.returncode is None and self._proc.stdin is not None:
-            self._proc.stdin.close()
+        proc = self._proc
+        if proc is not None and proc.returncode is None and proc.stdin is not None:
+            proc.stdin.close()          # end of input: piper finishes and exits on its own
             try:
-                await asyncio.wait_for(self._proc.wait(), 5.0)
-            except TimeoutError:
+                await asyncio.wait_for(proc.communicate(), 5.0)
+            except (TimeoutError, ValueError):
                 pass
         await self._kill()
         if self._outdir is not None:
