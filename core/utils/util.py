@@ -1,0 +1,80 @@
+"""Seed API kept for short clips and compatibility: whole-file decode and encode.
+
+`audio_to_data` downloads (or reads) the whole file, decodes all of it with pydub, and encodes every frame before
+returning: fine for a two-second prompt, wrong for a song (seconds of silence, memory that grows with the length).
+Long content goes through `core.audio.pipeline.AudioPipeline.frames`. These functions block; call them from
+`asyncio.to_thread` in the server path.
+"""
+from __future__ import annotations
+
+from io import BytesIO
+
+import requests
+
+from core.audio.encode import OpusEncoder, PcmFramer
+from core.audio.fetch import looks_like_markup
+from core.audio.p3 import iter_records
+from core.audio.types import AudioError, AudioParams
+
+__all__ = ["audio_to_data", "pcm_to_data"]
+
+_FORMATS = {"m4a": "mp4", "aac": "aac", "opus": "ogg", "oga": "ogg"}
+
+
+def audio_to_data(audio_file_path: str, is_opus: bool = True, *, sample_rate: int = 16000,
+                  timeout: float = 30.0) -> tuple[list[bytes], float]:
+    """Whole-file: (list of 60 ms frames, duration in seconds). Opus packets when `is_opus`, else raw PCM frames.
+    `.p3` files are returned record by record (already 16 kHz Opus). Raises AudioError with a log-safe message."""
+    is_url = audio_file_path.startswith(("http://", "https://"))
+    bare = audio_file_path.split("?", 1)[0]
+    name = bare.rsplit("/", 1)[-1]
+    ext = bare.rsplit(".", 1)[-1].lower() if "." in name else "mp3"
+    if is_url:
+        try:
+            resp = requests.get(audio_file_path, stream=True, timeout=timeout)
+        except requests.RequestException as exc:
+            raise AudioError(f"{name}: download failed ({type(exc).__name__})") from None
+        with resp:
+            if resp.status_code != 200:
+                raise AudioError(f"{name}: HTTP {resp.status_code}")
+            buf = BytesIO()
+            for chunk in resp.iter_content(chunk_size=65536):
+                buf.write(chunk)
+        data = buf.getvalue()
+    else:
+        try:
+            with open(audio_file_path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise AudioError(f"{name}: cannot read ({exc.strerror})") from None
+    if not data:
+        raise AudioError(f"{name}: empty file")
+    if looks_like_markup(data):
+        raise AudioError(f"{name}: HTML/XML, not audio")
+    if ext == "p3":
+        frames = list(iter_records(data))
+        return frames, len(frames) * 0.06
+    from pydub import AudioSegment  # imported lazily: it spawns ffprobe/ffmpeg and is only used here
+    from pydub.exceptions import CouldntDecodeError
+
+    try:
+        audio = AudioSegment.from_file(BytesIO(data), format=_FORMATS.get(ext, ext))
+    except (CouldntDecodeError, IndexError, OSError) as exc:
+        raise AudioError(f"{name}: cannot decode ({type(exc).__name__})") from None
+    audio = audio.set_channels(1).set_frame_rate(sample_rate).set_sample_width(2)
+    raw = audio.raw_data
+    return pcm_to_data(raw, is_opus, sample_rate=sample_rate), len(raw) / (2 * sample_rate)
+
+
+def pcm_to_data(raw_data: bytes, is_opus: bool = True, *, sample_rate: int = 16000, bitrate: int = 32000,
+                complexity: int = 5) -> list[bytes]:
+    """s16le mono PCM -> 60 ms frames (the last one zero-padded); Opus packets when `is_opus`, else PCM frames."""
+    params = AudioParams(sample_rate=sample_rate)
+    framer = PcmFramer(params.frame_bytes)
+    pcm = framer.push(raw_data)
+    if (last := framer.flush()) is not None:
+        pcm.append(last)
+    if not is_opus:
+        return pcm
+    encoder = OpusEncoder(params, bitrate, complexity)
+    return [encoder.encode(frame) for frame in pcm]
