@@ -46,7 +46,9 @@ class McpClient:
                 if not cursor:
                     break
             self._log.info("device MCP tools: {}", sorted(self.tools))
-        except (McpError, TimeoutError) as exc:
+        except TimeoutError:
+            self._log.warning("MCP discovery: the device did not answer within {:.0f} s", self._timeout)
+        except McpError as exc:
             self._log.warning("MCP discovery failed: {}", exc)
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

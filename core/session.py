@@ -55,6 +55,7 @@ class Session:
         self._now_playing: Track | None = None
         self._last_played: Track | None = None
         self._request_task: asyncio.Task[None] | None = None
+        self._mcp_task: asyncio.Task[None] | None = None
         self._last_activity = time.monotonic()
         self._bad_frames = 0
         self.mcp = McpClient(self._send_mcp, log=self.log)
@@ -96,12 +97,12 @@ class Session:
                 else:
                     self.handle_binary(message)
         finally:
-            for task in (self._request_task, worker, watchdog):
+            tasks = (self._request_task, self._mcp_task, worker, watchdog)
+            for task in tasks:
                 if task is not None and not task.done():
                     task.cancel()
             await self.engine.shutdown()       # cancels the item in flight; no `tts stop` to a closed socket
-            await asyncio.gather(*(t for t in (self._request_task, worker, watchdog) if t is not None),
-                                 return_exceptions=True)
+            await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
             await self.voice.aclose()
             self.log.info("disconnected ({} frames sent)", self.engine.frames_sent)
 
@@ -198,7 +199,7 @@ class Session:
         self.hello_done = True
         await self.send_json(m.server_hello(self.session_id, self.rt.params.sample_rate, self.rt.params.frame_ms))
         if first and hello.mcp:
-            asyncio.get_running_loop().create_task(self.mcp.discover())
+            self._mcp_task = asyncio.get_running_loop().create_task(self.mcp.discover())
 
     async def _on_listen(self, msg: m.Listen) -> None:
         if msg.mode is not None:
