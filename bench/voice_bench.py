@@ -27,7 +27,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 from loguru import logger  # noqa: E402
 
 from core.config import config_from_dict  # noqa: E402
