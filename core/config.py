@@ -71,6 +71,7 @@ class AudioConfig:
     cache_dir: str = "metadata/audio-cache"    # transcode-once cache ("" disables it)
     cache_max_mb: int = 2048
     cache_s3_prefix: str = ""                  # non-empty: also share cache entries in S3 under this prefix
+    warm_decoders: int = 2                     # idle ffmpeg children kept started: a cold play skips the ~60 ms spawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +431,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("audio.opus_complexity: use 0-10")
     if not 6000 <= a.opus_bitrate <= 256000:
         raise ConfigError("audio.opus_bitrate: use 6000-256000 bits per second")
+    if not 0 <= a.warm_decoders <= 16:
+        raise ConfigError("audio.warm_decoders: use 0-16 (0 = spawn ffmpeg per play; 2 covers bursts of new plays)")
     if not 0 <= a.lead_frames <= 30:
         raise ConfigError("audio.lead_frames: use 0-30 (devices drop frames beyond a 40-frame buffer; 2-3 is right)")
     s3 = cfg.content.s3

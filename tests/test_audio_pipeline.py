@@ -284,3 +284,25 @@ async def test_encode_pcm_resamples_tts_audio(tmp_path: Path) -> None:
         assert abs(len(packets) - 2.0 / 0.06) <= 1
         f1, f2 = peak_frequencies(decode_packets(packets, out_rate), out_rate)
         assert abs(f1 - 440) < 5 and abs(f2 - 880) < 5
+
+
+async def test_warm_decoders_are_reused_and_killed_on_close(tones: dict[str, Path], moto_s3, tmp_path: Path) -> None:
+    moto_s3.put("music/warm/tone.mp3", tones["mp3"].read_bytes())
+    pipe = AudioPipeline(cfg(tmp_path, cache_dir="", warm_decoders=2), AudioParams())
+    await pipe.start()
+    src = AudioSource(uri=moto_s3.url("music/warm/tone.mp3"), name="tone.mp3")
+    try:
+        first = await play(pipe, src)
+        for _ in range(100):  # bounded wait for the background refill
+            if len(child_ffmpeg_pids()) == 2:
+                break
+            await asyncio.sleep(0.02)
+        idle = child_ffmpeg_pids()
+        assert len(idle) == 2
+        second = await play(pipe, src)  # decoded by one of the idle children
+        assert idle - child_ffmpeg_pids()
+    finally:
+        await pipe.close()
+    assert first == second
+    assert_tone(second, 16000)
+    assert not child_ffmpeg_pids()

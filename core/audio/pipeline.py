@@ -26,7 +26,7 @@ import opuslib_next
 from loguru import logger
 
 from core.audio.cache import CacheWriter, FrameCache, S3Share
-from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder
+from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
 from core.audio.encode import OpusEncoder, PcmFramer, StreamResampler
 from core.audio.fetch import ByteStream, Fetcher, check_local
 from core.audio.p3 import P3_SAMPLE_RATE, P3FormatError, P3Parser
@@ -55,6 +55,7 @@ class AudioPipeline:
         self._session: Any = None
         self._fetcher: Fetcher | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._warm: WarmPool | None = None  # created on the first piped decode, so cached-only use spawns nothing
         # Counters for health output, the benchmark and tests.
         self.decoders_started = 0
         self.cache_hits = 0
@@ -80,6 +81,9 @@ class AudioPipeline:
             self._fetcher = Fetcher(self._session, self.cfg)
 
     async def close(self) -> None:
+        if self._warm is not None:
+            await self._warm.close()
+            self._warm = None
         if self._background:
             await asyncio.wait(self._background, timeout=30)
             for t in self._background:
@@ -145,6 +149,7 @@ class AudioPipeline:
         loudnorm = self.cfg.normalize_loudness
         rate = self.params.sample_rate
         stream: ByteStream | None = None
+        dec: FfmpegDecoder | None
         if source.is_url and ext in SEEKING_EXTENSIONS:
             # Index at the end (moov) cannot be read from a pipe: ffmpeg fetches the URL itself, seeking with Range.
             dec = FfmpegDecoder(rate, input_spec=source.uri, loudnorm=loudnorm, url_input=True, pipe_bytes=_PIPE_BYTES)
@@ -154,7 +159,7 @@ class AudioPipeline:
                                 pipe_bytes=_PIPE_BYTES)
         else:
             stream = await self._fetcher.open(source)  # HTTP errors, HTML and empty bodies fail here
-            dec = FfmpegDecoder(rate, loudnorm=loudnorm, pipe_bytes=_PIPE_BYTES)
+            dec = None
         ahead = max(2, round(self.cfg.decode_ahead_s / self.params.frame_s))
         pipe_frames = (3 * _PIPE_BYTES) // self.params.frame_bytes  # OS pipe + reader buffer (paused at 2x limit)
         queue: asyncio.Queue[Any] = asyncio.Queue(max(4, ahead - pipe_frames))
@@ -162,7 +167,10 @@ class AudioPipeline:
         feed_task: asyncio.Task[None] | None = None
         produce_task: asyncio.Task[None] | None = None
         try:
-            await dec.start()
+            if dec is None:
+                dec = await self._warm_pool().take()
+            else:
+                await dec.start()
             self.decoders_started += 1
             if stream is not None:
                 feed_task = asyncio.create_task(dec.feed(stream.chunks()))
@@ -180,15 +188,23 @@ class AudioPipeline:
             tasks = [t for t in (produce_task, feed_task) if t is not None]
             for task in tasks:
                 task.cancel()
-            dec.kill_now()
+            if dec is not None:
+                dec.kill_now()
             if stream is not None:
                 stream.release()
             if writer is not None and not writer.closed:
                 writer.discard_sync()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await dec.kill()  # reap
+            if dec is not None:
+                await dec.kill()  # reap
             if stream is not None:
                 await stream.aclose()
+
+    def _warm_pool(self) -> WarmPool:
+        if self._warm is None:
+            self._warm = WarmPool(self.params.sample_rate, loudnorm=self.cfg.normalize_loudness,
+                                  size=self.cfg.warm_decoders, pipe_bytes=_PIPE_BYTES)
+        return self._warm
 
     async def _produce(self, source: AudioSource, dec: FfmpegDecoder, feed_task: asyncio.Task[None] | None,
                        queue: asyncio.Queue[Any], writer: CacheWriter | None) -> None:
