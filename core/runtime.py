@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from loguru import logger
 
@@ -13,11 +14,14 @@ from core.content.service import ContentService
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
 from core.playback.speech import SpeechRenderer
 from core.providers.intent.base import IntentProvider
-from core.providers.tts.base import SilentTTS, TTSProvider
+from core.providers.tts.base import TTSProvider
 from plugins_func.loader import default_functions
 from plugins_func.registry import PluginRegistry
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "WARM_PHRASES"]
+
+# Replies every device hears sooner or later: rendered once at start-up into the speech cache.
+WARM_PHRASES = ("Sorry, I didn't catch that.",)
 
 
 @dataclass(slots=True)
@@ -31,6 +35,8 @@ class Runtime:
     registry: PluginRegistry
     intent: IntentProvider
     voice: VoiceInputFactory
+    tts: TTSProvider
+    asr: Any = None
 
     @classmethod
     async def create(cls, cfg: Config) -> Runtime:
@@ -44,19 +50,39 @@ class Runtime:
                                 cache_phrases=cfg.voice.tts.cache_phrases)
         registry = PluginRegistry(default_functions())
         intent = _build_intent(cfg, registry)
-        voice = _build_voice(cfg, content)
+        asr = _build_asr(cfg, content)
+        voice: VoiceInputFactory = NullVoiceInputFactory()
+        if asr is not None:
+            from core.listener import ListenerFactory
+            from core.providers.vad.factory import build_vad
+            voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad))
+        rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, registry, intent, voice,
+                 tts, asr)
+        await rt._warm_up()
         logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}", len(content.tracks()),
                     params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider, cfg.voice.intent.provider)
-        return cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, registry, intent, voice)
+        return rt
+
+    async def _warm_up(self) -> None:
+        """Load models and render the fixed phrases now, so the first child does not wait for them."""
+        for provider in (self.asr, self.tts):
+            warm = getattr(provider, "warm_up", None)
+            if warm is not None:
+                await warm()
+        for phrase in (self.config.server.greeting, *WARM_PHRASES):
+            async for _ in self.speech.frames(phrase, "en"):
+                pass
 
     async def close(self) -> None:
+        for provider in (self.asr, self.tts, self.intent):
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
         await self.pipeline.close()
         await self.content.close()
 
 
 def _build_tts(cfg: Config) -> TTSProvider:
-    if cfg.voice.tts.provider == "none":
-        return SilentTTS()
     from core.providers.tts.factory import build_tts
     return build_tts(cfg.voice.tts)
 
@@ -70,12 +96,11 @@ def _build_intent(cfg: Config, registry: PluginRegistry) -> IntentProvider:
     return build_intent(cfg.voice.intent, registry, rules)
 
 
-def _build_voice(cfg: Config, content: ContentService) -> VoiceInputFactory:
+def _build_asr(cfg: Config, content: ContentService) -> Any:
     if cfg.voice.asr.provider == "none":
-        return NullVoiceInputFactory()
-    from core.listener import ListenerFactory
+        return None
     from core.providers.asr.factory import build_asr
-    from core.providers.vad.factory import build_vad
     asr = build_asr(cfg.voice.asr)
-    asr.set_vocabulary(sorted({t.display_title for t in content.tracks()}))
-    return ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad))
+    if asr is not None:
+        asr.set_vocabulary(sorted({t.display_title for t in content.tracks()}))
+    return asr

@@ -271,8 +271,22 @@ class Session:
             await self._speak_only(intent.reply or "I can play songs and stories. Try: play Twinkle Twinkle.",
                                    intent.language)
             return
+        if self.rt.registry.get(intent.name) is None and intent.name in self.mcp.tools:
+            await self._call_device_tool(intent.name, intent.arguments, intent.reply)
+            return
         result = self.rt.registry.call(intent.name, self, intent.arguments)
         await self.apply(result)
+
+    async def _call_device_tool(self, name: str, arguments: dict[str, Any], reply: str | None) -> None:
+        """An LLM intent may name one of the device's own MCP tools (brightness, volume, ...)."""
+        try:
+            await self.mcp.call(name, arguments)
+            self.log.info("device tool {} called", name)
+            if reply:
+                await self._speak_only(reply)
+        except (McpError, TimeoutError) as exc:
+            self.log.warning("device tool {} failed: {}", name, exc)
+            await self._speak_only("Sorry, the speaker couldn't do that.")
 
     async def apply(self, result: PluginResult) -> None:
         if result.match is not None and result.match.track is not None:

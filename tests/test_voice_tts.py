@@ -11,7 +11,7 @@ from core.providers.tts.espeak import EspeakTTS
 from core.providers.tts.factory import build_tts
 from core.providers.tts.piper import PiperTTS
 from core.providers.tts.resample import Resampler, resample
-from core.providers.tts.router import CachedTTS, TTSRouter
+from core.providers.tts.router import TTSRouter
 from core.providers.tts.text import script_language, split_sentences
 from tests.voice_fixtures import dominant_hz, rms
 
@@ -97,38 +97,14 @@ async def test_router_falls_back_to_espeak_when_piper_is_broken(tmp_path) -> Non
         await collect(PiperTTS(str(tmp_path / "missing.onnx")), "hi", "en", 16000)
 
 
-async def test_phrase_cache_serves_repeats_and_skips_long_text() -> None:
-    calls: list[str] = []
-
-    class Counting(EspeakTTS):
-        async def synthesize(self, text, language, sample_rate):  # type: ignore[override]
-            calls.append(text)
-            async for chunk in super().synthesize(text, language, sample_rate):
-                yield chunk
-
-    cached = CachedTTS(Counting(), 2)
-    a = await collect(cached, "Now playing.", "en", 16000)
-    b = await collect(cached, "Now  playing.", "en", 16000)
-    assert a == b and calls == ["Now playing."]
-    long_text = "Once upon a time " * 20
-    await collect(cached, long_text, "en", 16000)
-    await collect(cached, long_text, "en", 16000)
-    assert calls.count(long_text) == 2
-    await collect(cached, "One.", "en", 16000)
-    await collect(cached, "Two.", "en", 16000)
-    await collect(cached, "Now playing.", "en", 16000)     # evicted (LRU of 2)
-    assert calls.count("Now playing.") == 2
-
-
 async def test_build_tts_by_config() -> None:
     def build(**tts: object):
         return build_tts(config_from_dict({"voice": {"tts": dict(tts)}}).voice.tts)
     assert isinstance(build(provider="none"), SilentTTS)
-    local = build()
-    assert isinstance(local, CachedTTS) and isinstance(local._inner, TTSRouter)
-    assert isinstance(build(provider="espeak")._inner, EspeakTTS)
-    assert isinstance(build(english_voice="espeak")._inner, EspeakTTS)
-    assert build(provider="openai", base_url="http://127.0.0.1:9/v1")._inner.name == "openai"
+    assert isinstance(build(), TTSRouter)
+    assert isinstance(build(provider="espeak"), EspeakTTS)
+    assert isinstance(build(english_voice="espeak"), EspeakTTS)
+    assert build(provider="openai", base_url="http://127.0.0.1:9/v1").name == "openai"
 
 
 @pytest.mark.parametrize(("src", "dst"), [(22050, 16000), (22050, 24000), (24000, 16000), (16000, 24000)])

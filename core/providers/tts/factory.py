@@ -7,7 +7,7 @@ from .base import SilentTTS, TTSProvider
 from .espeak import EspeakTTS
 from .openai import OpenAITTS
 from .piper import PiperTTS
-from .router import CachedTTS, TTSRouter
+from .router import TTSRouter
 
 __all__ = ["build_tts"]
 
@@ -20,11 +20,8 @@ def build_tts(cfg: TTSConfig) -> TTSProvider:
     if cfg.provider == "none":
         return SilentTTS()
     espeak = EspeakTTS(english_voice=cfg.espeak_english_voice, timeout_s=cfg.timeout_s)
-    inner: TTSProvider
     if cfg.provider == "openai":
-        inner = OpenAITTS(cfg)
-    elif cfg.provider == "espeak" or cfg.english_voice == "espeak":
-        inner = espeak
-    else:
-        inner = TTSRouter(PiperTTS(cfg.piper_model, timeout_s=cfg.timeout_s), espeak)
-    return CachedTTS(inner, cfg.cache_phrases)
+        return OpenAITTS(cfg)
+    if cfg.provider == "espeak" or cfg.english_voice == "espeak":
+        return espeak
+    return TTSRouter(PiperTTS(cfg.piper_model, timeout_s=cfg.timeout_s), espeak)

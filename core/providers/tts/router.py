@@ -1,4 +1,4 @@
-"""Pick the TTS engine by the reply's language, and cache short fixed phrases.
+"""Pick the TTS engine by the reply's language (short fixed phrases are cached as Opus by core/playback/speech.py).
 
 English -> piper (neural); hi/te/kn (and other Indic) -> espeak-ng. Text written in an Indic script goes to
 espeak-ng in that language whatever the label says. If piper fails (missing package, worker crash), English
@@ -6,19 +6,15 @@ falls back to espeak-ng for that reply rather than staying silent.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
 
 from loguru import logger
 
 from .base import TTSError, TTSProvider
 from .text import script_language
 
-__all__ = ["TTSRouter", "CachedTTS"]
+__all__ = ["TTSRouter"]
 
-_CACHE_MAX_CHARS = 160          # "Now playing ...", greetings and errors; not stories
-_CACHE_MAX_BYTES = 48000 * 20   # ~20 s at 24 kHz per entry
 
 
 class TTSRouter:
@@ -67,46 +63,3 @@ class TTSRouter:
             close = getattr(engine, "aclose", None)
             if close is not None:
                 await close()
-
-
-class CachedTTS:
-    """LRU of complete PCM for short phrases, keyed by (text, language, rate); longer text passes through."""
-
-    def __init__(self, inner: Any, max_entries: int) -> None:
-        self._inner = inner
-        self._max = max_entries
-        self._cache: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
-        self.name = getattr(inner, "name", "tts")
-
-    async def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
-        key = (" ".join(text.split()), language, sample_rate)
-        if self._max <= 0 or len(key[0]) > _CACHE_MAX_CHARS:
-            async for chunk in self._inner.synthesize(text, language, sample_rate):
-                yield chunk
-            return
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            yield hit
-            return
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in self._inner.synthesize(text, language, sample_rate):
-            parts.append(chunk)
-            size += len(chunk)
-            yield chunk
-        # Only a phrase synthesised to the end is cached (a cancelled one is incomplete).
-        if parts and size <= _CACHE_MAX_BYTES:
-            self._cache[key] = b"".join(parts)
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
-
-    async def warm_up(self) -> None:
-        warm = getattr(self._inner, "warm_up", None)
-        if warm is not None:
-            await warm()
-
-    async def aclose(self) -> None:
-        close = getattr(self._inner, "aclose", None)
-        if close is not None:
-            await close()

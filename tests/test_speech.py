@@ -1,0 +1,60 @@
+"""Spoken replies: real espeak-ng PCM -> real Opus frames; fixed phrases come from the frame cache."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.audio.pipeline import AudioPipeline
+from core.audio.types import AudioParams
+from core.config import AudioConfig
+from core.device_client import DeviceClient
+from core.playback.speech import SpeechRenderer
+from core.providers.tts.espeak import EspeakTTS
+
+
+class CountingEspeak(EspeakTTS):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def synthesize(self, text, language, sample_rate):  # type: ignore[override]
+        self.calls.append(text)
+        async for chunk in super().synthesize(text, language, sample_rate):
+            yield chunk
+
+
+async def collect(speech: SpeechRenderer, text: str, language: str = "en") -> list[bytes]:
+    return [f async for f in speech.frames(text, language)]
+
+
+async def test_phrases_are_synthesised_once_and_long_text_every_time() -> None:
+    tts = CountingEspeak()
+    pipeline = AudioPipeline(AudioConfig(cache_dir=""), AudioParams())
+    speech = SpeechRenderer(tts, pipeline.encode_pcm, 16000, cache_phrases=2, max_cached_chars=40)
+    first = await collect(speech, "Now playing.")
+    again = await collect(speech, "Now playing.")
+    assert first == again and tts.calls == ["Now playing."]
+    # the frames are real speech: 60 ms Opus packets decoding to a non-silent signal of plausible length
+    client = DeviceClient("ws://unused", server_hello={"audio_params": {"sample_rate": 16000}})
+    pcm = client.decode_audio(first).astype(np.float64)
+    assert 0.4 < len(pcm) / 16000 < 3.0 and np.sqrt(np.mean(pcm ** 2)) > 300
+    story = "Once upon a time there was a little star who wanted to sing."
+    await collect(speech, story)
+    await collect(speech, story)
+    assert tts.calls.count(story) == 2
+    await collect(speech, "One.")
+    await collect(speech, "Two.")
+    await collect(speech, "Now playing.")                # evicted: the cache holds two phrases
+    assert tts.calls.count("Now playing.") == 2
+    hindi = await collect(speech, "नमस्ते", "hi")
+    assert len(hindi) > 5
+
+
+async def test_a_cancelled_phrase_is_not_cached() -> None:
+    tts = CountingEspeak()
+    pipeline = AudioPipeline(AudioConfig(cache_dir=""), AudioParams())
+    speech = SpeechRenderer(tts, pipeline.encode_pcm, 16000)
+    gen = speech.frames("Good night, little one. Sleep tight.", "en")
+    await gen.__anext__()
+    await gen.aclose()
+    full = await collect(speech, "Good night, little one. Sleep tight.")
+    assert len(tts.calls) == 2 and len(full) > 10
