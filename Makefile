@@ -62,6 +62,8 @@ bench: deps
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/voice_bench.py
+	$(BIN)/python bench/server_bench.py
+	$(BIN)/python bench/load_bench.py
 
 demo: deps
 	$(BIN)/python app.py demo demo-content
