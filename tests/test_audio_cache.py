@@ -34,9 +34,11 @@ def test_key_depends_on_object_version_and_every_output_parameter() -> None:
     src = AudioSource(uri="x.mp3", name="x.mp3", cache_key="music/a.mp3", etag='"1"')
     p16, p24 = AudioParams(16000), AudioParams(24000)
     base = FrameCache.key_for(src, p16, 32000, 5, False)
+    v2 = AudioSource(uri="x.mp3", name="x", cache_key="music/a.mp3", etag='"2"')
+    other = AudioSource(uri="x.mp3", name="x", cache_key="music/b.mp3", etag='"1"')
     variants = [
-        FrameCache.key_for(AudioSource(uri="x.mp3", name="x", cache_key="music/a.mp3", etag='"2"'), p16, 32000, 5, False),
-        FrameCache.key_for(AudioSource(uri="x.mp3", name="x", cache_key="music/b.mp3", etag='"1"'), p16, 32000, 5, False),
+        FrameCache.key_for(v2, p16, 32000, 5, False),
+        FrameCache.key_for(other, p16, 32000, 5, False),
         FrameCache.key_for(src, p24, 32000, 5, False),
         FrameCache.key_for(src, p16, 24000, 5, False),
         FrameCache.key_for(src, p16, 32000, 10, False),

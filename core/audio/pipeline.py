@@ -1,7 +1,7 @@
 """`AudioPipeline.frames(source)`: any playable source -> 60 ms Opus packets, streamed.
 
 Stages and their bounds (memory per stream does not grow with track length):
-  fetch --Queue(4 chunks)--> ffmpeg stdin | ffmpeg | stdout pipe (8 KiB) --> framer + Opus --Queue(~decode_ahead_s)--> consumer
+  fetch -Queue(4 chunks)-> ffmpeg stdin | ffmpeg | stdout pipe (8 KiB) -> framer + Opus -Queue(decode_ahead_s)-> consumer
 The consumer pulls; when it stops pulling, the frame queue fills, the producer stops reading stdout, ffmpeg blocks on
 its full pipe, stops reading stdin, and the fetcher stops reading the socket. When the consumer leaves (aclose(),
 task cancellation, an exception), the `finally` below cancels both tasks, kills and reaps ffmpeg, releases the HTTP
@@ -104,6 +104,10 @@ class AudioPipeline:
     # ------------------------------------------------------------------ public streams
 
     async def frames(self, source: AudioSource) -> AsyncIterator[bytes]:
+        """Raw Opus packets, one per 60 ms. Raises AudioError (log-safe) before the first packet when the source
+        cannot be opened, or later when it fails past its resumes. Consume it as
+        `async with contextlib.aclosing(pipeline.frames(src)) as frames:` so a cancelled consumer stops every stage
+        at once (without aclosing, the loop's async-generator finaliser does it a moment later)."""
         if self._fetcher is None:
             raise RuntimeError("AudioPipeline.start() must be awaited before frames()")
         self.active_streams += 1
