@@ -102,7 +102,8 @@ class ByteStream:
         while True:
             try:
                 assert self._resp is not None
-                chunk = await self._resp.content.readany()
+                # read(n), not readany(): readany joins everything buffered (measured 0.75 MiB pieces on loopback)
+                chunk = await self._resp.content.read(self._f.chunk_bytes)
                 if not chunk:
                     if self.total is not None and self.received < self.total:
                         raise aiohttp.ClientPayloadError("body ended early")
@@ -254,5 +255,5 @@ class Fetcher:
     def make_session(cfg: AudioConfig, limit: int = 256) -> aiohttp.ClientSession:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s)
         # auto_decompress off: Range offsets count raw bytes, and audio is never worth gzip anyway.
-        return aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
+        return aiohttp.ClientSession(timeout=timeout, auto_decompress=False, read_bufsize=cfg.fetch_chunk_bytes,
                                      connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit))
