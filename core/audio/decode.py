@@ -211,8 +211,9 @@ class WarmPool:
     async def close(self) -> None:
         self._closed = True
         if self._filler is not None and not self._filler.done():
-            self._filler.cancel()
-            with contextlib.suppress(BaseException):
+            # Not cancelled: a cancel inside create_subprocess_exec could orphan a just-started child. The filler
+            # sees `_closed` after at most one start and kills what it started.
+            with contextlib.suppress(Exception):
                 await self._filler
         idle, self._idle = self._idle, []
         for dec in idle:
