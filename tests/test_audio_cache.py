@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from core.audio.cache import FrameCache, S3Share
-from core.audio.encode import OpusEncoder, PcmFramer, StreamResampler
+from core.audio.encode import OpusEncoder, PcmFramer
+from core.audio.resample import Resampler
 from core.audio.p3 import P3FormatError, P3Parser, pack_record, pack_records, read_p3
 from core.audio.pipeline import AudioPipeline
 from core.audio.types import AudioError, AudioParams, AudioSource
@@ -170,7 +171,7 @@ def test_stream_resampler_keeps_pitch_and_length(rates: tuple[int, int]) -> None
     src, dst = rates
     t = np.arange(src) / src
     pcm = (np.sin(2 * np.pi * 440 * t) * 10000).astype("<i2").tobytes()
-    rs = StreamResampler(src, dst)
+    rs = Resampler(src, dst)
     out = b"".join(rs.process(pcm[i:i + 999]) for i in range(0, len(pcm), 999)) + rs.flush()
     y = np.frombuffer(out, dtype="<i2").astype(float)
     assert abs(len(y) - dst) < dst * 0.01

@@ -1,7 +1,6 @@
 """Sans-I/O units: message parsing, binary framing, pacing (injected clock), auth tokens."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 

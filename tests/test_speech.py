@@ -58,3 +58,14 @@ async def test_a_cancelled_phrase_is_not_cached() -> None:
     await gen.aclose()
     full = await collect(speech, "Good night, little one. Sleep tight.")
     assert len(tts.calls) == 2 and len(full) > 10
+
+
+def test_seed_process_audio_file_returns_the_clip_as_opus_frames(tmp_path) -> None:
+    from tests.audio_fixtures import peak_frequencies
+    from tests.conftest import write_tone
+    clip = write_tone(tmp_path / "chime.mp3", 880.0, 0.9)
+    frames = EspeakTTS()._process_audio_file(str(clip))
+    client = DeviceClient("ws://unused", server_hello={"audio_params": {"sample_rate": 16000}})
+    pcm = client.decode_audio(frames).astype(np.float64)
+    assert abs(len(frames) * 0.06 - 0.9) <= 0.06
+    assert abs(peak_frequencies(pcm, 16000, 1)[0] - 880.0) < 5

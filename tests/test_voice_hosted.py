@@ -19,7 +19,7 @@ from core.providers.intent.factory import build_intent
 from core.providers.intent.llm import LLMIntentProvider
 from core.providers.tts.base import TTSError
 from core.providers.tts.openai import OpenAITTS
-from core.providers.tts.resample import wav_bytes
+from core.audio.resample import wav_bytes
 from plugins_func.registry import Intent, PluginFunction, PluginRegistry, PluginResult
 from tests.voice_fixtures import dominant_hz, rms
 

@@ -10,7 +10,7 @@ from core.providers.tts.base import SilentTTS, TTSError
 from core.providers.tts.espeak import EspeakTTS
 from core.providers.tts.factory import build_tts
 from core.providers.tts.piper import PiperTTS
-from core.providers.tts.resample import Resampler, resample
+from core.audio.resample import Resampler, resample
 from core.providers.tts.router import TTSRouter
 from core.providers.tts.text import script_language, split_sentences
 from tests.voice_fixtures import dominant_hz, rms

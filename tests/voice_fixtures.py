@@ -11,7 +11,7 @@ import opuslib_next
 
 from core.config import VoiceConfig, config_from_dict
 from core.listener_base import VoiceCallbacks
-from core.providers.tts.resample import parse_wav, resample
+from core.audio.resample import parse_wav, resample
 
 FRAME = 960                      # 60 ms at 16 kHz
 FRAME_BYTES = FRAME * 2

@@ -27,7 +27,8 @@ from loguru import logger
 
 from core.audio.cache import CacheWriter, FrameCache, S3Share
 from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
-from core.audio.encode import OpusEncoder, PcmFramer, StreamResampler
+from core.audio.encode import OpusEncoder, PcmFramer
+from core.audio.resample import Resampler
 from core.audio.fetch import ByteStream, Fetcher, check_local
 from core.audio.p3 import P3_SAMPLE_RATE, P3FormatError, P3Parser
 from core.audio.types import AudioError, AudioParams, AudioSource
@@ -129,7 +130,7 @@ class AudioPipeline:
 
     async def encode_pcm(self, chunks: AsyncIterator[bytes], sample_rate: int) -> AsyncIterator[bytes]:
         """TTS: s16le mono PCM at any rate, any chunk size -> 60 ms Opus packets at our rate (last one padded)."""
-        resampler = StreamResampler(sample_rate, self.params.sample_rate)
+        resampler = Resampler(sample_rate, self.params.sample_rate)
         framer = PcmFramer(self.params.frame_bytes)
         enc = self._encoder()
         try:

@@ -10,8 +10,8 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 
-from .base import TTSError
-from .resample import Resampler, parse_wav
+from .base import TTSError, TTSProviderBase
+from core.audio.resample import WavResampler
 from .text import split_sentences
 
 __all__ = ["EspeakTTS", "ESPEAK_VOICES"]
@@ -19,7 +19,7 @@ __all__ = ["EspeakTTS", "ESPEAK_VOICES"]
 ESPEAK_VOICES = {"hi": "hi", "te": "te", "kn": "kn", "ta": "ta", "mr": "mr", "bn": "bn", "en": "en-us"}
 
 
-class EspeakTTS:
+class EspeakTTS(TTSProviderBase):
     name = "espeak"
 
     def __init__(self, *, english_voice: str = "en-us+f3", timeout_s: float = 10.0, binary: str = "espeak-ng",
@@ -60,22 +60,17 @@ class EspeakTTS:
 
     async def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
         voice = self.voice_for(language)
-        resampler: Resampler | None = None
+        wavs = WavResampler(sample_rate)
         for sentence in split_sentences(text):
             data = await self._run(sentence, voice)
             try:
-                pcm, rate = parse_wav(data)
+                out = wavs.push(data)
             except ValueError as exc:
                 raise TTSError(f"espeak-ng output unreadable: {exc}") from None
-            if resampler is None:
-                resampler = Resampler(rate, sample_rate)
-            out = resampler.process(pcm)
             if out:
                 yield out
-        if resampler is not None:
-            tail = resampler.flush()
-            if tail:
-                yield tail
+        if tail := wavs.flush():
+            yield tail
 
     async def aclose(self) -> None:
         return None

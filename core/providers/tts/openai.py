@@ -12,15 +12,15 @@ import aiohttp
 
 from core.config import TTSConfig
 
-from .base import TTSError
-from .resample import Resampler, parse_wav
+from .base import TTSError, TTSProviderBase
+from core.audio.resample import Resampler, parse_wav
 
 __all__ = ["OpenAITTS"]
 
 _CHUNK = 8192
 
 
-class OpenAITTS:
+class OpenAITTS(TTSProviderBase):
     name = "openai"
 
     def __init__(self, cfg: TTSConfig) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from loguru import logger
 
-from .base import TTSError
-from .resample import Resampler, parse_wav
+from .base import TTSError, TTSProviderBase
+from core.audio.resample import WavResampler
 from .text import split_sentences
 
 __all__ = ["PiperTTS", "packaged_voice"]
@@ -37,7 +37,7 @@ def packaged_voice() -> tuple[Path, Path]:
     return Path(voice.model_path()), Path(voice.config_path())
 
 
-class PiperTTS:
+class PiperTTS(TTSProviderBase):
     name = "piper"
 
     def __init__(self, model: str = "", *, timeout_s: float = 10.0, python: str = sys.executable) -> None:
@@ -123,25 +123,20 @@ class PiperTTS:
                 await self._kill()
                 raise TTSError("piper worker exited; it restarts on the next reply") from None
             self._outstanding = len(sentences)
-            resampler: Resampler | None = None
+            wavs = WavResampler(sample_rate)
             first_timeout = max(self._timeout, _START_TIMEOUT_S) if self._outstanding else self._timeout
             while self._outstanding:
                 data = await self._next_wav(proc, first_timeout)
                 first_timeout = self._timeout
                 self._outstanding -= 1
                 try:
-                    pcm, rate = parse_wav(data)
+                    out = wavs.push(data)
                 except ValueError as exc:
                     raise TTSError(f"piper wrote an unreadable WAV: {exc}") from None
-                if resampler is None:
-                    resampler = Resampler(rate, sample_rate)
-                out = resampler.process(pcm)
                 if out:
                     yield out
-            if resampler is not None:
-                tail = resampler.flush()
-                if tail:
-                    yield tail
+            if tail := wavs.flush():
+                yield tail
 
     async def _kill(self) -> None:
         proc, self._proc = self._proc, None

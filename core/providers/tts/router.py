@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 from loguru import logger
 
-from .base import TTSError, TTSProvider
+from .base import TTSError, TTSProvider, TTSProviderBase
 from .text import script_language
 
 __all__ = ["TTSRouter"]
 
 
 
-class TTSRouter:
+class TTSRouter(TTSProviderBase):
     name = "local"
 
     def __init__(self, english: TTSProvider, other: TTSProvider) -> None:

@@ -1,4 +1,6 @@
-"""Streaming polyphase resampler for s16le mono PCM (no scipy).
+"""Streaming polyphase resampler for s16le mono PCM (no scipy), and WAV helpers.
+
+Used for speech (TTS engines write 22050 Hz WAV; the downlink is 16 or 24 kHz); music is resampled by ffmpeg.
 
 A Blackman-windowed sinc, 2*K+1 input taps per output sample, evaluated only at the output instants
 (rational factor L/M), so 22050 -> 16000 costs ~33 multiply-adds per output sample. Output is centred on
@@ -12,7 +14,7 @@ import wave
 
 import numpy as np
 
-__all__ = ["Resampler", "resample", "parse_wav"]
+__all__ = ["Resampler", "WavResampler", "resample", "parse_wav", "wav_bytes"]
 
 
 class Resampler:
@@ -127,3 +129,21 @@ def wav_bytes(pcm: bytes, rate: int) -> bytes:  # used by tests and the hosted s
         w.setframerate(rate)
         w.writeframes(pcm)
     return buf.getvalue()
+
+
+class WavResampler:
+    """WAV files in (one per sentence, as TTS engines write them), PCM at `rate` out, one resampler throughout."""
+
+    def __init__(self, rate: int) -> None:
+        self._rate = rate
+        self._resampler: Resampler | None = None
+
+    def push(self, wav: bytes) -> bytes:
+        """Raises ValueError for data that is not 16-bit PCM WAV."""
+        pcm, src = parse_wav(wav)
+        if self._resampler is None:
+            self._resampler = Resampler(src, self._rate)
+        return self._resampler.process(pcm)
+
+    def flush(self) -> bytes:
+        return self._resampler.flush() if self._resampler is not None else b""
