@@ -11,7 +11,7 @@ is any frame that arrives after it was needed. Target: < 0.5 % late frames.
   ffmpeg decode + Opus encode;
 - cached: the songs were transcoded once (`app.py catalog transcode`), so streams read p3 records from disk.
 
-Run: .venv/bin/python bench/load_bench.py [--cold 50,100,150] [--cached 250,500,1000] [--seconds 20]
+Run: .venv/bin/python bench/load_bench.py [--cold 100,150,200] [--cached 500,1000,1500] [--seconds 20]
 """
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ def transcode(cfg_dir: Path, content: Path, cache: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cold", default="50,100,150", help="device counts for the cold runs")
-    ap.add_argument("--cached", default="250,500,1000", help="device counts for the cached runs")
+    ap.add_argument("--cold", default="100,150,200", help="device counts for the cold runs")
+    ap.add_argument("--cached", default="500,1000,1500", help="device counts for the cached runs")
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds of audio each device receives")
     ap.add_argument("--workers", type=int, default=2, help="server worker processes")
     ap.add_argument("--client-procs", type=int, default=2, help="load client processes")
