@@ -56,7 +56,7 @@ class Session:
         self._last_played: Track | None = None
         self._request_task: asyncio.Task[None] | None = None
         self._mcp_task: asyncio.Task[None] | None = None
-        self._last_activity = time.monotonic()
+        self._connected_at = self._last_activity = time.monotonic()
         self._bad_frames = 0
         self.mcp = McpClient(self._send_mcp, log=self.log)
         self.engine = TurnEngine(
@@ -118,7 +118,7 @@ class Session:
             now = time.monotonic()
             if self.engine.busy or (self._request_task is not None and not self._request_task.done()):
                 self._last_activity = now     # never time out while something is playing or being prepared
-            if not self.hello_done and now - self._last_activity > cfg.hello_timeout_s:
+            if not self.hello_done and now - self._connected_at > cfg.hello_timeout_s:   # junk does not count
                 self.log.warning("no hello within {:.0f} s; closing", cfg.hello_timeout_s)
                 await self._close(1008, "hello expected")
                 return

@@ -250,3 +250,14 @@ async def test_client_cli_prints_sequence_and_writes_wav(make_config, start_node
         assert w.getframerate() == 16000
     assert abs(len(pcm) / 16000 - TONES["Baa Baa Black Sheep"][1]) <= 0.061
     assert abs(peak_frequencies(pcm, 16000, 1)[0] - 440.0) < 5
+
+
+async def test_no_hello_means_closed_even_if_the_client_chatters(make_config, start_node) -> None:
+    node = await start_node(make_config(server={"hello_timeout_s": 1.0}))
+    async with connect(ws_url(node)) as ws:
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(40):
+                await ws.send('{"type":"listen","state":"start"}')
+                await asyncio.sleep(0.1)
+        assert closed.value.rcvd.code == 1008 and time.monotonic() - t0 < 2.5
