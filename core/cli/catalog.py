@@ -17,7 +17,7 @@ __all__ = ["register", "run", "romanize", "scan_dir"]
 def register(sub: Any) -> None:
     p = sub.add_parser("catalog", help="validate, scan, upload or list metadata.json catalogs",
                        description="Tools for the content catalog: <prefix>/<Collection>/metadata.json files.")
-    p.add_argument("--config", default=None, help="config.yaml to read (default: built-in defaults + environment)")
+    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present, else built-in defaults; env overrides apply)")
     catsub = p.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND", required=True)
     # --config is accepted before or after the subcommand; SUPPRESS keeps a subcommand from erasing it.
     common = argparse.ArgumentParser(add_help=False)
@@ -61,11 +61,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.config import ConfigError, load_config
+    from core.cli import load_cli_config
+    from core.config import ConfigError
     from core.content.storage import StorageError
 
     try:
-        cfg = load_config(args.config)
+        cfg = load_cli_config(args.config)
         cmd = args.catalog_command
         if cmd == "scan":
             return _scan(args, cfg)

@@ -15,17 +15,18 @@ def register(sub: Any) -> None:
                                    "metadata.json catalogs (needs ffmpeg and espeak-ng). Idempotent.")
     p.add_argument("dir", nargs="?", default=None, metavar="DIR",
                    help="target folder (default: content.content_dir, i.e. demo-content)")
-    p.add_argument("--config", default=None, help="config.yaml to read")
+    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present)")
     p.add_argument("--force", action="store_true", help="regenerate every file even if the library is complete")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.config import ConfigError, load_config
+    from core.cli import load_cli_config
+    from core.config import ConfigError
     from core.content.demo import generate_demo
 
     try:
-        cfg = load_config(args.config)
+        cfg = load_cli_config(args.config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

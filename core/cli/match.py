@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("--content-dir", metavar="DIR", default=None,
                    help="local catalog folder (music/<Language>/metadata.json, stories/<Category>/...); "
                         "default: the configured source")
-    p.add_argument("--config", default=None, help="config.yaml to read (default: built-in defaults + environment)")
+    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present, else built-in defaults; env overrides apply)")
     p.add_argument("utterances", nargs="*", metavar="UTTERANCE", help="requests to try; none: read stdin lines")
     p.set_defaults(func=run)
 
@@ -64,7 +64,7 @@ def _lines(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
 
 
 async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO) -> int:
-    from core.config import load_config
+    from core.cli import load_cli_config
     from core.content.service import ContentService
     from core.providers.intent.rules import RulesIntentProvider
     from plugins_func.loader import HeadlessContext, default_functions
@@ -75,7 +75,7 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
         # An explicit folder means that folder: no bucket, no demo files written into it.
         overrides = {"content.content_dir": args.content_dir, "content.s3.bucket": "",
                      "content.generate_demo": False, "content.refresh_time_s": 0}
-    cfg = load_config(args.config, overrides=overrides)
+    cfg = load_cli_config(args.config, overrides=overrides)
     svc = ContentService.from_config(cfg)
     await svc.start()
     try:

@@ -6,14 +6,12 @@ import asyncio
 import multiprocessing
 import os
 import signal
-from pathlib import Path
 
 from loguru import logger
 
-from core.config import Config, ConfigError, load_config, redacted
+from core.cli import DEFAULT_CONFIG, load_cli_config
+from core.config import Config, ConfigError, redacted
 from core.logs import setup_logging
-
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:
@@ -22,8 +20,7 @@ def add_config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> Config:
-    path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    return load_config(path, overrides={k: v for k, v in overrides.items() if v is not None})
+    return load_cli_config(args.config, {k: v for k, v in overrides.items() if v is not None})
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

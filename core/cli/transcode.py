@@ -39,13 +39,14 @@ class Summary:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.config import ConfigError, load_config
+    from core.cli import load_cli_config
+    from core.config import ConfigError
 
     overrides: dict[str, Any] = {}
     if getattr(args, "content_dir", None):
         overrides = {"content.content_dir": args.content_dir, "content.s3.bucket": ""}
     try:
-        cfg = load_config(getattr(args, "config", None), overrides=overrides)
+        cfg = load_cli_config(getattr(args, "config", None), overrides=overrides)
         if getattr(args, "s3", False) and not cfg.content.s3.bucket:
             raise ConfigError("content.s3.bucket: --s3 needs a bucket; set S3_BUCKET or content.s3.bucket")
         if not cfg.audio.cache_dir:
