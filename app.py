@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]
     args = parser.parse_args(argv)
+    from core.config import LogConfig
+    from core.logs import setup_logging
+    setup_logging(LogConfig())      # secrets scrubbed from every command's logs; `serve` re-applies its config
     return int(args.func(args) or 0)
 
 
