@@ -84,7 +84,35 @@ def _join(*parts: str) -> str:
 # --------------------------------------------------------------------------- local folder
 
 
-class LocalStorage:
+class _BlockingStorage:
+    """The async Storage methods, run in a thread over each backend's blocking implementation."""
+
+    def _list_folders(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def _list_objects(self, prefix: str) -> dict[str, ObjectInfo]:
+        raise NotImplementedError
+
+    def _fetch(self, key: str, etag: str | None) -> Fetched:
+        raise NotImplementedError
+
+    def _head(self, key: str) -> ObjectInfo:
+        raise NotImplementedError
+
+    async def list_folders(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._list_folders, prefix)
+
+    async def list_objects(self, prefix: str) -> dict[str, ObjectInfo]:
+        return await asyncio.to_thread(self._list_objects, prefix)
+
+    async def fetch(self, key: str, etag: str | None = None) -> Fetched:
+        return await asyncio.to_thread(self._fetch, key, etag)
+
+    async def head(self, key: str) -> ObjectInfo:
+        return await asyncio.to_thread(self._head, key)
+
+
+class LocalStorage(_BlockingStorage):
     """A folder laid out like the bucket. ETags are f"{mtime_ns}-{size}", so refresh costs one stat per catalog."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -146,18 +174,6 @@ class LocalStorage:
             return self._info(key, path.stat())
         except FileNotFoundError:
             raise StorageError(f"{path} does not exist", code="ENOENT", key=key) from None
-
-    async def list_folders(self, prefix: str) -> list[str]:
-        return await asyncio.to_thread(self._list_folders, prefix)
-
-    async def list_objects(self, prefix: str) -> dict[str, ObjectInfo]:
-        return await asyncio.to_thread(self._list_objects, prefix)
-
-    async def fetch(self, key: str, etag: str | None = None) -> Fetched:
-        return await asyncio.to_thread(self._fetch, key, etag)
-
-    async def head(self, key: str) -> ObjectInfo:
-        return await asyncio.to_thread(self._head, key)
 
     async def close(self) -> None:
         return None
@@ -256,7 +272,7 @@ def describe_s3_error(exc: BaseException, *, bucket: str, region: str, key: str 
     return StorageError(f"{where} (region {region}): {type(exc).__name__}", code=type(exc).__name__, key=key)
 
 
-class S3Storage:
+class S3Storage(_BlockingStorage):
     """An S3 bucket (or S3-compatible endpoint, path-style) through one shared, pooled boto3 client."""
 
     def __init__(self, cfg: S3Config, *, client: Any | None = None) -> None:
@@ -331,18 +347,6 @@ class S3Storage:
         except Exception as exc:  # noqa: BLE001
             raise self._err(exc, key) from None
         return ObjectInfo(key, int(resp.get("ContentLength", 0)), str(resp.get("ETag", "")).strip('"'))
-
-    async def list_folders(self, prefix: str) -> list[str]:
-        return await asyncio.to_thread(self._list_folders, prefix)
-
-    async def list_objects(self, prefix: str) -> dict[str, ObjectInfo]:
-        return await asyncio.to_thread(self._list_objects, prefix)
-
-    async def fetch(self, key: str, etag: str | None = None) -> Fetched:
-        return await asyncio.to_thread(self._fetch, key, etag)
-
-    async def head(self, key: str) -> ObjectInfo:
-        return await asyncio.to_thread(self._head, key)
 
     async def close(self) -> None:
         try:
