@@ -1,0 +1,43 @@
+"""Broken catalog items at the device: a short spoken apology, never a stuck or crashed session."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from core.device_client import DeviceClient
+from tests.conftest import ws_url
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def broken_catalog(tmp_path, tone_catalog):
+    root = tmp_path / "broken"
+    english = root / "music" / "English"
+    english.mkdir(parents=True)
+    shutil.copy(tone_catalog / "music" / "English" / "Baa Baa Black Sheep.mp3", english / "Good Song.mp3")
+    (english / "Corrupt Song.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 40)
+    (english / "Html Song.mp3").write_text("<html><body>Access denied</body></html>")
+    (english / "Empty Song.mp3").write_bytes(b"")
+    meta = {t: {"romanized": t, "filename": f"{t}.mp3", "alternatives": []}
+            for t in ("Good Song", "Corrupt Song", "Html Song", "Empty Song", "Missing Song")}
+    (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("title", ["corrupt song", "html song", "empty song", "missing song"])
+async def test_broken_item_gets_an_apology_and_the_session_carries_on(make_config, start_node, broken_catalog,
+                                                                      title) -> None:
+    node = await start_node(make_config(content={"content_dir": str(broken_catalog)}))
+    async with DeviceClient(ws_url(node)) as device:
+        await device.send_text_request(f"play {title}")
+        await device.wait_json("tts", "stop", timeout=15)
+        texts = [r.message["text"] for r in device.log
+                 if r.kind == "json" and r.message.get("state") == "sentence_start"]
+        assert any(t.startswith("Sorry, I couldn't") for t in texts), texts
+        assert device.audio == []                      # silent TTS in tests: no song frames leaked out
+        await device.send_text_request("play good song")
+        await device.wait_json("tts", "stop", timeout=15)
+        assert len(device.audio) == 40                 # the next request plays normally
