@@ -102,5 +102,8 @@ def _build_asr(cfg: Config, content: ContentService) -> Any:
     from core.providers.asr.factory import build_asr
     asr = build_asr(cfg.voice.asr)
     if asr is not None:
-        asr.set_vocabulary(sorted({t.display_title for t in content.tracks()}))
+        def update_vocabulary() -> None:
+            asr.set_vocabulary(sorted({t.display_title for t in content.tracks()}))
+        update_vocabulary()
+        content.on_change(update_vocabulary)     # new titles become recognisable after a catalog refresh
     return asr

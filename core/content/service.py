@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -41,6 +42,7 @@ class ContentService:
         self._matcher_version = -1
         self._task: asyncio.Task[None] | None = None
         self._refresh_lock = asyncio.Lock()
+        self._on_change: list[Callable[[], None]] = []
 
     @classmethod
     def from_config(cls, cfg: Config) -> ContentService:
@@ -84,7 +86,13 @@ class ContentService:
         if changed:
             await self._rebuild_matcher_off_loop()
             self._log_summary()
+            for callback in self._on_change:
+                callback()
         return changed
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every refresh that changed the tracks (e.g. to update the ASR vocabulary)."""
+        self._on_change.append(callback)
 
     async def _refresh_loop(self) -> None:
         while True:
