@@ -52,12 +52,19 @@ class _InterceptHandler(logging.Handler):
         logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
+def _scrubbing_sink(message: str) -> None:
+    sys.stderr.write(scrub(str(message)))
+
+
 def setup_logging(cfg: LogConfig) -> None:
     logger.remove()
     logger.configure(patcher=_patch)
     fmt = ("<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
            "<cyan>{extra[device]}</cyan> {message}")
     logger.configure(extra={"device": "-"})
-    logger.add(sys.stderr, level=cfg.level, format=fmt if not cfg.json else "{message}", serialize=cfg.json,
-               backtrace=False, diagnose=False)   # diagnose=False: never print local variables (may hold secrets)
+    # The sink scrubs the fully formatted line, tracebacks included: an exception's text can carry a signed URL
+    # even when its args are not strings (aiohttp errors hold request info).
+    logger.add(_scrubbing_sink, level=cfg.level, format=fmt if not cfg.json else "{message}",
+               serialize=cfg.json, colorize=False, backtrace=False,
+               diagnose=False)   # diagnose=False: never print local variables (may hold secrets)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
