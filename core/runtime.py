@@ -43,7 +43,8 @@ class Runtime:
         params = AudioParams(sample_rate=cfg.audio.sample_rate, frame_ms=cfg.audio.frame_ms)
         content = ContentService.from_config(cfg)
         await content.start()
-        pipeline = AudioPipeline.from_config(cfg, params)
+        # One S3 client per process: the catalog's, also used to share transcoded entries between nodes.
+        pipeline = AudioPipeline.from_config(cfg, params, s3_client=getattr(content.storage, "client", None))
         await pipeline.start()
         tts = _build_tts(cfg)
         speech = SpeechRenderer(tts, pipeline.encode_pcm, params.sample_rate,

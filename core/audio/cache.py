@@ -89,6 +89,7 @@ class FrameCache:
             _validate_p3_file(tmp)
             os.replace(tmp, self.path_for(key))
             logger.debug("audio cache: fetched shared entry {} from S3", key[:12])
+            self._evict()        # shared entries count against max_bytes like local ones
             return self.path_for(key)
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
@@ -112,6 +113,8 @@ class FrameCache:
                     yield packet
             parser.finish()
         except P3FormatError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()        # never serve it again: the next play transcodes afresh
             raise AudioError(f"damaged cache entry {path.name[:12]}: {exc}") from None
         finally:
             f.close()
@@ -221,6 +224,8 @@ def _touch(path: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
+    except OSError:          # read-only volume or another owner: still usable, just not LRU-touched
+        return path.exists()
 
 
 def _fsync_close_replace(f: Any, tmp: Path, final: Path) -> None:

@@ -48,6 +48,7 @@ class FfmpegDecoder:
                  url_input: bool = False, pipe_bytes: int = 16384) -> None:
         self.args = ffmpeg_args(input_spec, sample_rate, loudnorm=loudnorm, url_input=url_input)
         self.uses_stdin = input_spec == "pipe:0"
+        self.url_input = url_input
         self.proc: asyncio.subprocess.Process | None = None
         self._pipe_bytes = pipe_bytes
         self._stderr = bytearray()

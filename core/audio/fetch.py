@@ -140,6 +140,9 @@ class ByteStream:
                 why = str(exc)
             except _RETRYABLE as exc:
                 why = type(exc).__name__
+            except (aiohttp.ClientError, ValueError) as exc:
+                # Redirect loops, malformed responses...: their text holds the (signed) URL, so keep only the type.
+                raise AudioError(f"{self.source.name}: HTTP request failed ({type(exc).__name__})") from None
             except _Expired:
                 if refreshed or self.source.refresh_url is None:
                     raise AudioError(f"{self.source.name}: access denied (HTTP 403)") from None

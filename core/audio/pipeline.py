@@ -64,15 +64,16 @@ class AudioPipeline:
 
     @classmethod
     def from_config(cls, config: Any, params: AudioParams | None = None, *, s3_client: Any = None) -> AudioPipeline:
-        """Build from the whole `Config`: the cache shares entries in S3 when `audio.cache_s3_prefix` is set."""
+        """Build from the whole `Config`: the cache shares entries in S3 when `audio.cache_s3_prefix` is set
+        (through `s3_client`, the content storage's client)."""
         acfg: AudioConfig = config.audio
         params = params or AudioParams(sample_rate=acfg.sample_rate)
         cache = None
         if acfg.cache_dir:
             share = None
             s3 = config.content.s3
-            if acfg.cache_s3_prefix and s3.bucket:
-                share = S3Share(s3_client or _s3_client(s3), s3.bucket, acfg.cache_s3_prefix)
+            if acfg.cache_s3_prefix and s3.bucket and s3_client is not None:
+                share = S3Share(s3_client, s3.bucket, acfg.cache_s3_prefix)
             cache = FrameCache(acfg.cache_dir, acfg.cache_max_mb * 1024 * 1024, share)
         return cls(acfg, params, cache=cache)
 
@@ -172,10 +173,13 @@ class AudioPipeline:
         feed_task: asyncio.Task[None] | None = None
         produce_task: asyncio.Task[None] | None = None
         try:
-            if dec is None:
-                dec = await self._warm_pool().take()
-            else:
-                await dec.start()
+            try:
+                if dec is None:
+                    dec = await self._warm_pool().take()
+                else:
+                    await dec.start()
+            except OSError as exc:   # ffmpeg missing, or out of processes / file descriptors
+                raise AudioError(f"{source.name}: cannot start the decoder ({exc.strerror or exc})") from None
             self.decoders_started += 1
             if stream is not None:
                 feed_task = asyncio.create_task(dec.feed(stream.chunks()))
@@ -252,6 +256,10 @@ class AudioPipeline:
                 raise AudioError(f"{source.name}: decoding failed after {count * self.params.frame_s:.1f} s ({why})")
             if count == 0:
                 raise AudioError(f"{source.name}: no audio in the file")
+            if dec.url_input and dec.error_text():
+                # ffmpeg reading a URL itself exits 0 after a failed reconnect: what we have is a truncated track.
+                raise AudioError(f"{source.name}: stream ended early after {count * self.params.frame_s:.1f} s "
+                                 f"({dec.error_text()})")
             if writer is not None:
                 await self._cache_commit(writer, source)
             await queue.put(_END)
@@ -323,20 +331,3 @@ class AudioPipeline:
             raise AudioError(f"{source.name}: {exc}") from None
         finally:
             await stream.aclose()
-
-
-def _s3_client(s3cfg: Any) -> Any:
-    import boto3
-    from botocore.config import Config as BotoConfig
-
-    kwargs: dict[str, Any] = {"region_name": s3cfg.region}
-    if s3cfg.endpoint_url:
-        kwargs["endpoint_url"] = s3cfg.endpoint_url
-    if s3cfg.access_key_id and s3cfg.secret_access_key:
-        kwargs.update(aws_access_key_id=s3cfg.access_key_id, aws_secret_access_key=s3cfg.secret_access_key,
-                      aws_session_token=s3cfg.session_token or None)
-    session = boto3.session.Session(profile_name=s3cfg.profile or None)
-    return session.client("s3", config=BotoConfig(
-        signature_version="s3v4", s3={"addressing_style": "path" if s3cfg.endpoint_url else "auto"},
-        connect_timeout=s3cfg.connect_timeout_s, read_timeout=s3cfg.read_timeout_s,
-        retries={"max_attempts": s3cfg.max_attempts}, max_pool_connections=s3cfg.max_pool_connections), **kwargs)

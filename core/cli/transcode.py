@@ -97,6 +97,8 @@ async def transcode_catalog(cfg: Any, *, concurrency: int = 2, progress: bool = 
                     summary.seconds += frames * pipeline.params.frame_s
             except AudioError as exc:
                 summary.failed.append(str(exc))
+            except Exception as exc:   # noqa: BLE001 - one bad track must not stop the whole pre-warm
+                summary.failed.append(f"{track.uid}: {type(exc).__name__}")
             finally:
                 bar.update(1)
 

@@ -328,8 +328,9 @@ class Catalog:
             return False
         assert fetched.body is not None
         try:
-            tracks, issues = parse_metadata(fetched.body, kind=kind, collection=name, source=key,
-                                            extensions=self.extensions)
+            # Off the event loop: a large catalog takes hundreds of ms to parse, which would stall playback pacing.
+            tracks, issues = await asyncio.to_thread(parse_metadata, fetched.body, kind=kind, collection=name,
+                                                     source=key, extensions=self.extensions)
         except CatalogFormatError as exc:
             where = f"{self.storage.description}/{key}"
             logger.error("catalog {} is unusable: {}; keeping {}", where, exc,
@@ -343,7 +344,7 @@ class Catalog:
         col = _Collection(kind, name, key, fetched.etag, tracks, issues, None, fetched.etag)
         await self._check_files(col)
         self._state.collections[key] = col
-        self._write_cache(col, fetched.body)
+        await asyncio.to_thread(self._write_cache, col, fetched.body)
         for i in issues:
             if i.severity == "error":
                 logger.warning("{}", i)
@@ -404,7 +405,7 @@ class Catalog:
                 kind = Kind(doc["kind"])
                 tracks, issues = parse_metadata(doc["body"].encode(), kind=kind, collection=doc["collection"],
                                                 source=doc["key"], extensions=self.extensions)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 logger.warning("ignoring the unreadable catalog cache file {}: {}", path, exc)
                 continue
             if self.prefixes.get(kind) is None or not doc["key"].startswith(self.prefixes[kind]):

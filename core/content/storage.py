@@ -152,7 +152,10 @@ class LocalStorage(_BlockingStorage):
             for name in files:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
-                out[key] = self._info(key, full.stat())
+                try:
+                    out[key] = self._info(key, full.stat())
+                except OSError:        # a dangling symlink or a file removed meanwhile: just not there
+                    continue
         return out
 
     def _fetch(self, key: str, etag: str | None) -> Fetched:
@@ -174,6 +177,8 @@ class LocalStorage(_BlockingStorage):
             return self._info(key, path.stat())
         except FileNotFoundError:
             raise StorageError(f"{path} does not exist", code="ENOENT", key=key) from None
+        except OSError as exc:
+            raise StorageError(f"{path}: {exc.strerror}", code="EIO", key=key) from None
 
     async def close(self) -> None:
         return None

@@ -13,12 +13,15 @@ import requests
 
 from core.audio.encode import OpusEncoder, PcmFramer
 from core.audio.fetch import looks_like_markup
-from core.audio.p3 import iter_records
+from core.audio.p3 import P3FormatError, iter_records
 from core.audio.types import AudioError, AudioParams
 
 __all__ = ["audio_to_data", "pcm_to_data"]
 
 _FORMATS = {"m4a": "mp4", "aac": "aac", "opus": "ogg", "oga": "ogg"}
+
+
+MAX_CLIP_BYTES = 256 << 20   # whole-file decoding is for clips; anything near this belongs on the streaming path
 
 
 def audio_to_data(audio_file_path: str, is_opus: bool = True, *, sample_rate: int = 16000,
@@ -38,8 +41,13 @@ def audio_to_data(audio_file_path: str, is_opus: bool = True, *, sample_rate: in
             if resp.status_code != 200:
                 raise AudioError(f"{name}: HTTP {resp.status_code}")
             buf = BytesIO()
-            for chunk in resp.iter_content(chunk_size=65536):
-                buf.write(chunk)
+            try:
+                for chunk in resp.iter_content(chunk_size=65536):
+                    buf.write(chunk)
+                    if buf.tell() > MAX_CLIP_BYTES:
+                        raise AudioError(f"{name}: larger than {MAX_CLIP_BYTES >> 20} MiB; stream it instead")
+            except requests.RequestException as exc:
+                raise AudioError(f"{name}: download failed ({type(exc).__name__})") from None
         data = buf.getvalue()
     else:
         try:
@@ -52,7 +60,10 @@ def audio_to_data(audio_file_path: str, is_opus: bool = True, *, sample_rate: in
     if looks_like_markup(data):
         raise AudioError(f"{name}: HTML/XML, not audio")
     if ext == "p3":
-        frames = list(iter_records(data))
+        try:
+            frames = list(iter_records(data))
+        except P3FormatError as exc:
+            raise AudioError(f"{name}: {exc}") from None
         return frames, len(frames) * 0.06
     from pydub import AudioSegment  # imported lazily: it spawns ffprobe/ffmpeg and is only used here
     from pydub.exceptions import CouldntDecodeError
