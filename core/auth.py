@@ -42,7 +42,7 @@ def identity_from(headers: Mapping[str, str], query: Mapping[str, str]) -> Devic
     auth = pick("authorization", "authorization", "token")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else auth
     raw_version = pick("protocol-version", "protocol-version", "protocol_version", "version")
-    version = int(raw_version) if raw_version.isdigit() else 1
+    version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() else 1
     return DeviceIdentity(
         device_id=pick("device-id", "device-id", "device_id").lower(),
         client_id=pick("client-id", "client-id", "client_id"),
@@ -71,7 +71,8 @@ class Authenticator:
             return None
         if not ident.token:
             return "no bearer token"
-        if any(hmac.compare_digest(ident.token, t) for t in self._tokens):
+        token = ident.token.encode()      # bytes: compare_digest refuses non-ASCII str
+        if any(hmac.compare_digest(token, t.encode()) for t in self._tokens):
             return None
         if self._key and self._verify_hmac(ident):
             return None
@@ -90,9 +91,9 @@ class Authenticator:
 
     def _verify_hmac(self, ident: DeviceIdentity) -> bool:
         sig, _, ts_text = ident.token.rpartition(".")
-        if not sig or not ts_text.isdigit():
+        if not sig or not (ts_text.isascii() and ts_text.isdigit()):
             return False
         ts = int(ts_text)
         if self._clock() - ts > self._cfg.token_ttl_s:
             return False
-        return hmac.compare_digest(sig, self._sign(ident.client_id, ident.device_id, ts))
+        return hmac.compare_digest(sig.encode(), self._sign(ident.client_id, ident.device_id, ts).encode())

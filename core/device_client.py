@@ -47,6 +47,7 @@ class DeviceClient:
     _t0: float = 0.0
     _events: asyncio.Queue[Received] | None = None
     _reader: asyncio.Task[None] | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # ---------------------------------------------------------------------------------------------- connection
     async def connect(self, *, hello_timeout: float = 10.0) -> dict[str, Any]:
@@ -129,7 +130,9 @@ class DeviceClient:
                         msg = {"type": "(not json)", "text": raw[:200]}
                     rec = Received(now, "json", msg if isinstance(msg, dict) else {"type": "(not object)"})
                     if rec.message and rec.message.get("type") == "mcp":
-                        asyncio.create_task(self._answer_mcp(rec.message.get("payload") or {}))
+                        task = asyncio.create_task(self._answer_mcp(rec.message.get("payload") or {}))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
                 else:
                     packet = framing.unpack(self.protocol_version, raw)
                     self.audio.append(packet.opus)

@@ -39,10 +39,13 @@ class McpClient:
             cursor = ""
             for _ in range(20):            # bounded: a device that keeps returning cursors cannot loop us forever
                 result = await self.request("tools/list", {"cursor": cursor})
-                for tool in result.get("tools", []) or []:
+                tools = result.get("tools")
+                if not isinstance(tools, list):
+                    raise McpError("tools/list result without a tools list")
+                for tool in tools:
                     if isinstance(tool, dict) and isinstance(tool.get("name"), str):
                         self.tools[tool["name"]] = tool
-                cursor = result.get("nextCursor") or ""
+                cursor = result.get("nextCursor") if isinstance(result.get("nextCursor"), str) else ""
                 if not cursor:
                     break
             self._log.info("device MCP tools: {}", sorted(self.tools))
@@ -67,7 +70,10 @@ class McpClient:
         result = await self.request("tools/call", {"name": name, "arguments": arguments})
         if result.get("isError"):
             raise McpError(f"device tool {name} reported an error")
-        texts = [c.get("text", "") for c in result.get("content", []) if isinstance(c, dict)]
+        content = result.get("content")
+        if not isinstance(content, list):
+            raise McpError(f"device tool {name} returned no content list")
+        texts = [c.get("text", "") for c in content if isinstance(c, dict)]
         text = "".join(t for t in texts if isinstance(t, str))
         try:
             return json.loads(text)

@@ -53,8 +53,12 @@ class DeviceServer:
         path = urlsplit(request.path).path
         if path == "/health" and "upgrade" not in request.headers.get("Connection", "").lower():
             return connection.respond(http.HTTPStatus.OK, "ok\n")
-        ident = _identity(request)
-        reason = self.rt.auth.check(ident)
+        try:
+            ident = _identity(request)
+            reason = self.rt.auth.check(ident)
+        except Exception as exc:   # noqa: BLE001 - a malformed handshake is refused, never a 500
+            logger.warning("refused a malformed handshake from {}: {}", _peer(connection), type(exc).__name__)
+            return connection.respond(http.HTTPStatus.UNAUTHORIZED, "authentication failed\n")
         if reason is not None:
             logger.warning("refused device {!r} from {}: {}", ident.device_id or "?",
                            _peer(connection), reason)

@@ -11,7 +11,7 @@ import collections
 import time
 import unicodedata
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -56,6 +56,7 @@ class Session:
         self._last_played: Track | None = None
         self._request_task: asyncio.Task[None] | None = None
         self._mcp_task: asyncio.Task[None] | None = None
+        self._closing = False
         self._connected_at = self._last_activity = time.monotonic()
         self._bad_frames = 0
         self.mcp = McpClient(self._send_mcp, log=self.log)
@@ -97,13 +98,14 @@ class Session:
                 else:
                     self.handle_binary(message)
         finally:
+            self._closing = True               # late ASR results must not start requests on a dead session
+            await self.voice.aclose()
             tasks = (self._request_task, self._mcp_task, worker, watchdog)
             for task in tasks:
                 if task is not None and not task.done():
                     task.cancel()
             await self.engine.shutdown()       # cancels the item in flight; no `tts stop` to a closed socket
             await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
-            await self.voice.aclose()
             self.log.info("disconnected ({} frames sent)", self.engine.frames_sent)
 
     async def _run_worker(self) -> None:
@@ -205,7 +207,8 @@ class Session:
         if msg.mode is not None:
             self.listen_mode = msg.mode
         self.voice.listen(msg.state.value, msg.mode.value if msg.mode else None)
-        if msg.state is m.ListenState.START and msg.mode is m.ListenMode.MANUAL and self.engine.speaking:
+        if msg.state is m.ListenState.START and msg.mode is m.ListenMode.MANUAL \
+                and (self.engine.busy or self._request_pending()):
             await self.interrupt("push-to-talk")          # the child pressed the button to talk over playback
         elif msg.state is m.ListenState.DETECT:
             text = (msg.text or "").strip()
@@ -224,8 +227,11 @@ class Session:
 
     # ------------------------------------------------------------------ requests
 
-    def _start_request(self, coro: Awaitable[None]) -> None:
+    def _start_request(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run one request at a time; a newer one replaces an older one still being understood."""
+        if self._closing:
+            coro.close()
+            return
         if self._request_task is not None and not self._request_task.done():
             self._request_task.cancel()
         self._request_task = asyncio.get_running_loop().create_task(self._guard(coro))
@@ -249,11 +255,18 @@ class Session:
         self._now_playing = None
 
     async def _on_voice_utterance(self, text: str) -> None:
+        if self._closing:
+            return
         if not text.strip():
+            if self.engine.busy or self._request_pending():
+                return                # something else is already answering: do not talk over it
             await self.send_json(m.stt(self.session_id, ""))
             self._start_request(self._speak_only("Sorry, I didn't catch that."))
             return
         self._start_request(self.handle_utterance(text))
+
+    def _request_pending(self) -> bool:
+        return self._request_task is not None and not self._request_task.done()
 
     async def _on_barge_in(self) -> None:
         if self.engine.speaking:
@@ -296,6 +309,8 @@ class Session:
         if result.control in (Control.VOLUME_UP, Control.VOLUME_DOWN):
             await self._change_volume(result)
             return
+        if self.engine.busy:
+            await self.engine.interrupt("superseded")     # never two turns interleaved on the device
         items: list[TTSMessageDTO] = []
         sid = self.engine.new_turn()
         if result.speech:
@@ -336,18 +351,19 @@ class Session:
         up = result.control is Control.VOLUME_UP
         delta = result.data.get("delta", 10 if up else -10)
         step = abs(delta) if isinstance(delta, int) else 10
-        if VOLUME_TOOL not in self.mcp.tools:
+        tool = result.data.get("tool") if isinstance(result.data.get("tool"), str) else VOLUME_TOOL
+        if tool not in self.mcp.tools:
             await self._speak_only("Please use the volume buttons on your speaker.")
             return
         try:
             current = 60
             if STATUS_TOOL in self.mcp.tools:
                 status = await self.mcp.call(STATUS_TOOL, {})
-                speaker = status.get("audio_speaker", {}) if isinstance(status, dict) else {}
-                if isinstance(speaker.get("volume"), int):
+                speaker = status.get("audio_speaker") if isinstance(status, dict) else None
+                if isinstance(speaker, dict) and isinstance(speaker.get("volume"), int):
                     current = speaker["volume"]
             target = max(0, min(100, current + (step if up else -step)))
-            await self.mcp.call(VOLUME_TOOL, {"volume": target})
+            await self.mcp.call(tool, {"volume": target})
             self.log.info("volume {} -> {}", current, target)
             await self._speak_only(result.speech or ("Louder!" if up else "Quieter."))
         except (McpError, TimeoutError) as exc:

@@ -111,7 +111,10 @@ class PluginRegistry:
             logger.warning("unknown plugin function {!r}", name)
             return PluginResult(speech="Sorry, I can't do that yet.")
         params = inspect.signature(fn.handler).parameters
-        accepted = {k: v for k, v in arguments.items() if k in params and k != "conn"}
+        schema = fn.parameters.get("properties", {}) if isinstance(fn.parameters, dict) else {}
+        # An LLM may send anything: keep only arguments the handler takes and whose JSON type fits the schema.
+        accepted = {k: v for k, v in arguments.items()
+                    if k in params and k != "conn" and _fits(v, schema.get(k))}
         dropped = sorted(set(arguments) - set(accepted))
         if dropped:
             logger.debug("plugin {}: ignoring unknown arguments {}", name, dropped)
@@ -120,6 +123,25 @@ class PluginRegistry:
         except TypeError as exc:
             logger.warning("plugin {}: bad arguments {}: {}", name, sorted(arguments), exc)
             return PluginResult(speech="Sorry, I didn't understand that request.")
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
+                                           "boolean": (bool,), "array": (list,), "object": (dict,)}
+
+
+def _fits(value: Any, schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    if value is None:
+        return True                       # optional arguments may be null
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else (kinds or [])
+    allowed = tuple(t for k in kinds for t in _JSON_TYPES.get(k, ()))
+    # bool is an int subclass in Python, but not a JSON integer
+    if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+        return False
+    enum = schema.get("enum")
+    return not (isinstance(enum, list) and value not in enum)
 
 
 def register_function(name: str, description: str, parameters: dict[str, Any]) -> Callable[[Handler], PluginFunction]:

@@ -1,6 +1,7 @@
 """Sans-I/O units: message parsing, binary framing, pacing (injected clock), auth tokens."""
 from __future__ import annotations
 
+import asyncio
 
 import pytest
 
@@ -124,3 +125,88 @@ def test_auth_static_allowlist_and_hmac() -> None:
     now[0] += 61
     assert auth.check(ident(minted)) == "token not accepted"                     # expired
     assert Authenticator(AuthConfig()).check(ident("")) is None                  # off by default
+
+
+def test_unicode_digits_never_raise() -> None:
+    assert isinstance(m.parse_message('{"type":"hello","version":"²"}'), m.Invalid)
+    ident = identity_from({"Protocol-Version": "²", "Authorization": "Bearer é.²"}, {})
+    assert ident.protocol_version == 1
+    auth = Authenticator(AuthConfig(enabled=True, tokens=("tok",), hmac_key="k"))
+    assert auth.check(ident) == "token not accepted"
+
+
+def test_registry_drops_arguments_of_the_wrong_json_type() -> None:
+    from plugins_func.registry import PluginFunction, PluginRegistry, PluginResult
+
+    seen: list[dict] = []
+
+    def handler(conn, user_request: str, count: int = 1, lang: str | None = None) -> PluginResult:
+        seen.append({"user_request": user_request, "count": count, "lang": lang})
+        return PluginResult(speech="ok")
+    reg = PluginRegistry([PluginFunction("f", "d", {"type": "object", "properties": {
+        "user_request": {"type": "string"}, "count": {"type": "integer"},
+        "lang": {"type": "string", "enum": ["en", "hi"]}}}, handler)])
+    assert reg.call("f", None, {"user_request": "x", "count": True, "lang": 5, "junk": 1}).speech == "ok"
+    assert seen == [{"user_request": "x", "count": 1, "lang": None}]
+    assert reg.call("f", None, {"user_request": 7}).speech == "Sorry, I didn't understand that request."
+    assert reg.call("nope", None, {}).speech == "Sorry, I can't do that yet."
+
+
+async def test_mcp_client_survives_malformed_device_replies() -> None:
+    from core.mcp import McpClient, McpError
+
+    sent: list[dict] = []
+
+    async def send(payload: dict) -> None:
+        sent.append(payload)
+    client = McpClient(send, timeout_s=1.0)
+
+    async def reply(result: dict) -> None:
+        while not sent:
+            await asyncio.sleep(0)
+        client.on_message({"jsonrpc": "2.0", "id": sent.pop()["id"], "result": result})
+    for bad in ({"tools": 5}, {"tools": None}):
+        task = asyncio.create_task(client.discover())
+        await reply({})                     # initialize
+        await reply(bad)                    # tools/list
+        await task                          # logged, not raised
+        assert client.tools == {}
+    call = asyncio.create_task(client.call("self.get_device_status", {}))
+    await reply({"content": None})
+    with pytest.raises(McpError):
+        await call
+
+
+async def test_a_failing_item_ends_its_turn_once_and_drops_the_rest() -> None:
+    from core.audio.types import AudioParams, AudioSource
+    from core.playback.turn import ContentType, SentenceType, TTSMessageDTO, TurnEngine
+
+    out: list[str] = []
+
+    class Files:
+        async def frames(self, source):
+            yield b"\x01"
+            raise RuntimeError("decoder bug")
+
+    class Speech:
+        async def frames(self, text, language):
+            yield b"\x02"
+
+    async def send_json(msg: dict) -> None:
+        out.append(f"{msg['type']}:{msg['state']}")
+
+    async def send_audio(frame: bytes, ts: int) -> None:
+        out.append(f"frame{frame[0]}")
+    engine = TurnEngine(session_id="s", send_json=send_json, send_audio=send_audio, files=Files(), speech=Speech(),
+                        params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0)
+    worker = asyncio.create_task(engine.run())
+    sid = engine.new_turn()
+    for item in (TTSMessageDTO(sid, SentenceType.FIRST, ContentType.TEXT, "Now playing"),
+                 TTSMessageDTO(sid, SentenceType.MIDDLE, ContentType.FILE, "Song", content_file=AudioSource("x", "x")),
+                 TTSMessageDTO(sid, SentenceType.MIDDLE, ContentType.TEXT, "never said"),
+                 TTSMessageDTO(sid, SentenceType.LAST, ContentType.ACTION)):
+        engine.put(item)
+    await asyncio.sleep(0.3)
+    worker.cancel()
+    assert out == ["tts:start", "tts:sentence_start", "frame2", "tts:sentence_start", "frame1", "tts:stop"]
+    assert not engine.speaking

@@ -52,7 +52,9 @@ async def _run(args: argparse.Namespace) -> int:
     if args.text:
         await client.send_text_request(args.text)
     else:
-        asyncio.create_task(client.stream_microphone(_load_wav_16k(args.wav)))
+        mic = asyncio.create_task(client.stream_microphone(_load_wav_16k(args.wav)))
+        mic.add_done_callback(lambda t: t.cancelled() or t.exception() is None
+                              or print(f"microphone stream failed: {t.exception()}", file=sys.stderr))
     started = frames = 0
     aborted = False
     code = 0

@@ -143,13 +143,17 @@ class TurnEngine:
                 continue                          # interrupted; interrupt() already sent `tts stop`
             exc = task.exception()
             if exc is not None:
-                if isinstance(exc, _SEND_ERRORS):
+                if isinstance(exc, SendError):
                     self._log.info("send failed, playback cancelled: {}", type(exc).__name__)
                     return
                 self._log.opt(exception=exc).error("turn item failed")
+                self.new_turn()                   # the rest of this turn is dropped, not replayed as a new turn
                 if self.speaking:
                     self.speaking = False
-                    await self._send_json(self._tts(TtsState.STOP))
+                    try:
+                        await self._send_json(self._tts(TtsState.STOP))
+                    except SendError:
+                        return
 
     async def _handle(self, item: TTSMessageDTO) -> None:
         if item.sentence_type is SentenceType.FIRST or not self.speaking:
@@ -210,5 +214,3 @@ class TurnEngine:
 class SendError(Exception):
     """The connection can no longer take data."""
 
-
-_SEND_ERRORS: tuple[type[BaseException], ...] = (SendError, ConnectionError)

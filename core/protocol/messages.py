@@ -122,7 +122,7 @@ def _int(value: Any, default: int) -> int:
         return default
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():   # "²".isdigit() is True
         return int(value.strip())
     return default
 

@@ -118,11 +118,12 @@ class PiperTTS(TTSProviderBase):
             assert proc.stdin is not None
             try:
                 proc.stdin.write(("\n".join(sentences) + "\n").encode("utf-8"))
+                # Counted before the drain: a cancel during it must still leave these WAVs to be collected.
+                self._outstanding = len(sentences)
                 await proc.stdin.drain()
             except (BrokenPipeError, ConnectionResetError):
                 await self._kill()
                 raise TTSError("piper worker exited; it restarts on the next reply") from None
-            self._outstanding = len(sentences)
             wavs = WavResampler(sample_rate)
             first_timeout = max(self._timeout, _START_TIMEOUT_S) if self._outstanding else self._timeout
             while self._outstanding:
