@@ -97,6 +97,8 @@ class Session:
                     await self.handle_text(message)
                 else:
                     self.handle_binary(message)
+        except SendError:
+            pass          # the device went away while we answered it (e.g. abort, then close): a normal end
         finally:
             self._closing = True               # late ASR results must not start requests on a dead session
             await self.voice.aclose()

@@ -261,3 +261,23 @@ async def test_no_hello_means_closed_even_if_the_client_chatters(make_config, st
                 await ws.send('{"type":"listen","state":"start"}')
                 await asyncio.sleep(0.1)
         assert closed.value.rcvd.code == 1008 and time.monotonic() - t0 < 2.5
+
+
+async def test_abort_then_close_is_a_normal_end(make_config, start_node) -> None:
+    from loguru import logger
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING")
+    try:
+        node = await start_node(make_config())
+        for _ in range(5):
+            client = DeviceClient(ws_url(node))
+            await client.connect()
+            await client.send_text_request("play long lullaby")
+            await client.wait_for(lambda r: r.kind == "audio", timeout=10)
+            await client.ws.send(json.dumps({"type": "abort"}))
+            await client.ws.close()
+        await asyncio.sleep(0.5)
+        assert not node.ws.sessions
+    finally:
+        logger.remove(sink)
+    assert not [ln for ln in lines if "session failed" in ln or "Traceback" in ln]
