@@ -21,8 +21,11 @@ def run_match(*utterances: str, stdin: str | None = None) -> list[dict]:
     assert "\\u0" not in proc.stdout          # ensure_ascii=False: native script printed as is
     lines = proc.stdout.splitlines()
     rows = [json.loads(line) for line in lines]
+    allowed = {"exact", "romanized", "alternative", "fuzzy", "transliterated", "tag", "collection", "random", "none"}
     for row in rows:
         assert list(row) == KEYS
+        assert row["match_type"] in allowed          # the documented values only, for controls and chat too
+        assert row["kind"] in ("music", "story", None)
     return rows
 
 

@@ -47,8 +47,8 @@ def describe(utterance: str, intent_name: str, result: Any) -> dict[str, Any]:
         "collection": track.collection if track is not None else None,
         "title": track.title if track is not None else None,
         "filename": track.filename if track is not None else None,
-        "match_type": (match.match_type.value if match is not None and track is not None else
-                       "none" if intent_name in _KIND_OF_INTENT else None),
+        # Always one of the documented values: anything without a catalog match (controls, chat) is "none".
+        "match_type": match.match_type.value if match is not None and track is not None else "none",
         "score": round(float(match.score), 1) if match is not None and track is not None else 0.0,
     }
 
