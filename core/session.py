@@ -334,6 +334,9 @@ class Session:
                                            action=self._finish_playing))
         if not items:
             return
+        if result.play is not None:
+            # The device's face follows `llm` emotion messages (protocol §3.3): smile while a song or story plays.
+            await self.send_json(m.llm_emotion(self.session_id, "happy", "😊"))
         items.append(TTSMessageDTO(sid, SentenceType.LAST, ContentType.ACTION))
         for item in items:
             self.engine.put(item)

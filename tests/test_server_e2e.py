@@ -60,6 +60,8 @@ async def test_text_request_plays_the_right_tone(make_config, start_node, versio
         order = json_types(client)
         assert order.index("stt") < order.index("tts:start") < order.index("tts:sentence_start") \
             < order.index("tts:stop")
+        assert any(r.message.get("type") == "llm" and r.message.get("emotion") == "happy"
+                   for r in client.log if r.kind == "json")
         freq, secs = TONES["Baa Baa Black Sheep"]
         pcm = client.decode_audio().astype(np.float64)
         duration = len(pcm) / client.downlink_rate
