@@ -46,7 +46,8 @@ class ServerConfig:
     max_message_bytes: int = 65536             # largest WebSocket message accepted from a device
     idle_timeout_s: float = 120.0              # close a session after this long without device traffic (never while playing)
     hello_timeout_s: float = 10.0              # close if no hello arrives within this time
-    wake_words: tuple[str, ...] = ("你好小智", "hey cheeko", "hi cheeko", "hello cheeko", "cheeko")
+    wake_words: tuple[str, ...] = ("你好小智", "hey cheeko", "hi cheeko", "hello cheeko", "ok cheeko", "cheeko",
+                                   "chiko", "cheeku")   # the one list: device wake words and ASR-kept prefixes
     greeting: str = "Hi! What would you like to hear?"
     workers: int = 1                           # >1: that many processes share the ports (SO_REUSEPORT)
     timezone_offset_min: int = 0               # sent to devices in OTA server_time

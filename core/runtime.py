@@ -15,6 +15,7 @@ from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
 from core.playback.speech import SpeechRenderer
 from core.providers.intent.base import IntentProvider
 from core.providers.tts.base import TTSProvider
+from core.understand import Understander
 from plugins_func.loader import default_functions
 from plugins_func.registry import PluginRegistry
 
@@ -36,6 +37,7 @@ class Runtime:
     intent: IntentProvider
     voice: VoiceInputFactory
     tts: TTSProvider
+    understand: Understander
     asr: Any = None
 
     @classmethod
@@ -58,7 +60,7 @@ class Runtime:
             from core.providers.vad.factory import build_vad
             voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad))
         rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, registry, intent, voice,
-                 tts, asr)
+                 tts, Understander(intent, registry), asr)
         await rt._warm_up()
         logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}", len(content.tracks()),
                     params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider, cfg.voice.intent.provider)
@@ -89,12 +91,8 @@ def _build_tts(cfg: Config) -> TTSProvider:
 
 
 def _build_intent(cfg: Config, registry: PluginRegistry) -> IntentProvider:
-    from core.providers.intent.rules import RulesIntentProvider
-    rules = RulesIntentProvider()
-    if cfg.voice.intent.provider == "rules":
-        return rules
     from core.providers.intent.factory import build_intent
-    return build_intent(cfg.voice.intent, registry, rules)
+    return build_intent(cfg.voice.intent, registry.tool_schemas(), wake_words=cfg.server.wake_words)
 
 
 def _build_asr(cfg: Config, content: ContentService) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-import unicodedata
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -18,9 +17,11 @@ from loguru import logger
 
 from core.auth import DeviceIdentity
 from core.content.types import Track
+from core.lang.wake import WakeWords
 from core.listener_base import VoiceCallbacks
 from core.mcp import McpClient, McpError
-from core.playback.turn import ContentType, SendError, SentenceType, TTSMessageDTO, TurnEngine
+from core.playback.turn import ContentType, SentenceType, TTSMessageDTO, TurnEngine
+from core.protocol.errors import SendError
 from core.protocol import framing, messages as m
 from plugins_func.registry import Control, PluginResult
 
@@ -133,10 +134,9 @@ class Session:
 
     # ------------------------------------------------------------------ output
 
-    async def send_json(self, msg: dict[str, Any]) -> None:
-        msg.setdefault("session_id", self.session_id)
+    async def send_json(self, msg: m.ServerMessage) -> None:
         try:
-            await self._send_text_raw(m.dumps(msg))
+            await self._send_text_raw(m.encode(msg, self.session_id))
         except Exception as exc:       # noqa: BLE001 - any transport failure means the device is gone
             raise SendError(type(exc).__name__) from exc
 
@@ -147,7 +147,7 @@ class Session:
             raise SendError(type(exc).__name__) from exc
 
     async def _send_mcp(self, payload: dict[str, Any]) -> None:
-        await self.send_json(m.mcp(self.session_id, payload))
+        await self.send_json(m.McpMessage(payload))
 
     # ------------------------------------------------------------------ input
 
@@ -201,7 +201,7 @@ class Session:
                              hello.audio_format, hello.sample_rate, hello.frame_duration, self.rt.params.sample_rate)
         first = not self.hello_done
         self.hello_done = True
-        await self.send_json(m.server_hello(self.session_id, self.rt.params.sample_rate, self.rt.params.frame_ms))
+        await self.send_json(m.ServerHello(self.rt.params.sample_rate, self.rt.params.frame_ms))
         if first and hello.mcp:
             self._mcp_task = asyncio.get_running_loop().create_task(self.mcp.discover())
 
@@ -224,8 +224,7 @@ class Session:
                 self._start_request(self.handle_utterance(text))
 
     def _is_wake_word(self, text: str) -> bool:
-        norm = _norm(text)
-        return any(norm == _norm(w) for w in self.rt.config.server.wake_words)
+        return WakeWords(self.rt.config.server.wake_words).is_only_wake_word(text)
 
     # ------------------------------------------------------------------ requests
 
@@ -262,7 +261,7 @@ class Session:
         if not text.strip():
             if self.engine.busy or self._request_pending():
                 return                # something else is already answering: do not talk over it
-            await self.send_json(m.stt(self.session_id, ""))
+            await self.send_json(m.Stt(""))
             self._start_request(self._speak_only("Sorry, I didn't catch that."))
             return
         self._start_request(self.handle_utterance(text))
@@ -277,10 +276,11 @@ class Session:
     async def handle_utterance(self, text: str) -> None:
         """Text from a device (listen detect) or from ASR: stt -> intent -> plugin -> turn."""
         text = text.strip()[:4096]
-        await self.send_json(m.stt(self.session_id, text))
+        await self.send_json(m.Stt(text))
         await self.engine.interrupt("new request")
         self._now_playing = None
-        intent = await self.rt.intent.recognize(text, self)
+        understood = await self.rt.understand(text, self)
+        intent = understood.intent
         self.log.info("utterance {!r} -> {} {}", text[:120], intent.name or "(no request)", intent.arguments)
         if not intent.name:
             await self._speak_only(intent.reply or "I can play songs and stories. Try: play Twinkle Twinkle.",
@@ -289,8 +289,8 @@ class Session:
         if self.rt.registry.get(intent.name) is None and intent.name in self.mcp.tools:
             await self._call_device_tool(intent.name, intent.arguments, intent.reply)
             return
-        result = self.rt.registry.call(intent.name, self, intent.arguments)
-        await self.apply(result)
+        assert understood.result is not None
+        await self.apply(understood.result)
 
     async def _call_device_tool(self, name: str, arguments: dict[str, Any], reply: str | None) -> None:
         """An LLM intent may name one of the device's own MCP tools (brightness, volume, ...)."""
@@ -336,7 +336,7 @@ class Session:
             return
         if result.play is not None:
             # The device's face follows `llm` emotion messages (protocol §3.3): smile while a song or story plays.
-            await self.send_json(m.llm_emotion(self.session_id, "happy", "😊"))
+            await self.send_json(m.LlmEmotion("happy", "😊"))
         items.append(TTSMessageDTO(sid, SentenceType.LAST, ContentType.ACTION))
         for item in items:
             self.engine.put(item)
@@ -375,7 +375,3 @@ class Session:
             self.log.warning("volume change failed: {}", exc)
             await self._speak_only("Sorry, I couldn't change the volume.")
 
-
-def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).casefold()
-    return " ".join("".join(c if c.isalnum() or c.isspace() else " " for c in text).split())

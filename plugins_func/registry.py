@@ -17,7 +17,7 @@ from loguru import logger
 if TYPE_CHECKING:
     from core.content.types import MatchResult, Track
 
-__all__ = ["Control", "PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", "Intent", "register_function"]
+__all__ = ["Control", "PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", "register_function"]
 
 
 class Control(StrEnum):
@@ -30,15 +30,6 @@ class Control(StrEnum):
     WHAT_PLAYING = "what_playing"
     VOLUME_UP = "volume_up"
     VOLUME_DOWN = "volume_down"
-
-
-@dataclass(frozen=True, slots=True)
-class Intent:
-    """A recognised request: the plugin function to call and its JSON arguments."""
-    name: str                       # registered function name, e.g. "play_music"; "" = not a request
-    arguments: dict[str, Any] = field(default_factory=dict)
-    language: str = "en"            # language of the utterance (for the spoken reply)
-    reply: str | None = None        # for non-requests: a friendly line to speak
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,13 +86,14 @@ def run_request(text: str, conn: FixtureConn) -> tuple[Any, Any]:
     """The server's path: rule intents (with the catalog title probe) -> registry -> plugin."""
     import asyncio
 
-    from core.providers.intent.rules import RulesIntentProvider
+    from core.config import Config
+    from core.providers.intent.rules import RuleIntentRecognizer, RulesIntentProvider
+    from core.understand import Understander
     from plugins_func.loader import default_functions
     from plugins_func.registry import PluginRegistry
 
-    intent = asyncio.run(RulesIntentProvider().recognize(text, conn))
-    result = PluginRegistry(default_functions()).call(intent.name, conn, intent.arguments) if intent.name else None
-    return intent, result
+    u = asyncio.run(Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=Config().server.wake_words)), PluginRegistry(default_functions()))(text, conn))
+    return u.intent, u.result
 
 
 def judge(row: dict[str, Any], got: dict[str, Any], track: Track | None, matcher: MultilingualMatcher) -> Outcome:
@@ -115,7 +116,7 @@ def judge(row: dict[str, Any], got: dict[str, Any], track: Track | None, matcher
             if row.get("language") and matcher.language_of(track) != row["language"]:
                 problems.append(f"language {matcher.language_of(track)} != {row['language']}")
             if row.get("tag"):
-                from core.providers.intent import vocab
+                from core.lang import vocab
                 allowed = {row["tag"], *vocab.MOOD_RELATED.get(row["tag"], ())}
                 if not allowed & set(track.tags):
                     problems.append(f"tags {track.tags} lack {row['tag']}")

@@ -6,15 +6,18 @@ from typing import Any
 
 import pytest
 
+from core.config import Config
 from core.content.types import Kind
-from core.providers.intent import vocab
+from core.lang import replies, vocab
+from core.providers.intent.base import IntentContext
+from core.understand import title_probe
 from core.providers.intent.rules import CONTROL_FUNCTIONS, RuleIntentRecognizer, RulesIntentProvider
 from plugins_func.loader import default_functions
 from plugins_func.registry import Control, PluginRegistry
 from tests.match_fixtures import FixtureConn, FixtureContent, make_matcher
 
 REGISTRY = PluginRegistry(default_functions())
-REC = RuleIntentRecognizer()
+REC = RuleIntentRecognizer(wake_words=Config().server.wake_words)
 
 
 def check_schema(name: str, args: dict[str, Any]) -> None:
@@ -75,15 +78,15 @@ def test_titles_with_control_words_are_play_requests(text: str) -> None:
 def test_non_requests_get_a_friendly_reply(text: str) -> None:
     intent = REC.recognize(text) if len(text) < 100 else REC.recognize("what " + text)
     assert intent.name == "" and intent.arguments == {}
-    assert intent.reply == vocab.REPLIES["help"][intent.language]
+    assert intent.reply == replies.REPLIES["help"][intent.language]
 
 
 def test_bare_title_uses_the_catalog_probe() -> None:
-    conn = FixtureConn(FixtureContent(make_matcher()))
-    provider = RulesIntentProvider()
-    assert asyncio.run(provider.recognize("baa baa black sheep", conn)).name == "play_music"
-    assert asyncio.run(provider.recognize("the thirsty crow", conn)).name == "play_story"
-    assert asyncio.run(provider.recognize("how are you", conn)).name == ""
+    ctx = IntentContext(titles=title_probe(make_matcher()))
+    provider = RulesIntentProvider(REC)
+    assert asyncio.run(provider.recognize("baa baa black sheep", ctx)).name == "play_music"
+    assert asyncio.run(provider.recognize("the thirsty crow", ctx)).name == "play_story"
+    assert asyncio.run(provider.recognize("how are you", ctx)).name == ""
 
 
 # --------------------------------------------------------------------------- controls on a connection

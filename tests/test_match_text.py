@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.content.text import Lexicon, analyze, fold, native_language, normalize, script_of
+from core.lang.text import Lexicon, analyze, fold, native_language, normalize, script_of
 
 
 def key(s: str) -> str:

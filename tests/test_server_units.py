@@ -1,6 +1,8 @@
 """Sans-I/O units: message parsing, binary framing, pacing (injected clock), auth tokens."""
 from __future__ import annotations
 
+import json
+
 import asyncio
 
 import pytest
@@ -34,9 +36,15 @@ def test_parse_hello_listen_abort_mcp_and_bad_input() -> None:
 
 
 def test_server_hello_has_what_firmware_requires() -> None:
-    hello = m.server_hello("sid", 24000)
+    hello = json.loads(m.encode(m.ServerHello(24000), "sid"))
     assert hello["type"] == "hello" and hello["transport"] == "websocket" and hello["session_id"] == "sid"
     assert hello["audio_params"] == {"format": "opus", "sample_rate": 24000, "channels": 1, "frame_duration": 60}
+
+
+def test_text_that_cannot_be_utf8_is_cleaned_at_the_edge() -> None:
+    msg = m.parse_message('{"type":"listen","state":"detect","text":"play \\ud800 song"}')
+    assert isinstance(msg, m.Listen) and msg.text == "play \ufffd song"
+    json.loads(m.encode(m.Stt(msg.text), "sid")).get("text").encode("utf-8")
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
@@ -192,8 +200,8 @@ async def test_a_failing_item_ends_its_turn_once_and_drops_the_rest() -> None:
         async def frames(self, text, language):
             yield b"\x02"
 
-    async def send_json(msg: dict) -> None:
-        out.append(f"{msg['type']}:{msg['state']}")
+    async def send_json(msg) -> None:
+        out.append(f"{msg.fields()['type']}:{msg.fields()['state']}")
 
     async def send_audio(frame: bytes, ts: int) -> None:
         out.append(f"frame{frame[0]}")

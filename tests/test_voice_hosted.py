@@ -20,7 +20,8 @@ from core.providers.intent.llm import LLMIntentProvider
 from core.providers.tts.base import TTSError
 from core.providers.tts.openai import OpenAITTS
 from core.audio.resample import wav_bytes
-from plugins_func.registry import Intent, PluginFunction, PluginRegistry, PluginResult
+from core.providers.intent.base import Intent, IntentContext
+from plugins_func.registry import PluginFunction, PluginRegistry, PluginResult
 from tests.voice_fixtures import dominant_hz, rms
 
 pytestmark = pytest.mark.timeout(30)
@@ -198,12 +199,10 @@ class Rules:
         return Intent("play_music", {"user_request": text}, reply=None)
 
 
-class Ctx:
-    device_id = "aa:bb"
-    now_playing = None
-    mcp_tools = {"self.audio_speaker.set_volume": {
+def Ctx() -> IntentContext:
+    return IntentContext(device_tools={"self.audio_speaker.set_volume": {
         "description": "Set the speaker volume", "inputSchema": {"type": "object", "properties": {
-            "volume": {"type": "integer"}}, "required": ["volume"]}}}
+            "volume": {"type": "integer"}}, "required": ["volume"]}}})
 
 
 def tool_call(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -213,8 +212,8 @@ def tool_call(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 async def test_llm_tool_call_becomes_an_intent(standin: StandIn) -> None:
     rules = Rules()
-    llm = build_intent(voice("intent", provider="llm", base_url=standin.url, api_key=KEY), REGISTRY, rules)
-    assert isinstance(llm, LLMIntentProvider)
+    llm = LLMIntentProvider(voice("intent", provider="llm", base_url=standin.url, api_key=KEY),
+                            REGISTRY.tool_schemas(), rules)
     standin.chat_reply = tool_call("play_music", {"user_request": "hanuman chalisa", "language_preference": "hindi"})
     try:
         intent = await llm.recognize("हनुमान चालीसा सुनाओ", Ctx())
@@ -240,7 +239,8 @@ async def test_llm_tool_call_becomes_an_intent(standin: StandIn) -> None:
 @pytest.mark.parametrize("behaviour", ["500", "slow", "unknown-tool", "garbage"])
 async def test_llm_failures_fall_back_to_rules(standin: StandIn, behaviour: str) -> None:
     rules = Rules()
-    llm = LLMIntentProvider(voice("intent", provider="llm", base_url=standin.url, timeout_s=1), REGISTRY, rules)
+    llm = LLMIntentProvider(voice("intent", provider="llm", base_url=standin.url, timeout_s=1),
+                            REGISTRY.tool_schemas(), rules)
     standin.behaviour = behaviour if behaviour in ("500", "slow") else "ok"
     standin.chat_reply = tool_call("launch_rocket", {}) if behaviour == "unknown-tool" else {"nope": 1}
     try:
@@ -251,6 +251,8 @@ async def test_llm_failures_fall_back_to_rules(standin: StandIn, behaviour: str)
     assert rules.seen == ["play baa baa black sheep"]
 
 
-def test_rules_provider_is_used_when_llm_is_off() -> None:
-    rules = Rules()
-    assert build_intent(voice("intent"), REGISTRY, rules) is rules
+def test_provider_follows_config() -> None:
+    from core.providers.intent.rules import RulesIntentProvider
+    assert isinstance(build_intent(voice("intent"), REGISTRY.tool_schemas()), RulesIntentProvider)
+    llm = build_intent(voice("intent", provider="llm", base_url="http://127.0.0.1:9/v1"), REGISTRY.tool_schemas())
+    assert isinstance(llm, LLMIntentProvider)

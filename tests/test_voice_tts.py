@@ -12,7 +12,8 @@ from core.providers.tts.factory import build_tts
 from core.providers.tts.piper import PiperTTS
 from core.audio.resample import Resampler, resample
 from core.providers.tts.router import TTSRouter
-from core.providers.tts.text import script_language, split_sentences
+from core.lang.script import native_language
+from core.providers.tts.text import split_sentences
 from tests.voice_fixtures import dominant_hz, rms
 
 pytestmark = pytest.mark.timeout(60)
@@ -132,4 +133,4 @@ def test_sentence_split_and_script_detection() -> None:
     long = ", ".join(["a little bunny hopped along the lane"] * 12) + "."
     parts = split_sentences(long)
     assert len(parts) > 1 and all(len(p) <= 440 for p in parts) and " ".join(parts) == long
-    assert script_language("హలో") == "te" and script_language("Hello") is None
+    assert native_language("హలో") == "te" and native_language("Hello") is None

@@ -66,7 +66,8 @@ def _lines(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
 async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO) -> int:
     from core.cli import load_cli_config
     from core.content.service import ContentService
-    from core.providers.intent.rules import RulesIntentProvider
+    from core.providers.intent.factory import build_intent
+    from core.understand import Understander
     from plugins_func.loader import HeadlessContext, default_functions
     from plugins_func.registry import PluginRegistry
 
@@ -82,12 +83,12 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
         if not svc.tracks():
             print(f"warning: the catalog is empty ({args.content_dir or 'configured source'})", file=sys.stderr)
         registry = PluginRegistry(default_functions())
-        provider = RulesIntentProvider()
+        understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
+                                               wake_words=cfg.server.wake_words), registry)
         for utterance in utterances:
             conn = HeadlessContext(content=svc, device_id="match-cli")
-            intent = await provider.recognize(utterance, conn)
-            result = registry.call(intent.name, conn, intent.arguments) if intent.name else None
-            out.write(json.dumps(describe(utterance, intent.name, result), ensure_ascii=False) + "\n")
+            u = await understand(utterance, conn)
+            out.write(json.dumps(describe(utterance, u.intent.name, u.result), ensure_ascii=False) + "\n")
             out.flush()
     finally:
         await svc.close()

@@ -17,10 +17,10 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.content.text import Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
+from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
     strip_carriers
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.providers.intent import vocab
+from core.lang import vocab
 
 __all__ = ["MultilingualMatcher", "language_code"]
 

@@ -18,7 +18,8 @@ from loguru import logger
 
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.playback.pacer import Pacer
-from core.protocol.messages import TtsState, tts
+from core.protocol.errors import SendError
+from core.protocol.messages import ServerMessage, Tts, TtsState
 
 __all__ = ["ContentType", "SentenceType", "TTSMessageDTO", "TurnEngine", "FrameSource", "SpeechSource"]
 
@@ -58,7 +59,7 @@ class SpeechSource(Protocol):
     def frames(self, text: str, language: str) -> AsyncIterator[bytes]: ...
 
 
-SendJson = Callable[[dict[str, Any]], Awaitable[None]]
+SendJson = Callable[[ServerMessage], Awaitable[None]]
 SendAudio = Callable[[bytes, int], Awaitable[None]]      # (opus packet, timestamp ms)
 
 
@@ -207,10 +208,6 @@ class TurnEngine:
         self.frames_sent += 1
         self.last_frame_at = asyncio.get_running_loop().time()
 
-    def _tts(self, state: TtsState, text: str | None = None) -> dict[str, Any]:
-        return tts(self._session_id, state, text)
-
-
-class SendError(Exception):
-    """The connection can no longer take data."""
+    def _tts(self, state: TtsState, text: str | None = None) -> Tts:
+        return Tts(state, text)
 

@@ -6,6 +6,7 @@ Follows docs/xiaozhi-protocol.md §2-3. Parsing never raises on device input: an
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 __all__ = [
     "ListenState", "ListenMode", "TtsState",
     "Hello", "Listen", "Abort", "Mcp", "Iot", "Unknown", "Invalid", "ClientMessage",
-    "parse_message", "server_hello", "stt", "tts", "llm_emotion", "mcp", "alert", "dumps",
+    "parse_message", "ServerHello", "Stt", "Tts", "LlmEmotion", "McpMessage", "Alert", "ServerMessage", "encode",
+    "clean_text",
 ]
 
 
@@ -106,7 +108,7 @@ def parse_message(text: str) -> ClientMessage:
         return _parse_listen(obj)
     if kind == "abort":
         reason = obj.get("reason")
-        return Abort(reason if isinstance(reason, str) else None)
+        return Abort(clean_text(reason[:64]) if isinstance(reason, str) else None)
     if kind == "mcp":
         payload = obj.get("payload")
         if not isinstance(payload, dict):
@@ -114,7 +116,7 @@ def parse_message(text: str) -> ClientMessage:
         return Mcp(payload)
     if kind == "iot":
         return Iot(obj)
-    return Unknown(kind[:40])
+    return Unknown(clean_text(kind[:40]))
 
 
 def _int(value: Any, default: int) -> int:
@@ -157,41 +159,89 @@ def _parse_listen(obj: dict[str, Any]) -> Listen | Invalid:
     except ValueError:
         mode = None
     text = obj.get("text")
-    return Listen(state, mode, text[:_MAX_TEXT] if isinstance(text, str) else None)
+    return Listen(state, mode, clean_text(text[:_MAX_TEXT]) if isinstance(text, str) else None)
 
 
 # ----------------------------------------------------------------------------------------- server -> device
+# One frozen dataclass per message we send; `encode` stamps the session id in exactly one place.
 
 
-def dumps(msg: dict[str, Any]) -> str:
-    return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+@dataclass(frozen=True, slots=True)
+class ServerHello:
+    """§2.2: type + transport are mandatory (firmware dereferences a missing transport); audio_params is OUR downlink."""
+    sample_rate: int
+    frame_ms: int = 60
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": "hello", "version": 1, "transport": "websocket",
+                "audio_params": {"format": "opus", "sample_rate": self.sample_rate, "channels": 1,
+                                 "frame_duration": self.frame_ms}}
 
 
-def server_hello(session_id: str, sample_rate: int, frame_ms: int = 60) -> dict[str, Any]:
-    # §2.2: type + transport are mandatory (firmware dereferences a missing transport); audio_params is OUR downlink.
-    return {"type": "hello", "version": 1, "transport": "websocket", "session_id": session_id,
-            "audio_params": {"format": "opus", "sample_rate": sample_rate, "channels": 1,
-                             "frame_duration": frame_ms}}
+@dataclass(frozen=True, slots=True)
+class Stt:
+    """§3.2: what we heard (the device shows it as the child's line)."""
+    text: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": "stt", "text": self.text}
 
 
-def stt(session_id: str, text: str) -> dict[str, Any]:
-    return {"type": "stt", "text": text, "session_id": session_id}
+@dataclass(frozen=True, slots=True)
+class Tts:
+    """§3.4: start / sentence_start {text} / stop of a speaking turn."""
+    state: TtsState
+    text: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"type": "tts", "state": self.state.value}
+        if self.text is not None:
+            msg["text"] = self.text
+        return msg
 
 
-def tts(session_id: str, state: TtsState, text: str | None = None) -> dict[str, Any]:
-    msg: dict[str, Any] = {"type": "tts", "state": state.value, "session_id": session_id}
-    if text is not None:
-        msg["text"] = text
-    return msg
+@dataclass(frozen=True, slots=True)
+class LlmEmotion:
+    """§3.3: the device's face."""
+    emotion: str
+    emoji: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": "llm", "text": self.emoji, "emotion": self.emotion}
 
 
-def llm_emotion(session_id: str, emotion: str, emoji: str) -> dict[str, Any]:
-    return {"type": "llm", "text": emoji, "emotion": emotion, "session_id": session_id}
+@dataclass(frozen=True, slots=True)
+class McpMessage:
+    """§3.6: a JSON-RPC 2.0 payload for the device's MCP server."""
+    payload: dict[str, Any]
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": "mcp", "payload": self.payload}
 
 
-def mcp(session_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "mcp", "payload": payload, "session_id": session_id}
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """§3.5: status, message and emotion are all required strings, else the firmware ignores it."""
+    status: str
+    message: str
+    emotion: str = "sad"
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": "alert", "status": self.status, "message": self.message, "emotion": self.emotion}
 
 
-def alert(session_id: str, status: str, message: str, emotion: str = "sad") -> dict[str, Any]:
-    return {"type": "alert", "status": status, "message": message, "emotion": emotion, "session_id": session_id}
+ServerMessage = ServerHello | Stt | Tts | LlmEmotion | McpMessage | Alert
+
+
+def encode(msg: ServerMessage, session_id: str) -> str:
+    """The JSON text frame for `msg`, with the session id."""
+    return json.dumps({**msg.fields(), "session_id": session_id}, ensure_ascii=False, separators=(",", ":"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text a device sent, safe to log and to send back: lone surrogates (valid JSON escapes, invalid UTF-8)
+    become U+FFFD instead of failing the first send that echoes them."""
+    return _SURROGATE.sub("\ufffd", text)

@@ -10,23 +10,15 @@ from dataclasses import replace
 from typing import Any
 
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.providers.intent import vocab
+from core.lang import vocab
+from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, say
 from plugins_func.registry import PluginContext, PluginResult, register_function
 
 __all__ = ["play_music", "respond", "TITLE_LEVELS", "spoken_title"]
 
 TITLE_LEVELS = frozenset({MatchType.EXACT, MatchType.ROMANIZED, MatchType.ALTERNATIVE, MatchType.FUZZY,
                           MatchType.TRANSLITERATED})
-_NOUN = {Kind.MUSIC: {"en": "song", "hi": "गाना", "te": "పాట", "kn": "ಹಾಡು"},
-         Kind.STORY: {"en": "story", "hi": "कहानी", "te": "కథ", "kn": "ಕಥೆ"}}
-_LANG_NATIVE = {"hi": {"en": "अंग्रेज़ी", "hi": "हिंदी", "te": "तेलुगु", "kn": "कन्नड़"},
-                "te": {"en": "ఇంగ్లీష్", "hi": "హిందీ", "te": "తెలుగు", "kn": "కన్నడ"},
-                "kn": {"en": "ಇಂಗ್ಲಿಷ್", "hi": "ಹಿಂದಿ", "te": "ತೆಲುಗು", "kn": "ಕನ್ನಡ"}}
-
-
-def _say(key: str, lang: str, **kw: str) -> str:
-    table = vocab.REPLIES[key]
-    return table.get(lang, table["en"]).format(**kw)
+_say = say
 
 
 def spoken_title(track: Track, lang: str) -> str:
@@ -38,13 +30,13 @@ def spoken_title(track: Track, lang: str) -> str:
 
 def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | None = None,
           collection: str | None = None) -> str:
-    noun = _NOUN[kind].get(lang, _NOUN[kind]["en"])
+    noun = NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])
     if lang == "en":
         label = (vocab.LANGUAGE_LABELS.get(language or "") or mood or
                  (collection.lower() if collection and kind is Kind.STORY else collection) or "")
         words = f"{label} {noun}".strip()
         return ("an " if words[0] in "aeiouAEIOU" else "a ") + words
-    label = _LANG_NATIVE.get(lang, {}).get(language or "", "")
+    label = LANGUAGE_NAMES_IN.get(lang, {}).get(language or "", "")
     return f"{label} {noun}".strip()
 
 
@@ -74,7 +66,7 @@ def respond(conn: PluginContext, kind: Kind, user_request: str, language_prefere
         return PluginResult(speech=_say("group_pick", lang, what=what, title=spoken_title(track, lang)),
                             language=lang, play=track, match=result)
     if not result.requested:
-        return PluginResult(speech=_say("empty_catalog", lang, what=_NOUN[kind].get(lang, _NOUN[kind]["en"])),
+        return PluginResult(speech=_say("empty_catalog", lang, what=NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])),
                             language=lang, match=result)
     return _miss(conn, kind, request, language_preference, result, lang, avoid)
 

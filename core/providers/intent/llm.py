@@ -1,25 +1,24 @@
 """LLM intent provider: an OpenAI-compatible `/chat/completions` with function calling.
 
-The model sees the plugin registry's tools (play_music, play_story, controls) plus the device's MCP tools,
+The model sees the plugin functions' tool schemas (play_music, play_story, controls) plus the device's MCP tools,
 and answers with one tool call, which becomes an `Intent` for the same plugin path as the rule-based
 recogniser. A reply without a tool call is a friendly line for non-requests. Any error (timeout, HTTP
 error, malformed answer, unknown tool) hands the utterance to the rule-based fallback.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 from loguru import logger
 
 from core.config import IntentConfig
-from plugins_func.registry import Intent, PluginRegistry
+from core.lang.script import language_or
 
-from .base import IntentProvider
+from .base import Intent, IntentContext, IntentProvider
 
 __all__ = ["LLMIntentProvider", "SYSTEM_PROMPT"]
 
@@ -32,13 +31,6 @@ SYSTEM_PROMPT = (
     "language, saying what you can do."
 )
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
-
-
-def _language_of(text: str) -> str:
-    for lo, hi, lang in ((0x0900, 0x097F, "hi"), (0x0C00, 0x0C7F, "te"), (0x0C80, 0x0CFF, "kn")):
-        if any(lo <= ord(ch) <= hi for ch in text):
-            return lang
-    return "en"
 
 
 def _mcp_tools(mcp_tools: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -58,9 +50,11 @@ def _mcp_tools(mcp_tools: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict
 class LLMIntentProvider:
     name = "llm"
 
-    def __init__(self, cfg: IntentConfig, registry: PluginRegistry, fallback: IntentProvider) -> None:
+    def __init__(self, cfg: IntentConfig, tools: Sequence[Mapping[str, Any]], fallback: IntentProvider) -> None:
+        """`tools`: the plugin functions in OpenAI tools format; a tool call naming anything else is refused."""
         self._cfg = cfg
-        self._registry = registry
+        self._tools = [dict(t) for t in tools]
+        self._known = {str(t.get("function", {}).get("name")) for t in self._tools}
         self._fallback = fallback
         self._url = cfg.base_url.rstrip("/") + "/chat/completions"
         self._session: aiohttp.ClientSession | None = None
@@ -70,21 +64,19 @@ class LLMIntentProvider:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._cfg.timeout_s))
         return self._session
 
-    async def recognize(self, text: str, context: Any) -> Intent:
+    async def recognize(self, text: str, context: IntentContext) -> Intent:
         try:
             return await self._ask(text, context)
         except Exception as exc:  # any failure: the rule-based recogniser still answers
             logger.warning("LLM intent failed ({}: {}); using the rule-based recogniser", type(exc).__name__,
                            str(exc)[:160])
-            result = self._fallback.recognize(text, context)
-            return await result if inspect.isawaitable(result) else result
+            return await self._fallback.recognize(text, context)
 
-    async def _ask(self, text: str, context: Any) -> Intent:
-        mcp = getattr(context, "mcp_tools", None) or {}
-        mcp_schemas, mcp_names = _mcp_tools(mcp)
-        tools = [*self._registry.tool_schemas(), *mcp_schemas]
-        now = getattr(context, "now_playing", None)
-        system = SYSTEM_PROMPT + (f" Now playing: {getattr(now, 'title', now)}." if now is not None else "")
+    async def _ask(self, text: str, context: IntentContext) -> Intent:
+        mcp_schemas, mcp_names = _mcp_tools(context.device_tools)
+        tools = [*self._tools, *mcp_schemas]
+        now = context.now_playing
+        system = SYSTEM_PROMPT + (f" Now playing: {now}." if now else "")
         body: dict[str, Any] = {"model": self._cfg.model, "max_tokens": self._cfg.max_tokens, "temperature": 0,
                                 "messages": [{"role": "system", "content": system},
                                              {"role": "user", "content": text}]}
@@ -97,7 +89,7 @@ class LLMIntentProvider:
                 raise RuntimeError(f"chat endpoint returned HTTP {resp.status}")
             answer = await resp.json(content_type=None)
         message = answer["choices"][0]["message"]
-        language = _language_of(text)
+        language = language_or(text)
         calls = message.get("tool_calls") or []
         if calls:
             fn = calls[0]["function"]
@@ -108,7 +100,7 @@ class LLMIntentProvider:
                 raise ValueError("tool arguments are not a JSON object")
             if name in mcp_names:
                 name = mcp_names[name]
-            elif self._registry.get(name) is None:
+            elif name not in self._known:
                 raise ValueError(f"model called unknown tool {name!r}")
             logger.debug("LLM intent: {}({})", name, sorted(args))
             return Intent(name=name, arguments=args, language=language)

@@ -7,27 +7,30 @@ functions' JSON schemas, so an LLM provider and this recogniser call the very sa
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 from loguru import logger
 
-from core.content.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize
-from core.providers.intent import vocab
-from plugins_func.registry import Intent
+from core.lang import vocab
+from core.lang.replies import say
+from core.lang.script import language_or
+from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize
+from core.lang.wake import WakeWords
+
+from .base import Intent, IntentContext, TitleProbe
 
 __all__ = ["RuleIntentRecognizer", "RulesIntentProvider", "CONTROL_FUNCTIONS"]
 
 CONTROL_FUNCTIONS = tuple(vocab.CONTROLS)        # plugin function names of the transport controls
 _UNSUPPORTED = ("joke", "jokes", "weather", "time", "date", "news", "capital", "calculate", "math", "homework")
-TitleProbe = Callable[[str], str | None]         # utterance -> "play_music" / "play_story" when it names a title
 
 
 class RuleIntentRecognizer:
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, *, wake_words: Iterable[str] = ()) -> None:
         self._lex = lexicon or Lexicon.build()
         self._fillers = PhraseSet([(f, "f") for f in vocab.CONTROL_FILLERS])
-        self._wake = PhraseSet([(w, "w") for w in vocab.WAKE_WORDS])
+        self._wake = WakeWords(wake_words)
         self._controls: dict[tuple[str, ...], str] = {}
         for name, phrases in vocab.CONTROLS.items():
             for p in phrases:
@@ -46,15 +49,6 @@ class RuleIntentRecognizer:
                 out.append(p)
         return tuple(out)
 
-    def _strip_wake(self, toks: list[str], phon: list[str]) -> int:
-        start = 0
-        while start < len(phon):
-            spans = self._wake.find(phon[start:])
-            if not spans or spans[0][0] != 0:
-                break
-            start += spans[0][1]
-        return start
-
     def recognize(self, text: str, *, titles: TitleProbe | None = None) -> Intent:
         """Decide what `text` asks for. `titles` lets a bare title ("baa baa black sheep") be told from chatter."""
         try:
@@ -66,11 +60,11 @@ class RuleIntentRecognizer:
     def _recognize(self, text: str, titles: TitleProbe | None) -> Intent:
         toks = normalize(text).split()[:48]
         phon = [fold(t) for t in toks]
-        start = self._strip_wake(toks, phon)
+        start = self._wake.leading(phon)
         toks, phon = toks[start:], phon[start:]
         body = " ".join(toks)
         if not [p for p in phon if p]:
-            return _help(_script_language(text))
+            return _help(language_or(text))
         a = analyze(body, self._lex)
         lang = a.utterance_language
         control = self._controls.get(self._control_key(phon))
@@ -113,30 +107,14 @@ class RuleIntentRecognizer:
 
 
 class RulesIntentProvider:
-    """The async IntentProvider wrapper; uses the catalog (context.content.matcher) to recognise bare titles."""
+    """The async IntentProvider wrapper; the context's title probe (built on the catalog) recognises bare titles."""
     name = "rules"
 
     def __init__(self, recognizer: RuleIntentRecognizer | None = None) -> None:
         self.recognizer = recognizer or RuleIntentRecognizer()
 
-    async def recognize(self, text: str, context: Any) -> Intent:
-        return self.recognizer.recognize(text, titles=_title_probe(context))
-
-
-def _title_probe(context: Any) -> TitleProbe | None:
-    content = getattr(context, "content", None)
-    matcher = getattr(content, "matcher", None) if content is not None else None
-    if matcher is None:
-        return None
-
-    def probe(utterance: str) -> str | None:
-        from core.content.types import Kind, MatchType
-        r = matcher.find_content_match(utterance)
-        if r.track is None or r.match_type in (MatchType.NONE, MatchType.TAG, MatchType.COLLECTION,
-                                               MatchType.RANDOM):
-            return None
-        return "play_story" if r.track.kind == Kind.STORY else "play_music"
-    return probe
+    async def recognize(self, text: str, context: IntentContext) -> Intent:
+        return self.recognizer.recognize(text, titles=context.titles)
 
 
 def _story_only_category(a: Analysis) -> bool:
@@ -149,10 +127,5 @@ def _unsupported_only(a: Analysis, unsupported: set[str]) -> bool:
     return bool(words) and all(w in unsupported for w in words)
 
 
-def _script_language(text: str) -> str:
-    from core.content.text import native_language
-    return native_language(text or "") or "en"
-
-
 def _help(lang: str) -> Intent:
-    return Intent("", {}, language=lang, reply=vocab.REPLIES["help"].get(lang, vocab.REPLIES["help"]["en"]))
+    return Intent("", {}, language=lang, reply=say("help", lang))

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from loguru import logger
 
 from .base import TTSError, TTSProvider, TTSProviderBase
-from .text import script_language
+from core.lang.script import native_language
 
 __all__ = ["TTSRouter"]
 
@@ -25,7 +25,7 @@ class TTSRouter(TTSProviderBase):
         self._other = other
 
     def pick(self, text: str, language: str) -> tuple[TTSProvider, str]:
-        script = script_language(text)
+        script = native_language(text)
         if script is not None:
             return self._other, script
         lang = (language or "en").split("-")[0].lower()

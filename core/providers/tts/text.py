@@ -1,9 +1,9 @@
-"""Text helpers shared by the TTS providers: sentence splitting (first audio sooner) and script detection."""
+"""Text helpers shared by the TTS providers: sentence splitting (first audio sooner)."""
 from __future__ import annotations
 
 import re
 
-__all__ = ["split_sentences", "script_language"]
+__all__ = ["split_sentences"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?।॥])\s+|\n+")
 _CLAUSE = re.compile(r"(?<=[,;:])\s+")
@@ -34,18 +34,3 @@ def split_sentences(text: str) -> list[str]:
         if part:
             out.append(part)
     return out
-
-
-def script_language(text: str) -> str | None:
-    """hi / te / kn when the text is written in that script (the reply language wins otherwise)."""
-    counts = {"hi": 0, "te": 0, "kn": 0}
-    for ch in text:
-        o = ord(ch)
-        if 0x0900 <= o <= 0x097F:
-            counts["hi"] += 1
-        elif 0x0C00 <= o <= 0x0C7F:
-            counts["te"] += 1
-        elif 0x0C80 <= o <= 0x0CFF:
-            counts["kn"] += 1
-    lang, n = max(counts.items(), key=lambda kv: kv[1])
-    return lang if n else None

@@ -1,6 +1,6 @@
 """Request vocabulary per language and script: carrier words, language names, moods, categories, controls, replies.
 
-Pure data. Every phrase is compared after `core.content.text` normalisation and in its phonetic romanized form,
+Pure data. Every phrase is compared after `core.lang.text` normalisation and in its phonetic romanized form,
 so one spelling per word is usually enough; ASR variants that the phonetic fold does not merge are listed.
 Codes: en, hi, te, kn.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["LANGS", "LANGUAGE_LABELS", "LANGUAGE_NAMES", "CARRIERS", "MUSIC_NOUNS", "STORY_NOUNS", "MUSIC_VERBS",
            "STORY_VERBS", "LANGUAGE_CUES", "MOODS", "MOOD_RELATED", "STORY_CATEGORIES", "MUSIC_CATEGORIES",
-           "CONTROLS", "CONTROL_FILLERS", "WAKE_WORDS", "CHITCHAT", "QUESTION_WORDS", "REPLIES"]
+           "CONTROLS", "CONTROL_FILLERS", "CHITCHAT", "QUESTION_WORDS"]
 
 LANGS = ("en", "hi", "te", "kn")
 LANGUAGE_LABELS = {"en": "English", "hi": "Hindi", "te": "Telugu", "kn": "Kannada"}
@@ -168,9 +168,6 @@ CONTROL_FILLERS = ("please", "pls", "now", "the", "this", "that", "it", "its", "
                    "ఇది", "ಇದು", "यह", "ये", "hai", "है", "chal", "raha", "bajao", "sunao", "baja",
                    "suna", "pettu", "haaku", "cheppu", "helu", "बजाओ", "सुनाओ", "పెట్టు", "ಹಾಕು", "maadu", "ಮಾಡು",
                    "karo", "please", "cheyi", "చేయి", "ki", "की")
-# Wake words the ASR may keep at the start of an utterance.
-WAKE_WORDS = ("hey cheeko", "hi cheeko", "hello cheeko", "ok cheeko", "cheeko", "chiko", "cheeku")
-
 # Small talk that is not a request: answered with a friendly line about what the speaker can do.
 CHITCHAT = ("hi", "hello", "hey", "hii", "namaste", "namaskar", "namaskaram", "namaskara", "नमस्ते", "नमस्कार",
             "నమస్తే", "నమస్కారం", "ನಮಸ್ಕಾರ", "how are you", "who are you", "what is your name", "whats your name",
@@ -180,25 +177,3 @@ CHITCHAT = ("hi", "hello", "hey", "hii", "namaste", "namaskar", "namaskaram", "n
 QUESTION_WORDS = ("what", "whats", "why", "how", "who", "when", "where", "which", "is", "are", "do", "does", "did",
                   "can", "kya", "kyon", "kyun", "kaise", "kab", "kahan", "kaun", "क्या", "क्यों", "कैसे", "कब",
                   "कहाँ", "कौन", "enti", "ela", "ఎందుకు", "ఏమిటి", "ఎలా", "yaake", "hege", "ಏಕೆ", "ಹೇಗೆ", "ಏನು")
-
-# Spoken replies. {title}, {requested}, {what} are filled in by the plugins.
-REPLIES: dict[str, dict[str, str]] = {
-    "now_playing": {"en": "Now playing {title}.", "hi": "अब सुनिए {title}.", "te": "ఇప్పుడు {title} వినండి.",
-                    "kn": "ಈಗ {title} ಕೇಳಿ."},
-    "now_telling": {"en": "Here is the story {title}.", "hi": "सुनिए कहानी {title}.", "te": "ఇదిగో కథ {title}.",
-                    "kn": "ಇಲ್ಲಿದೆ ಕಥೆ {title}."},
-    "group_pick": {"en": "Here's {what}: {title}.", "hi": "यह रहा {what}: {title}.", "te": "ఇదిగో {what}: {title}.",
-                   "kn": "ಇಲ್ಲಿದೆ {what}: {title}."},
-    "not_found": {"en": "I couldn't find {requested}.", "hi": "मुझे {requested} नहीं मिला.",
-                  "te": "నాకు {requested} దొరకలేదు.", "kn": "ನನಗೆ {requested} ಸಿಗಲಿಲ್ಲ."},
-    "instead": {"en": "Here's {what} instead: {title}.", "hi": "इसकी जगह यह {what} सुनिए: {title}.",
-                "te": "దానికి బదులు ఈ {what}: {title}.", "kn": "ಅದರ ಬದಲು ಈ {what}: {title}."},
-    "offer": {"en": "You can ask me for {what} like {title}.", "hi": "आप {title} जैसा {what} माँग सकते हैं.",
-              "te": "మీరు {title} లాంటి {what} అడగవచ్చు.", "kn": "ನೀವು {title} ತರಹದ {what} ಕೇಳಬಹುದು."},
-    "empty_catalog": {"en": "Sorry, I don't have any {what} yet.", "hi": "माफ़ कीजिए, अभी कोई {what} नहीं है.",
-                      "te": "క్షమించండి, ఇంకా {what} లేవు.", "kn": "ಕ್ಷಮಿಸಿ, ಇನ್ನೂ {what} ಇಲ್ಲ."},
-    "help": {"en": "I can play songs and tell stories. Try: play Baa Baa Black Sheep, or tell me a bedtime story.",
-             "hi": "मैं गाने बजा सकता हूँ और कहानियाँ सुना सकता हूँ. बोलिए: हिंदी गाना बजाओ.",
-             "te": "నేను పాటలు వినిపిస్తాను, కథలు చెబుతాను. అనండి: తెలుగు పాట పెట్టు.",
-             "kn": "ನಾನು ಹಾಡು ಹಾಕುತ್ತೇನೆ, ಕಥೆ ಹೇಳುತ್ತೇನೆ. ಹೇಳಿ: ಕನ್ನಡ ಹಾಡು ಹಾಕು."},
-}

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from anyascii import anyascii
 from indic_transliteration import sanscript
 
-from core.providers.intent import vocab
+from core.lang import vocab
+from core.lang.script import SCRIPTS, native_language, script_of
 
 __all__ = ["normalize", "tokens", "script_of", "native_language", "to_latin", "phonetic", "fold", "PhraseSet",
            "Lexicon", "Analysis", "analyze", "strip_carriers", "MAX_CHARS"]
@@ -22,10 +23,7 @@ __all__ = ["normalize", "tokens", "script_of", "native_language", "to_latin", "p
 MAX_CHARS = 400          # a request longer than this is cut: titles are short and 10 kB of text must stay cheap
 MAX_TOKENS = 48
 
-_SCRIPTS = (("devanagari", 0x0900, 0x097F, sanscript.DEVANAGARI),
-            ("telugu", 0x0C00, 0x0C7F, sanscript.TELUGU),
-            ("kannada", 0x0C80, 0x0CFF, sanscript.KANNADA))
-_SCRIPT_LANG = {"devanagari": "hi", "telugu": "te", "kannada": "kn"}
+_SCHEMES = {"devanagari": sanscript.DEVANAGARI, "telugu": sanscript.TELUGU, "kannada": sanscript.KANNADA}
 # Keep word characters, Indic blocks (vowel signs are category M, not \w) and combining marks; drop dandas.
 _DROP = re.compile(r"[^\w\s\u0900-\u0D7F\u0300-\u036F]|[_\u0964\u0965\u0970]")
 _JOIN = str.maketrans({"'": "", "\u2019": "", "\u2018": "", "`": "", "\u200c": "", "\u200d": "", "\u00b4": ""})
@@ -55,34 +53,6 @@ def tokens(text: str) -> list[str]:
     return normalize(text).split()[:MAX_TOKENS]
 
 
-def script_of(text: str) -> str:
-    """The dominant script: "latin", "devanagari", "telugu", "kannada", "other" or "none" (no letters)."""
-    counts = {"latin": 0, "other": 0, "devanagari": 0, "telugu": 0, "kannada": 0}
-    for ch in text:
-        o = ord(ch)
-        for name, lo, hi, _ in _SCRIPTS:
-            if lo <= o <= hi:
-                counts[name] += 1
-                break
-        else:
-            if ch.isalpha():
-                counts["latin" if o < 0x0250 or 0x1E00 <= o <= 0x1EFF else "other"] += 1
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else "none"
-
-
-def native_language(text: str) -> str | None:
-    """hi/te/kn when the text has Devanagari/Telugu/Kannada letters (the script with most letters wins)."""
-    if text.isascii():
-        return None
-    counts: dict[str, int] = {}
-    for run in _INDIC_RUN.findall(text):
-        o = ord(run[0])
-        lang = "hi" if o <= 0x097F else "te" if o <= 0x0C7F else "kn"
-        counts[lang] = counts.get(lang, 0) + len(run)
-    return max(counts, key=counts.__getitem__) if counts else None
-
-
 def _syncope(s: str) -> str:
     """Delete medial schwas right to left, so each deletion sees the clusters made by the ones after it."""
     end = len(s)
@@ -98,9 +68,9 @@ def _syncope(s: str) -> str:
 
 def _itrans(run: str) -> str:
     o = ord(run[0])
-    for name, lo, hi, scheme in _SCRIPTS:
+    for name, lo, hi, _ in SCRIPTS:
         if lo <= o <= hi:
-            out = sanscript.transliterate(run, scheme, sanscript.ITRANS)
+            out = sanscript.transliterate(run, _SCHEMES[name], sanscript.ITRANS)
             # Anusvara / chandrabindu: m before labials, n elsewhere (baMdar -> bandar, chaMdA -> chandA).
             out = _ANUSVARA.sub("n", _ANUSVARA_LABIAL.sub("m", out.replace(".N", "M")))
             return _syncope(_FINAL_SCHWA_ITRANS.sub("", out)) if name == "devanagari" else out

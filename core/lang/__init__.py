@@ -1,0 +1,6 @@
+"""Language knowledge shared by the matcher, the intent recognisers and the speech side.
+
+`vocab` (request words per language), `text` (normalisation, phonetic folding, request analysis), `script` (the one
+script/language detector), `replies` (spoken lines per language), `wake` (wake-word handling). Standard library and
+transliteration libraries only: everything above may import it, it imports nothing of the project's but itself.
+"""
