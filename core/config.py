@@ -114,6 +114,22 @@ class MatchingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayerConfig:
+    resume_grace_s: float = 8.0                # after a wake-word interruption, silence alone resumes the item
+    save_every_s: float = 10.0                 # position saves while playing
+    finished_within_s: float = 10.0            # an item stopped this close to its end counts as finished
+    stories_resume: bool = True                # stories continue where they stopped, also after a reconnect
+    songs_resume_after_disconnect: bool = False  # songs restart after a reconnect unless paused on purpose
+    fade_s: float = 5.0                        # fade-out before a timed sleep stop
+    history_max: int = 100                     # plays remembered per device
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    url: str = "sqlite:metadata/devices.db"    # sqlite:PATH (default), memory:, or redis://host:port/db for a fleet
+
+
+@dataclass(frozen=True, slots=True)
 class VADConfig:
     provider: Literal["silero", "energy", "none"] = "silero"  # energy: RMS detector (no model); none: auto mode ends only on listen stop
     model_path: str = ""                       # Silero ONNX file; "" = the copy shipped inside faster-whisper
@@ -220,6 +236,8 @@ class Config:
     content: ContentConfig = field(default_factory=ContentConfig)
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     voice: VoiceConfig = field(default_factory=VoiceConfig)
+    player: PlayerConfig = field(default_factory=PlayerConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 
@@ -252,6 +270,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "TTS_API_KEY": "voice.tts.api_key",
     "LLM_API_KEY": "voice.intent.api_key",
     "LOG_LEVEL": "log.level",
+    "STATE_URL": "state.url",
+    "REDIS_URL": "state.url",
 }
 
 SECRET_KEYS = frozenset({
@@ -443,6 +463,20 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("content.s3.url_mode: 'cdn' needs content.s3.cdn_base_url (env S3_CDN_BASE_URL)")
     if s3.endpoint_url and not s3.endpoint_url.startswith(("http://", "https://")):
         raise ConfigError("content.s3.endpoint_url: must start with http:// or https://")
+    p = cfg.player
+    if not 0.5 <= p.resume_grace_s <= 120:
+        raise ConfigError("player.resume_grace_s: use 0.5-120 seconds (8 suits a child answering a question)")
+    if not 1 <= p.save_every_s <= 300:
+        raise ConfigError("player.save_every_s: use 1-300 seconds")
+    if not 0 <= p.fade_s <= 60:
+        raise ConfigError("player.fade_s: use 0-60 seconds")
+    if not 0 <= p.finished_within_s <= 600:
+        raise ConfigError("player.finished_within_s: use 0-600 seconds")
+    if not 1 <= p.history_max <= 1000:
+        raise ConfigError("player.history_max: use 1-1000")
+    if not cfg.state.url.startswith(("sqlite:", "memory", "redis://", "rediss://")):
+        raise ConfigError(f"state.url: {cfg.state.url!r} is not a store; use sqlite:PATH, memory: or redis://HOST:PORT/DB "
+                          "(env STATE_URL or REDIS_URL)")
     m = cfg.matching
     if not 0 <= m.min_score <= 100:
         raise ConfigError("matching.min_score: use 0-100")

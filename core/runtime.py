@@ -1,4 +1,8 @@
-"""The shared services of one server process, built once from the Config and passed to every session."""
+"""The shared services of one server process, built once from the Config.
+
+`Runtime.create(cfg)` builds the content service, the audio pipeline, the voice providers, the intent path, the
+device store and directory, and hands each session exactly what it uses (`SessionDeps`) — not the whole bag.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,18 +15,34 @@ from core.audio.types import AudioParams
 from core.auth import Authenticator
 from core.config import Config
 from core.content.service import ContentService
+from core.devices.directory import DeviceDirectory, LocalDirectory
+from core.devices.store import DeviceStore, open_store
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
+from core.playback.player import ResumeRules
 from core.playback.speech import SpeechRenderer
-from core.providers.intent.base import IntentProvider
+from core.providers.intent.factory import build_intent
 from core.providers.tts.base import TTSProvider
+from core.session.connection import SessionDeps
+from core.session.core import SessionSettings
 from core.understand import Understander
 from plugins_func.loader import default_functions
 from plugins_func.registry import PluginRegistry
 
-__all__ = ["Runtime", "WARM_PHRASES"]
+__all__ = ["Runtime", "WARM_PHRASES", "session_settings"]
 
 # Replies every device hears sooner or later: rendered once at start-up into the speech cache.
 WARM_PHRASES = ("Sorry, I didn't catch that.",)
+
+
+def session_settings(cfg: Config, params: AudioParams) -> SessionSettings:
+    p = cfg.player
+    return SessionSettings(
+        sample_rate=params.sample_rate, frame_ms=params.frame_ms, hello_timeout_s=cfg.server.hello_timeout_s,
+        idle_timeout_s=cfg.server.idle_timeout_s, wake_words=cfg.server.wake_words, greeting=cfg.server.greeting,
+        resume_grace_s=p.resume_grace_s, save_every_s=p.save_every_s, fade_s=p.fade_s,
+        player=ResumeRules(finished_within_ms=int(p.finished_within_s * 1000),
+                           songs_resume_after_disconnect=p.songs_resume_after_disconnect,
+                           stories_resume=p.stories_resume, history_max=p.history_max))
 
 
 @dataclass(slots=True)
@@ -33,15 +53,14 @@ class Runtime:
     content: ContentService
     pipeline: AudioPipeline
     speech: SpeechRenderer
-    registry: PluginRegistry
-    intent: IntentProvider
-    voice: VoiceInputFactory
     tts: TTSProvider
-    understand: Understander
+    store: DeviceStore
+    session: SessionDeps
     asr: Any = None
 
     @classmethod
-    async def create(cls, cfg: Config) -> Runtime:
+    async def create(cls, cfg: Config, *, directory: DeviceDirectory | None = None,
+                     store: DeviceStore | None = None) -> Runtime:
         params = AudioParams(sample_rate=cfg.audio.sample_rate, frame_ms=cfg.audio.frame_ms)
         content = ContentService.from_config(cfg)
         await content.start()
@@ -52,18 +71,25 @@ class Runtime:
         speech = SpeechRenderer(tts, pipeline.encode_pcm, params.sample_rate,
                                 cache_phrases=cfg.voice.tts.cache_phrases)
         registry = PluginRegistry(default_functions())
-        intent = _build_intent(cfg, registry)
+        intent = build_intent(cfg.voice.intent, registry.tool_schemas(), wake_words=cfg.server.wake_words)
         asr = _build_asr(cfg, content)
         voice: VoiceInputFactory = NullVoiceInputFactory()
         if asr is not None:
             from core.listener import ListenerFactory
             from core.providers.vad.factory import build_vad
             voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad))
-        rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, registry, intent, voice,
-                 tts, Understander(intent, registry), asr)
+        store = store or await open_store(cfg.state.url)
+        deps = SessionDeps(
+            settings=session_settings(cfg, params), params=params, content=content, pipeline=pipeline,
+            speech=speech, understand=Understander(intent, registry), voice=voice, store=store,
+            directory=directory or LocalDirectory(), on_miss=cfg.matching.on_miss,
+            recent_history=cfg.matching.recent_history, lead_frames=cfg.audio.lead_frames,
+            stop_grace_s=cfg.audio.stop_grace_ms / 1000.0)
+        rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, tts, store, deps, asr)
         await rt._warm_up()
-        logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}", len(content.tracks()),
-                    params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider, cfg.voice.intent.provider)
+        logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}, state={}",
+                    len(content.tracks()), params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider,
+                    cfg.voice.intent.provider, cfg.state.url.split("://")[0].split(":")[0])
         return rt
 
     async def _warm_up(self) -> None:
@@ -77,22 +103,18 @@ class Runtime:
                 pass
 
     async def close(self) -> None:
-        for provider in (self.asr, self.tts, self.intent):
+        for provider in (self.asr, self.tts, self.session.understand.intent):
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
         await self.pipeline.close()
         await self.content.close()
+        await self.store.close()
 
 
 def _build_tts(cfg: Config) -> TTSProvider:
     from core.providers.tts.factory import build_tts
     return build_tts(cfg.voice.tts)
-
-
-def _build_intent(cfg: Config, registry: PluginRegistry) -> IntentProvider:
-    from core.providers.intent.factory import build_intent
-    return build_intent(cfg.voice.intent, registry.tool_schemas(), wake_words=cfg.server.wake_words)
 
 
 def _build_asr(cfg: Config, content: ContentService) -> Any:

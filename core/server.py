@@ -16,8 +16,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from core.auth import DeviceIdentity, identity_from
+from core.protocol.errors import CloseCode
 from core.runtime import Runtime
-from core.session import Session
+from core.session.connection import Connection
 
 __all__ = ["DeviceServer"]
 
@@ -30,8 +31,9 @@ def _identity(request: Request) -> DeviceIdentity:
 class DeviceServer:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.sessions: set[Session] = set()
+        self.connections: set[Connection] = set()
         self._server: Server | None = None
+        self._accepting = True
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
         cfg = self.rt.config.server
@@ -44,15 +46,33 @@ class DeviceServer:
         logger.info("WebSocket server on ws://{}:{}{}", host, bound, cfg.websocket_path)
         return bound
 
+    @property
+    def sessions(self) -> set[Connection]:
+        return self.connections
+
+    def stop_accepting(self) -> None:
+        """New connections are refused (503) from now on; live ones go on until closed."""
+        self._accepting = False
+
+    async def drain(self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server shutting down") -> None:
+        """Save every device's position, then close each with `code` so it reconnects elsewhere or later."""
+        self.stop_accepting()
+        await asyncio.gather(*(c.save_and_close(code, reason) for c in list(self.connections)),
+                             return_exceptions=True)
+
     async def close(self) -> None:
+        if self.connections:
+            await self.drain()
         if self._server is not None:
-            self._server.close()          # 1001 to every device, then waits for handlers
+            self._server.close()          # 1001 to anything left, then waits for handlers
             await self._server.wait_closed()
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/health" and "upgrade" not in request.headers.get("Connection", "").lower():
             return connection.respond(http.HTTPStatus.OK, "ok\n")
+        if not self._accepting:
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining; reconnect through OTA\n")
         try:
             ident = _identity(request)
             reason = self.rt.auth.check(ident)
@@ -72,17 +92,18 @@ class DeviceServer:
         async def close(code: int, reason: str) -> None:
             await ws.close(code, reason)
 
-        session = Session(self.rt, ident, send_text=ws.send, send_bytes=ws.send, close=close, peer=_peer(ws))
-        self.sessions.add(session)
+        conn = Connection(self.rt.session, ident, send_text=ws.send, send_bytes=ws.send, close=close,
+                          peer=_peer(ws))
+        self.connections.add(conn)
         try:
-            await session.run(ws)
+            await conn.run(ws)
         except ConnectionClosed:
-            pass                          # the device vanished; the session cleaned up in its finally
+            pass                          # the device vanished; the connection cleaned up in its finally
         except Exception:   # noqa: BLE001 - contain any session bug to this one connection
-            session.log.exception("session failed")
-            await ws.close(1011, "internal error")
+            conn.log.exception("session failed")
+            await ws.close(int(CloseCode.INTERNAL), "internal error")
         finally:
-            self.sessions.discard(session)
+            self.connections.discard(conn)
 
 
 def _peer(ws: ServerConnection) -> str:

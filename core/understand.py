@@ -4,22 +4,23 @@ Used by the device session, `app.py match` and the tests alike, so what the CLI 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from core.content.types import Kind, MatchType
 from core.providers.intent.base import Intent, IntentContext, IntentProvider, TitleProbe
-from plugins_func.registry import PluginRegistry, PluginResult
+from plugins_func.actions import DeviceTool
+from plugins_func.registry import CatalogView, PluginContext, PluginRegistry, PluginResult
 
 __all__ = ["Understanding", "Understander", "title_probe"]
 
 _NOT_A_TITLE = (MatchType.NONE, MatchType.TAG, MatchType.COLLECTION, MatchType.RANDOM)
 
 
-def title_probe(matcher: Any) -> TitleProbe:
+def title_probe(catalog: CatalogView) -> TitleProbe:
     """Tell a bare title ("baa baa black sheep") from chatter: which plugin plays it, if the catalog has it."""
     def probe(utterance: str) -> str | None:
-        r = matcher.find_content_match(utterance)
+        r = catalog.find_content_match(utterance)
         if r.track is None or r.match_type in _NOT_A_TITLE:
             return None
         return "play_story" if r.track.kind == Kind.STORY else "play_music"
@@ -30,7 +31,7 @@ def title_probe(matcher: Any) -> TitleProbe:
 class Understanding:
     text: str
     intent: Intent
-    result: PluginResult | None       # None: a device tool call or not a request (intent.reply says what to say)
+    result: PluginResult          # what to say and do; for a non-request, the recogniser's friendly line
 
 
 class Understander:
@@ -40,14 +41,15 @@ class Understander:
         self.intent = intent
         self.registry = registry
 
-    async def __call__(self, text: str, ctx: Any) -> Understanding:
-        content = getattr(ctx, "content", None)
-        matcher = getattr(content, "matcher", None)
-        tools = getattr(ctx, "mcp_tools", None) or {}
-        now = getattr(ctx, "now_playing", None)
+    async def __call__(self, text: str, ctx: PluginContext) -> Understanding:
+        now = ctx.now_playing
         intent = await self.intent.recognize(text, IntentContext(
-            titles=title_probe(matcher) if matcher is not None else None,
-            now_playing=getattr(now, "display_title", None), device_tools=tools))
-        if not intent.name or (self.registry.get(intent.name) is None and intent.name in tools):
-            return Understanding(text, intent, None)
+            titles=title_probe(ctx.catalog), now_playing=now.display_title if now else None, device_tools=ctx.tools))
+        if not intent.name:
+            return Understanding(text, intent, PluginResult(speech=intent.reply, language=intent.language))
+        if self.registry.get(intent.name) is None and intent.name in ctx.tools:
+            return Understanding(text, intent, PluginResult(
+                speech=intent.reply, language=intent.language,
+                actions=(DeviceTool(intent.name, dict(intent.arguments)),)))
+        ctx = dataclasses.replace(ctx, language=intent.language)
         return Understanding(text, intent, self.registry.call(intent.name, ctx, intent.arguments))

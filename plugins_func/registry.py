@@ -1,62 +1,85 @@
-"""Plugin function registry: named functions with JSON-schema parameters, called with the connection context.
+"""Plugin function registry: named functions with JSON-schema parameters, called with a frozen context.
 
 The shape is the one LLM function calling uses (name, description, parameters), so the rule-based intent
-recogniser and an LLM provider call the very same functions. Functions return a `PluginResult`; the session,
-which owns the device state, decides what to do with it (speak, play, apply a control).
+recogniser and an LLM provider call the very same functions. A function gets a `PluginContext` (a view of the
+catalog, the device's state, its MCP tools) and returns a `PluginResult`: a spoken line and typed actions
+(plugins_func/actions.py). The device's player carries the actions out; a plugin never sees the connection.
 """
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from loguru import logger
 
-if TYPE_CHECKING:
-    from core.content.types import MatchResult, Track
+from core.content.types import Kind, MatchResult, Track
+from core.devices.state import DeviceState
+from core.lang.text import Analysis
+from plugins_func.actions import Action, PlayTrack
 
-__all__ = ["Control", "PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", "register_function"]
+__all__ = ["PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", "CatalogView", "register_function"]
 
 
-class Control(StrEnum):
-    STOP = "stop"
-    PAUSE = "pause"
-    RESUME = "resume"
-    NEXT = "next"
-    PREVIOUS = "previous"
-    REPEAT = "repeat"
-    WHAT_PLAYING = "what_playing"
-    VOLUME_UP = "volume_up"
-    VOLUME_DOWN = "volume_down"
+class CatalogView(Protocol):
+    """What plugins may ask of the catalog (the matcher implements it)."""
+
+    def find_content_match(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
+                           avoid: Collection[str] = ()) -> MatchResult: ...
+
+    def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
+                         avoid: Collection[str] = ()) -> MatchResult: ...
+
+    def pick(self, *, kind: Kind | None = None, collection: str | None = None, avoid: Collection[str] = ()
+             ) -> Track | None: ...
+
+    def track(self, uid: str) -> Track | None: ...
+
+    def language_of(self, track: Track) -> str | None: ...
+
+    def analyze(self, user_request: str) -> Analysis: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PluginContext:
+    """Everything a plugin may know, frozen at the moment the request is understood."""
+    catalog: CatalogView
+    device: DeviceState
+    tools: Mapping[str, Any] = field(default_factory=dict)     # device MCP tools by name (from tools/list)
+    on_miss: str = "say"                                       # matching.on_miss: say / offer / play_alternative
+    recent_size: int = 5
+    language: str = "en"                                       # the language the child spoke (for replies)
+
+    @property
+    def device_id(self) -> str:
+        return self.device.device_id
+
+    @property
+    def now_playing(self) -> Track | None:
+        """The item in hand (playing, paused or stopped but remembered), if the catalog still has it."""
+        item = self.device.item
+        return self.catalog.track(item.uid) if item is not None else None
+
+    @property
+    def recent(self) -> tuple[str, ...]:
+        """Uids played recently, oldest first (random picks avoid them)."""
+        seen = dict.fromkeys(p.uid for p in self.device.history[: self.recent_size])
+        return tuple(reversed(seen))
 
 
 @dataclass(frozen=True, slots=True)
 class PluginResult:
-    speech: str | None = None           # spoken first (e.g. "Now playing ..."), None = say nothing
-    language: str = "en"                # language of `speech`
-    play: Track | None = None           # item to play after the speech
-    control: Control | None = None      # a transport control for the session to apply
-    match: MatchResult | None = None    # what the matcher decided (logs, `app.py match`)
-    data: Mapping[str, Any] = field(default_factory=dict)   # extra, e.g. {"volume_delta": 10}
-
-
-class PluginContext(Protocol):
-    """What a plugin may see of the connection (the seed's `conn`)."""
-    device_id: str
+    speech: str | None = None            # spoken first (e.g. "Now playing ..."), None = say nothing
+    language: str = "en"                 # language of `speech`
+    actions: tuple[Action, ...] = ()     # carried out by the player, in order, after the speech starts
+    match: MatchResult | None = None     # what the matcher decided (logs, `app.py match`)
+    announces: bool = False              # `speech` only announces the track (may be shortened when not ready)
 
     @property
-    def content(self) -> Any: ...           # core.content.service.ContentService (catalog + matcher)
-
-    @property
-    def recent(self) -> Any: ...            # collections.deque[str] of Track.uid, most recent last
-
-    @property
-    def now_playing(self) -> Track | None: ...
-
-    @property
-    def mcp_tools(self) -> Mapping[str, Any]: ...   # device MCP tools by name (from tools/list)
+    def play(self) -> Track | None:
+        """The track this result starts, if any."""
+        return next((a.track for a in self.actions if isinstance(a, PlayTrack)), None)
 
 
 Handler = Callable[..., PluginResult]
@@ -66,7 +89,7 @@ Handler = Callable[..., PluginResult]
 class PluginFunction:
     name: str
     description: str
-    parameters: dict[str, Any]          # JSON schema of the arguments (without conn)
+    parameters: dict[str, Any]          # JSON schema of the arguments (without the context)
     handler: Handler
 
     def tool_schema(self) -> dict[str, Any]:
@@ -76,8 +99,9 @@ class PluginFunction:
 
 
 class PluginRegistry:
-    def __init__(self, functions: list[PluginFunction] | None = None) -> None:
+    def __init__(self, functions: Sequence[PluginFunction] | None = None) -> None:
         self._functions: dict[str, PluginFunction] = {}
+        self._params: dict[str, frozenset[str]] = {}
         for fn in functions or []:
             self.add(fn)
 
@@ -85,6 +109,7 @@ class PluginRegistry:
         if fn.name in self._functions:
             raise ValueError(f"plugin function {fn.name!r} registered twice")
         self._functions[fn.name] = fn
+        self._params[fn.name] = frozenset(inspect.signature(fn.handler).parameters) - {"ctx"}
 
     def get(self, name: str) -> PluginFunction | None:
         return self._functions.get(name)
@@ -95,22 +120,21 @@ class PluginRegistry:
     def tool_schemas(self) -> list[dict[str, Any]]:
         return [fn.tool_schema() for fn in self._functions.values()]
 
-    def call(self, name: str, conn: PluginContext, arguments: Mapping[str, Any]) -> PluginResult:
+    def call(self, name: str, ctx: PluginContext, arguments: Mapping[str, Any]) -> PluginResult:
         """Call a function with JSON arguments; unknown names or bad arguments give a spoken apology."""
         fn = self._functions.get(name)
         if fn is None:
             logger.warning("unknown plugin function {!r}", name)
             return PluginResult(speech="Sorry, I can't do that yet.")
-        params = inspect.signature(fn.handler).parameters
+        params = self._params[name]
         schema = fn.parameters.get("properties", {}) if isinstance(fn.parameters, dict) else {}
         # An LLM may send anything: keep only arguments the handler takes and whose JSON type fits the schema.
-        accepted = {k: v for k, v in arguments.items()
-                    if k in params and k != "conn" and _fits(v, schema.get(k))}
+        accepted = {k: v for k, v in arguments.items() if k in params and _fits(v, schema.get(k))}
         dropped = sorted(set(arguments) - set(accepted))
         if dropped:
             logger.debug("plugin {}: ignoring unknown arguments {}", name, dropped)
         try:
-            return fn.handler(conn, **accepted)
+            return fn.handler(ctx, **accepted)
         except TypeError as exc:
             logger.warning("plugin {}: bad arguments {}: {}", name, sorted(arguments), exc)
             return PluginResult(speech="Sorry, I didn't understand that request.")

@@ -13,6 +13,8 @@ from core.config import MatchingConfig
 from core.content.catalog import parse_metadata
 from core.content.matcher import MultilingualMatcher
 from core.content.types import Kind, Track
+from core.devices.state import DeviceState
+from plugins_func.registry import PluginContext
 
 DATA = Path(__file__).parent / "data"
 CATALOG_DIR = DATA / "match_catalog"
@@ -45,26 +47,12 @@ def make_matcher(cfg: MatchingConfig | None = None, seed: int = 7) -> Multilingu
     return MultilingualMatcher(load_tracks(), cfg or MatchingConfig(), rng=random.Random(seed))
 
 
-class FixtureContent:
-    """What plugins see as `conn.content`: the catalog tracks and a matcher over them."""
-
-    def __init__(self, matcher: MultilingualMatcher) -> None:
-        self.matcher = matcher
-
-    def tracks(self, kind: Kind | None = None) -> list[Track]:
-        return [t for t in self.matcher.tracks if kind is None or t.kind == kind]
-
-    def collections(self, kind: Kind) -> list[str]:
-        return sorted({t.collection for t in self.tracks(kind)})
-
-
-@dataclass
-class FixtureConn:
-    content: FixtureContent
-    device_id: str = "test-device"
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=5))
-    now_playing: Track | None = None
-    mcp_tools: Mapping[str, Any] = field(default_factory=dict)
+def make_ctx(matcher: MultilingualMatcher | None = None, *, device: DeviceState | None = None,
+             on_miss: str | None = None, tools: Mapping[str, Any] | None = None) -> PluginContext:
+    """The context a plugin gets on a device with `device` state (default: nothing played yet)."""
+    m = matcher or make_matcher()
+    return PluginContext(catalog=m, device=device or DeviceState("test-device"), tools=dict(tools or {}),
+                         on_miss=on_miss or m.cfg.on_miss)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -82,7 +70,7 @@ class Outcome:
     why: str
 
 
-def run_request(text: str, conn: FixtureConn) -> tuple[Any, Any]:
+def run_request(text: str, ctx: PluginContext) -> tuple[Any, Any]:
     """The server's path: rule intents (with the catalog title probe) -> registry -> plugin."""
     import asyncio
 
@@ -92,7 +80,7 @@ def run_request(text: str, conn: FixtureConn) -> tuple[Any, Any]:
     from plugins_func.loader import default_functions
     from plugins_func.registry import PluginRegistry
 
-    u = asyncio.run(Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=Config().server.wake_words)), PluginRegistry(default_functions()))(text, conn))
+    u = asyncio.run(Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=Config().server.wake_words)), PluginRegistry(default_functions()))(text, ctx))
     return u.intent, u.result
 
 
@@ -136,8 +124,8 @@ def evaluate(rows: list[dict[str, Any]], matcher: MultilingualMatcher) -> list[O
 
     out = []
     for row in rows:
-        conn = FixtureConn(FixtureContent(matcher))
-        intent, result = run_request(row["utterance"], conn)
+        ctx = make_ctx(matcher)
+        intent, result = run_request(row["utterance"], ctx)
         got = describe(row["utterance"], intent.name, result)
         match = getattr(result, "match", None)
         track = None if match is None or match.fallback else match.track

@@ -11,7 +11,8 @@ from core.content.matcher import MultilingualMatcher
 from core.content.types import Kind, MatchType, Track
 from plugins_func.functions.play_music import play_music
 from plugins_func.functions.play_story import play_story
-from tests.match_fixtures import FixtureConn, FixtureContent, load_tracks, make_matcher
+from plugins_func.registry import PluginContext
+from tests.match_fixtures import load_tracks, make_ctx, make_matcher
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +100,8 @@ def test_empty_and_odd_catalogs() -> None:
     assert m.find_content_match("play lullaby").track is not None
 
 
-def _conn(on_miss: str) -> FixtureConn:
-    return FixtureConn(FixtureContent(MultilingualMatcher(load_tracks(), MatchingConfig(on_miss=on_miss),
-                                                          rng=random.Random(1))))
+def _conn(on_miss: str) -> PluginContext:
+    return make_ctx(MultilingualMatcher(load_tracks(), MatchingConfig(on_miss=on_miss), rng=random.Random(1)))
 
 
 def test_honest_miss_say_offer_and_alternative() -> None:

@@ -216,7 +216,7 @@ async def test_bad_inputs_never_hurt_the_server(make_config, start_node) -> None
     async with DeviceClient(url) as client:
         await play_and_wait(client, "play baa baa black sheep")
         assert len(client.audio) == 40
-    assert not [s for s in node.ws.sessions if s.device_id == vanishing.device_id and s.engine.busy]
+    assert not [c for c in node.ws.connections if c.device_id == vanishing.device_id and c.core.busy]
 
 
 async def test_wake_word_greets_and_mcp_volume(make_config, start_node) -> None:

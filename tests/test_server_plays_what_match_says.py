@@ -37,11 +37,9 @@ async def test_server_plays_what_match_reports(make_config, start_node, demo_dir
                 assert "couldn't find" in first["text"].lower()      # an honest miss, never a fake title match
                 continue
             await device.wait_for(lambda r: r.kind == "audio", timeout=20)
-            await asyncio.sleep(0.2)
-            session = next(s for s in node.ws.sessions if s.session_id == device.session_id)
-            played = session.now_playing
-            assert played is not None, row
-            assert (played.collection, played.title, played.filename) == \
-                (row["collection"], row["title"], row["filename"]), row
+            conn = next(c for c in node.ws.connections if c.session_id == device.session_id)
+            playing = conn.snapshot()["now_playing"]          # the operator view of the device
+            assert playing is not None, row
+            assert playing["uid"] == f"{row['kind']}/{row['collection']}/{row['filename']}", row
             await device.abort()
             await device.wait_json("tts", "stop", timeout=5)

@@ -42,6 +42,7 @@ class AudioSource:
     etag: str | None = None
     size: int | None = None
     refresh_url: Callable[[], Awaitable[str]] | None = None
+    start_ms: int = 0                  # play from this position (a resume); 0 = from the start
 
     @property
     def is_url(self) -> bool:

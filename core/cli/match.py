@@ -66,10 +66,11 @@ def _lines(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
 async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO) -> int:
     from core.cli import load_cli_config
     from core.content.service import ContentService
+    from core.devices.state import DeviceState
     from core.providers.intent.factory import build_intent
     from core.understand import Understander
-    from plugins_func.loader import HeadlessContext, default_functions
-    from plugins_func.registry import PluginRegistry
+    from plugins_func.loader import default_functions
+    from plugins_func.registry import PluginContext, PluginRegistry
 
     overrides: dict[str, Any] = {}
     if args.content_dir:
@@ -86,8 +87,10 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
         understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
                                                wake_words=cfg.server.wake_words), registry)
         for utterance in utterances:
-            conn = HeadlessContext(content=svc, device_id="match-cli")
-            u = await understand(utterance, conn)
+            # A device with nothing played: the same context a new device gets.
+            ctx = PluginContext(catalog=svc.matcher, device=DeviceState("match-cli"), on_miss=cfg.matching.on_miss,
+                                recent_size=cfg.matching.recent_history)
+            u = await understand(utterance, ctx)
             out.write(json.dumps(describe(utterance, u.intent.name, u.result), ensure_ascii=False) + "\n")
             out.flush()
     finally:

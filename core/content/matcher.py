@@ -29,6 +29,7 @@ _TOKEN_CUTOFF = 72.0     # a misspelt request word must be this close to a catal
 _MAX_POSTING = 1500      # words in more keys than this do not nominate candidates alone
 _MAX_CANDIDATES = 600
 _GROUP_SCORE = 88.0      # fuzzy score at which a request names a shared alias / tag group
+_MAX_GROUP = 200         # uids a group pick carries for continuous play
 
 
 def language_code(value: str | None, _lex: PhraseSet | None = None) -> str | None:
@@ -65,6 +66,7 @@ class MultilingualMatcher:
         self.tracks: tuple[Track, ...] = tuple(tracks)
         self._rng = rng or random.Random()
         self._lex = Lexicon.build()
+        self._analyses: dict[str, Analysis] = {}
         self._names = PhraseSet([(w, c) for c, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
         self._by_uid = {t.uid: i for i, t in enumerate(self.tracks)}
         self._lang = [self._track_language(t) for t in self.tracks]
@@ -204,7 +206,7 @@ class MultilingualMatcher:
     def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
                          avoid: Collection[str] = ()) -> MatchResult:
         """A clearly labelled stand-in after a miss: an item in the request's language, else any item."""
-        a = analyze(user_request or "", self._lex)
+        a = self.analyze(user_request)
         lang = language_code(language_hint, self._names) or a.language or a.utterance_language
         pool = self._pool(kind)
         same = [i for i in pool if self._lang[i] == lang]
@@ -224,7 +226,15 @@ class MultilingualMatcher:
         return self.tracks[chosen] if chosen is not None else None
 
     def analyze(self, user_request: str) -> Analysis:
-        return analyze(user_request or "", self._lex)
+        """The request's analysis; the last few are remembered, because one request is analysed by the intent
+        probe, the plugin and the match (Analysis is frozen, so sharing it is safe)."""
+        text = user_request or ""
+        hit = self._analyses.get(text)
+        if hit is None:
+            hit = self._analyses[text] = analyze(text, self._lex)
+            if len(self._analyses) > 64:
+                self._analyses.pop(next(iter(self._analyses)))
+        return hit
 
     # ------------------------------------------------------------------ matching
 
@@ -232,7 +242,7 @@ class MultilingualMatcher:
         return self._pools.get(kind, ())
 
     def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
-        a = analyze(text, self._lex)
+        a = self.analyze(text)
         hint = language_code(hint_in, self._names) or a.language
         soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
         pool = self._pool(kind)
@@ -420,13 +430,17 @@ class MultilingualMatcher:
             drop = next((n for n in order if any(f[0] == n for f in filters)), filters[0][0])
             notes.append(f"relaxed:{drop}")
             filters = [f for f in filters if f[0] != drop]
-        chosen = self._pick(sorted(members) if filters else pool, avoid)
+        group = sorted(members) if filters else list(pool)
+        chosen = self._pick(group, avoid)
         if chosen is None:
             return MatchResult(None, MatchType.NONE, notes=("empty",))
         names = {n for n, _ in filters}
         mt = (MatchType.TAG if names & {"tag", "alias"} else MatchType.COLLECTION if names & {"collection", "language"}
               else MatchType.RANDOM)
-        return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + sorted(names)))
+        if len(group) > _MAX_GROUP:      # "play music" over a huge catalog: a fair sample is queue enough
+            group = self._rng.sample(group, _MAX_GROUP)
+        return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + sorted(names)),
+                           group=tuple(self._uids[i] for i in group))
 
     def _pick(self, members: Sequence[int], avoid: Collection[str]) -> int | None:
         if not members:

@@ -64,3 +64,4 @@ class MatchResult:
     runner_up: Track | None = None
     fallback: bool = False        # True: `track` is a labelled alternative after a miss, not a title match
     notes: tuple[str, ...] = field(default_factory=tuple)
+    group: tuple[str, ...] = ()   # a group pick: uids of the group it was drawn from (what plays on after it)

@@ -133,7 +133,7 @@ CONTROLS: dict[str, tuple[str, ...]] = {
              "ಮುಂದಿನ", "ಇನ್ನೊಂದು", "ಬೇರೆ", "bere", "play next", "play another", "play something else", "play different", "different"),
     "previous": ("previous", "go back", "back", "before", "last one", "one before", "pichla", "pichhla",
                  "पिछला", "पहले वाला", "play previous", "play last", "play before", "mundu", "munupati", "ముందటి", "మునుపటి", "వెనుకటి", "hindina", "ಹಿಂದಿನ"),
-    "repeat": ("repeat", "repeat it", "repeat that", "play it again", "play that again", "again", "once more",
+    "play_again": ("repeat", "repeat it", "repeat that", "play it again", "play that again", "again", "once more",
                "one more time", "sing it again", "same again", "phir se", "fir se", "dobara", "ek baar aur",
                "फिर से", "दोबारा", "एक बार और", "malli", "malla", "మళ్ళీ", "మళ్లీ", "matte", "matthe", "innomme",
                "ಮತ್ತೆ", "ಇನ್ನೊಮ್ಮೆ"),

@@ -1,54 +1,63 @@
-"""The turn engine: a per-connection queue of TEXT / FILE / ACTION items played as one speaking turn.
+"""The turn renderer: plays what the player asks for as one speaking turn on the device.
 
-Protocol sequence per turn (docs/xiaozhi-protocol.md §3.4, §6.2): `tts start` -> for each item
-`tts sentence_start {text}` + paced Opus frames -> `tts stop` once the last frame has played out on the device.
-`interrupt()` (abort, a new utterance, barge-in) cancels the item in flight wherever it waits -- pacer sleep,
-HTTP read, ffmpeg pipe -- drops queued items of the old turn, and sends `tts stop` at once.
+A turn is a list of segments — spoken lines and tracks from a position — rendered as
+`tts start` -> per segment `tts sentence_start {text}` + paced Opus frames -> `tts stop` once the last frame has
+played out (docs/xiaozhi-protocol.md §3.4, §6.2). A turn whose last segment is a track stays open: when that track's
+stream is exhausted (about `lookahead_s` before its audio ends on the device) the renderer reports `near_end`, and
+the session answers with the next segment (continuous play: its stream is opened and filled while the current one
+drains, so the gap is a frame or two) or with the end of the turn.
+
+It decides nothing: it reports `started`, `near_end`, `finished` and `failed` through callbacks and reads its inbox.
+Cancellation (abort, a new request, a pause) is the task being cancelled; `progress` then tells where the device was.
 """
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from loguru import logger
 
 from core.audio.types import AudioError, AudioParams, AudioSource
+from core.content.types import Track
+from core.lang.replies import say
+from core.playback.fade import Fader
 from core.playback.pacer import Pacer
-from core.protocol.errors import SendError
 from core.protocol.messages import ServerMessage, Tts, TtsState
 
-__all__ = ["ContentType", "SentenceType", "TTSMessageDTO", "TurnEngine", "FrameSource", "SpeechSource"]
-
-
-class ContentType(StrEnum):
-    TEXT = "text"        # speak `content_detail`
-    FILE = "file"        # play `content_file` (AudioSource), subtitle `content_detail`
-    ACTION = "action"    # run `action` (e.g. an MCP call) in turn order
-
-
-class SentenceType(StrEnum):
-    FIRST = "first"      # opens the turn: `tts start`
-    MIDDLE = "middle"
-    LAST = "last"        # closes the turn: `tts stop` after play-out
-
-
-_ids = itertools.count(1)
+__all__ = ["SpeechSeg", "TrackSeg", "EndOfTurn", "Segment", "Turn", "TurnCallbacks", "TurnRenderer", "Progress"]
 
 
 @dataclass(frozen=True, slots=True)
-class TTSMessageDTO:
-    sentence_id: int
-    sentence_type: SentenceType
-    content_type: ContentType
-    content_detail: str | None = None
-    content_file: AudioSource | None = None
+class SpeechSeg:
+    text: str
     language: str = "en"
-    action: Callable[[], Awaitable[None]] | None = None
-    on_start: Callable[[], None] | None = field(default=None, compare=False)   # e.g. mark a track as playing
+    announces: bool = False       # only announces the next track: may be dropped when it is not ready in time
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSeg:
+    track: Track
+    start_ms: int = 0
+    etag: str | None = None       # the version the position belongs to; a changed object starts over
+    language: str = "en"          # of the apologies this segment may need
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfTurn:
+    pass
+
+
+Segment = SpeechSeg | TrackSeg
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    id: int
+    segments: tuple[Segment, ...]
 
 
 class FrameSource(Protocol):
@@ -59,155 +68,268 @@ class SpeechSource(Protocol):
     def frames(self, text: str, language: str) -> AsyncIterator[bytes]: ...
 
 
+OpenSource = Callable[[Track, int], Awaitable[AudioSource]]
 SendJson = Callable[[ServerMessage], Awaitable[None]]
 SendAudio = Callable[[bytes, int], Awaitable[None]]      # (opus packet, timestamp ms)
 
 
-class TurnEngine:
-    def __init__(self, *, session_id: str, send_json: SendJson, send_audio: SendAudio, files: FrameSource,
-                 speech: SpeechSource, params: AudioParams, lead_frames: int = 3, stop_grace_s: float = 0.12,
-                 first_frame_gap_s: float = 0.06, log: Any = logger) -> None:
-        self._session_id = session_id
+@dataclass(slots=True)
+class TurnCallbacks:
+    """Reports to the session (synchronous: they only feed the session core)."""
+    started: Callable[[int, Track, int, str | None], None]     # turn id, track, start_ms, etag
+    near_end: Callable[[int, Track], None]                     # the track's stream is exhausted: what follows?
+    finished: Callable[[int, Track, int], None]                # turn id, track, duration_ms (its end)
+    failed: Callable[[int, Track, bool], None]                 # turn id, track, busy
+
+
+@dataclass(slots=True)
+class Progress:
+    """Where the device is in the current track segment (for positions on pause, save and disconnect)."""
+    track: Track | None = None
+    start_ms: int = 0
+    frames: int = 0
+    pacer: Pacer | None = None
+    frame_ms: int = 60
+
+    def position_ms(self) -> int | None:
+        if self.track is None:
+            return None
+        lead = self.pacer.playout_remaining() if self.pacer is not None else 0.0
+        played = max(0, self.frames * self.frame_ms - int(lead * 1000))
+        return self.start_ms + played
+
+
+class _Lookahead:
+    """Pulls a stream's frames ahead into a small deque, so the next stream can be opened before this one ends."""
+
+    def __init__(self, frames: AsyncIterator[bytes], size: int) -> None:
+        self._frames = frames
+        self._buf: deque[bytes] = deque()
+        self._size = size
+        self._space = asyncio.Event()
+        self._ready = asyncio.Event()
+        self.eof = asyncio.Event()
+        self.error: BaseException | None = None
+        self._task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            async for f in self._frames:
+                while len(self._buf) >= self._size:
+                    self._space.clear()
+                    await self._space.wait()
+                self._buf.append(f)
+                self._ready.set()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:     # noqa: BLE001 - handed to the consumer in order, after the frames before it
+            self.error = exc
+        finally:
+            self.eof.set()
+            self._ready.set()
+
+    async def get(self) -> bytes | None:
+        """The next frame; None at the end of the stream; raises the stream's error after its last frame."""
+        while not self._buf:
+            if self.eof.is_set():
+                if self.error is not None:
+                    raise self.error
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        frame = self._buf.popleft()
+        self._space.set()
+        return frame
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
+        aclose = getattr(self._frames, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+@dataclass(slots=True)
+class _Opened:
+    seg: TrackSeg
+    source: AudioSource | None
+    ahead: _Lookahead | None
+    changed: bool = False
+    error: AudioError | None = None
+
+
+async def _discard(task: asyncio.Task[_Opened]) -> None:
+    """Drop a prefetched next track (the turn was cancelled or ended): stop its stream."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        o = await task
+        if o.ahead is not None:
+            await o.ahead.aclose()
+
+
+class TurnRenderer:
+    """One per connection; `render(turn)` runs as one task and is cancelled to stop."""
+
+    def __init__(self, *, send_json: SendJson, send_audio: SendAudio, files: FrameSource, speech: SpeechSource,
+                 open_source: OpenSource, params: AudioParams, callbacks: TurnCallbacks, lead_frames: int = 3,
+                 stop_grace_s: float = 0.12, first_frame_gap_s: float = 0.06, lookahead_s: float = 2.0,
+                 log: Any = logger) -> None:
         self._send_json = send_json
         self._send_audio = send_audio
         self._files = files
         self._speech = speech
+        self._open = open_source
         self._params = params
+        self._cb = callbacks
         self._lead = lead_frames
         self._grace = stop_grace_s
         self._gap = first_frame_gap_s
+        self._ahead = max(4, round(lookahead_s / params.frame_s))
         self._log = log
-        self._queue: asyncio.Queue[TTSMessageDTO] = asyncio.Queue()
-        self._item_task: asyncio.Task[None] | None = None
-        self._pacer: Pacer | None = None
-        self.sentence_id = next(_ids)
-        self.speaking = False            # between our `tts start` and `tts stop`
-        self.last_frame_at = 0.0         # loop time of the last frame sent (idle timer input)
+        self.inbox: asyncio.Queue[Segment | EndOfTurn] = asyncio.Queue()
+        self.progress = Progress(frame_ms=params.frame_ms)
+        self.turn_id = 0
         self.frames_sent = 0
+        self.opened = False              # our `tts start` is out and no `tts stop` yet
+        self._fader: Fader | None = None
+        self._fade_frames = 0
 
-    # ------------------------------------------------------------------------------------------ queue side
+    # ------------------------------------------------------------------ control from the session
 
-    def new_turn(self) -> int:
-        """A fresh sentence id; items queued under older ids are skipped."""
-        self.sentence_id = next(_ids)
-        return self.sentence_id
+    def fade_out(self, seconds: float) -> None:
+        """Ramp the gain of the frames still to come down to silence over `seconds`."""
+        self._fade_frames = max(1, round(seconds / self._params.frame_s))
+        self._fader = None
 
-    def put(self, item: TTSMessageDTO) -> None:
-        self._queue.put_nowait(item)
+    def reset(self, turn_id: int) -> None:
+        """A new turn starts: forget the old one's inbox and progress."""
+        self.turn_id = turn_id
+        self.inbox = asyncio.Queue()
+        self.progress = Progress(frame_ms=self._params.frame_ms)
+        self._fader = None
+        self._fade_frames = 0
 
-    @property
-    def busy(self) -> bool:
-        return self.speaking or not self._queue.empty() or (self._item_task is not None and not self._item_task.done())
+    # ------------------------------------------------------------------ the turn
 
-    async def interrupt(self, reason: str) -> bool:
-        """Cancel everything in flight and queued; send `tts stop` now if a turn was open. True if it was."""
-        self.new_turn()
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        task = self._item_task
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                async with asyncio.timeout(1.0):
-                    await asyncio.wait({task})
-            except TimeoutError:
-                self._log.error("playback did not stop within 1 s of cancel ({})", reason)
-        was_speaking = self.speaking
-        if was_speaking:
-            self.speaking = False
-            self._pacer = None
-            self._log.info("turn interrupted: {}", reason)
-            await self._send_json(self._tts(TtsState.STOP))
-        return was_speaking
-
-    async def shutdown(self) -> None:
-        """The connection is closing: cancel the item in flight without telling the device."""
-        self.new_turn()
-        task = self._item_task
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
-        self.speaking = False
-
-    # ------------------------------------------------------------------------------------------ worker side
-
-    async def run(self) -> None:
-        """The worker: one item at a time, in order. Returns when a send fails (the connection is gone)."""
-        while True:
-            item = await self._queue.get()
-            if item.sentence_id != self.sentence_id:
-                continue
-            self._item_task = asyncio.create_task(self._handle(item))
-            await asyncio.wait({self._item_task})
-            task, self._item_task = self._item_task, None
-            if task.cancelled():
-                continue                          # interrupted; interrupt() already sent `tts stop`
-            exc = task.exception()
-            if exc is not None:
-                if isinstance(exc, SendError):
-                    self._log.info("send failed, playback cancelled: {}", type(exc).__name__)
-                    return
-                self._log.opt(exception=exc).error("turn item failed")
-                self.new_turn()                   # the rest of this turn is dropped, not replayed as a new turn
-                if self.speaking:
-                    self.speaking = False
-                    try:
-                        await self._send_json(self._tts(TtsState.STOP))
-                    except SendError:
-                        return
-
-    async def _handle(self, item: TTSMessageDTO) -> None:
-        if item.sentence_type is SentenceType.FIRST or not self.speaking:
-            await self._open_turn()
-        if item.content_type is ContentType.TEXT and item.content_detail:
-            await self._send_json(self._tts(TtsState.SENTENCE_START, item.content_detail))
-            await self._play(self._speech.frames(item.content_detail, item.language))
-        elif item.content_type is ContentType.FILE and item.content_file is not None:
-            if item.content_detail:
-                await self._send_json(self._tts(TtsState.SENTENCE_START, item.content_detail))
-            if item.on_start is not None:
-                item.on_start()
-            try:
-                await self._play(self._files.frames(item.content_file))
-            except AudioError as exc:
-                self._log.warning("cannot play {}: {}", item.content_file.name, exc)
-                apology = "Sorry, I couldn't play that one."
-                await self._send_json(self._tts(TtsState.SENTENCE_START, apology))
-                await self._play(self._speech.frames(apology, item.language))
-        elif item.content_type is ContentType.ACTION and item.action is not None:
-            await item.action()
-        if item.sentence_type is SentenceType.LAST:
-            await self._close_turn()
-
-    async def _open_turn(self) -> None:
-        await self._send_json(self._tts(TtsState.START))
-        self.speaking = True
-        self._pacer = Pacer(self._send_frame, frame_s=self._params.frame_s, lead=self._lead)
+    async def render(self, turn: Turn) -> None:
+        await self._send_json(Tts(TtsState.START))
+        self.opened = True
+        pacer = Pacer(self._send_frame, frame_s=self._params.frame_s, lead=self._lead)
+        self.progress.pacer = pacer
         # The device resets its decoder when it enters Speaking; give that a moment before audio arrives.
         await asyncio.sleep(self._gap)
+        pending: deque[Segment] = deque(turn.segments)
+        opened: asyncio.Task[_Opened] | None = None
+        try:
+            while pending or opened is not None:
+                if opened is None:
+                    head = pending.popleft()
+                    if isinstance(head, SpeechSeg):
+                        await self._say(pacer, head.text, head.language)
+                        continue
+                    opened = asyncio.create_task(self._start(head))
+                current, opened = opened, None
+                opened = await self._track(turn, pacer, current, last=not pending)
+            await asyncio.sleep(pacer.playout_remaining() + self._grace)
+            self.progress.track = None
+            self.opened = False
+            await self._send_json(Tts(TtsState.STOP))
+        finally:
+            if opened is not None:
+                await _discard(opened)
 
-    async def _close_turn(self) -> None:
-        if self._pacer is not None:
-            await asyncio.sleep(self._pacer.playout_remaining() + self._grace)
-        self.speaking = False
-        self._pacer = None
-        await self._send_json(self._tts(TtsState.STOP))
-
-    async def _play(self, frames: AsyncIterator[bytes]) -> None:
-        assert self._pacer is not None
+    async def _say(self, pacer: Pacer, text: str, language: str) -> None:
+        await self._send_json(Tts(TtsState.SENTENCE_START, text))
+        frames = self._speech.frames(text, language)
         try:
             async for frame in frames:
-                await self._pacer.send(frame)
+                await pacer.send(self._faded(frame))
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
-                await aclose()           # stops ffmpeg / HTTP at once, also on cancel
+                await aclose()
+
+    async def _start(self, seg: TrackSeg) -> _Opened:
+        """Resolve the track's source and start pulling its frames (runs ahead of the current track's end)."""
+        try:
+            source = await self._open(seg.track, seg.start_ms)
+        except AudioError as exc:
+            return _Opened(seg, None, None, error=exc)
+        changed = bool(seg.start_ms and seg.etag and source.etag and source.etag != seg.etag)
+        if changed:
+            # The object changed since the position was taken: that position means nothing in the new file.
+            self._log.info("{} changed since its position was saved; starting it over", seg.track.uid)
+            seg, source = replace(seg, start_ms=0), replace(source, start_ms=0)
+        return _Opened(seg, source, _Lookahead(self._files.frames(source), self._ahead), changed=changed)
+
+    async def _track(self, turn: Turn, pacer: Pacer, opening: asyncio.Task[_Opened], *, last: bool
+                     ) -> asyncio.Task[_Opened] | None:
+        """Play one track. As its turn's last segment, ask what follows as soon as its stream is exhausted and
+        start opening that next one while this one drains; returns that opening (or None: the turn ends)."""
+        nxt: asyncio.Task[_Opened] | None = None
+        o = await opening
+        seg = o.seg
+        try:
+            if o.error is not None:
+                raise o.error
+            assert o.ahead is not None and o.source is not None
+            if o.changed:
+                await self._say(pacer, say("changed_restart", seg.language, title=seg.track.display_title),
+                                seg.language)
+            await self._send_json(Tts(TtsState.SENTENCE_START, seg.track.display_title))
+            self.progress.track, self.progress.start_ms, self.progress.frames = seg.track, seg.start_ms, 0
+            asked = False
+            while True:
+                if last and not asked and o.ahead.eof.is_set() and o.ahead.error is None:
+                    asked = True
+                    nxt = self._follow(turn, seg.track)
+                frame = await o.ahead.get()
+                if frame is None:
+                    break
+                await pacer.send(self._faded(frame))
+                self.progress.frames += 1
+                if self.progress.frames == 1:
+                    self._cb.started(turn.id, seg.track, seg.start_ms, o.source.etag)
+            if last and not asked:
+                nxt = self._follow(turn, seg.track)
+            self._cb.finished(turn.id, seg.track, seg.start_ms + self.progress.frames * self._params.frame_ms)
+            return nxt
+        except AudioError as exc:
+            busy = type(exc).__name__ == "AudioBusy"
+            self._log.warning("cannot play {}: {}", seg.track.uid, exc)
+            if nxt is not None:
+                await _discard(nxt)
+            await self._say(pacer, say("busy" if busy else "cannot_play", seg.language), seg.language)
+            self.progress.track = None
+            self._cb.failed(turn.id, seg.track, busy)
+            return await self._answer() if last else None
+        except BaseException:
+            if nxt is not None:
+                await _discard(nxt)
+            raise
+        finally:
+            if o.ahead is not None:
+                await o.ahead.aclose()
+
+    def _follow(self, turn: Turn, track: Track) -> asyncio.Task[_Opened] | None:
+        """Report the end of `track`'s stream; the session answers at once (synchronously) in the inbox."""
+        self._cb.near_end(turn.id, track)
+        follow = self.inbox.get_nowait() if not self.inbox.empty() else EndOfTurn()
+        return asyncio.create_task(self._start(follow)) if isinstance(follow, TrackSeg) else None
+
+    async def _answer(self) -> asyncio.Task[_Opened] | None:
+        follow = self.inbox.get_nowait() if not self.inbox.empty() else EndOfTurn()
+        return asyncio.create_task(self._start(follow)) if isinstance(follow, TrackSeg) else None
+
+    def _faded(self, frame: bytes) -> bytes:
+        if self._fade_frames:
+            if self._fader is None:
+                self._fader = Fader(self._params, self._fade_frames)
+            return self._fader.apply(frame)
+        return frame
 
     async def _send_frame(self, frame: bytes) -> None:
         await self._send_audio(frame, self.frames_sent * self._params.frame_ms)
         self.frames_sent += 1
-        self.last_frame_at = asyncio.get_running_loop().time()
-
-    def _tts(self, state: TtsState, text: str | None = None) -> Tts:
-        return Tts(state, text)
-

@@ -1,134 +1,310 @@
-"""Transport controls: stop, pause, resume, next, previous, repeat, what_playing, volume_up, volume_down.
+"""The player's controls: pause, resume, stop, next, previous, play again, repeat and shuffle modes, the queue,
+the sleep timer, what is playing, history and favourites, and the volume.
 
-Each returns PluginResult(control=...). The session applies the control to the current playback; next, previous
-and repeat already carry the item to play (`play`), so the session only has to play it. Pause and resume are
-not supported by playback yet and say so instead of doing nothing silently.
+Each reads the device's state from the context (frozen when the request was understood: playback is suspended
+while a request is understood, so it is exact) and returns typed actions for the player. Replies follow the
+language the child spoke.
 """
 from __future__ import annotations
 
 from core.content.types import Kind, MatchResult, MatchType, Track
-from plugins_func.functions.play_music import spoken_title
-from plugins_func.registry import Control, PluginContext, PluginFunction, PluginResult, register_function
+from core.devices.state import Repeat
+from core.lang.replies import NOUNS, say
+from plugins_func.actions import (CancelTimer, ChangeVolume, Enqueue, Favourite, Pause, PlayTrack, SetModes,
+                                  SetTimer, Stop)
+from plugins_func.functions.play_music import TITLE_LEVELS, spoken_title
+from plugins_func.registry import PluginContext, PluginFunction, PluginResult, register_function
 
 __all__ = ["CONTROL_FUNCTIONS", "VOLUME_STEP"]
 
 VOLUME_STEP = 10                      # percent per "louder" / "softer"
-_NO_PARAMS = {"type": "object", "properties": {}, "required": []}
+_NO_PARAMS: dict = {"type": "object", "properties": {}, "required": []}
 _PREFERRED_VOLUME_TOOL = "self.audio_speaker.set_volume"
 
 
-def _recent(conn: PluginContext) -> list[str]:
-    return [u for u in (conn.recent or ()) if isinstance(u, str)]
+def _lang(ctx: PluginContext) -> str:
+    return ctx.language
 
 
-def _lookup(conn: PluginContext, uid: str) -> Track | None:
-    return conn.content.matcher.track(uid)
+def _reply(ctx: PluginContext, key: str, *actions: object, **slots: str) -> PluginResult:
+    text = say(key, ctx.language, **slots)
+    return PluginResult(speech=text or None, language=ctx.language, actions=tuple(actions))   # type: ignore[arg-type]
 
 
-def _current(conn: PluginContext) -> Track | None:
-    """What is playing, else what played last (a finished song can still be repeated or skipped)."""
-    if conn.now_playing is not None:
-        return conn.now_playing
-    for uid in reversed(_recent(conn)):
-        t = _lookup(conn, uid)
+def _noun(ctx: PluginContext, kind: str) -> str:
+    return NOUNS.get(kind, NOUNS["music"]).get(ctx.language, NOUNS.get(kind, NOUNS["music"])["en"])
+
+
+def _title(ctx: PluginContext, track: Track) -> str:
+    return spoken_title(track, ctx.language)
+
+
+def _last_track(ctx: PluginContext) -> Track | None:
+    """The item in hand, else the most recent play the catalog still has."""
+    if ctx.now_playing is not None:
+        return ctx.now_playing
+    for p in ctx.device.history:
+        t = ctx.catalog.track(p.uid)
         if t is not None:
             return t
     return None
 
 
-def _nothing(text: str = "Nothing is playing right now. Ask me for a song or a story!") -> PluginResult:
-    return PluginResult(speech=text, language="en")
-
+# ------------------------------------------------------------------------------------------- transport
 
 @register_function("stop", "Stop the song or story that is playing now.", _NO_PARAMS)
-def stop(conn: PluginContext) -> PluginResult:
-    return PluginResult(speech=None, control=Control.STOP)
+def stop(ctx: PluginContext) -> PluginResult:
+    return PluginResult(language=ctx.language, actions=(Stop(),))
 
 
-@register_function("pause", "Pause what is playing.", _NO_PARAMS)
-def pause(conn: PluginContext) -> PluginResult:
-    return PluginResult(speech="I can't pause yet. Say stop to stop, and ask again to hear it from the start.",
-                        language="en", data={"unsupported": Control.PAUSE.value})
+@register_function("pause", "Pause what is playing; it continues from the same place later.", _NO_PARAMS)
+def pause(ctx: PluginContext) -> PluginResult:
+    if ctx.device.item is None:
+        return _reply(ctx, "nothing_playing")
+    return _reply(ctx, "paused", Pause())
 
 
-@register_function("resume", "Continue what was paused.", _NO_PARAMS)
-def resume(conn: PluginContext) -> PluginResult:
-    t = _current(conn)
-    hint = f" Say: play {t.display_title}." if t is not None else ""
-    return PluginResult(speech=f"I can't continue from where we stopped yet.{hint}", language="en",
-                        data={"unsupported": Control.RESUME.value})
+@register_function("resume", "Continue what was paused or stopped, from where it was.", {
+    "type": "object", "properties": {"target": {"type": "string", "enum": ["any", "story", "song"],
+                                                "description": "story: continue my story; song: the song"}},
+    "required": []})
+def resume(ctx: PluginContext, target: str = "any") -> PluginResult:
+    kind = {"story": "story", "song": "music"}.get(target)
+    item = ctx.device.item
+    if item is not None and (kind is None or item.kind == kind):
+        track = ctx.catalog.track(item.uid)
+        if track is None:
+            return _reply(ctx, "cannot_find_any_more", title=item.title)
+        # A pause the child asked for resumes silently; anything else says what continues.
+        action = PlayTrack(track, start_ms=item.position_ms, keep_queue=True)
+        return PluginResult(language=ctx.language, actions=(action,)) if ctx.device.paused else \
+            _reply(ctx, "resumed", action, title=_title(ctx, track))
+    played = ctx.device.last_unfinished(kind)
+    if played is None:
+        return _reply(ctx, "nothing_to_resume")
+    track = ctx.catalog.track(played.uid)
+    if track is None:
+        return _reply(ctx, "cannot_find_any_more", title=played.title)
+    return _reply(ctx, "resumed", PlayTrack(track, start_ms=played.position_ms), title=_title(ctx, track))
 
 
-@register_function("next", "Play another item from the same collection as the current one.", _NO_PARAMS)
-def next_item(conn: PluginContext) -> PluginResult:
-    cur = _current(conn)
+@register_function("next", "Skip to the next item (the queue's next one, else another from the same collection).",
+                   _NO_PARAMS)
+def next_item(ctx: PluginContext) -> PluginResult:
+    dev = ctx.device
+    for i in range(dev.index + 1, len(dev.queue)):
+        track = ctx.catalog.track(dev.queue[i])
+        if track is not None:
+            return _announce_next(ctx, PlayTrack(track, queue=dev.queue, index=i, continuous=dev.continuous,
+                                                 keep_queue=True))
+    cur = _last_track(ctx)
     if cur is None:
-        return _nothing()
-    matcher = conn.content.matcher
-    avoid = set(_recent(conn)) | {cur.uid}
-    nxt = matcher.pick(kind=cur.kind, collection=cur.collection, avoid=avoid)
+        return _reply(ctx, "nothing_playing")
+    avoid = set(ctx.recent) | {cur.uid}
+    nxt = ctx.catalog.pick(kind=cur.kind, collection=cur.collection, avoid=avoid)
     if nxt is None or nxt.uid == cur.uid:
-        nxt = matcher.pick(kind=cur.kind, avoid=avoid)
+        nxt = ctx.catalog.pick(kind=cur.kind, avoid=avoid)
     if nxt is None or nxt.uid == cur.uid:
-        return PluginResult(speech="That's the only one I have.", language="en", control=Control.NEXT)
-    noun = "story" if nxt.kind is Kind.STORY else "song"
-    return PluginResult(speech=f"Next {noun}: {spoken_title(nxt, 'en')}.", language="en", control=Control.NEXT,
-                        play=nxt, match=MatchResult(nxt, MatchType.COLLECTION, notes=("next",)))
+        return _reply(ctx, "only_one")
+    return _announce_next(ctx, PlayTrack(nxt, queue=(*dev.queue, nxt.uid) if dev.queue else (nxt.uid,),
+                                         index=len(dev.queue) if dev.queue else 0, continuous=dev.continuous))
 
 
-@register_function("previous", "Play the item that was played before the current one.", _NO_PARAMS)
-def previous(conn: PluginContext) -> PluginResult:
-    recent = _recent(conn)
-    cur = _current(conn)
-    for uid in reversed(recent):
-        if cur is not None and uid == cur.uid:
+def _announce_next(ctx: PluginContext, action: PlayTrack) -> PluginResult:
+    r = _reply(ctx, "next_item", action, what=_noun(ctx, action.track.kind.value), title=_title(ctx, action.track))
+    return PluginResult(speech=r.speech, language=r.language, actions=r.actions, announces=True,
+                        match=MatchResult(action.track, MatchType.COLLECTION, notes=("next",)))
+
+
+@register_function("previous", "Play the item before the current one.", _NO_PARAMS)
+def previous(ctx: PluginContext) -> PluginResult:
+    dev = ctx.device
+    for i in range(min(dev.index, len(dev.queue)) - 1, -1, -1):
+        track = ctx.catalog.track(dev.queue[i])
+        if track is not None:
+            return _reply(ctx, "previous_item", PlayTrack(track, queue=dev.queue, index=i, continuous=dev.continuous,
+                                                          keep_queue=True), title=_title(ctx, track))
+    current = dev.item.uid if dev.item else None
+    for p in dev.history:
+        if p.uid == current:
             continue
-        t = _lookup(conn, uid)
-        if t is not None:
-            return PluginResult(speech=f"Going back to {spoken_title(t, 'en')}.", language="en",
-                                control=Control.PREVIOUS, play=t,
-                                match=MatchResult(t, MatchType.COLLECTION, notes=("previous",)))
-    return _nothing("There's nothing before this one.")
+        track = ctx.catalog.track(p.uid)
+        if track is not None:
+            return _reply(ctx, "previous_item", PlayTrack(track), title=_title(ctx, track))
+    return _reply(ctx, "nothing_before")
 
 
-@register_function("repeat", "Play the current (or last) item again from the start.", _NO_PARAMS)
-def repeat(conn: PluginContext) -> PluginResult:
-    cur = _current(conn)
+@register_function("play_again", "Play the current (or last) item again from the start.", _NO_PARAMS)
+def play_again(ctx: PluginContext) -> PluginResult:
+    cur = _last_track(ctx)
     if cur is None:
-        return _nothing("Nothing has played yet. Ask me for a song or a story!")
-    return PluginResult(speech=f"Once more: {spoken_title(cur, 'en')}.", language="en", control=Control.REPEAT,
-                        play=cur, match=MatchResult(cur, MatchType.COLLECTION, notes=("repeat",)))
+        return _reply(ctx, "nothing_played")
+    keep = ctx.device.item is not None and ctx.device.item.uid == cur.uid
+    return _reply(ctx, "once_more", PlayTrack(cur, keep_queue=keep), title=_title(ctx, cur))
 
 
-@register_function("what_playing", "Say the title of what is playing.", _NO_PARAMS)
-def what_playing(conn: PluginContext) -> PluginResult:
-    cur = conn.now_playing
+@register_function("set_repeat", "Repeat this item, repeat everything, or stop repeating.", {
+    "type": "object", "properties": {"mode": {"type": "string", "enum": ["one", "all", "off"]}},
+    "required": ["mode"]})
+def set_repeat(ctx: PluginContext, mode: str = "one") -> PluginResult:
+    repeat = Repeat(mode) if mode in ("one", "all", "off") else Repeat.ONE
+    return _reply(ctx, f"repeat_{repeat.value}", SetModes(repeat=repeat))
+
+
+@register_function("shuffle", "Shuffle the queue, or play it in order.", {
+    "type": "object", "properties": {"on": {"type": "boolean"}}, "required": []})
+def shuffle(ctx: PluginContext, on: bool = True) -> PluginResult:
+    return _reply(ctx, "shuffle_on" if on else "shuffle_off", SetModes(shuffle=bool(on)))
+
+
+# ------------------------------------------------------------------------------------------- the queue
+
+@register_function("enqueue", "Play a named song or story after the current one, or add it to the end.", {
+    "type": "object", "properties": {
+        "user_request": {"type": "string", "description": "the title words, e.g. 'twinkle twinkle'"},
+        "position": {"type": "string", "enum": ["next", "end"]}},
+    "required": ["user_request"]})
+def enqueue(ctx: PluginContext, user_request: str, position: str = "next") -> PluginResult:
+    found = ctx.catalog.find_content_match(user_request if isinstance(user_request, str) else "")
+    if found.track is None or found.match_type not in TITLE_LEVELS:
+        return PluginResult(speech=say("not_found", ctx.language, requested=found.requested or user_request[:60]),
+                            language=ctx.language, match=found)
+    track = found.track
+    if ctx.device.item is None:                        # nothing to queue behind: play it now
+        key = "now_telling" if track.kind is Kind.STORY else "now_playing"
+        return PluginResult(speech=say(key, ctx.language, title=_title(ctx, track)), language=ctx.language,
+                            actions=(PlayTrack(track),), match=found, announces=True)
+    nxt = position != "end"
+    r = _reply(ctx, "queued_next" if nxt else "queued_end", Enqueue(track, next=nxt), title=_title(ctx, track))
+    return PluginResult(speech=r.speech, language=r.language, actions=r.actions, match=found)
+
+
+@register_function("whats_next", "Say what plays after the current item.", _NO_PARAMS)
+def whats_next(ctx: PluginContext) -> PluginResult:
+    uid = ctx.device.upcoming()
+    track = ctx.catalog.track(uid) if uid else None
+    if track is None or ctx.device.timer is not None and ctx.device.timer.after_item:
+        return _reply(ctx, "nothing_next")
+    return _reply(ctx, "up_next", title=_title(ctx, track))
+
+
+# ------------------------------------------------------------------------------------------- sleep timer
+
+@register_function("sleep_timer", "Stop playing after some minutes, or after the current item.", {
+    "type": "object", "properties": {
+        "minutes": {"type": "number", "description": "stop this many minutes from now"},
+        "after": {"type": "string", "enum": ["item"], "description": "stop when this song or story ends"}},
+    "required": []})
+def sleep_timer(ctx: PluginContext, minutes: float | None = None, after: str | None = None) -> PluginResult:
+    if after == "item" or minutes is None:
+        item = ctx.device.item
+        what = _noun(ctx, item.kind if item else "music")
+        return _reply(ctx, "timer_set_after_item", SetTimer(after_item=True), what=what)
+    minutes = max(1.0, min(720.0, float(minutes)))
+    shown = f"{minutes:g}"
+    return _reply(ctx, "timer_set_minutes", SetTimer(minutes=minutes), minutes=shown)
+
+
+@register_function("cancel_timer", "Cancel the sleep timer.", _NO_PARAMS)
+def cancel_timer(ctx: PluginContext) -> PluginResult:
+    if ctx.device.timer is None:
+        return _reply(ctx, "no_timer")
+    return _reply(ctx, "timer_cancelled", CancelTimer())
+
+
+# ------------------------------------------------------------------------------------------- questions
+
+@register_function("what_playing", "Say the title of what is playing (and whether it is a song or a story).",
+                   _NO_PARAMS)
+def what_playing(ctx: PluginContext) -> PluginResult:
+    item = ctx.device.item
+    if item is None:
+        return _reply(ctx, "nothing_playing")
+    track = ctx.catalog.track(item.uid)
+    title = _title(ctx, track) if track is not None else item.title
+    return _reply(ctx, "now_is", what=_what_kind(ctx, item.kind), title=title)
+
+
+def _what_kind(ctx: PluginContext, kind: str) -> str:
+    noun = _noun(ctx, kind)
+    return f"the {noun}" if ctx.language == "en" else noun
+
+
+@register_function("what_was_that", "Say the title of the last song or story.", _NO_PARAMS)
+def what_was_that(ctx: PluginContext) -> PluginResult:
+    played = ctx.device.history[0] if ctx.device.history else None
+    if played is None:
+        return _reply(ctx, "nothing_played")
+    track = ctx.catalog.track(played.uid)
+    return _reply(ctx, "was_that", what=_what_kind(ctx, played.kind),
+                  title=_title(ctx, track) if track is not None else played.title)
+
+
+@register_function("history", "Say what was listened to recently.", _NO_PARAMS)
+def history(ctx: PluginContext) -> PluginResult:
+    titles: list[str] = []
+    for p in ctx.device.history:
+        track = ctx.catalog.track(p.uid)
+        t = _title(ctx, track) if track is not None else p.title
+        if t not in titles:
+            titles.append(t)
+        if len(titles) == 4:
+            break
+    if not titles:
+        return _reply(ctx, "history_empty")
+    joined = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + (" and " if ctx.language == "en" else ", ") \
+        + titles[-1]
+    return _reply(ctx, "history_intro", titles=joined)
+
+
+# ------------------------------------------------------------------------------------------- favourites
+
+@register_function("favourite", "Remember (or forget) the current item as a favourite.", {
+    "type": "object", "properties": {"add": {"type": "boolean"}}, "required": []})
+def favourite(ctx: PluginContext, add: bool = True) -> PluginResult:
+    cur = _last_track(ctx)
     if cur is None:
-        return PluginResult(speech="Nothing is playing right now.", language="en", control=Control.WHAT_PLAYING)
-    what = "the story" if cur.kind is Kind.STORY else "the song"
-    return PluginResult(speech=f"This is {what} {spoken_title(cur, 'en')}.", language="en",
-                        control=Control.WHAT_PLAYING, data={"uid": cur.uid})
+        return _reply(ctx, "nothing_played")
+    return _reply(ctx, "favourite_added" if add else "favourite_removed", Favourite(cur.uid, add=bool(add)),
+                  title=_title(ctx, cur))
 
 
-def _volume(conn: PluginContext, control: Control, delta: int) -> PluginResult:
-    tools = conn.mcp_tools or {}
+@register_function("play_favourites", "Play the child's favourites, one after another.", _NO_PARAMS)
+def play_favourites(ctx: PluginContext) -> PluginResult:
+    uids = tuple(u for u in ctx.device.favourites if ctx.catalog.track(u) is not None)
+    if not uids:
+        return _reply(ctx, "no_favourites")
+    first = ctx.catalog.track(uids[0])
+    assert first is not None
+    return PluginResult(speech=say("now_playing", ctx.language, title=_title(ctx, first)), language=ctx.language,
+                        actions=(PlayTrack(first, queue=uids, continuous=True),), announces=True,
+                        match=MatchResult(first, MatchType.COLLECTION, notes=("favourites",), group=uids))
+
+
+# ------------------------------------------------------------------------------------------- volume
+
+def _volume(ctx: PluginContext, delta: int) -> PluginResult:
+    tools = ctx.tools
     name = _PREFERRED_VOLUME_TOOL if _PREFERRED_VOLUME_TOOL in tools else next(
         (n for n in tools if "volume" in n.lower() and "set" in n.lower()), None)
     if name is None:
-        return PluginResult(speech="I can't change the volume on this speaker. Please use its buttons.",
-                            language="en", data={"unsupported": control.value})
-    return PluginResult(speech=None, control=control, data={"tool": name, "delta": delta})
+        return _reply(ctx, "no_volume")
+    # While something plays, the change itself is the answer; otherwise say it.
+    key = "louder" if delta > 0 else "quieter"
+    speech = None if ctx.device.playing else say(key, ctx.language)
+    return PluginResult(speech=speech, language=ctx.language, actions=(ChangeVolume(delta, name),))
 
 
 @register_function("volume_up", "Make the speaker louder.", _NO_PARAMS)
-def volume_up(conn: PluginContext) -> PluginResult:
-    return _volume(conn, Control.VOLUME_UP, VOLUME_STEP)
+def volume_up(ctx: PluginContext) -> PluginResult:
+    return _volume(ctx, VOLUME_STEP)
 
 
 @register_function("volume_down", "Make the speaker quieter.", _NO_PARAMS)
-def volume_down(conn: PluginContext) -> PluginResult:
-    return _volume(conn, Control.VOLUME_DOWN, -VOLUME_STEP)
+def volume_down(ctx: PluginContext) -> PluginResult:
+    return _volume(ctx, -VOLUME_STEP)
 
 
-CONTROL_FUNCTIONS: tuple[PluginFunction, ...] = (stop, pause, resume, next_item, previous, repeat, what_playing,
-                                                 volume_up, volume_down)
+CONTROL_FUNCTIONS: tuple[PluginFunction, ...] = (
+    stop, pause, resume, next_item, previous, play_again, set_repeat, shuffle, enqueue, whats_next, sleep_timer,
+    cancel_timer, what_playing, what_was_that, history, favourite, play_favourites, volume_up, volume_down)

@@ -1,17 +1,20 @@
 """play_music: find a song in the catalog and say honestly what was found.
 
-A title match is announced as such ("Now playing Baa Baa Black Sheep"); a pick from a group says which group
-("Here's a Hindi song: Bandar Mama"); a miss says so ("I couldn't find Despacito") and then, per
-`matching.on_miss`, stops there, offers, or plays a clearly labelled alternative (MatchResult.fallback=True).
+A title match is announced as such ("Now playing Baa Baa Black Sheep") and plays once; a pick from a group says
+which group ("Here's a Hindi song: Bandar Mama") and the group plays on by itself (a queue in shuffled order); a
+miss says so ("I couldn't find Despacito") and then, per `matching.on_miss`, stops there, offers, or plays a
+clearly labelled alternative (MatchResult.fallback=True).
 """
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from typing import Any
 
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, say
+from plugins_func.actions import PlayTrack
 from plugins_func.registry import PluginContext, PluginResult, register_function
 
 __all__ = ["play_music", "respond", "TITLE_LEVELS", "spoken_title"]
@@ -40,13 +43,20 @@ def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | Non
     return f"{label} {noun}".strip()
 
 
-def respond(conn: PluginContext, kind: Kind, user_request: str, language_preference: str | None) -> PluginResult:
+def play_group(track: Track, group: tuple[str, ...]) -> PlayTrack:
+    """`track` now, then the rest of its group in shuffled order, advancing by itself."""
+    rest = [u for u in group if u != track.uid]
+    random.shuffle(rest)
+    return PlayTrack(track, queue=(track.uid, *rest), continuous=True)
+
+
+def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preference: str | None) -> PluginResult:
     """The shared music/story flow: match, fall back to a title of the other kind, answer honestly."""
-    matcher = conn.content.matcher
+    matcher = ctx.catalog
     request = user_request if isinstance(user_request, str) else ""
     a = matcher.analyze(request)
     lang = a.utterance_language
-    avoid = tuple(conn.recent or ())
+    avoid = ctx.recent
     result = matcher.find_content_match(request, language_preference, kind=kind, avoid=avoid)
     if result.track is None and result.requested:
         # "play the lion and the mouse": a title of the other kind is still a title match.
@@ -57,18 +67,19 @@ def respond(conn: PluginContext, kind: Kind, user_request: str, language_prefere
     track = result.track
     if track is not None and result.match_type in TITLE_LEVELS:
         key = "now_telling" if track.kind is Kind.STORY else "now_playing"
-        return PluginResult(speech=_say(key, lang, title=spoken_title(track, lang)), language=lang, play=track,
-                            match=result)
+        return PluginResult(speech=_say(key, lang, title=spoken_title(track, lang)), language=lang,
+                            actions=(PlayTrack(track),), match=result, announces=True)
     if track is not None:
         what = _what(track.kind, lang, language=_group_language(a, matcher, track, language_preference),
                      mood=a.moods[0] if a.moods and result.match_type is MatchType.TAG else None,
                      collection=track.collection if result.match_type is MatchType.COLLECTION else None)
         return PluginResult(speech=_say("group_pick", lang, what=what, title=spoken_title(track, lang)),
-                            language=lang, play=track, match=result)
+                            language=lang, actions=(play_group(track, result.group or (track.uid,)),), match=result,
+                            announces=True)
     if not result.requested:
         return PluginResult(speech=_say("empty_catalog", lang, what=NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])),
                             language=lang, match=result)
-    return _miss(conn, kind, request, language_preference, result, lang, avoid)
+    return _miss(ctx, kind, request, language_preference, result, lang, avoid)
 
 
 def _group_language(a: Any, matcher: Any, track: Track, preference: str | None) -> str | None:
@@ -77,11 +88,11 @@ def _group_language(a: Any, matcher: Any, track: Track, preference: str | None) 
     return wanted if wanted and matcher.language_of(track) == wanted else None
 
 
-def _miss(conn: PluginContext, kind: Kind, request: str, preference: str | None, result: MatchResult, lang: str,
+def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, result: MatchResult, lang: str,
           avoid: tuple[str, ...]) -> PluginResult:
-    matcher = conn.content.matcher
+    matcher = ctx.catalog
     speech = _say("not_found", lang, requested=result.requested)
-    policy = getattr(matcher.cfg, "on_miss", "say")
+    policy = ctx.on_miss
     if policy == "say":
         return PluginResult(speech=speech, language=lang, match=result)
     alt = matcher.find_alternative(request, preference, kind=kind, avoid=avoid)
@@ -92,10 +103,10 @@ def _miss(conn: PluginContext, kind: Kind, request: str, preference: str | None,
     title = spoken_title(alt.track, lang)
     if policy == "offer":
         return PluginResult(speech=f"{speech} {_say('offer', lang, what=what, title=title)}", language=lang,
-                            match=result, data={"offer": alt.track.uid})
+                            match=result)
     labelled = replace(result, track=alt.track, fallback=True, notes=result.notes + (f"alternative:{alt.match_type}",))
     return PluginResult(speech=f"{speech} {_say('instead', lang, what=what, title=title)}", language=lang,
-                        play=alt.track, match=labelled)
+                        actions=(PlayTrack(alt.track),), match=labelled)
 
 
 @register_function(
@@ -117,7 +128,7 @@ def _miss(conn: PluginContext, kind: Kind, request: str, preference: str | None,
         "required": ["user_request", "song_type"],
     },
 )
-def play_music(conn: PluginContext, user_request: str, song_type: str = "specific",
+def play_music(ctx: PluginContext, user_request: str, song_type: str = "specific",
                language_preference: str | None = None) -> PluginResult:
     # song_type is advisory: the matcher reads the request itself, so a wrong type cannot hide a title.
-    return respond(conn, Kind.MUSIC, user_request, language_preference)
+    return respond(ctx, Kind.MUSIC, user_request, language_preference)

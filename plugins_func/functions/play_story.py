@@ -27,10 +27,10 @@ __all__ = ["play_story"]
         "required": ["user_request", "story_type"],
     },
 )
-def play_story(conn: PluginContext, user_request: str, story_type: str = "specific",
+def play_story(ctx: PluginContext, user_request: str, story_type: str = "specific",
                category_preference: str | None = None, language_preference: str | None = None) -> PluginResult:
     request = user_request if isinstance(user_request, str) else ""
     if story_type != "specific" and isinstance(category_preference, str) and category_preference.strip() and \
-            not conn.content.matcher.analyze(request).story_categories:
+            not ctx.catalog.analyze(request).story_categories:
         request = f"{request} {category_preference}".strip()    # an LLM may give the category only as a slot
-    return respond(conn, Kind.STORY, request, language_preference)
+    return respond(ctx, Kind.STORY, request, language_preference)
