@@ -28,7 +28,7 @@ def load_tracks(root: Path = CATALOG_DIR) -> list[Track]:
         for meta in sorted((root / sub).glob("*/metadata.json")):
             parsed, issues = parse_metadata(meta.read_bytes(), kind=kind, collection=meta.parent.name,
                                             source=str(meta))
-            assert not [i for i in issues if i.level == "error"], issues
+            assert not [i for i in issues if i.severity == "error"], issues
             tracks.extend(parsed)
     return tracks
 

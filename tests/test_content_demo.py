@@ -143,7 +143,6 @@ async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Pat
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_matcher_follows_catalog_changes(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
-    pytest.importorskip("core.content.matcher")
     lib = tmp_path / "lib"
     shutil.copytree(demo_dir, lib)
     svc = ContentService.from_config(load_config(env={"CONTENT_DIR": str(lib)}))

@@ -4,25 +4,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from core.device_client import DeviceClient
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("client", help="act as a device: send a request, print the replies, save the audio",
+    p = sub.add_parser("client", help="act as a device: send requests, print the replies, save the audio",
                        description="Connect like a Xiaozhi device (headers + hello), send --text the way text "
                                    "clients do (listen start, then listen detect) or stream --wav as the "
                                    "microphone in auto mode; print every JSON message with a timestamp, decode the "
-                                   "received Opus and write it to --out.")
-    p.add_argument("--url", default="ws://127.0.0.1:8000/xiaozhi/v1/", help="server WebSocket URL")
+                                   "received Opus and write it to --out. A script (--then / --script) plays a "
+                                   "conversation: each step is SECONDS:TEXT, seconds counted from the first request; "
+                                   "TEXT is a request, or 'abort' (the device button), 'abort wake' (the child said "
+                                   "the wake word over playback) or 'wake' (the wake word alone).")
+    default_url = f"ws://127.0.0.1:{os.environ.get('SERVER_PORT', '8000')}/xiaozhi/v1/"
+    p.add_argument("--url", default=default_url, help=f"server WebSocket URL (default {default_url}; env SERVER_PORT)")
     p.add_argument("--token", default="", help="bearer token (if the server has auth on)")
     p.add_argument("--protocol-version", type=int, choices=(1, 2, 3), default=1, help="binary framing version")
     p.add_argument("--device-id", default="a4:cf:12:0b:3e:90", help="Device-Id header (a MAC address)")
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help='the request, e.g. "play baa baa black sheep"')
     src.add_argument("--wav", help="a WAV file streamed in real time as the device microphone (auto mode)")
+    p.add_argument("--then", action="append", default=[], metavar="SECONDS:TEXT",
+                   help='a later step, e.g. --then "8:pause" --then "12:resume" (repeatable)')
+    p.add_argument("--script", metavar="FILE", help="steps from a file, one SECONDS:TEXT per line (# comments)")
     p.add_argument("--out", default="", help="write the received audio to this WAV file")
     p.add_argument("--max-seconds", type=float, default=0.0,
                    help="send abort after this many seconds of audio (0 = wait for tts stop)")
@@ -39,7 +49,53 @@ def _load_wav_16k(path: str) -> bytes:
     return proc.stdout
 
 
+def _steps(args: argparse.Namespace) -> list[tuple[float, str]]:
+    lines = list(args.then)
+    if args.script:
+        try:
+            lines += [ln.strip() for ln in Path(args.script).read_text(encoding="utf-8").splitlines()]
+        except OSError as exc:
+            raise SystemExit(f"--script {args.script}: {exc.strerror or exc}") from None
+    steps = []
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        at, sep, text = line.partition(":")
+        try:
+            seconds = float(at)
+        except ValueError:
+            seconds = -1.0
+        if not sep or seconds < 0 or not text.strip():
+            raise SystemExit(f"bad step {line!r}: write SECONDS:TEXT, e.g. 8:pause")
+        steps.append((seconds, text.strip()))
+    return sorted(steps, key=lambda s: s[0])
+
+
+async def _step(client: DeviceClient, text: str) -> None:
+    if text == "abort":
+        await client.abort()
+    elif text == "abort wake":
+        await client.send_json({"type": "abort", "reason": "wake_word_detected"})
+    elif text == "wake":
+        await client.send_json({"type": "listen", "state": "detect", "text": "hey cheeko"})
+    else:
+        await client.send_text_request(text)
+
+
+async def _drive(client: DeviceClient, steps: list[tuple[float, str]], t0: float) -> None:
+    for at, text in steps:
+        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        print(f"{time.monotonic() - t0:8.3f}  >>> {text}")
+        await _step(client, text)
+
+
 async def _run(args: argparse.Namespace) -> int:
+    steps = _steps(args)
+    if args.text:
+        steps.insert(0, (0.0, args.text))
+    if not steps and not args.wav:
+        print("give a request: --text, --wav, --then or --script", file=sys.stderr)
+        return 2
     client = DeviceClient(args.url, token=args.token, protocol_version=args.protocol_version,
                           device_id=args.device_id)
     try:
@@ -49,9 +105,8 @@ async def _run(args: argparse.Namespace) -> int:
         return 1
     _print(0.0, hello)
     events = client.events()
-    if args.text:
-        await client.send_text_request(args.text)
-    else:
+    driver = asyncio.create_task(_drive(client, steps, time.monotonic()))
+    if args.wav:
         mic = asyncio.create_task(client.stream_microphone(_load_wav_16k(args.wav)))
         mic.add_done_callback(lambda t: t.cancelled() or t.exception() is None
                               or print(f"microphone stream failed: {t.exception()}", file=sys.stderr))
@@ -80,11 +135,13 @@ async def _run(args: argparse.Namespace) -> int:
                 _print(rec.t, msg)
                 if msg.get("type") == "tts" and msg.get("state") == "start":
                     started += 1
-                if msg.get("type") == "tts" and msg.get("state") == "stop" and started:
-                    break
+                if msg.get("type") == "tts" and msg.get("state") == "stop" and driver.done() \
+                        and (started or not args.wav):
+                    break             # the last step's answer is complete (with or without audio)
     except TimeoutError:
         print(f"no tts stop within {args.timeout:.0f} s", file=sys.stderr)
         code = 1
+    driver.cancel()
     print(f"received {frames} audio frames ({frames * 0.06:.2f} s)")
     if args.out:
         seconds = client.write_wav(args.out)

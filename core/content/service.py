@@ -11,6 +11,7 @@ from loguru import logger
 
 from core.audio.types import AudioError, AudioSource
 from core.content.catalog import Catalog, ValidationReport
+from core.content.matcher import MultilingualMatcher
 from core.content.storage import LocalStorage, S3Storage, Storage, StorageError
 from core.content.types import Kind, Track
 from core.content.urls import UrlBuilder
@@ -38,7 +39,7 @@ class ContentService:
             # A local folder is its own last good copy; only a remote store needs the disk cache.
             cache_dir=content_cfg.cache_dir if is_s3 and content_cfg.cache_dir else None,
         )
-        self._matcher: Any = None
+        self._matcher: MultilingualMatcher | None = None
         self._matcher_version = -1
         self._task: asyncio.Task[None] | None = None
         self._refresh_lock = asyncio.Lock()
@@ -127,7 +128,7 @@ class ContentService:
         return self.catalog.report()
 
     @property
-    def matcher(self) -> Any:
+    def matcher(self) -> MultilingualMatcher:
         """A MultilingualMatcher over the current tracks. After a catalog change the previous matcher keeps
         answering until the new one is built (off the event loop), so a refresh never pauses requests."""
         if self._matcher is None:
@@ -139,13 +140,6 @@ class ContentService:
         await asyncio.to_thread(self._rebuild_matcher)
 
     def _rebuild_matcher(self, *, strict: bool = False) -> None:
-        try:
-            from core.content.matcher import MultilingualMatcher
-        except ImportError:
-            if strict:
-                raise
-            logger.debug("matcher module not available yet; it will be built on first use")
-            return
         from core.config import MatchingConfig
 
         try:

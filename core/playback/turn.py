@@ -282,9 +282,6 @@ class TurnRenderer:
             self.progress.track, self.progress.start_ms, self.progress.frames = seg.track, seg.start_ms, 0
             asked = False
             while True:
-                if last and not asked and o.ahead.eof.is_set() and o.ahead.error is None:
-                    asked = True
-                    nxt = self._follow(turn, seg.track)
                 frame = await o.ahead.get()
                 if frame is None:
                     break
@@ -292,6 +289,9 @@ class TurnRenderer:
                 self.progress.frames += 1
                 if self.progress.frames == 1:
                     self._cb.started(turn.id, seg.track, seg.start_ms, o.source.etag)
+                if last and not asked and o.ahead.eof.is_set() and o.ahead.error is None:
+                    asked = True          # its stream is exhausted: open what follows while this one drains
+                    nxt = self._follow(turn, seg.track)
             if last and not asked:
                 nxt = self._follow(turn, seg.track)
             self._cb.finished(turn.id, seg.track, seg.start_ms + self.progress.frames * self._params.frame_ms)

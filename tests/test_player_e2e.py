@@ -1,0 +1,264 @@
+"""The player over a real WebSocket, with audio that tells where it is.
+
+"The Tone Story" is eight 3-second segments, each its own tone, so the frequency a device decodes names the
+position it hears. Positions are checked on the decoded audio, never on server internals.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.device_client import DeviceClient
+from tests.audio_fixtures import peak_frequencies
+from tests.conftest import write_tone, ws_url
+
+pytestmark = pytest.mark.timeout(240)
+
+ROOT = Path(__file__).resolve().parent.parent
+SEG_S = 3.0
+SEG_HZ = [300.0, 420.0, 540.0, 660.0, 780.0, 900.0, 1020.0, 1140.0]
+COUNTING = {"One Little Finger": 350.0, "Two Little Hands": 500.0, "Three Blind Mice": 800.0}
+
+
+@pytest.fixture(scope="module")
+def player_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("player-catalog")
+    story_dir = root / "stories" / "Bedtime"
+    story_dir.mkdir(parents=True)
+    parts = []
+    for i, hz in enumerate(SEG_HZ):
+        parts.append(write_tone(root / f"seg{i}.mp3", hz, SEG_S))
+    listing = root / "parts.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in parts))
+    subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i",
+                    str(listing), "-c:a", "libmp3lame", "-b:a", "128k", str(story_dir / "The Tone Story.mp3")],
+                   check=True, timeout=60)
+    (story_dir / "metadata.json").write_text(json.dumps({"The Tone Story": {
+        "romanized": "The Tone Story", "filename": "The Tone Story.mp3", "alternatives": []}}), encoding="utf-8")
+    counting = root / "music" / "Counting"
+    counting.mkdir(parents=True)
+    meta = {}
+    for title, hz in COUNTING.items():
+        write_tone(counting / f"{title}.mp3", hz, 1.5)
+        meta[title] = {"romanized": title, "filename": f"{title}.mp3", "alternatives": []}
+    (counting / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    english = root / "music" / "English"
+    english.mkdir(parents=True)
+    write_tone(english / "Long Hum.mp3", 440.0, 75.0)
+    (english / "metadata.json").write_text(json.dumps({"Long Hum": {
+        "romanized": "Long Hum", "filename": "Long Hum.mp3", "alternatives": []}}), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def player_config(make_config: Any, player_catalog: Path, tmp_path: Path) -> Any:
+    def build(**extra: Any) -> Any:
+        return make_config(content={"content_dir": str(player_catalog)},
+                           state={"url": f"sqlite:{tmp_path / 'devices.db'}"}, **extra)
+    return build
+
+
+def segment_at(client: DeviceClient, start: int, seconds: float = 0.6, skip_s: float = 0.12) -> int:
+    """Which story segment the device hears in the audio received from packet `start` on."""
+    rate = client.downlink_rate
+    first = start + int(skip_s / 0.06)
+    packets = client.audio[first:first + max(2, int(seconds / 0.06))]
+    assert packets, "no audio received"
+    hz = peak_frequencies(client.decode_audio(packets), rate, 1)[0]
+    return int(np.argmin([abs(hz - f) for f in SEG_HZ]))
+
+
+async def request(client: DeviceClient, text: str) -> int:
+    """Send a text request; the index of the next audio packet (what answers it)."""
+    mark = len(client.audio)
+    await client.send_text_request(text)
+    return mark
+
+
+async def play_story_until(client: DeviceClient, seconds: float) -> None:
+    await client.send_text_request("tell me the tone story")
+    await client.wait_json("tts", "sentence_start", timeout=10)
+    first = await client.wait_for(lambda r: r.kind == "audio", timeout=20)
+    while client.audio_times[-1] - first.t < seconds:
+        await client.wait_for(lambda r: r.kind == "audio", timeout=10)
+
+
+async def first_audio_after(client: DeviceClient, mark: int, timeout: float = 15.0) -> int:
+    await client.wait_for(lambda r: r.kind == "audio" and len(client.audio) > mark + 12, timeout=timeout)
+    return mark
+
+
+async def test_pause_then_resume_continues_at_the_paused_segment(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:01") as client:
+        await play_story_until(client, 7.5)                  # in segment 2 (6-9 s)
+        await request(client, "pause")
+        await client.wait_json("tts", "stop", timeout=5)
+        await asyncio.sleep(1.0)
+        quiet = len(client.audio)
+        await asyncio.sleep(1.0)
+        assert len(client.audio) == quiet                    # paused: no audio at all
+        mark = await request(client, "resume")
+        await first_audio_after(client, mark)
+        assert segment_at(client, mark) == 2
+
+
+async def test_whats_playing_is_answered_and_the_story_continues(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:02") as client:
+        await play_story_until(client, 4.5)                  # in segment 1 (3-6 s)
+        await request(client, "what's playing")
+        answer = await client.wait_json("tts", "sentence_start", timeout=10)
+        assert "Tone Story" in answer["text"]
+        title = await client.wait_json("tts", "sentence_start", timeout=10)
+        assert title["text"] == "The Tone Story"             # the story itself goes on
+        mark = len(client.audio)
+        await first_audio_after(client, mark)
+        assert segment_at(client, mark, skip_s=0.0) == 1
+
+
+async def test_disconnect_then_continue_my_story(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    url = ws_url(node)
+    client = DeviceClient(url, device_id="aa:00:00:00:00:03")
+    await client.connect()
+    await play_story_until(client, 10.5)                     # in segment 3 (9-12 s)
+    await client.close()
+    await asyncio.sleep(0.5)
+    async with DeviceClient(url, device_id="aa:00:00:00:00:03") as again:
+        mark = await request(again, "continue my story")
+        await first_audio_after(again, mark)
+        assert segment_at(again, mark) == 3
+
+
+async def test_a_newer_connection_with_the_same_id_takes_over(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    url = ws_url(node)
+    old = DeviceClient(url, device_id="aa:00:00:00:00:04")
+    await old.connect()
+    await play_story_until(old, 7.0)
+    async with DeviceClient(url, device_id="aa:00:00:00:00:04") as new:
+        with pytest.raises(ConnectionError):
+            await old.wait_for(lambda r: False, timeout=5)   # the older session is closed
+        assert old.ws is not None and old.ws.close_code == 4000
+        mark = await request(new, "continue the story")
+        await first_audio_after(new, mark)
+        assert segment_at(new, mark) == 2
+    await old.close()
+
+
+async def test_a_collection_plays_three_items_in_a_row(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:05") as client:
+        await client.send_text_request("play counting songs")
+        titles: list[str] = []
+        while len(titles) < 4:
+            msg = await client.wait_json("tts", timeout=15)
+            if msg["state"] == "sentence_start" and msg["text"] in COUNTING:
+                titles.append(msg["text"])
+            if msg["state"] == "stop":
+                break
+        assert len(set(titles)) == 3 and len(titles) == 3     # all three, each once, then the queue ends
+        # what the device heard: three tones, in the order of the titles, with no gap longer than a second
+        heard = peak_frequencies(client.decode_audio(), client.downlink_rate, 3)
+        assert sorted(round(h, -1) for h in heard) == sorted(round(COUNTING[t], -1) for t in titles)
+        times = client.audio_times
+        assert max(b - a for a, b in zip(times, times[1:])) < 1.0
+
+
+async def test_stop_after_this_song_stops_at_the_boundary(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:06") as client:
+        await client.send_text_request("play counting songs")
+        first = await client.wait_json("tts", "sentence_start", timeout=15)
+        await client.wait_for(lambda r: r.kind == "audio", timeout=10)
+        await client.send_text_request("stop after this song")
+        seen: list[str] = []
+        while True:
+            msg = await client.wait_json("tts", timeout=15)
+            if msg["state"] == "sentence_start" and msg["text"] in COUNTING:
+                seen.append(msg["text"])
+            if msg["state"] == "stop" and seen:
+                break
+        assert seen == [first["text"]] or seen == []        # the same song finished; no next one started
+        await asyncio.sleep(2.5)
+        assert not [r for r in client.log[-5:] if r.kind == "json" and r.message.get("state") == "start"]
+
+
+@pytest.mark.timeout(300)
+async def test_stop_in_one_minute_fades_out_and_stops(player_config: Any, start_node: Any) -> None:
+    node = await start_node(player_config())
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:07") as client:
+        await client.send_text_request("play long hum")
+        await client.wait_for(lambda r: r.kind == "audio", timeout=10)
+        await client.send_text_request("stop in 1 minute")
+        set_at = (await client.wait_json("stt", timeout=5), client.log[-1].t)[1]
+        await client.wait_json("tts", "stop", timeout=90)
+        stopped = client.log[-1].t
+        assert 58.0 <= stopped - set_at <= 64.0
+        rate = client.downlink_rate
+        tail = client.decode_audio(client.audio[-int(6 / 0.06):]).astype(np.float64)
+        second = rate
+        levels = [np.sqrt(np.mean(tail[i:i + second] ** 2)) for i in range(0, len(tail) - second, second)]
+        assert levels[0] > 4 * levels[-1] and all(a >= b * 0.9 for a, b in zip(levels, levels[1:]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_sigterm_saves_and_the_story_continues_after_a_restart(player_catalog: Path, tmp_path: Path) -> None:
+    port, http_port = _free_port(), _free_port()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(json.dumps({
+        "server": {"host": "127.0.0.1", "port": port, "http_port": http_port},
+        "content": {"content_dir": str(player_catalog), "generate_demo": False,
+                    "cache_dir": str(tmp_path / "catalog-cache")},
+        "audio": {"cache_dir": str(tmp_path / "audio-cache")},
+        "voice": {"tts": {"provider": "none"}, "asr": {"provider": "none"}, "vad": {"provider": "none"}},
+        "state": {"url": f"sqlite:{tmp_path / 'devices.db'}"}}))
+
+    async def start() -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "app.py"), "serve", "--config",
+                                                    str(cfg), cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", port)
+                w.close()
+                return proc
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise AssertionError("server did not start")
+
+    url = f"ws://127.0.0.1:{port}/xiaozhi/v1/"
+    proc = await start()
+    try:
+        client = DeviceClient(url, device_id="aa:00:00:00:00:08")
+        await client.connect()
+        await play_story_until(client, 13.5)                 # in segment 4 (12-15 s)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+        with pytest.raises(ConnectionError):
+            await client.wait_for(lambda r: False, timeout=5)
+        await client.close()
+        proc = await start()
+        async with DeviceClient(url, device_id="aa:00:00:00:00:08") as again:
+            mark = await request(again, "continue the story")
+            await first_audio_after(again, mark)
+            assert segment_at(again, mark) == 4
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
