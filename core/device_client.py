@@ -48,6 +48,7 @@ class DeviceClient:
     _events: asyncio.Queue[Received] | None = None
     _reader: asyncio.Task[None] | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tools_listed: asyncio.Event = field(default_factory=asyncio.Event)   # the server has our MCP tool list
 
     # ---------------------------------------------------------------------------------------------- connection
     async def connect(self, *, hello_timeout: float = 10.0) -> dict[str, Any]:
@@ -196,7 +197,9 @@ class DeviceClient:
         try:
             await self.send_json({"type": "mcp", "payload": {"jsonrpc": "2.0", "id": msg_id, "result": result}})
         except Exception:   # noqa: BLE001 - closed meanwhile
-            pass
+            return
+        if method == "tools/list":
+            self.tools_listed.set()     # our next message reaches the server after this answer
 
     # ---------------------------------------------------------------------------------------------- audio
     @property

@@ -215,6 +215,8 @@ class VoiceListener:
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._transcribing = False
+        self._in_batch = False
+        self.processed = 0                  # packets that went through decode and VAD (tests: nothing left unseen)
         self._closed = False
         self._bad_packets = 0
         self._dropped = 0
@@ -232,6 +234,11 @@ class VoiceListener:
             self._put(bytes(opus_packet))
         except Exception as exc:  # never let a bad packet reach the session
             logger.debug("voice {}: packet ignored ({})", self._device, type(exc).__name__)
+
+    async def drained(self) -> None:
+        """Returns once everything fed so far has been processed, including any transcription it started."""
+        while self._inbox or self._in_batch or self._tasks:
+            await asyncio.sleep(0.02)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -276,6 +283,7 @@ class VoiceListener:
                 self._wake.clear()
             items = list(self._inbox)
             self._inbox.clear()
+            self._in_batch = True
             try:
                 speaking = bool(self._cb.is_speaking())
             except Exception:
@@ -285,9 +293,11 @@ class VoiceListener:
             except Exception:
                 logger.exception("voice {}: audio processing failed; utterance dropped", self._device)
                 self._seg.recover()
+                self._in_batch = False
                 continue
             for ev in events:
                 await self._dispatch(ev)
+            self._in_batch = False
 
     def _process(self, items: list[Any], speaking: bool) -> list[Utterance]:
         """Runs in a worker thread: decode, VAD, segment."""
@@ -297,6 +307,7 @@ class VoiceListener:
             busy = self._transcribing or any(e.kind == "speech" for e in out)
             if isinstance(item, bytes):
                 out += self._seg.process(self._decode(item), speaking=speaking, busy=busy)
+                self.processed += 1
             elif item[0] == "listen":
                 out += self._seg.listen(item[1], item[2])
             elif item[0] == "gap":

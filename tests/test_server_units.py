@@ -185,36 +185,47 @@ async def test_mcp_client_survives_malformed_device_replies() -> None:
         await call
 
 
-async def test_a_failing_item_ends_its_turn_once_and_drops_the_rest() -> None:
-    from core.audio.types import AudioParams, AudioSource
-    from core.playback.turn import ContentType, SentenceType, TTSMessageDTO, TurnEngine
+async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> None:
+    from core.audio.types import AudioError, AudioParams, AudioSource
+    from core.content.types import Kind, Track
+    from core.playback.turn import EndOfTurn, SpeechSeg, TrackSeg, Turn, TurnCallbacks, TurnRenderer
 
     out: list[str] = []
+    reports: list[str] = []
 
     class Files:
         async def frames(self, source):
             yield b"\x01"
-            raise RuntimeError("decoder bug")
+            raise AudioError("decoder bug")
 
     class Speech:
         async def frames(self, text, language):
             yield b"\x02"
 
     async def send_json(msg) -> None:
-        out.append(f"{msg.fields()['type']}:{msg.fields()['state']}")
+        f = msg.fields()
+        out.append(f"{f['type']}:{f['state']}" + (f":{f['text']}" if "text" in f else ""))
 
     async def send_audio(frame: bytes, ts: int) -> None:
         out.append(f"frame{frame[0]}")
-    engine = TurnEngine(session_id="s", send_json=send_json, send_audio=send_audio, files=Files(), speech=Speech(),
-                        params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0)
-    worker = asyncio.create_task(engine.run())
-    sid = engine.new_turn()
-    for item in (TTSMessageDTO(sid, SentenceType.FIRST, ContentType.TEXT, "Now playing"),
-                 TTSMessageDTO(sid, SentenceType.MIDDLE, ContentType.FILE, "Song", content_file=AudioSource("x", "x")),
-                 TTSMessageDTO(sid, SentenceType.MIDDLE, ContentType.TEXT, "never said"),
-                 TTSMessageDTO(sid, SentenceType.LAST, ContentType.ACTION)):
-        engine.put(item)
-    await asyncio.sleep(0.3)
-    worker.cancel()
-    assert out == ["tts:start", "tts:sentence_start", "frame2", "tts:sentence_start", "frame1", "tts:stop"]
-    assert not engine.speaking
+
+    async def open_source(track, start_ms):
+        return AudioSource("x.mp3", "x")
+
+    renderer: TurnRenderer
+
+    def failed(tid, track, busy):
+        reports.append(f"failed:{track.title}:{busy}")
+        renderer.inbox.put_nowait(EndOfTurn())          # the session's answer: nothing follows
+
+    song = Track(Kind.MUSIC, "English", "Song", "song.mp3")
+    renderer = TurnRenderer(send_json=send_json, send_audio=send_audio, files=Files(), speech=Speech(),
+                            open_source=open_source, params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0,
+                            callbacks=TurnCallbacks(started=lambda *a: reports.append("started"),
+                                                    near_end=lambda *a: reports.append("near_end"),
+                                                    finished=lambda *a: reports.append("finished"), failed=failed))
+    renderer.reset(1)
+    await asyncio.wait_for(renderer.render(Turn(1, (SpeechSeg("Now playing"), TrackSeg(song)))), 5)
+    assert out == ["tts:start", "tts:sentence_start:Now playing", "frame2", "tts:sentence_start:Song", "frame1",
+                   "tts:sentence_start:Sorry, I couldn't play that one.", "frame2", "tts:stop"]
+    assert reports == ["started", "failed:Song:False"]

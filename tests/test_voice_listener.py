@@ -80,8 +80,9 @@ async def test_auto_mode_hears_one_utterance_with_the_right_words(phrase: str, s
     text = (await wait_for_text(rec)).lower()
     for word in PHRASES[phrase]:
         assert word in text, text
-    await asyncio.sleep(0.3)
-    assert len(rec.utterances) == 1                           # trailing silence adds nothing
+    await listener.drained()
+    assert listener.processed == len(packets)                 # every packet was seen ...
+    assert len(rec.utterances) == 1                           # ... and the trailing silence added nothing
     await listener.aclose()
 
 
@@ -90,8 +91,10 @@ async def test_manual_mode_ends_on_listen_stop(speech: dict[str, bytes], vad: Si
     rec = Recorder()
     listener = ListenerFactory(voice_cfg(), whisper, vad).open(rec.callbacks(), device_id="aa:bb")
     listener.listen("start", "manual")
-    await stream_packets(listener, device_stream(speech["play twinkle twinkle little star"] + silence(1.5)))
-    await asyncio.sleep(1.0)
+    packets = device_stream(speech["play twinkle twinkle little star"] + silence(1.5))
+    await stream_packets(listener, packets)
+    await listener.drained()
+    assert listener.processed == len(packets)
     assert rec.utterances == []                              # silence alone doesn't end push-to-talk
     listener.listen("stop", None)
     text = (await wait_for_text(rec)).lower()
@@ -143,7 +146,8 @@ async def test_silence_dtx_and_garbage_give_nothing_and_never_raise(vad: SileroV
     packets += [bytes([i]) * n for i, n in ((0xFF, 1), (0x7F, 2), (0x00, 3), (0xFC, 1275), (0x4B, 4000))]
     packets += [bytes((i * 37) % 256 for i in range(j, j + 90)) for j in range(60)]
     await stream_packets(listener, packets)
-    await asyncio.sleep(1.5)
+    await listener.drained()
+    assert listener.processed == len(packets) + 1             # all of it was looked at, none of it was speech
     assert rec.utterances == [] and uploads == []
     await listener.aclose()
 
@@ -176,8 +180,10 @@ async def test_realtime_barge_in_then_the_interruption_is_transcribed(speech: di
     rec = Recorder(speaking=True)
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
     listener.listen("start", "auto")
-    await stream_packets(listener, device_stream(silence(0.5) + speech["stop"] + silence(1.2)))
-    await asyncio.sleep(0.8)
+    first = device_stream(silence(0.5) + speech["stop"] + silence(1.2))
+    await stream_packets(listener, first)
+    await listener.drained()
+    assert listener.processed == len(first)
     assert rec.barge_ins == 0 and rec.utterances == []            # auto mode: the device's own output, ignored
     listener.listen("start", "realtime")
     await stream_packets(listener, device_stream(silence(0.5) + speech["stop"] + silence(1.2)))
@@ -210,7 +216,9 @@ async def test_noise_is_not_speech(vad: SileroVAD, asr_standin) -> None:
     rec = Recorder()
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
     listener.listen("start", "auto")
-    await stream_packets(listener, device_stream(noise(4.0, rms=2500) + silence(1.0)))
-    await asyncio.sleep(1.0)
+    packets = device_stream(noise(4.0, rms=2500) + silence(1.0))
+    await stream_packets(listener, packets)
+    await listener.drained()
+    assert listener.processed == len(packets)
     assert rec.utterances == [] and uploads == []
     await listener.aclose()
