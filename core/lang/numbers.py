@@ -78,10 +78,9 @@ def _words() -> dict[str, int]:
 
     def add(words: Iterable[str], value: int) -> None:
         for w in words:
-            for part in (w,):
-                k = number_key(part)
-                if k and table.setdefault(k, value) != value:
-                    raise ValueError(f"number word {w!r} means both {table[k]} and {value}")
+            k = number_key(w)
+            if k and table.setdefault(k, value) != value:
+                raise ValueError(f"number word {w!r} means both {table[k]} and {value}")
 
     for i, w in enumerate(_HI, 1):
         add((w,), i)
@@ -142,7 +141,7 @@ def _whole(toks: list[str], keys: list[str]) -> float | None:
     part = 0           # below a hundred
     stage = 0          # 0 nothing yet, 1 tens seen, 2 units/atomic seen (nothing may follow but "hundred")
     for tok, key in zip(toks, keys):
-        if key in _AND or tok in _AND:
+        if tok in _AND:
             if total == 0 or stage:
                 return None
             continue

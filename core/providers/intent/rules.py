@@ -218,12 +218,12 @@ class RuleIntentRecognizer:
             if n <= k + m or tuple(phon[:k]) != pre or tuple(phon[n - m:]) != post:
                 continue
             t_toks, t_phon = toks[k:n - m], phon[k:n - m]
-            if self._is_title(t_toks, t_phon):
+            if self._is_title(t_toks, t_phon, bare=not pre):
                 return "enqueue", {"user_request": " ".join(t_toks), "position": position}
         return None
 
-    def _is_title(self, toks: Sequence[str], phon: Sequence[str]) -> bool:
-        if not phon or phon[0] in self._questions:
+    def _is_title(self, toks: Sequence[str], phon: Sequence[str], *, bare: bool) -> bool:
+        if not phon or (bare and phon[0] in self._questions):   # "who is next" asks; "play why do leaves..." not
             return False
         if not strip_carriers(toks, phon, self._lex):          # "play something next" names no title
             return False
