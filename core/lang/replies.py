@@ -5,7 +5,7 @@ language falls back to English, so a new reply can land in English first.
 """
 from __future__ import annotations
 
-__all__ = ["REPLIES", "NOUNS", "LANGUAGE_NAMES_IN", "say"]
+__all__ = ["REPLIES", "NOUNS", "LANGUAGE_NAMES_IN", "say", "duration_words", "join_titles"]
 
 # Spoken replies. {title}, {requested}, {what} are filled in by the plugins.
 REPLIES: dict[str, dict[str, str]] = {
@@ -27,40 +27,87 @@ REPLIES: dict[str, dict[str, str]] = {
              "hi": "मैं गाने बजा सकता हूँ और कहानियाँ सुना सकता हूँ. बोलिए: हिंदी गाना बजाओ.",
              "te": "నేను పాటలు వినిపిస్తాను, కథలు చెబుతాను. అనండి: తెలుగు పాట పెట్టు.",
              "kn": "ನಾನು ಹಾಡು ಹಾಕುತ್ತೇನೆ, ಕಥೆ ಹೇಳುತ್ತೇನೆ. ಹೇಳಿ: ಕನ್ನಡ ಹಾಡು ಹಾಕು."},
-    # The player (English first; a language without a line falls back to English).
-    "paused": {"en": ""},
-    "resumed": {"en": "Continuing {title}."},
-    "nothing_to_resume": {"en": "There's nothing to continue. Ask me for a song or a story!"},
-    "nothing_playing": {"en": "Nothing is playing right now. Ask me for a song or a story!"},
+
+    # ---- the player (issue 9). {what} is NOUNS[kind][lang]; {minutes} is duration_words(); {titles} join_titles().
+    "paused": {"en": "Okay, I'll wait. Say continue when you're ready.",
+               "hi": "ठीक है, रोक दिया. आगे सुनना हो तो बोलो: चालू करो.",
+               "te": "సరే, ఆపాను. కొనసాగించు అని చెప్పగానే అక్కడి నుంచే వినిపిస్తాను.",
+               "kn": "ಸರಿ, ನಿಲ್ಲಿಸಿದ್ದೇನೆ. ಮುಂದುವರಿಸು ಎಂದು ಹೇಳಿದರೆ ಅಲ್ಲಿಂದಲೇ ಕೇಳಿಸುತ್ತೇನೆ."},
+    "resumed": {"en": "Carrying on with {title}.", "hi": "लो, {title} वहीं से आगे.",
+                "te": "{title} ఆగిన దగ్గర నుంచి కొనసాగిస్తున్నాను.", "kn": "{title} ನಿಂತಲ್ಲಿಂದ ಮುಂದುವರಿಸುತ್ತಿದ್ದೇನೆ."},
+    "continuing": {"en": "Let's go on with {title}.", "hi": "चलो, {title} आगे सुनते हैं.",
+                   "te": "{title} కొనసాగిద్దాం.", "kn": "{title} ಮುಂದುವರಿಸೋಣ."},
+    "nothing_to_resume": {"en": "There's nothing to continue. Ask me for a song or a story!",
+                          "hi": "अभी आगे सुनाने को कुछ नहीं है. कोई गाना या कहानी माँगो!",
+                          "te": "కొనసాగించడానికి ఏమీ లేదు. ఒక పాట లేదా కథ అడుగు!",
+                          "kn": "ಮುಂದುವರಿಸಲು ಏನೂ ಇಲ್ಲ. ಒಂದು ಹಾಡು ಅಥವಾ ಕಥೆ ಕೇಳು!"},
+    "nothing_playing": {"en": "Nothing is playing right now.", "hi": "अभी कुछ नहीं बज रहा.",
+                        "te": "ఇప్పుడు ఏమీ వినిపించడం లేదు.", "kn": "ಈಗ ಏನೂ ಕೇಳಿಸುತ್ತಿಲ್ಲ."},
+    "stopped_after": {"en": "That's the end of the {what}. Bye for now!", "hi": "बस, {what} खत्म! फिर मिलेंगे.",
+                      "te": "{what} అయిపోయింది. మళ్ళీ కలుద్దాం!", "kn": "{what} ಮುಗಿಯಿತು. ಮತ್ತೆ ಸಿಗೋಣ!"},
+    "timer_set_minutes": {"en": "Okay, I'll stop in {minutes}.", "hi": "ठीक है, {minutes} बाद बंद हो जाएगा.",
+                          "te": "సరే, {minutes} తర్వాత ఆపేస్తాను.", "kn": "ಸರಿ, {minutes} ನಂತರ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
+    "timer_set_after_item": {"en": "Okay, I'll stop after this {what}.", "hi": "ठीक है, बस यह {what}, फिर बंद.",
+                             "te": "సరే, ఈ {what} అయిపోగానే ఆపేస్తాను.", "kn": "ಸರಿ, ಈ {what} ಮುಗಿದ ಮೇಲೆ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
+    "timer_cancelled": {"en": "Okay, no timer. I'll keep playing.", "hi": "ठीक है, टाइमर हटा दिया.",
+                        "te": "సరే, టైమర్ తీసేశాను.", "kn": "ಸರಿ, ಟೈಮರ್ ತೆಗೆದುಹಾಕಿದೆ."},
+    "no_timer": {"en": "There's no timer on right now.", "hi": "अभी कोई टाइमर नहीं लगा है.",
+                 "te": "ఇప్పుడు టైమర్ ఏదీ లేదు.", "kn": "ಈಗ ಯಾವ ಟೈಮರ್ ಕೂಡ ಇಲ್ಲ."},
+    "queued_next": {"en": "Okay, {title} comes next.", "hi": "ठीक है, इसके बाद {title}.",
+                    "te": "సరే, దీని తర్వాత {title}.", "kn": "ಸರಿ, ಇದರ ನಂತರ {title}."},
+    "queued_end": {"en": "Okay, I've added {title} to the list.", "hi": "ठीक है, {title} लिस्ट में जोड़ दिया.",
+                   "te": "సరే, {title} లిస్ట్‌లో చేర్చాను.", "kn": "ಸರಿ, {title} ಪಟ್ಟಿಗೆ ಸೇರಿಸಿದೆ."},
+    "up_next": {"en": "Next up: {title}.", "hi": "इसके बाद: {title}.", "te": "తర్వాత: {title}.",
+                "kn": "ಮುಂದಿನದು: {title}."},
+    "nothing_next": {"en": "Nothing else is lined up after this.", "hi": "इसके बाद कुछ नहीं है.",
+                     "te": "దీని తర్వాత ఇంకేమీ లేదు.", "kn": "ಇದರ ನಂತರ ಬೇರೆ ಏನೂ ಇಲ್ಲ."},
+    "repeat_one": {"en": "Okay, I'll play this one again and again.", "hi": "ठीक है, यही बार-बार बजेगा.",
+                   "te": "సరే, ఇదే మళ్ళీ మళ్ళీ వినిపిస్తాను.", "kn": "ಸರಿ, ಇದನ್ನೇ ಮತ್ತೆ ಮತ್ತೆ ಹಾಕುತ್ತೇನೆ."},
+    "repeat_all": {"en": "Okay, I'll go round the whole list again and again.",
+                   "hi": "ठीक है, पूरी लिस्ट बार-बार बजेगी.", "te": "సరే, అన్నీ మళ్ళీ మళ్ళీ వినిపిస్తాను.",
+                   "kn": "ಸರಿ, ಎಲ್ಲವನ್ನೂ ಮತ್ತೆ ಮತ್ತೆ ಹಾಕುತ್ತೇನೆ."},
+    "repeat_off": {"en": "Okay, no more repeating.", "hi": "ठीक है, अब दोहराना बंद.", "te": "సరే, ఇక రిపీట్ చేయను.",
+                   "kn": "ಸರಿ, ಇನ್ನು ರಿಪೀಟ್ ಮಾಡುವುದಿಲ್ಲ."},
+    "shuffle_on": {"en": "Okay, I'll mix them up.", "hi": "ठीक है, अब किसी भी क्रम में बजेंगे.",
+                   "te": "సరే, ఇప్పుడు కలగలిపి వినిపిస్తాను.", "kn": "ಸರಿ, ಈಗ ಬೆರೆಸಿ ಹಾಕುತ್ತೇನೆ."},
+    "shuffle_off": {"en": "Okay, back in order.", "hi": "ठीक है, अब क्रम से बजेंगे.",
+                    "te": "సరే, ఇప్పుడు వరుసగా వినిపిస్తాను.", "kn": "ಸರಿ, ಈಗ ಕ್ರಮವಾಗಿ ಹಾಕುತ್ತೇನೆ."},
+    "favourite_added": {"en": "Yay! {title} is one of your favourites now.",
+                        "hi": "वाह! {title} अब तुम्हारी पसंद की लिस्ट में है.",
+                        "te": "భలే! {title} ఇప్పుడు నీకు ఇష్టమైన వాటిలో ఉంది.",
+                        "kn": "ಸೂಪರ್! {title} ಈಗ ನಿನ್ನ ಇಷ್ಟದ ಪಟ್ಟಿಯಲ್ಲಿದೆ."},
+    "favourite_removed": {"en": "Okay, I took {title} off your favourites.",
+                          "hi": "ठीक है, {title} पसंद की लिस्ट से हटा दिया.",
+                          "te": "సరే, {title} ని ఇష్టమైన వాటి నుంచి తీసేశాను.",
+                          "kn": "ಸರಿ, {title} ಅನ್ನು ಇಷ್ಟದ ಪಟ್ಟಿಯಿಂದ ತೆಗೆದಿದ್ದೇನೆ."},
+    "no_favourites": {"en": "You don't have any favourites yet. Say 'I like this' while something plays!",
+                      "hi": "अभी कोई पसंदीदा नहीं है. कुछ बजते समय बोलो: मुझे यह पसंद है!",
+                      "te": "ఇంకా ఇష్టమైనవి ఏవీ లేవు. ఏదైనా వినిపిస్తున్నప్పుడు నాకు ఇది నచ్చింది అని చెప్పు!",
+                      "kn": "ಇನ್ನೂ ಇಷ್ಟದವು ಯಾವುದೂ ಇಲ್ಲ. ಏನಾದರೂ ಕೇಳುವಾಗ ನನಗೆ ಇದು ಇಷ್ಟ ಎಂದು ಹೇಳು!"},
+    "history_intro": {"en": "Lately you listened to {titles}.", "hi": "हाल में तुमने सुना: {titles}.",
+                      "te": "ఈ మధ్య నువ్వు విన్నవి: {titles}.", "kn": "ಇತ್ತೀಚೆಗೆ ನೀನು ಕೇಳಿದ್ದು: {titles}."},
+    "history_empty": {"en": "We haven't played anything yet.", "hi": "अभी तक कुछ नहीं बजा.",
+                      "te": "ఇంకా ఏమీ వినిపించలేదు.", "kn": "ಇನ್ನೂ ಏನೂ ಹಾಕಿಲ್ಲ."},
+    "was_that": {"en": "That was the {what} {title}.", "hi": "अभी सुना: {what} {title}.", "te": "అది {what} {title}.",
+                 "kn": "ಅದು {what} {title}."},
+    "changed_restart": {"en": "{title} has changed, so I'll start it from the beginning.",
+                        "hi": "{title} में बदलाव हुआ है, इसलिए शुरू से सुनो.",
+                        "te": "{title} మారింది, అందుకే మొదటి నుంచి వినిపిస్తాను.",
+                        "kn": "{title} ಬದಲಾಗಿದೆ, ಅದಕ್ಕೆ ಮೊದಲಿನಿಂದ ಹಾಕುತ್ತೇನೆ."},
+    "cannot_find_any_more": {"en": "I can't find {title} any more.", "hi": "{title} अब उपलब्ध नहीं है.",
+                             "te": "{title} ఇప్పుడు దొరకడం లేదు.", "kn": "{title} ಈಗ ಸಿಗುತ್ತಿಲ್ಲ."},
+    "busy": {"en": "I'm busy right now, try again in a moment.",
+             "hi": "मैं अभी व्यस्त हूँ, थोड़ी देर में फिर कोशिश करो.",
+             "te": "నేను ఇప్పుడు బిజీగా ఉన్నాను, కాసేపట్లో మళ్ళీ ప్రయత్నించు.",
+             "kn": "ನಾನು ಈಗ ಬ್ಯುಸಿ ಇದ್ದೇನೆ, ಸ್ವಲ್ಪ ಹೊತ್ತಿನ ನಂತರ ಮತ್ತೆ ಪ್ರಯತ್ನಿಸು."},
+    # Lines the player's plugins and renderer speak (English; other languages fall back to it).
     "now_is": {"en": "This is {what} {title}."},
-    "was_that": {"en": "That was {what} {title}."},
     "nothing_played": {"en": "Nothing has played yet. Ask me for a song or a story!"},
     "next_item": {"en": "Next {what}: {title}."},
     "previous_item": {"en": "Going back to {title}."},
     "nothing_before": {"en": "There's nothing before this one."},
     "only_one": {"en": "That's the only one I have."},
     "once_more": {"en": "Once more: {title}."},
-    "timer_set_minutes": {"en": "Okay, I'll stop in {minutes} minutes."},
-    "timer_set_after_item": {"en": "Okay, I'll stop after this {what}."},
-    "timer_cancelled": {"en": "Okay, no sleep timer."},
-    "no_timer": {"en": "There's no sleep timer."},
-    "queued_next": {"en": "Okay, {title} is next."},
-    "queued_end": {"en": "Okay, I added {title}."},
-    "up_next": {"en": "Next is {title}."},
-    "nothing_next": {"en": "Nothing else is queued after this one."},
-    "repeat_one": {"en": "Okay, I'll repeat this one."},
-    "repeat_all": {"en": "Okay, I'll repeat them all."},
-    "repeat_off": {"en": "Okay, no more repeating."},
-    "shuffle_on": {"en": "Okay, shuffling."},
-    "shuffle_off": {"en": "Okay, in order."},
-    "favourite_added": {"en": "I'll remember you like {title}."},
-    "favourite_removed": {"en": "Okay, {title} is no longer a favourite."},
-    "no_favourites": {"en": "You don't have favourites yet. Say 'I like this' while something plays."},
-    "history_intro": {"en": "You listened to {titles}."},
-    "history_empty": {"en": "You haven't listened to anything yet."},
-    "changed_restart": {"en": "{title} has changed, so I'll start it from the beginning."},
-    "cannot_find_any_more": {"en": "I can't find {title} any more."},
-    "busy": {"en": "I'm busy right now, please try again in a moment."},
     "louder": {"en": "Louder!"},
     "quieter": {"en": "Quieter."},
     "no_volume": {"en": "I can't change the volume on this speaker. Please use its buttons."},
@@ -89,3 +136,30 @@ def say(key: str, lang: str, **slots: str) -> str:
     """The reply `key` in `lang` (English when that language has no line for it), with its slots filled."""
     table = REPLIES[key]
     return table.get(lang, table["en"]).format(**slots)
+
+
+# Minutes and hours as they stand before "in" / "बाद" / "తర్వాత" / "ನಂತರ" in timer_set_minutes: the last unit takes
+# the oblique form (10 నిమిషాల తర్వాత, 1 ಗಂಟೆಯ ನಂತರ), an hour before minutes the plain one (1 ಗಂಟೆ 30 ನಿಮಿಷಗಳ ನಂತರ).
+_MINUTE = {"en": ("minute", "minutes"), "hi": ("मिनट", "मिनट"), "te": ("నిమిషం", "నిమిషాల"), "kn": ("ನಿಮಿಷದ", "ನಿಮಿಷಗಳ")}
+_HOUR_LAST = {"en": ("hour", "hours"), "hi": ("घंटे", "घंटे"), "te": ("గంట", "గంటల"), "kn": ("ಗಂಟೆಯ", "ಗಂಟೆಗಳ")}
+_HOUR_PLAIN = {"en": ("hour", "hours"), "hi": ("घंटा", "घंटे"), "te": ("గంట", "గంటలు"), "kn": ("ಗಂಟೆ", "ಗಂಟೆ")}
+_AND = {"en": " and ", "hi": " और ", "te": " మరియు ", "kn": " ಮತ್ತು "}
+
+
+def duration_words(minutes: int, lang: str) -> str:
+    """10 -> "10 minutes" / "10 मिनट" / "10 నిమిషాల" / "10 ನಿಮಿಷಗಳ"; 90 -> "1 hour and 30 minutes"."""
+    lang = lang if lang in _MINUTE else "en"
+    hours, mins = divmod(max(0, int(minutes)), 60)
+    if not hours:
+        return f"{mins} {_MINUTE[lang][mins != 1]}"
+    if not mins:
+        return f"{hours} {_HOUR_LAST[lang][hours != 1]}"
+    joint = " and " if lang == "en" else " "
+    return f"{hours} {_HOUR_PLAIN[lang][hours != 1]}{joint}{mins} {_MINUTE[lang][mins != 1]}"
+
+
+def join_titles(titles: list[str], lang: str) -> str:
+    """["A", "B", "C"] -> "A, B and C" in the reply language."""
+    if len(titles) < 2:
+        return "".join(titles)
+    return ", ".join(titles[:-1]) + _AND.get(lang, _AND["en"]) + titles[-1]

@@ -109,10 +109,19 @@ class PhraseSet:
     __slots__ = ("_first", "_max")
 
     def __init__(self, phrases: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
-        first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         items = phrases.items() if isinstance(phrases, Mapping) else phrases
-        for phrase, value in items:
-            seq = tuple(p for p in (fold(t) for t in tokens(phrase)) if p)
+        self._build((tuple(p for p in (fold(t) for t in tokens(phrase)) if p), value) for phrase, value in items)
+
+    @classmethod
+    def of_sequences(cls, items: Iterable[tuple[Sequence[str], str]]) -> PhraseSet:
+        """From phrases already folded to phonetic token sequences (folding twice is not the identity)."""
+        ps = cls.__new__(cls)
+        ps._build((tuple(p for p in seq if p), value) for seq, value in items)
+        return ps
+
+    def _build(self, items: Iterable[tuple[tuple[str, ...], str]]) -> None:
+        first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for seq, value in items:
             if seq:
                 first.setdefault(seq[0], []).append((seq, value))
         for lst in first.values():

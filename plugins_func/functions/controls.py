@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.devices.state import Repeat
-from core.lang.replies import NOUNS, say
+from core.lang.replies import NOUNS, duration_words, join_titles, say
 from plugins_func.actions import (CancelTimer, ChangeVolume, Enqueue, Favourite, Pause, PlayTrack, SetModes,
                                   SetTimer, Stop)
 from plugins_func.functions.play_music import TITLE_LEVELS, spoken_title
+from core.providers.intent.contract import PLAYER_FUNCTIONS
 from plugins_func.registry import PluginContext, PluginFunction, PluginResult, register_function
 
 __all__ = ["CONTROL_FUNCTIONS", "VOLUME_STEP"]
 
 VOLUME_STEP = 10                      # percent per "louder" / "softer"
-_NO_PARAMS: dict = {"type": "object", "properties": {}, "required": []}
+
+
+def player(name: str):   # type: ignore[no-untyped-def]
+    """Register a player function under the schema the intent recognisers are built against (one contract)."""
+    spec = PLAYER_FUNCTIONS[name]
+    return register_function(name, spec.description, spec.parameters)
+
 _PREFERRED_VOLUME_TOOL = "self.audio_speaker.set_volume"
-
-
-def _lang(ctx: PluginContext) -> str:
-    return ctx.language
 
 
 def _reply(ctx: PluginContext, key: str, *actions: object, **slots: str) -> PluginResult:
@@ -52,22 +55,19 @@ def _last_track(ctx: PluginContext) -> Track | None:
 
 # ------------------------------------------------------------------------------------------- transport
 
-@register_function("stop", "Stop the song or story that is playing now.", _NO_PARAMS)
+@player("stop")
 def stop(ctx: PluginContext) -> PluginResult:
     return PluginResult(language=ctx.language, actions=(Stop(),))
 
 
-@register_function("pause", "Pause what is playing; it continues from the same place later.", _NO_PARAMS)
+@player("pause")
 def pause(ctx: PluginContext) -> PluginResult:
     if ctx.device.item is None:
         return _reply(ctx, "nothing_playing")
     return _reply(ctx, "paused", Pause())
 
 
-@register_function("resume", "Continue what was paused or stopped, from where it was.", {
-    "type": "object", "properties": {"target": {"type": "string", "enum": ["any", "story", "song"],
-                                                "description": "story: continue my story; song: the song"}},
-    "required": []})
+@player("resume")
 def resume(ctx: PluginContext, target: str = "any") -> PluginResult:
     kind = {"story": "story", "song": "music"}.get(target)
     item = ctx.device.item
@@ -88,8 +88,7 @@ def resume(ctx: PluginContext, target: str = "any") -> PluginResult:
     return _reply(ctx, "resumed", PlayTrack(track, start_ms=played.position_ms), title=_title(ctx, track))
 
 
-@register_function("next", "Skip to the next item (the queue's next one, else another from the same collection).",
-                   _NO_PARAMS)
+@player("next")
 def next_item(ctx: PluginContext) -> PluginResult:
     dev = ctx.device
     for i in range(dev.index + 1, len(dev.queue)):
@@ -116,7 +115,7 @@ def _announce_next(ctx: PluginContext, action: PlayTrack) -> PluginResult:
                         match=MatchResult(action.track, MatchType.COLLECTION, notes=("next",)))
 
 
-@register_function("previous", "Play the item before the current one.", _NO_PARAMS)
+@player("previous")
 def previous(ctx: PluginContext) -> PluginResult:
     dev = ctx.device
     for i in range(min(dev.index, len(dev.queue)) - 1, -1, -1):
@@ -134,7 +133,7 @@ def previous(ctx: PluginContext) -> PluginResult:
     return _reply(ctx, "nothing_before")
 
 
-@register_function("play_again", "Play the current (or last) item again from the start.", _NO_PARAMS)
+@player("play_again")
 def play_again(ctx: PluginContext) -> PluginResult:
     cur = _last_track(ctx)
     if cur is None:
@@ -143,27 +142,20 @@ def play_again(ctx: PluginContext) -> PluginResult:
     return _reply(ctx, "once_more", PlayTrack(cur, keep_queue=keep), title=_title(ctx, cur))
 
 
-@register_function("set_repeat", "Repeat this item, repeat everything, or stop repeating.", {
-    "type": "object", "properties": {"mode": {"type": "string", "enum": ["one", "all", "off"]}},
-    "required": ["mode"]})
+@player("set_repeat")
 def set_repeat(ctx: PluginContext, mode: str = "one") -> PluginResult:
     repeat = Repeat(mode) if mode in ("one", "all", "off") else Repeat.ONE
     return _reply(ctx, f"repeat_{repeat.value}", SetModes(repeat=repeat))
 
 
-@register_function("shuffle", "Shuffle the queue, or play it in order.", {
-    "type": "object", "properties": {"on": {"type": "boolean"}}, "required": []})
+@player("shuffle")
 def shuffle(ctx: PluginContext, on: bool = True) -> PluginResult:
     return _reply(ctx, "shuffle_on" if on else "shuffle_off", SetModes(shuffle=bool(on)))
 
 
 # ------------------------------------------------------------------------------------------- the queue
 
-@register_function("enqueue", "Play a named song or story after the current one, or add it to the end.", {
-    "type": "object", "properties": {
-        "user_request": {"type": "string", "description": "the title words, e.g. 'twinkle twinkle'"},
-        "position": {"type": "string", "enum": ["next", "end"]}},
-    "required": ["user_request"]})
+@player("enqueue")
 def enqueue(ctx: PluginContext, user_request: str, position: str = "next") -> PluginResult:
     found = ctx.catalog.find_content_match(user_request if isinstance(user_request, str) else "")
     if found.track is None or found.match_type not in TITLE_LEVELS:
@@ -179,7 +171,7 @@ def enqueue(ctx: PluginContext, user_request: str, position: str = "next") -> Pl
     return PluginResult(speech=r.speech, language=r.language, actions=r.actions, match=found)
 
 
-@register_function("whats_next", "Say what plays after the current item.", _NO_PARAMS)
+@player("whats_next")
 def whats_next(ctx: PluginContext) -> PluginResult:
     uid = ctx.device.upcoming()
     track = ctx.catalog.track(uid) if uid else None
@@ -190,22 +182,18 @@ def whats_next(ctx: PluginContext) -> PluginResult:
 
 # ------------------------------------------------------------------------------------------- sleep timer
 
-@register_function("sleep_timer", "Stop playing after some minutes, or after the current item.", {
-    "type": "object", "properties": {
-        "minutes": {"type": "number", "description": "stop this many minutes from now"},
-        "after": {"type": "string", "enum": ["item"], "description": "stop when this song or story ends"}},
-    "required": []})
+@player("sleep_timer")
 def sleep_timer(ctx: PluginContext, minutes: float | None = None, after: str | None = None) -> PluginResult:
     if after == "item" or minutes is None:
         item = ctx.device.item
         what = _noun(ctx, item.kind if item else "music")
         return _reply(ctx, "timer_set_after_item", SetTimer(after_item=True), what=what)
     minutes = max(1.0, min(720.0, float(minutes)))
-    shown = f"{minutes:g}"
-    return _reply(ctx, "timer_set_minutes", SetTimer(minutes=minutes), minutes=shown)
+    return _reply(ctx, "timer_set_minutes", SetTimer(minutes=minutes),
+                  minutes=duration_words(round(minutes), ctx.language))
 
 
-@register_function("cancel_timer", "Cancel the sleep timer.", _NO_PARAMS)
+@player("cancel_timer")
 def cancel_timer(ctx: PluginContext) -> PluginResult:
     if ctx.device.timer is None:
         return _reply(ctx, "no_timer")
@@ -214,8 +202,7 @@ def cancel_timer(ctx: PluginContext) -> PluginResult:
 
 # ------------------------------------------------------------------------------------------- questions
 
-@register_function("what_playing", "Say the title of what is playing (and whether it is a song or a story).",
-                   _NO_PARAMS)
+@player("what_playing")
 def what_playing(ctx: PluginContext) -> PluginResult:
     item = ctx.device.item
     if item is None:
@@ -230,17 +217,17 @@ def _what_kind(ctx: PluginContext, kind: str) -> str:
     return f"the {noun}" if ctx.language == "en" else noun
 
 
-@register_function("what_was_that", "Say the title of the last song or story.", _NO_PARAMS)
+@player("what_was_that")
 def what_was_that(ctx: PluginContext) -> PluginResult:
     played = ctx.device.history[0] if ctx.device.history else None
     if played is None:
         return _reply(ctx, "nothing_played")
     track = ctx.catalog.track(played.uid)
-    return _reply(ctx, "was_that", what=_what_kind(ctx, played.kind),
+    return _reply(ctx, "was_that", what=_noun(ctx, played.kind),
                   title=_title(ctx, track) if track is not None else played.title)
 
 
-@register_function("history", "Say what was listened to recently.", _NO_PARAMS)
+@player("history")
 def history(ctx: PluginContext) -> PluginResult:
     titles: list[str] = []
     for p in ctx.device.history:
@@ -252,15 +239,12 @@ def history(ctx: PluginContext) -> PluginResult:
             break
     if not titles:
         return _reply(ctx, "history_empty")
-    joined = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + (" and " if ctx.language == "en" else ", ") \
-        + titles[-1]
-    return _reply(ctx, "history_intro", titles=joined)
+    return _reply(ctx, "history_intro", titles=join_titles(titles, ctx.language))
 
 
 # ------------------------------------------------------------------------------------------- favourites
 
-@register_function("favourite", "Remember (or forget) the current item as a favourite.", {
-    "type": "object", "properties": {"add": {"type": "boolean"}}, "required": []})
+@player("favourite")
 def favourite(ctx: PluginContext, add: bool = True) -> PluginResult:
     cur = _last_track(ctx)
     if cur is None:
@@ -269,7 +253,7 @@ def favourite(ctx: PluginContext, add: bool = True) -> PluginResult:
                   title=_title(ctx, cur))
 
 
-@register_function("play_favourites", "Play the child's favourites, one after another.", _NO_PARAMS)
+@player("play_favourites")
 def play_favourites(ctx: PluginContext) -> PluginResult:
     uids = tuple(u for u in ctx.device.favourites if ctx.catalog.track(u) is not None)
     if not uids:
@@ -295,12 +279,12 @@ def _volume(ctx: PluginContext, delta: int) -> PluginResult:
     return PluginResult(speech=speech, language=ctx.language, actions=(ChangeVolume(delta, name),))
 
 
-@register_function("volume_up", "Make the speaker louder.", _NO_PARAMS)
+@player("volume_up")
 def volume_up(ctx: PluginContext) -> PluginResult:
     return _volume(ctx, VOLUME_STEP)
 
 
-@register_function("volume_down", "Make the speaker quieter.", _NO_PARAMS)
+@player("volume_down")
 def volume_down(ctx: PluginContext) -> PluginResult:
     return _volume(ctx, -VOLUME_STEP)
 

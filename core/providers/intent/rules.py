@@ -1,53 +1,120 @@
 """Offline rule-based intent recognition for English, Hindi, Telugu and Kannada (native script or romanized).
 
-Order (as in the best voice assistants): transport controls first, matched as whole phrases so a title such as
-"Don't Stop Me Now" is never a stop; then small talk; then play requests, split into music or story by nouns
-("song", "kahani", "పాట", "ಕಥೆ") before verbs ("play", "tell", "cheppu", "helu"). The arguments follow the plugin
-functions' JSON schemas, so an LLM provider and this recogniser call the very same functions.
+Order (as in the best voice assistants):
+1. player controls, matched as whole phrases so a title such as "Don't Stop Me Now" asked with "play" is never a
+   stop: first with only politeness, articles and kind nouns removed ("repeat this song" -> "repeat this"), then
+   with every filler removed ("stop the music please" -> "stop");
+2. requests with slots, where every other word must be one the pattern allows: the sleep timer ("stop in 10
+   minutes", "10 मिनट बाद बंद करो", "stop after this story"), "play X next" / "add X" (the title is the slot), and
+   "play it again from where it stopped";
+3. small talk; then play requests, split into music or story by nouns ("song", "kahani", "పాట", "ಕಥೆ") before verbs.
+The names and arguments are the player functions' (`contract.PLAYER_FUNCTIONS`), so an LLM provider and this
+recogniser call the very same functions.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from loguru import logger
 
 from core.lang import vocab
+from core.lang.numbers import find_duration, parse_number
 from core.lang.replies import say
 from core.lang.script import language_or
-from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize
+from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize, strip_carriers
 from core.lang.wake import WakeWords
 
 from .base import Intent, IntentContext, TitleProbe
+from .contract import PLAYER_FUNCTIONS, SLEEP_MINUTES
 
-__all__ = ["RuleIntentRecognizer", "RulesIntentProvider", "CONTROL_FUNCTIONS"]
+__all__ = ["RuleIntentRecognizer", "RulesIntentProvider", "CONTROL_FUNCTIONS", "expand_pattern"]
 
-CONTROL_FUNCTIONS = tuple(vocab.CONTROLS)        # plugin function names of the transport controls
+CONTROL_FUNCTIONS = tuple(PLAYER_FUNCTIONS)      # every function this recogniser calls besides play_music/story
 _UNSUPPORTED = ("joke", "jokes", "weather", "time", "date", "news", "capital", "calculate", "math", "homework")
+_GROUP = re.compile(r"\(([^()]*)\)")
+Key = tuple[str, ...]
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """"after this (one|song|) play {title}" -> every spelling; an empty choice makes the group optional."""
+    m = _GROUP.search(pattern)
+    if m is None:
+        return [" ".join(pattern.split())]
+    out: list[str] = []
+    for choice in m.group(1).split("|"):
+        out += expand_pattern(pattern[:m.start()] + f" {choice} " + pattern[m.end():])
+    return list(dict.fromkeys(out))
 
 
 class RuleIntentRecognizer:
     def __init__(self, lexicon: Lexicon | None = None, *, wake_words: Iterable[str] = ()) -> None:
         self._lex = lexicon or Lexicon.build()
-        self._fillers = PhraseSet([(f, "f") for f in vocab.CONTROL_FILLERS])
         self._wake = WakeWords(wake_words)
-        self._controls: dict[tuple[str, ...], str] = {}
-        for name, phrases in vocab.CONTROLS.items():
-            for p in phrases:
-                key = self._control_key([fold(t) for t in normalize(p).split()])
-                if key:
-                    self._controls.setdefault(key, name)
+        self._syn = {fold(w): fold(canon) for canon, words in vocab.CONTROL_SYNONYMS.items() for w in (canon, *words)}
+        self._fillers = self._phrases(vocab.CONTROL_FILLERS)
+        self._light = self._phrases(vocab.CONTROL_LIGHT_FILLERS)
+        self._polite = self._phrases(vocab.POLITE)
+        self._exact: dict[Key, str] = {}
+        self._loose: dict[Key, str] = {}
+        keyed = [(name, self._phon(p)) for name, phrases in vocab.CONTROLS.items() for p in phrases]
+        for name, phon in keyed:
+            self._exact.setdefault(self._light_key(phon), name)
+        # A phrase that IS its loose key ("repeat") owns that key before one that only reduces to it ("repeat this").
+        for bare in (True, False):
+            for name, phon in keyed:
+                loose = self._loose_key(phon)
+                if loose and (self._light_key(phon) == loose) == bare:
+                    self._loose.setdefault(loose, name)
+        self._exact.pop((), None)
         self._chitchat = {tuple(fold(t) for t in normalize(c).split()) for c in vocab.CHITCHAT}
         self._questions = {fold(q) for q in vocab.QUESTION_WORDS}
         self._unsupported = {fold(u) for u in _UNSUPPORTED}
+        self._resume_cues = self._phrases(vocab.RESUME_CUES)
+        self._resume_ok = self._phrases(vocab.RESUME_WORDS + vocab.CONTROL_FILLERS + vocab.CONTROL_LIGHT_FILLERS)
+        self._sleep_stop = self._phrases(vocab.SLEEP_STOP_WORDS)
+        self._sleep_timer = self._phrases(vocab.SLEEP_TIMER_WORDS)
+        self._sleep_after = self._phrases(vocab.SLEEP_AFTER_ITEM)
+        self._sleep_ok = self._phrases(vocab.SLEEP_CONNECTORS + vocab.CONTROL_FILLERS + vocab.POLITE)
+        self._kind_nouns = self._phrases(vocab.MUSIC_NOUNS + vocab.STORY_NOUNS)
+        patterns: list[tuple[int, str, Key, Key]] = []
+        for position, templates in vocab.ENQUEUE_PATTERNS.items():
+            for template in templates:
+                for spelling in expand_pattern(template):
+                    pre, _, post = spelling.partition("{title}")
+                    a, b = self._phon(pre), self._phon(post)
+                    patterns.append((len(a) + len(b), position, a, b))
+        patterns.sort(key=lambda p: -p[0])        # the most specific pattern first ("add X to the queue")
+        self._enqueue = [(position, a, b) for _, position, a, b in dict.fromkeys(patterns)]
 
-    def _control_key(self, phon: list[str]) -> tuple[str, ...]:
-        drop = {i for s, e, _ in self._fillers.find(phon) for i in range(s, e)}
+    # ------------------------------------------------------------------ folding
+
+    def _canon(self, phon: Iterable[str]) -> list[str]:
+        return [self._syn.get(p, p) for p in phon]
+
+    def _phon(self, text: str) -> Key:
+        return tuple(p for p in self._canon(fold(t) for t in normalize(text).split()) if p)
+
+    def _phrases(self, words: Iterable[str]) -> PhraseSet:
+        return PhraseSet.of_sequences((self._phon(w), "x") for w in words)
+
+    @staticmethod
+    def _without(phon: Sequence[str], ps: PhraseSet) -> list[int]:
+        drop = {i for s, e, _ in ps.find(phon) for i in range(s, e)}
+        return [i for i, p in enumerate(phon) if i not in drop and p]
+
+    def _light_key(self, phon: Sequence[str]) -> Key:
+        return tuple(phon[i] for i in self._without(phon, self._light))
+
+    def _loose_key(self, phon: Sequence[str]) -> Key:
         out: list[str] = []
-        for i, p in enumerate(phon):
-            if i not in drop and p and (not out or out[-1] != p):   # "stop stop stop" -> "stop"
-                out.append(p)
+        for i in self._without(phon, self._fillers):
+            if not out or out[-1] != phon[i]:        # "stop stop stop" -> "stop"
+                out.append(phon[i])
         return tuple(out)
+
+    # ------------------------------------------------------------------ recognition
 
     def recognize(self, text: str, *, titles: TitleProbe | None = None) -> Intent:
         """Decide what `text` asks for. `titles` lets a bare title ("baa baa black sheep") be told from chatter."""
@@ -59,7 +126,7 @@ class RuleIntentRecognizer:
 
     def _recognize(self, text: str, titles: TitleProbe | None) -> Intent:
         toks = normalize(text).split()[:48]
-        phon = [fold(t) for t in toks]
+        phon = self._canon(fold(t) for t in toks)
         start = self._wake.leading(phon)
         toks, phon = toks[start:], phon[start:]
         body = " ".join(toks)
@@ -67,9 +134,15 @@ class RuleIntentRecognizer:
             return _help(language_or(text))
         a = analyze(body, self._lex)
         lang = a.utterance_language
-        control = self._controls.get(self._control_key(phon))
+        control = self._exact.get(self._light_key(phon)) or self._loose.get(self._loose_key(phon))
         if control:
-            return Intent(control, {}, language=lang)
+            return self._control(control, phon, lang)
+        slotted = self._sleep(toks, phon) or self._enqueue_request(toks, phon)
+        if slotted is not None:
+            return Intent(slotted[0], slotted[1], language=lang)
+        if self._resume_cues.find(phon) and self._resume_ok.covers(
+                [p for i, p in enumerate(phon) if i not in self._spans(self._resume_cues, phon)]):
+            return Intent("resume", {"target": self._target(phon)}, language=lang)
         if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
             return _help(lang)
         signal = bool(a.kind_cue or a.language or a.moods or a.story_categories or a.music_categories)
@@ -87,6 +160,75 @@ class RuleIntentRecognizer:
         story = a.kind_cue == "story" or (a.kind_cue is None and bool(a.story_categories)
                                            and not (a.moods and not _story_only_category(a)))
         return self._play("play_story" if story else "play_music", a, text)
+
+    def _control(self, key: str, phon: Sequence[str], lang: str) -> Intent:
+        name, args = vocab.CONTROL_VARIANTS.get(key, (key, {}))
+        args = dict(args)
+        if name == "resume":
+            args["target"] = self._target(phon)
+        return Intent(name, args, language=lang)
+
+    def _target(self, phon: Sequence[str]) -> str:
+        """'story' for "continue my story", 'song' for "continue the song", else 'any'."""
+        story, music = bool(self._lex.story_nouns.find(phon)), bool(self._lex.music_nouns.find(phon))
+        return "story" if story and not music else "song" if music and not story else "any"
+
+    @staticmethod
+    def _spans(ps: PhraseSet, phon: Sequence[str]) -> set[int]:
+        return {i for s, e, _ in ps.find(phon) for i in range(s, e)}
+
+    def _sleep(self, toks: Sequence[str], phon: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+        """A sleep timer when the words are a stop/timer word, a duration or "after this", and nothing else."""
+        keep = [i for i in range(len(phon)) if i not in self._spans(self._kind_nouns, phon)]
+        toks, phon = [toks[i] for i in keep], [phon[i] for i in keep]
+        stop, timer = self._spans(self._sleep_stop, phon), self._spans(self._sleep_timer, phon)
+        if not stop and not timer:
+            return None
+        after = self._spans(self._sleep_after, phon)
+        duration = find_duration(toks)
+        used = stop | timer | after | self._spans(self._sleep_ok, phon)
+        if duration is not None:
+            used |= set(range(duration.start, duration.end))
+            minutes = duration.minutes
+        else:
+            rest = [i for i in range(len(phon)) if i not in used]
+            value = parse_number([toks[i] for i in rest]) if timer and rest else None
+            if value is not None:                     # "sleep timer 20": a bare number is minutes
+                used |= set(rest)
+            minutes = value
+        if any(i not in used for i in range(len(phon))):
+            return None
+        if minutes is not None:
+            lo, hi = SLEEP_MINUTES
+            return "sleep_timer", {"minutes": max(lo, min(hi, round(minutes)))}
+        if after and stop:
+            return "sleep_timer", {"after": "item"}
+        return None
+
+    def _enqueue_request(self, toks: Sequence[str], phon: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+        """"play X next", "add X to the queue", "इसके बाद X बजाओ": the words between the pattern's are the title."""
+        keep = self._without(phon, self._polite)
+        if not keep:
+            return None
+        lo, hi = keep[0], keep[-1] + 1               # politeness only at the edges
+        toks, phon = list(toks[lo:hi]), list(phon[lo:hi])
+        n = len(phon)
+        for position, pre, post in self._enqueue:
+            k, m = len(pre), len(post)
+            if n <= k + m or tuple(phon[:k]) != pre or tuple(phon[n - m:]) != post:
+                continue
+            t_toks, t_phon = toks[k:n - m], phon[k:n - m]
+            if self._is_title(t_toks, t_phon, bare=not pre):
+                return "enqueue", {"user_request": " ".join(t_toks), "position": position}
+        return None
+
+    def _is_title(self, toks: Sequence[str], phon: Sequence[str], *, bare: bool) -> bool:
+        if not phon or (bare and phon[0] in self._questions):   # "who is next" asks; "play why do leaves..." not
+            return False
+        if not strip_carriers(toks, phon, self._lex):          # "play something next" names no title
+            return False
+        key = self._loose_key(phon)
+        return not key or (key not in self._loose and self._exact.get(self._light_key(phon)) is None)
 
     def _play(self, name: str, a: Analysis, text: str) -> Intent:
         request = " ".join(text.split())[:400] or a.text
