@@ -53,8 +53,6 @@ def test_contract_schemas_are_openai_schemas() -> None:
         assert set(spec.parameters["required"]) <= set(spec.parameters["properties"]), name
 
 
-@pytest.mark.xfail(strict=True, reason="the player's plugin functions (issue 9) are not registered yet; "
-                                       "when they are, this passes and the mark must go")
 def test_registry_implements_the_player_contract() -> None:
     assert set(REGISTRY.names()) == {"play_music", "play_story", *CONTROL_FUNCTIONS}
     for name, spec in PLAYER_FUNCTIONS.items():

@@ -49,7 +49,7 @@ class Driver:
         self.feed(ev.StateLoaded(state or DeviceState("aa:bb")))
 
     def feed(self, event: ev.Event) -> list[ev.Action]:
-        out = self.core.handle(event, self.now)
+        out = self.core.handle(event, self.now, self.wall)
         for a in out:
             self.actions.append(a)
             if isinstance(a, ev.Send):
@@ -146,7 +146,9 @@ def test_pause_keeps_position_and_resume_continues_there() -> None:
     d.start_track()
     d.tick(21.0)
     d.say("pause")
-    assert d.turn is None and d.core.state is SessionState.PAUSED
+    assert d.turn is not None and not any(isinstance(x, TrackSeg) for x in d.turn.turn.segments)   # said, not played
+    d.end_turn()
+    assert d.core.state is SessionState.PAUSED
     st = d.saved[-1]
     assert st.paused and st.item is not None and st.item.position_ms == 21000
     d.tick(30.0)                                   # no auto-resume for a pause the child asked for

@@ -171,7 +171,7 @@ class Connection:
 
     def dispatch(self, event: ev.Event) -> None:
         """Feed the core; answers the renderer needs at once go to it directly, the rest to the actor."""
-        actions = self.core.handle(event, time.monotonic())
+        actions = self.core.handle(event, time.monotonic(), time.time())
         rest = []
         for action in actions:
             if isinstance(action, ev.Continue):
@@ -295,7 +295,8 @@ class Connection:
         self.log.info("turn {} stopped: {}{}", turn_id, reason,
                       f" at {position / 1000:.1f} s" if position is not None else "")
         # Its consequences (tts stop, the saved position) go out now, before anything queued after the cancel.
-        await self._execute([a for a in self.core.handle(ev.TurnEnded(turn_id, True, position), time.monotonic())
+        await self._execute([a for a in self.core.handle(ev.TurnEnded(turn_id, True, position), time.monotonic(),
+                                                            time.time())
                              if not isinstance(a, ev.Continue)])
 
     async def _understand(self, request_id: int, text: str) -> None:

@@ -99,10 +99,13 @@ class SessionCore:
 
     # ------------------------------------------------------------------ public
 
-    def handle(self, event: Event, now: float | None = None) -> list[Action]:
-        """The actions `event` calls for. `now` (monotonic seconds) times requests; ticks carry their own."""
+    def handle(self, event: Event, now: float | None = None, wall: float | None = None) -> list[Action]:
+        """The actions `event` calls for. `now` (monotonic seconds) times requests and timeouts, `wall` (epoch
+        seconds) stamps what is saved (timers, history); ticks carry their own."""
         if now is not None:
             self._now = now
+        if wall is not None:
+            self._wall = wall
         out: list[Action] = []
         if self.state is SessionState.CLOSED and not isinstance(event, (TurnEnded, Disconnected)):
             return out
