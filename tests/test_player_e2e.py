@@ -179,7 +179,8 @@ async def test_stop_after_this_song_stops_at_the_boundary(player_config: Any, st
     node = await start_node(player_config())
     async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:06") as client:
         await client.send_text_request("play counting songs")
-        first = await client.wait_json("tts", "sentence_start", timeout=15)
+        first = (await client.wait_for(lambda r: r.kind == "json" and r.message.get("state") == "sentence_start"
+                                       and r.message.get("text") in COUNTING, timeout=15)).message
         await client.wait_for(lambda r: r.kind == "audio", timeout=10)
         await client.send_text_request("stop after this song")
         seen: list[str] = []

@@ -243,9 +243,15 @@ class Connection:
         else:
             self.log.warning("unhandled action {}", type(a).__name__)
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any] | None:
         assert self._tg is not None
-        return self._tg.create_task(self._guard(coro), name=f"{name}-{self.session_id[:8]}")
+        guarded = self._guard(coro)
+        try:
+            return self._tg.create_task(guarded, name=f"{name}-{self.session_id[:8]}")
+        except RuntimeError:            # the connection is ending: nothing new starts
+            guarded.close()
+            coro.close()
+            return None
 
     async def _guard(self, coro: Awaitable[Any]) -> None:
         try:
