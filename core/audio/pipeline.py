@@ -221,6 +221,12 @@ class AudioPipeline:
         flight.start(lambda f: self._transcode(f, source, 0, holder, not background))
         return flight
 
+    async def wait_background(self) -> None:
+        """Wait until the background cache fills in progress have finished (shutdown, tests, the CLI)."""
+        tasks = [f.task for f in self._flights.values() if f.background and f.task is not None]
+        if tasks:
+            await asyncio.wait(tasks)
+
     def _start_fill(self, source: AudioSource, key: str) -> None:
         """Transcode the whole item into the cache in the background (one per key, a bounded number at once)."""
         if key in self._flights or self._fills >= self.max_fills:
