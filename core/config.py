@@ -73,6 +73,7 @@ class AudioConfig:
     cache_max_mb: int = 2048
     cache_s3_prefix: str = ""                  # non-empty: also share cache entries in S3 under this prefix
     warm_decoders: int = 2                     # idle ffmpeg children kept started: a cold play skips the ~60 ms spawn
+    decoder: Literal["pyav", "ffmpeg"] = "pyav"  # local files from the start: in-process PyAV, or an ffmpeg child
     max_decoders: int = 0                      # node-wide cap on running decodes; 0 = decoders_per_core x cores
     decoders_per_core: int = 64                # the default cap's size per core (a paced decode costs ~1 % of a core)
     decoder_wait_ms: int = 1500                # a play waits this long for a free decoder, then the device hears "busy"

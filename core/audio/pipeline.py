@@ -39,6 +39,7 @@ from loguru import logger
 
 from core.audio.cache import FrameCache, S3Share
 from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
+from core.audio.decode_av import AvDecoder
 from core.audio.encode import OpusEncoder, PcmFramer
 from core.audio.fetch import ByteStream, Fetcher, check_local
 from core.audio.flight import Flight
@@ -248,7 +249,7 @@ class AudioPipeline:
         assert self._fetcher is not None
         slot = await self.slots.acquire(holder, wait=wait)
         stream: ByteStream | None = None
-        dec: FfmpegDecoder | None = None
+        dec: FfmpegDecoder | AvDecoder | None = None
         feed_task: asyncio.Task[None] | None = None
         try:
             dec, stream = await self._open_decoder(source, start_ms)
@@ -297,11 +298,17 @@ class AudioPipeline:
             if stream is not None:
                 await stream.aclose()
 
-    async def _open_decoder(self, source: AudioSource, start_ms: int) -> tuple[FfmpegDecoder, ByteStream | None]:
+    async def _open_decoder(self, source: AudioSource,
+                            start_ms: int) -> tuple[FfmpegDecoder | AvDecoder, ByteStream | None]:
         assert self._fetcher is not None
         loudnorm = self.cfg.normalize_loudness
         rate = self.params.sample_rate
         stream: ByteStream | None = None
+        if not source.is_url and start_ms == 0 and not loudnorm and self.cfg.decoder == "pyav":
+            await asyncio.to_thread(check_local, source)
+            av_dec = AvDecoder(os.path.abspath(source.uri), rate)
+            await av_dec.start()
+            return av_dec, None
         if source.is_url and (source.extension in SEEKING_EXTENSIONS or start_ms > 0):
             # Index at the end (moov) cannot be read from a pipe, and a seek must not fetch what it skips: ffmpeg
             # fetches the URL itself, seeking with Range.
@@ -325,7 +332,7 @@ class AudioPipeline:
             raise AudioError(f"{source.name}: cannot start the decoder ({exc.strerror or exc})") from None
         return dec, stream
 
-    async def _encode_into(self, flight: Flight, source: AudioSource, dec: FfmpegDecoder) -> int:
+    async def _encode_into(self, flight: Flight, source: AudioSource, dec: FfmpegDecoder | AvDecoder) -> int:
         fb = self.params.frame_bytes
         framer = PcmFramer(fb)
         enc = self._encoder()
