@@ -94,6 +94,14 @@ class AudioPipeline:
         """True while plays queue for a decoder past capacity (for /ready and routing). Cheap."""
         return self.slots.overloaded
 
+    def stats(self) -> dict[str, int | bool]:
+        """Counters for /health, the load benchmark and tests (cheap: no I/O)."""
+        return {"decoders_in_use": self.slots.in_use, "decoders_max": self.slots.max,
+                "waiting": self.slots.waiting, "overloaded": self.overloaded, "busy": self.slots.busy_count,
+                "shared_decodes": len(self._flights), "decoders_started": self.decoders_started,
+                "shared_joins": self.shared_joins, "cache_hits": self.cache_hits,
+                "active_streams": self.active_streams}
+
     @classmethod
     def from_config(cls, config: Any, params: AudioParams | None = None, *, s3_client: Any = None) -> AudioPipeline:
         """Build from the whole `Config`: the cache shares entries in S3 when `audio.cache_s3_prefix` is set
