@@ -1,170 +1,450 @@
 #!/usr/bin/env python3
-"""Concurrency at the device: how many devices can stream songs at once, paced in real time, on this machine.
+"""Devices joining at a rate, against the server as shipped: what they hear, how soon, how smoothly, at what cost.
 
-The real server runs as `app.py serve --workers W` (processes sharing the port). Load clients run in separate
-processes; each device connects, says hello, asks for its own song and records when every Opus frame arrives.
-The client models the device's playback: frame n is needed when frame n-1 has finished playing. A frame is
-*late* when it arrives more than one frame period (60 ms) after it was needed (an audible gap); an *underrun*
-is any frame that arrives after it was needed. Target: < 0.5 % late frames.
+The real server runs as `app.py serve` with `config.yaml` exactly as shipped (spoken replies on: "Now playing ..."
+is synthesised by the local TTS; ASR/VAD as shipped), except: loopback ports, the bench's catalog of generated
+songs, a fresh empty transcode cache (every song starts uncached) and log level WARNING. Anything else changed for
+a scenario is printed next to its row. Load clients run in separate processes on the same machine.
 
-- cold: every device plays a different object and the transcode cache is off, so every stream runs its own
-  ffmpeg decode + Opus encode;
-- cached: the songs were transcoded once (`app.py catalog transcode`), so streams read p3 records from disk.
+Scenarios (each on a fresh server):
+- unique:  N devices join at R/s, each asks (text request) for a different uncached song;
+- shared:  N devices join at R/s on K uncached songs (single flight: at most one decode per song);
+- spoken:  N devices join at R/s and *say* "play <title>" (espeak-ng speech streamed as Opus, in real time);
+- over:    past capacity: N devices, each a different song, with `audio.max_decoders` lowered to C (printed), so
+           the cap is reached: every device must either play cleanly or hear "busy" within 2 s.
 
-Run: .venv/bin/python bench/load_bench.py [--cold 100,150,200] [--cached 500,1000,1500] [--seconds 20]
+Per device: it heard its own song (the song's `sentence_start` names the requested title), the first song frame
+after the request (spoken: after the end of speech), late frames (the device model: frame n is needed when n-1
+has played; late = needed more than 60 ms before it arrived), gaps > 300 ms, busy (the reply says busy, or on a
+server whose renderer does not yet voice AudioBusy, the generic "couldn't play" apology). Server side, sampled
+every 0.25 s: peak memory of the server and its children (RSS sum, and PSS which counts shared pages once), peak
+ffmpeg processes, and the pipeline's counters from /health (decodes started, peak decoders in use, busy).
+
+    .venv/bin/python bench/load_bench.py                              # all four scenarios at the issue's sizes
+    .venv/bin/python bench/load_bench.py --scenarios unique --unique 150 --rate 15 --seconds 20
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
+import os
+import re
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import ROOT, machine, make_catalog, run_server  # noqa: E402
+from bench._server import ROOT, free_port, machine  # noqa: E402
 
 FRAME_S = 0.06
+GAP_S = 0.3
+_WORDS_A = ["Amber", "Blue", "Copper", "Dancing", "Electric", "Fuzzy", "Golden", "Happy", "Icy", "Jolly", "Kind",
+            "Lucky", "Magic", "Noisy", "Orange", "Purple", "Quiet", "Rainy", "Silver", "Tiny"]
+_WORDS_B = ["Apple", "Bear", "Cloud", "Dragon", "Elephant", "Forest", "Garden", "Harbor", "Island", "Jungle",
+            "Kitten", "Lantern", "Mountain", "Nightingale", "Ocean", "Penguin"]
 
 
-async def one_device(url: str, title: str, seconds: float, delay: float) -> dict[str, float]:
+def song_titles(count: int) -> list[str]:
+    """Distinct two-word titles the matcher cannot confuse with each other's numbers."""
+    titles = [f"{a} {b}" for b in _WORDS_B for a in _WORDS_A]
+    if count > len(titles):
+        titles += [f"{a} {b} {c}" for c in ("Song", "Tune", "March") for b in _WORDS_B for a in _WORDS_A]
+    return titles[:count]
+
+
+def make_catalog(root: Path, titles: list[str], seconds: float) -> None:
+    """One generated MP3 (a melody) copied under every title: each is a distinct object (its own cache key)."""
+    english = root / "music" / "English"
+    english.mkdir(parents=True, exist_ok=True)
+    master = root / "_master.mp3"
+    if not master.exists():
+        expr = "0.3*sin(2*PI*(440+110*floor(mod(t\\,4)))*t)+0.1*sin(2*PI*880*t)"
+        subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                        f"aevalsrc={expr}:s=44100:d={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
+                        str(master)], check=True)
+    meta = {}
+    for title in titles:
+        dst = english / f"{title}.mp3"
+        if not dst.exists():
+            dst.write_bytes(master.read_bytes())
+        meta[title] = {"romanized": title, "filename": dst.name, "alternatives": []}
+    (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- server
+
+
+@contextlib.contextmanager
+def shipped_server(work: Path, content: Path, overrides: dict[str, Any]) -> Iterator[tuple[int, int, int]]:
+    """`app.py serve` with config.yaml as shipped plus the bench's overrides; yields (ws, http, pid)."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    ws_port, http_port = free_port(), free_port()
+    cfg["server"].update(host="127.0.0.1", port=ws_port, http_port=http_port)
+    cfg["content"].update(content_dir=str(content), generate_demo=False, refresh_time_s=0,
+                          cache_dir=str(work / f"catalog-cache-{ws_port}"))
+    cfg["audio"]["cache_dir"] = str(work / f"audio-cache-{ws_port}")    # fresh and empty: every song uncached
+    cfg["log"]["level"] = "WARNING"
+    for dotted, value in overrides.items():
+        node = cfg
+        *path, leaf = dotted.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    path = work / f"bench-{ws_port}.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    log = open(work / f"server-{ws_port}.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(path)], cwd=ROOT,
+                            start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=1) as r:
+                    if json.load(r).get("tracks"):
+                        break
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 120 s")
+            time.sleep(0.2)
+        yield ws_port, http_port, proc.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+class Sampler(threading.Thread):
+    """Peak memory (RSS sum and PSS sum of the server's process tree), ffmpeg processes and pipeline counters."""
+
+    def __init__(self, pid: int, http_port: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.http_port = pid, http_port
+        self.stop_ev = threading.Event()
+        self.peak_rss = self.peak_pss = 0
+        self.peak_ffmpeg = 0
+        self.peak_in_use = 0
+        self.peak_shared = 0
+        self.last_audio: dict[str, Any] = {}
+
+    def run(self) -> None:
+        while not self.stop_ev.wait(0.25):
+            rss = pss = ff = 0
+            for pid, comm in _tree(self.pid):
+                r, p = _mem_kib(pid)
+                rss, pss = rss + r, pss + p
+                ff += comm == "ffmpeg"
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.peak_ffmpeg = max(self.peak_ffmpeg, ff)
+            with contextlib.suppress(Exception):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=1) as resp:
+                    audio = json.load(resp).get("audio") or {}
+                self.last_audio = audio
+                self.peak_in_use = max(self.peak_in_use, int(audio.get("decoders_in_use", 0)))
+                self.peak_shared = max(self.peak_shared, int(audio.get("shared_decodes", 0)))
+
+
+def _tree(root: int) -> list[tuple[int, str]]:
+    kids: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append((int(entry.name), comm))
+    out, todo = [(root, "python")], [root]
+    while todo:
+        for child in kids.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child[0])
+    return out
+
+
+def _mem_kib(pid: int) -> tuple[int, int]:
+    rss = pss = 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+# --------------------------------------------------------------------------- devices (client processes)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
+
+
+async def one_device(url: str, title: str, seconds: float, delay: float, spoken: bytes | None) -> dict[str, Any]:
     from websockets.asyncio.client import connect
+
+    from core.protocol import framing
+
     await asyncio.sleep(delay)
+    out: dict[str, Any] = {"heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0, "frames": 0,
+                           "late": 0, "gaps": 0, "max_gap": 0.0, "error": ""}
     times: list[float] = []
-    t_req = 0.0
     try:
         async with connect(url, open_timeout=30, max_size=2**20, ping_interval=None, compression=None) as ws:
             await ws.send(json.dumps({"type": "hello", "version": 1, "features": {}, "transport": "websocket",
                                       "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1,
                                                        "frame_duration": 60}}))
             await asyncio.wait_for(ws.recv(), 30)
-            t_req = time.monotonic()
-            await ws.send(json.dumps({"type": "listen", "state": "start", "mode": "auto"}))
-            await ws.send(json.dumps({"type": "listen", "state": "detect", "text": f"play {title.lower()}"}))
-            async with asyncio.timeout(seconds + 30):
+            if spoken is None:
+                await ws.send(json.dumps({"type": "listen", "state": "start", "mode": "auto"}))
+                t_req = time.monotonic()
+                await ws.send(json.dumps({"type": "listen", "state": "detect", "text": f"play {title.lower()}"}))
+            else:
+                t_req = await _speak(ws, framing, spoken)
+            in_song = False
+            async with asyncio.timeout(seconds + 45):
                 while True:
                     msg = await ws.recv()
                     if isinstance(msg, bytes):
-                        times.append(time.monotonic())
-                        if times[-1] - times[0] >= seconds:
-                            break
-                    elif '"stop"' in msg and times:
+                        if in_song:
+                            times.append(time.monotonic())
+                            if times[-1] - times[0] >= seconds:
+                                break
+                        continue
+                    m = json.loads(msg)
+                    if m.get("type") != "tts":
+                        continue
+                    if m.get("state") == "sentence_start":
+                        text = _fold(m.get("text", ""))
+                        if text == _fold(title):
+                            in_song = True
+                        elif in_song:
+                            break            # something else started after the song
+                        elif "busy" in text or "couldnt play" in text:
+                            out["busy"], out["busy_s"] = True, time.monotonic() - t_req
+                        elif not text.startswith(("now playing", "playing")) and not out["wrong"]:
+                            out["wrong"] = text[:40]
+                    elif m.get("state") == "stop" and (times or out["busy"]):
                         break
             await ws.send(json.dumps({"type": "abort"}))
     except Exception as exc:   # noqa: BLE001 - a failed device is reported, not fatal
-        return {"error": 1.0, "frames": float(len(times)), "late": 0.0, "underrun": 0.0, "ttff": -1.0,
-                "why": str(type(exc).__name__)}  # type: ignore[dict-item]
-    if not times:
-        return {"error": 1.0, "frames": 0.0, "late": 0.0, "underrun": 0.0, "ttff": -1.0}
-    late, under = device_playback(times)
-    return {"error": 0.0, "frames": float(len(times)), "late": float(late), "underrun": float(under),
-            "ttff": (times[0] - t_req) * 1000}
+        out["error"] = type(exc).__name__
+    if times:
+        out["heard"] = True
+        out["ttff"] = times[0] - t_req
+        out["frames"] = len(times)
+        out.update(device_playback(times))
+    return out
 
 
-def device_playback(times: list[float]) -> tuple[int, int]:
-    """Model the device: it plays frame n when frame n-1 has finished (or when n arrives, if later).
+async def _speak(ws: Any, framing: Any, pcm: bytes) -> float:
+    """Stream 16 kHz speech as the firmware does (60 ms Opus frames in real time), then silence until the VAD ends
+    the utterance. Returns the time the speech ended."""
+    import opuslib_next
+    await ws.send(json.dumps({"type": "listen", "state": "start", "mode": "auto"}))
+    enc = opuslib_next.Encoder(16000, 1, opuslib_next.APPLICATION_VOIP)
+    frame = 1920
+    pcm = pcm + bytes((-len(pcm)) % frame)
+    chunks = [pcm[i:i + frame] for i in range(0, len(pcm), frame)]
+    speech_frames = len(chunks)
+    chunks += [bytes(frame)] * int(1.5 / FRAME_S)
+    start = time.monotonic()
+    end = start
+    for i, chunk in enumerate(chunks):
+        await ws.send(framing.pack(1, enc.encode(chunk, 960), i * 60))
+        if i == speech_frames - 1:
+            end = time.monotonic()
+        await asyncio.sleep(max(0.0, start + (i + 1) * FRAME_S - time.monotonic()))
+    return end
 
-    late: frames that arrived more than one frame period after the device needed them (an audible gap);
-    underrun: frames that arrived after the device needed them at all (its buffer had run dry)."""
-    late = under = 0
+
+def device_playback(times: list[float]) -> dict[str, Any]:
+    """The device plays frame n when n-1 has finished (or when n arrives, if later)."""
+    late = gaps = 0
+    max_gap = 0.0
     needed = times[0]
     for t in times:
         if t > needed:
-            under += 1
-            if t - needed > FRAME_S:
-                late += 1
+            wait = t - needed
+            late += wait > FRAME_S
+            gaps += wait > GAP_S
+            max_gap = max(max_gap, wait)
         needed = max(needed, t) + FRAME_S
-    return late, under
+    return {"late": late, "gaps": gaps, "max_gap": max_gap}
 
 
-def client_process(url: str, titles: list[str], seconds: float, ramp_s: float) -> list[dict[str, float]]:
-    async def run() -> list[dict[str, float]]:
-        n = len(titles)
-        return await asyncio.gather(*(one_device(url, t, seconds, ramp_s * i / max(1, n))
-                                      for i, t in enumerate(titles)))
+def speech_for(title: str) -> bytes:
+    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "--stdout", f"play {title.lower()}"],
+                         check=True, capture_output=True, timeout=30).stdout
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
+                          "-ar", "16000", "pipe:1"], input=wav, check=True, capture_output=True, timeout=30).stdout
+    return bytes(int(0.3 * 16000) * 2) + out
+
+
+def client_process(url: str, plan: list[tuple[str, float]], seconds: float, spoken: bool) -> list[dict[str, Any]]:
+    speech = {t: speech_for(t) for t, _ in plan} if spoken else {}
+
+    async def run() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(one_device(url, t, seconds, d, speech.get(t)) for t, d in plan))
     return asyncio.run(run())
 
 
-def run_level(url: str, titles: list[str], devices: int, seconds: float, procs: int,
-              arrival_rate: float) -> dict[str, float]:
+# --------------------------------------------------------------------------- scenarios
+
+
+def run_scenario(name: str, work: Path, titles: list[str], song_titles_: list[str], devices: int, rate: float,
+                 seconds: float, procs: int, overrides: dict[str, Any], spoken: bool = False) -> dict[str, Any]:
+    content = work / f"content-{name}"
+    make_catalog(content, song_titles_, seconds + 10)
     chosen = [titles[i % len(titles)] for i in range(devices)]
-    shards = [chosen[i::procs] for i in range(procs)]
-    ramp = devices / arrival_rate        # devices join at a steady rate, then all stream at once
-    with multiprocessing.get_context("spawn").Pool(procs) as pool:
-        results = pool.starmap(client_process, [(url, s, seconds, ramp) for s in shards])
-    flat = [r for shard in results for r in shard]
+    plan = [(t, i / rate) for i, t in enumerate(chosen)]
+    start_in = 8.0 if spoken else 2.0     # client processes import, synthesise the requests, then all start
+    with shipped_server(work, content, overrides) as (ws_port, http_port, pid):
+        sampler = Sampler(pid, http_port)
+        sampler.start()
+        url = f"ws://127.0.0.1:{ws_port}/xiaozhi/v1/"
+        shards = [[(t, d + start_in) for t, d in plan[i::procs]] for i in range(procs)]
+        with multiprocessing.get_context("spawn").Pool(procs) as pool:
+            parts = pool.starmap(client_process, [(url, s, seconds, spoken) for s in shards])
+        sampler.stop_ev.set()
+        sampler.join()
+    flat = [r for p in parts for r in p]
+    heard = [r for r in flat if r["heard"]]
+    ttff = sorted(r["ttff"] * 1000 for r in heard)
     frames = sum(r["frames"] for r in flat)
-    ttff = [r["ttff"] for r in flat if r["ttff"] >= 0]
-    return {"devices": devices, "errors": sum(r["error"] for r in flat), "frames": frames,
+    busy = [r for r in flat if r["busy"] and not r["heard"]]
+    audio = sampler.last_audio
+    return {"scenario": name, "devices": devices, "rate": rate, "songs": len(set(chosen)),
+            "heard": len(heard), "wrong": sum(1 for r in flat if r["wrong"] and not r["heard"]),
+            "busy": len(busy), "busy_slow": sum(1 for r in busy if r["busy_s"] > 2.0),
+            "failed": sum(1 for r in flat if not r["heard"] and not r["busy"]),
+            "errors": sorted({r["error"] for r in flat if r["error"]}),
+            "ttff_p50": statistics.median(ttff) if ttff else float("nan"),
+            "ttff_p99": ttff[int(0.99 * (len(ttff) - 1))] if ttff else float("nan"),
             "late_pct": 100 * sum(r["late"] for r in flat) / max(1, frames),
-            "underrun_pct": 100 * sum(r["underrun"] for r in flat) / max(1, frames),
-            "ttff_p50": statistics.median(ttff) if ttff else -1,
-            "ttff_p99": sorted(ttff)[int(0.99 * (len(ttff) - 1))] if ttff else -1}
-
-
-def transcode(cfg_dir: Path, content: Path, cache: Path) -> None:
-    import yaml
-    cfg = cfg_dir / "transcode.yaml"
-    cfg.write_text(yaml.safe_dump({"audio": {"cache_dir": str(cache)},
-                                   "content": {"generate_demo": False, "cache_dir": str(cfg_dir / "cc")}}))
-    subprocess.run([sys.executable, str(ROOT / "app.py"), "catalog", "transcode", "--content-dir", str(content),
-                    "--config", str(cfg), "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+            "gaps": sum(r["gaps"] for r in flat), "gap_devices": sum(1 for r in flat if r["gaps"]),
+            "max_gap_ms": 1000 * max((r["max_gap"] for r in flat), default=0.0),
+            "rss_mib": sampler.peak_rss / 1024, "pss_mib": sampler.peak_pss / 1024,
+            "ffmpeg": sampler.peak_ffmpeg, "in_use": sampler.peak_in_use,
+            "started": audio.get("decoders_started", -1), "server_busy": audio.get("busy", -1),
+            "note": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "shipped config"}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cold", default="100,150,200", help="device counts for the cold runs")
-    ap.add_argument("--cached", default="500,1000,1500", help="device counts for the cached runs")
-    ap.add_argument("--seconds", type=float, default=20.0, help="seconds of audio each device receives")
-    ap.add_argument("--workers", type=int, default=2, help="server worker processes")
-    ap.add_argument("--client-procs", type=int, default=2, help="load client processes")
-    ap.add_argument("--arrival-rate", type=float, default=20.0, help="devices joining per second")
-    ap.add_argument("--distinct-cached", type=int, default=100, help="distinct cached songs shared by the devices")
+    ap.add_argument("--scenarios", default="unique,shared,spoken,over")
+    ap.add_argument("--unique", type=int, default=150, help="devices, each a different uncached song")
+    ap.add_argument("--shared", type=int, default=200, help="devices on --shared-songs uncached songs")
+    ap.add_argument("--shared-songs", type=int, default=15)
+    ap.add_argument("--spoken", type=int, default=20, help="devices saying their request")
+    ap.add_argument("--over", type=int, default=120, help="devices, each a different song, past a lowered cap")
+    ap.add_argument("--over-cap", type=int, default=40, help="audio.max_decoders for the past-capacity run")
+    ap.add_argument("--rate", type=float, default=15.0, help="devices joining per second")
+    ap.add_argument("--spoken-rate", type=float, default=2.0, help="devices joining per second (spoken)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="seconds of song each device listens to")
+    ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra config override for every scenario (printed next to the figures), "
+                         "e.g. --set audio.decoder=ffmpeg")
     args = ap.parse_args()
-    cold = [int(x) for x in args.cold.split(",") if x]
-    cached = [int(x) for x in args.cached.split(",") if x]
+    extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    wanted = [s for s in args.scenarios.split(",") if s]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
         work = Path(tmp)
-        song_s = args.seconds + 10
-        if cold:
-            content = work / "cold"
-            titles = make_catalog(content, max(cold), song_s)
-            with run_server(work, content, workers=args.workers) as (port, _):
-                for n in cold:
-                    rows.append(("cold", run_level(f"ws://127.0.0.1:{port}/", titles, n, args.seconds,
-                                                   args.client_procs, args.arrival_rate)))
-                    print_row(*rows[-1], flush=True)
-        if cached:
-            content = work / "cached"
-            titles = make_catalog(content, args.distinct_cached, song_s, prefix="Tune")
-            cache = work / "audio-cache"
-            t0 = time.monotonic()
-            transcode(work, content, cache)
-            print(f"transcoded {len(titles)} songs into the cache in {time.monotonic() - t0:.1f} s", flush=True)
-            with run_server(work, content, workers=args.workers, cache_dir=str(cache)) as (port, _):
-                for n in cached:
-                    rows.append(("cached", run_level(f"ws://127.0.0.1:{port}/", titles, n, args.seconds,
-                                                     args.client_procs, args.arrival_rate)))
-                    print_row(*rows[-1], flush=True)
-    print(f"\nmachine: {machine()}; server workers {args.workers}, client processes {args.client_procs} "
-          f"(same machine), {args.seconds:.0f} s of audio per device, {args.arrival_rate:.0f} devices joining per second")
-    print(f"{'mode':7} {'devices':>7} {'errors':>6} {'frames':>8} {'late %':>7} {'underrun %':>10} "
-          f"{'first frame p50/p99 ms':>23}")
-    for mode, r in rows:
-        print_row(mode, r)
+        for name in wanted:
+            if name == "unique":
+                titles = song_titles(args.unique)
+                row = run_scenario(name, work, titles, titles, args.unique, args.rate, args.seconds,
+                                   args.client_procs, dict(extra))
+            elif name == "shared":
+                titles = song_titles(args.shared_songs)
+                row = run_scenario(name, work, titles, titles, args.shared, args.rate, args.seconds,
+                                   args.client_procs, dict(extra))
+            elif name == "spoken":
+                titles = song_titles(args.spoken)
+                row = run_scenario(name, work, titles, titles, args.spoken, args.spoken_rate, args.seconds,
+                                   args.client_procs, dict(extra), spoken=True)
+            elif name == "over":
+                titles = song_titles(args.over)
+                row = run_scenario(name, work, titles, titles, args.over, args.rate, args.seconds,
+                                   args.client_procs, {**extra, "audio.max_decoders": args.over_cap})
+            else:
+                raise SystemExit(f"unknown scenario {name!r}")
+            rows.append(row)
+            print_row(row, header=len(rows) == 1, flush=True)
+    print(f"\nmachine: {machine()} -- SHARED with other jobs while measured; server and {args.client_procs} load "
+          f"client processes on the same machine; {args.seconds:.0f} s of song per device; config.yaml as shipped "
+          f"(spoken replies on) unless noted per row")
+    print_table(rows)
+    print_targets(rows)
     return 0
 
 
-def print_row(mode: str, r: dict[str, float], flush: bool = False) -> None:
-    print(f"{mode:7} {r['devices']:7.0f} {r['errors']:6.0f} {r['frames']:8.0f} {r['late_pct']:7.2f} "
-          f"{r['underrun_pct']:10.2f} {r['ttff_p50']:11.0f} / {r['ttff_p99']:6.0f}", flush=flush)
+def print_row(r: dict[str, Any], header: bool = False, flush: bool = False) -> None:
+    if header:
+        print(f"{'scenario':<8}{'devices':>8}{'/s':>5}{'songs':>6}{'heard':>6}{'busy':>5}{'fail':>5}"
+              f"{'1st song frame p50/p99':>24}{'late %':>8}{'gaps>300ms':>11}{'max gap':>9}{'peak RSS/PSS MiB':>18}"
+              f"{'ffmpeg':>7}{'decodes':>8}{'in use':>7}  notes")
+    print(f"{r['scenario']:<8}{r['devices']:>8}{r['rate']:>5.0f}{r['songs']:>6}{r['heard']:>6}{r['busy']:>5}"
+          f"{r['failed']:>5}{r['ttff_p50']:>13.0f} /{r['ttff_p99']:>6.0f} ms{r['late_pct']:>8.2f}"
+          f"{r['gaps']:>6} ({r['gap_devices']}){r['max_gap_ms']:>7.0f}ms{r['rss_mib']:>10.0f} /{r['pss_mib']:>6.0f}"
+          f"{r['ffmpeg']:>7}{r['started']:>8}{r['in_use']:>7}  {r['note']}"
+          + (f"; errors: {','.join(r['errors'])}" if r["errors"] else "")
+          + (f"; {r['wrong']} heard another title" if r["wrong"] else "")
+          + (f"; {r['busy_slow']} busy after > 2 s" if r["busy_slow"] else ""), flush=flush)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print()
+    for i, r in enumerate(rows):
+        print_row(r, header=i == 0)
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    print("\nTargets (issue 11):")
+    for r in rows:
+        if r["scenario"] == "unique":
+            ok = r["heard"] == r["devices"] and r["ttff_p99"] <= 3000 and r["late_pct"] < 0.5
+            print(f"  unique: all hear their song, first song frame p99 <= 3 s, late < 0.5 % -> "
+                  f"{'met' if ok else 'NOT met'} ({r['heard']}/{r['devices']}, p99 {r['ttff_p99']:.0f} ms, "
+                  f"late {r['late_pct']:.2f} %)")
+        elif r["scenario"] == "shared":
+            ok = r["started"] <= r["songs"] and r["pss_mib"] < 1024 and r["gaps"] == 0
+            print(f"  shared: <= 1 decode per song, peak memory < 1 GiB, 0 gaps > 300 ms -> "
+                  f"{'met' if ok else 'NOT met'} ({r['started']} decodes for {r['songs']} songs, "
+                  f"PSS {r['pss_mib']:.0f} MiB (RSS sum {r['rss_mib']:.0f}), {r['gaps']} gaps)")
+        elif r["scenario"] == "over":
+            clean = r["gaps"] == 0 and r["late_pct"] < 0.5
+            ok = r["failed"] == 0 and r["busy_slow"] == 0 and clean
+            print(f"  over: every device plays cleanly or hears busy within 2 s -> {'met' if ok else 'NOT met'} "
+                  f"({r['heard']} played, {r['busy']} busy, {r['busy_slow']} busy after 2 s, {r['failed']} neither, "
+                  f"{r['gaps']} gaps)")
+        elif r["scenario"] == "spoken":
+            print(f"  spoken: {r['heard']}/{r['devices']} heard their song; end of speech -> first song frame "
+                  f"p50 {r['ttff_p50']:.0f} ms, p99 {r['ttff_p99']:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,10 @@ class AudioConfig:
     cache_max_mb: int = 2048
     cache_s3_prefix: str = ""                  # non-empty: also share cache entries in S3 under this prefix
     warm_decoders: int = 2                     # idle ffmpeg children kept started: a cold play skips the ~60 ms spawn
+    decoder: Literal["pyav", "ffmpeg"] = "pyav"  # local files from the start: in-process PyAV, or an ffmpeg child
+    max_decoders: int = 0                      # node-wide cap on running decodes; 0 = decoders_per_core x cores
+    decoders_per_core: int = 64                # the default cap's size per core (a paced decode costs ~1 % of a core)
+    decoder_wait_ms: int = 1500                # a play waits this long for a free decoder, then the device hears "busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +458,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("audio.opus_bitrate: use 6000-256000 bits per second")
     if not 0 <= a.warm_decoders <= 16:
         raise ConfigError("audio.warm_decoders: use 0-16 (0 = spawn ffmpeg per play; 2 covers bursts of new plays)")
+    if a.max_decoders < 0:
+        raise ConfigError("audio.max_decoders: use 0 (sized to the cores) or a positive number of decoders")
+    if not 1 <= a.decoders_per_core <= 1000:
+        raise ConfigError("audio.decoders_per_core: use 1-1000 (64 keeps a 2-core node's streams on time)")
+    if not 0 <= a.decoder_wait_ms <= 30000:
+        raise ConfigError("audio.decoder_wait_ms: use 0-30000 ms (about 1500: the device hears 'busy' within 2 s)")
     if not 0 <= a.lead_frames <= 30:
         raise ConfigError("audio.lead_frames: use 0-30 (devices drop frames beyond a 40-frame buffer; 2-3 is right)")
     s3 = cfg.content.s3

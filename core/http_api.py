@@ -57,7 +57,8 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "sessions": session_count(),
-                                  "tracks": len(rt.content.tracks()), "uptime_s": round(time.time() - started, 1)})
+                                  "tracks": len(rt.content.tracks()), "uptime_s": round(time.time() - started, 1),
+                                  "audio": rt.pipeline.stats()})
 
     app = web.Application(client_max_size=256 * 1024)
     for path in ("/xiaozhi/ota/", "/xiaozhi/ota"):

@@ -27,7 +27,7 @@ from loguru import logger
 from core.audio.p3 import P3FormatError, P3Parser, pack_record
 from core.audio.types import AudioError, AudioParams, AudioSource
 
-__all__ = ["FrameCache", "CacheWriter", "S3Share"]
+__all__ = ["FrameCache", "CacheWriter", "S3Share", "skip_records"]
 
 _TMP_MARK = ".tmp-"
 _STALE_TMP_S = 3600.0
@@ -100,17 +100,27 @@ class FrameCache:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
-    async def read(self, path: Path, chunk_bytes: int = 1 << 16) -> AsyncIterator[bytes]:
-        """Stream an entry's Opus packets, reading the file incrementally (no decode)."""
+    async def read(self, path: Path, chunk_bytes: int = 1 << 16, start_frame: int = 0) -> AsyncIterator[bytes]:
+        """Stream an entry's Opus packets from record `start_frame` on, reading the file incrementally (no decode).
+        Records before the start are skipped by their headers alone, in 1 MiB reads; a start past the end gives
+        nothing."""
         try:
-            f = await asyncio.to_thread(open, path, "rb")
+            f, rest = await asyncio.to_thread(_open_at_record, path, start_frame)
         except FileNotFoundError:  # evicted between lookup and read
             raise AudioError("cache entry vanished") from None
+        except P3FormatError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise AudioError(f"damaged cache entry {path.name[:12]}: {exc}") from None
         parser = P3Parser()
         try:
-            while chunk := await asyncio.to_thread(f.read, chunk_bytes):
+            chunk = rest
+            while True:
                 for packet in parser.feed(chunk):
                     yield packet
+                chunk = await asyncio.to_thread(f.read, chunk_bytes)
+                if not chunk:
+                    break
             parser.finish()
         except P3FormatError as exc:
             with contextlib.suppress(OSError):
@@ -177,7 +187,13 @@ class CacheWriter:
         self._buf = bytearray()
         self._file: Any = None
         self.frames = 0
+        self.written = 0         # bytes on disk in the temp file (readers of a growing entry stay below this)
         self.closed = False
+
+    async def open(self) -> None:
+        """Create the temp file now (a shared transcode's listeners read it while it grows)."""
+        if self._file is None:
+            self._file = await asyncio.to_thread(open, self.tmp, "wb", buffering=0)
 
     async def add(self, packets: list[bytes]) -> None:
         for p in packets:
@@ -186,11 +202,17 @@ class CacheWriter:
         if len(self._buf) >= _FLUSH_BYTES:
             await self._flush()
 
+    async def flush(self) -> None:
+        """Write what `add` buffered to the temp file (unbuffered, so other readers see it at once)."""
+        await self._flush()
+
     async def _flush(self) -> None:
         data, self._buf = bytes(self._buf), bytearray()
         if self._file is None:
-            self._file = await asyncio.to_thread(open, self.tmp, "wb")
-        await asyncio.to_thread(self._file.write, data)
+            self._file = await asyncio.to_thread(open, self.tmp, "wb", buffering=0)
+        if data:
+            await asyncio.to_thread(_write_all, self._file, data)
+            self.written += len(data)
 
     async def commit(self) -> Path:
         if self.closed:
@@ -216,6 +238,54 @@ class CacheWriter:
         self.closed = True
         f, self._file = self._file, None
         _close_unlink(f, self.tmp)
+
+
+def skip_records(f: Any, count: int, chunk_bytes: int = 1 << 20) -> tuple[bytes, int]:
+    """Read past `count` p3 records from `f` by their 4-byte headers only. Returns the bytes read beyond the last
+    skipped record (the start of the next one) and how many records were skipped (fewer at the end of the file)."""
+    buf = b""
+    pos = skipped = 0
+    while skipped < count:
+        if len(buf) - pos < 4:
+            more = f.read(chunk_bytes)
+            if not more:
+                if len(buf) > pos:
+                    raise P3FormatError(f"truncated p3 stream after record {skipped}")
+                return b"", skipped
+            buf = buf[pos:] + more
+            pos = 0
+            continue
+        kind = buf[pos]
+        if kind != 0:
+            raise P3FormatError(f"record {skipped}: type byte {kind} is not 0 (not a p3 stream)")
+        nxt = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+        if nxt > len(buf):
+            # The record runs past what we have: seek over its payload instead of reading it.
+            f.seek(nxt - len(buf), os.SEEK_CUR)
+            buf, pos = b"", 0
+        else:
+            pos = nxt
+        skipped += 1
+    return buf[pos:], skipped
+
+
+def _open_at_record(path: Path, start: int) -> tuple[Any, bytes]:
+    f = open(path, "rb")
+    if start <= 0:
+        return f, b""
+    try:
+        rest, _ = skip_records(f, start)
+    except BaseException:
+        f.close()
+        raise
+    return f, rest
+
+
+def _write_all(f: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = f.write(view)
+        view = view[n:]
 
 
 def _touch(path: Path) -> bool:

@@ -29,11 +29,16 @@ _F_SETPIPE_SZ = 1031
 _LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=11"
 
 
-def ffmpeg_args(input_spec: str, sample_rate: int, *, loudnorm: bool = False, url_input: bool = False) -> list[str]:
+def ffmpeg_args(input_spec: str, sample_rate: int, *, loudnorm: bool = False, url_input: bool = False,
+                start_ms: int = 0) -> list[str]:
     args = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error"]
     if url_input:
         args += ["-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_on_network_error", "1",
                  "-reconnect_delay_max", "4", "-rw_timeout", "15000000"]
+    if start_ms > 0:
+        # An input option: ffmpeg seeks in the file (by Range for a URL), then decodes and drops the few ms up to
+        # the exact position; nothing before the seek point is fetched or decoded.
+        args += ["-ss", f"{start_ms / 1000:.3f}"]
     args += ["-i", input_spec, "-map", "0:a:0", "-vn", "-sn", "-dn"]
     if loudnorm:
         args += ["-af", f"{_LOUDNORM},aresample={sample_rate}"]
@@ -45,8 +50,8 @@ class FfmpegDecoder:
     """One ffmpeg child. `start()`, optionally `feed(chunks)` (stdin), `read(n)` PCM, then `wait()` or `kill()`."""
 
     def __init__(self, sample_rate: int, *, input_spec: str = "pipe:0", loudnorm: bool = False,
-                 url_input: bool = False, pipe_bytes: int = 16384) -> None:
-        self.args = ffmpeg_args(input_spec, sample_rate, loudnorm=loudnorm, url_input=url_input)
+                 url_input: bool = False, pipe_bytes: int = 16384, start_ms: int = 0) -> None:
+        self.args = ffmpeg_args(input_spec, sample_rate, loudnorm=loudnorm, url_input=url_input, start_ms=start_ms)
         self.uses_stdin = input_spec == "pipe:0"
         self.url_input = url_input
         self.proc: asyncio.subprocess.Process | None = None

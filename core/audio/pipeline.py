@@ -1,11 +1,22 @@
 """`AudioPipeline.frames(source)`: any playable source -> 60 ms Opus packets, streamed.
 
 Stages and their bounds (memory per stream does not grow with track length):
-  fetch -Queue(4 chunks)-> ffmpeg stdin | ffmpeg | stdout pipe (8 KiB) -> framer + Opus -Queue(decode_ahead_s)-> consumer
-The consumer pulls; when it stops pulling, the frame queue fills, the producer stops reading stdout, ffmpeg blocks on
-its full pipe, stops reading stdin, and the fetcher stops reading the socket. When the consumer leaves (aclose(),
-task cancellation, an exception), the `finally` below cancels both tasks, kills and reaps ffmpeg, releases the HTTP
-response and discards a half-written cache entry, all before `aclose()` returns.
+  fetch -Queue(4 chunks)-> ffmpeg stdin | ffmpeg | stdout pipe (8 KiB) -> framer + Opus -> Flight -> listeners
+A flight (core/audio/flight.py) is one decode shared by every concurrent first play of the same object (same cache
+key): it runs at most `decode_ahead_s` ahead of its fastest listener and appends every frame to the transcode
+cache's temp file, where late or slower listeners read them. When consumers stop pulling, the flight stops reading
+stdout, ffmpeg blocks on its full pipe, stops reading stdin, and the fetcher stops reading the socket. When the last
+consumer leaves (aclose(), task cancellation, an exception), the flight kills and reaps ffmpeg, releases the HTTP
+response and discards the half-written cache entry, all before `aclose()` returns.
+
+Decoders are capped node-wide (`audio.max_decoders`, core/audio/slots.py): a play that finds every slot taken
+queues for at most `audio.decoder_wait_ms`, then gets `AudioBusy`. Cached plays and p3 passthrough take no slot.
+
+Starting at an offset (`AudioSource.start_ms`): a cache hit skips records by their headers; an uncached source is
+decoded by ffmpeg from `-ss` on its input (ffmpeg reads the local file or the URL itself, seeking by Range); a
+shared flight that already passed the position is joined instead. Such a play is never cached as if complete; it
+starts a bounded background flight that transcodes the whole item into the cache, so the next resume is a cache
+hit. A position at or past the end gives an empty stream (no frames, no error).
 
 Cached sources (object key + ETag) are read back from the transcode-once cache with no decoding at all; `.p3`
 sources at 16 kHz are passed through record by record (re-encoded only when the output rate differs).
@@ -18,27 +29,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from typing import Any
 
 import opuslib_next
 from loguru import logger
 
-from core.audio.cache import CacheWriter, FrameCache, S3Share
+from core.audio.cache import FrameCache, S3Share
 from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
+from core.audio.decode_av import AvDecoder
 from core.audio.encode import OpusEncoder, PcmFramer
-from core.audio.resample import Resampler
 from core.audio.fetch import ByteStream, Fetcher, check_local
+from core.audio.flight import Flight
 from core.audio.p3 import P3_SAMPLE_RATE, P3FormatError, P3Parser
-from core.audio.types import AudioError, AudioParams, AudioSource
+from core.audio.resample import Resampler
+from core.audio.slots import DecoderSlots
+from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
 from core.config import AudioConfig
 
-__all__ = ["AudioPipeline"]
+__all__ = ["AudioPipeline", "decoder_cap"]
 
-_END = object()
 _THREAD_BATCH = 4
 _PIPE_BYTES = 8192
+_FILL_SPEED = 8.0            # background cache fills run at most this many times real time
+
+
+def decoder_cap(cfg: AudioConfig, cores: int | None = None) -> int:
+    """`audio.max_decoders`, or when 0 the default sized to this machine's cores."""
+    if cfg.max_decoders > 0:
+        return cfg.max_decoders
+    return cfg.decoders_per_core * max(1, cores or os.cpu_count() or 1)
 
 
 class AudioPipeline:
@@ -53,14 +75,32 @@ class AudioPipeline:
         if cache is None and cfg.cache_dir:
             cache = FrameCache(cfg.cache_dir, cfg.cache_max_mb * 1024 * 1024)
         self.cache = cache
+        self.slots = DecoderSlots(decoder_cap(cfg), cfg.decoder_wait_ms / 1000.0)
         self._session: Any = None
         self._fetcher: Fetcher | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._warm: WarmPool | None = None  # created on the first piped decode, so cached-only use spawns nothing
+        self._flights: dict[str, Flight] = {}    # shared transcodes in progress, by cache key
+        self._fills = 0                          # background cache fills in progress
+        self.max_fills = max(1, (os.cpu_count() or 2) // 2)
         # Counters for health output, the benchmark and tests.
         self.decoders_started = 0
         self.cache_hits = 0
         self.active_streams = 0
+        self.shared_joins = 0                    # plays served by a flight another play started
+
+    @property
+    def overloaded(self) -> bool:
+        """True while plays queue for a decoder past capacity (for /ready and routing). Cheap."""
+        return self.slots.overloaded
+
+    def stats(self) -> dict[str, int | bool]:
+        """Counters for /health, the load benchmark and tests (cheap: no I/O)."""
+        return {"decoders_in_use": self.slots.in_use, "decoders_max": self.slots.max,
+                "waiting": self.slots.waiting, "overloaded": self.overloaded, "busy": self.slots.busy_count,
+                "shared_decodes": len(self._flights), "decoders_started": self.decoders_started,
+                "shared_joins": self.shared_joins, "cache_hits": self.cache_hits,
+                "active_streams": self.active_streams}
 
     @classmethod
     def from_config(cls, config: Any, params: AudioParams | None = None, *, s3_client: Any = None) -> AudioPipeline:
@@ -83,6 +123,8 @@ class AudioPipeline:
             self._fetcher = Fetcher(self._session, self.cfg)
 
     async def close(self) -> None:
+        for flight in list(self._flights.values()):
+            await flight.stop()
         if self._warm is not None:
             await self._warm.close()
             self._warm = None
@@ -105,24 +147,28 @@ class AudioPipeline:
 
     # ------------------------------------------------------------------ public streams
 
-    async def frames(self, source: AudioSource) -> AsyncIterator[bytes]:
-        """Raw Opus packets, one per 60 ms. Raises AudioError (log-safe) before the first packet when the source
-        cannot be opened, or later when it fails past its resumes. Consume it as
+    async def frames(self, source: AudioSource, *, holder: Hashable | None = None) -> AsyncIterator[bytes]:
+        """Raw Opus packets, one per 60 ms, from `source.start_ms` on. Raises AudioError (log-safe) before the
+        first packet when the source cannot be opened, `AudioBusy` when no decoder freed in time, or AudioError
+        later when it fails past its resumes. A start at or past the end yields nothing. `holder` names who plays
+        (e.g. the device session): a holder's second concurrent decode (the next item, opened before the current
+        one ends) never queues behind the cap. Consume it as
         `async with contextlib.aclosing(pipeline.frames(src)) as frames:` so a cancelled consumer stops every stage
         at once (without aclosing, the loop's async-generator finaliser does it a moment later)."""
         if self._fetcher is None:
             raise RuntimeError("AudioPipeline.start() must be awaited before frames()")
+        start_frame = max(0, source.start_ms) // self.params.frame_ms
         self.active_streams += 1
         try:
             key = self.cache_key(source)
             path = await self.cache.lookup(key) if key and self.cache else None
             if path is not None:
                 self.cache_hits += 1
-                inner = self.cache.read(path)  # type: ignore[union-attr]
+                inner = self.cache.read(path, start_frame=start_frame)  # type: ignore[union-attr]
             elif source.extension == ".p3":
-                inner = self._p3_frames(source)
+                inner = self._p3_frames(source, start_frame)
             else:
-                inner = self._decoded_frames(source, key)
+                inner = self._decoded(source, key, start_frame, holder)
             async with contextlib.aclosing(inner):
                 async for packet in inner:
                     yield packet
@@ -149,103 +195,79 @@ class AudioPipeline:
 
     # ------------------------------------------------------------------ decode path
 
-    async def _decoded_frames(self, source: AudioSource, key: str | None) -> AsyncIterator[bytes]:
-        assert self._fetcher is not None
-        ext = source.extension
-        loudnorm = self.cfg.normalize_loudness
-        rate = self.params.sample_rate
-        stream: ByteStream | None = None
-        dec: FfmpegDecoder | None
-        if source.is_url and ext in SEEKING_EXTENSIONS:
-            # Index at the end (moov) cannot be read from a pipe: ffmpeg fetches the URL itself, seeking with Range.
-            dec = FfmpegDecoder(rate, input_spec=source.uri, loudnorm=loudnorm, url_input=True, pipe_bytes=_PIPE_BYTES)
-        elif not source.is_url:
-            await asyncio.to_thread(check_local, source)
-            dec = FfmpegDecoder(rate, input_spec="file:" + os.path.abspath(source.uri), loudnorm=loudnorm,
-                                pipe_bytes=_PIPE_BYTES)
+    def _decoded(self, source: AudioSource, key: str | None, start_frame: int,
+                 holder: Hashable | None) -> AsyncIterator[bytes]:
+        flight = self._flights.get(key) if key else None
+        if flight is not None and (start_frame == 0 or start_frame < flight.produced):
+            self.shared_joins += 1
+            return flight.listen(start_frame)
+        if start_frame == 0 and key:
+            flight = self._new_flight(source, key, background=False, holder=holder)
         else:
-            stream = await self._fetcher.open(source)  # HTTP errors, HTML and empty bodies fail here
-            dec = None
+            # A resume of an uncached item: ffmpeg seeks; the whole item is transcoded into the cache separately.
+            flight = Flight(source.name, ahead=self._ahead(), writer=None, frame_s=self.params.frame_s)
+            flight.start(lambda f: self._transcode(f, source, start_frame * self.params.frame_ms, holder, True))
+            if key and start_frame > 0:
+                self._start_fill(source, key)
+        return flight.listen(0)
+
+    def _ahead(self) -> int:
         ahead = max(2, round(self.cfg.decode_ahead_s / self.params.frame_s))
         pipe_frames = (3 * _PIPE_BYTES) // self.params.frame_bytes  # OS pipe + reader buffer (paused at 2x limit)
-        queue: asyncio.Queue[Any] = asyncio.Queue(max(4, ahead - pipe_frames))
-        writer = self.cache.writer(key) if key and self.cache else None
+        return max(4, ahead - pipe_frames)
+
+    def _new_flight(self, source: AudioSource, key: str, *, background: bool,
+                    holder: Hashable | None) -> Flight:
+        assert self.cache is not None
+
+        def ended(f: Flight) -> None:
+            if self._flights.get(key) is f:
+                del self._flights[key]
+
+        flight = Flight(source.name, ahead=self._ahead(), writer=self.cache.writer(key), background=background,
+                        speed=_FILL_SPEED if background else 0.0, frame_s=self.params.frame_s, on_end=ended)
+        self._flights[key] = flight
+        flight.start(lambda f: self._transcode(f, source, 0, holder, not background))
+        return flight
+
+    async def wait_background(self) -> None:
+        """Wait until the background cache fills in progress have finished (shutdown, tests, the CLI)."""
+        tasks = [f.task for f in self._flights.values() if f.background and f.task is not None]
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def _start_fill(self, source: AudioSource, key: str) -> None:
+        """Transcode the whole item into the cache in the background (one per key, a bounded number at once)."""
+        if key in self._flights or self._fills >= self.max_fills:
+            return
+        self._fills += 1
+        flight = self._new_flight(dataclasses.replace(source, start_ms=0), key, background=True, holder=None)
+        assert flight.task is not None
+
+        def done(_: object) -> None:
+            self._fills -= 1
+            if flight.error is not None and not isinstance(flight.error, AudioBusy):
+                logger.info("audio cache: background transcode of {} stopped: {}", source.name, flight.error)
+
+        flight.task.add_done_callback(done)
+
+    async def _transcode(self, flight: Flight, source: AudioSource, start_ms: int, holder: Hashable | None,
+                         wait: bool) -> None:
+        """The producer of one flight: take a decoder slot, run ffmpeg, encode, publish every batch."""
+        assert self._fetcher is not None
+        slot = await self.slots.acquire(holder, wait=wait)
+        stream: ByteStream | None = None
+        dec: FfmpegDecoder | AvDecoder | None = None
         feed_task: asyncio.Task[None] | None = None
-        produce_task: asyncio.Task[None] | None = None
         try:
-            try:
-                if dec is None:
-                    dec = await self._warm_pool().take()
-                else:
-                    await dec.start()
-            except OSError as exc:   # ffmpeg missing, or out of processes / file descriptors
-                raise AudioError(f"{source.name}: cannot start the decoder ({exc.strerror or exc})") from None
+            dec, stream = await self._open_decoder(source, start_ms)
+            flight.on_stop(dec.kill_now)
+            if stream is not None:
+                flight.on_stop(stream.release)
             self.decoders_started += 1
             if stream is not None:
                 feed_task = asyncio.create_task(dec.feed(stream.chunks()))
-            produce_task = asyncio.create_task(self._produce(source, dec, feed_task, queue, writer))
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            # Synchronous part first: even if this cleanup is itself cancelled, the child is dead, the socket is
-            # released and no partial cache entry remains.
-            tasks = [t for t in (produce_task, feed_task) if t is not None]
-            for task in tasks:
-                task.cancel()
-            if dec is not None:
-                dec.kill_now()
-            if stream is not None:
-                stream.release()
-            if writer is not None and not writer.closed:
-                writer.discard_sync()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if dec is not None:
-                await dec.kill()  # reap
-            if stream is not None:
-                await stream.aclose()
-
-    def _warm_pool(self) -> WarmPool:
-        if self._warm is None:
-            self._warm = WarmPool(self.params.sample_rate, loudnorm=self.cfg.normalize_loudness,
-                                  size=self.cfg.warm_decoders, pipe_bytes=_PIPE_BYTES)
-        return self._warm
-
-    async def _produce(self, source: AudioSource, dec: FfmpegDecoder, feed_task: asyncio.Task[None] | None,
-                       queue: asyncio.Queue[Any], writer: CacheWriter | None) -> None:
-        fb = self.params.frame_bytes
-        framer = PcmFramer(fb)
-        enc = self._encoder()
-        max_frames = int(self.cfg.max_track_s / self.params.frame_s)
-        count = 0
-        try:
-            eof = False
-            while not eof:
-                data = await dec.read(fb * 8)
-                if data:
-                    pcm = framer.push(data)
-                else:
-                    eof = True
-                    tail = framer.flush()
-                    pcm = [tail] if tail is not None else []
-                if not pcm:
-                    continue
-                if len(pcm) >= _THREAD_BATCH:
-                    packets = await asyncio.to_thread(enc.encode_many, pcm)
-                else:
-                    packets = [enc.encode(f) for f in pcm]
-                count += len(packets)
-                if count > max_frames:
-                    raise AudioError(f"{source.name}: longer than audio.max_track_s ({self.cfg.max_track_s:.0f} s); "
-                                     "stopped")
-                if writer is not None:
-                    writer = await self._cache_add(writer, packets)
-                for p in packets:
-                    await queue.put(p)
+            count = await self._encode_into(flight, source, dec)
             rc = await dec.wait()
             if feed_task is not None:
                 await feed_task  # a fetch that failed after its resumes raises its AudioError here
@@ -254,51 +276,110 @@ class AudioPipeline:
                 if count == 0:
                     raise AudioError(f"{source.name}: cannot decode ({why})")
                 raise AudioError(f"{source.name}: decoding failed after {count * self.params.frame_s:.1f} s ({why})")
-            if count == 0:
+            if count == 0 and start_ms == 0:
                 raise AudioError(f"{source.name}: no audio in the file")
             if dec.url_input and dec.error_text():
                 # ffmpeg reading a URL itself exits 0 after a failed reconnect: what we have is a truncated track.
                 raise AudioError(f"{source.name}: stream ended early after {count * self.params.frame_s:.1f} s "
                                  f"({dec.error_text()})")
-            if writer is not None:
-                await self._cache_commit(writer, source)
-            await queue.put(_END)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if writer is not None and not writer.closed:
-                await writer.discard()
-            if not isinstance(exc, AudioError):
-                logger.exception("audio pipeline failure on {}", source.name)
-                exc = AudioError(f"{source.name}: internal audio error ({type(exc).__name__})")
-            await queue.put(exc)
+            if flight.writer is not None:
+                await flight.commit()
+                if self.cache is not None and self.cache.s3 is not None and flight.writer.closed:
+                    task = asyncio.create_task(self.cache.publish(flight.writer.key))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            flight.finish()
+        finally:
+            # Synchronous part first: even if this cleanup is itself cancelled, the child is dead and the socket
+            # released (the flight removes the temp file of anything not committed).
+            if feed_task is not None:
+                feed_task.cancel()
+            if dec is not None:
+                dec.kill_now()
+            if stream is not None:
+                stream.release()
+            slot.release()
+            if feed_task is not None:
+                await asyncio.gather(feed_task, return_exceptions=True)
+            if dec is not None:
+                await dec.kill()  # reap
+            if stream is not None:
+                await stream.aclose()
 
-    async def _cache_add(self, writer: CacheWriter, packets: list[bytes]) -> CacheWriter | None:
+    async def _open_decoder(self, source: AudioSource,
+                            start_ms: int) -> tuple[FfmpegDecoder | AvDecoder, ByteStream | None]:
+        assert self._fetcher is not None
+        loudnorm = self.cfg.normalize_loudness
+        rate = self.params.sample_rate
+        stream: ByteStream | None = None
+        if not source.is_url and start_ms == 0 and not loudnorm and self.cfg.decoder == "pyav":
+            await asyncio.to_thread(check_local, source)
+            av_dec = AvDecoder(os.path.abspath(source.uri), rate)
+            await av_dec.start()
+            return av_dec, None
+        if source.is_url and (source.extension in SEEKING_EXTENSIONS or start_ms > 0):
+            # Index at the end (moov) cannot be read from a pipe, and a seek must not fetch what it skips: ffmpeg
+            # fetches the URL itself, seeking with Range.
+            dec = FfmpegDecoder(rate, input_spec=source.uri, loudnorm=loudnorm, url_input=True,
+                                pipe_bytes=_PIPE_BYTES, start_ms=start_ms)
+        elif not source.is_url:
+            await asyncio.to_thread(check_local, source)
+            dec = FfmpegDecoder(rate, input_spec="file:" + os.path.abspath(source.uri), loudnorm=loudnorm,
+                                pipe_bytes=_PIPE_BYTES, start_ms=start_ms)
+        else:
+            stream = await self._fetcher.open(source)  # HTTP errors, HTML and empty bodies fail here
+            dec = None
         try:
-            await writer.add(packets)
-            return writer
-        except OSError as exc:  # a full or read-only disk costs only the caching, never the playback
-            logger.warning("audio cache: write failed ({}); playing without caching", exc.strerror)
-            await writer.discard()
-            return None
+            if dec is None:
+                dec = await self._warm_pool().take()
+            else:
+                await dec.start()
+        except OSError as exc:   # ffmpeg missing, or out of processes / file descriptors
+            if stream is not None:
+                await stream.aclose()
+            raise AudioError(f"{source.name}: cannot start the decoder ({exc.strerror or exc})") from None
+        return dec, stream
 
-    async def _cache_commit(self, writer: CacheWriter, source: AudioSource) -> None:
-        try:
-            await writer.commit()
-        except OSError as exc:
-            logger.warning("audio cache: commit of {} failed ({})", source.name, exc.strerror)
-            await writer.discard()
-            return
-        logger.debug("audio cache: stored {} ({} frames)", source.name, writer.frames)
-        if self.cache is not None and self.cache.s3 is not None:
-            task = asyncio.create_task(self.cache.publish(writer.key))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+    async def _encode_into(self, flight: Flight, source: AudioSource, dec: FfmpegDecoder | AvDecoder) -> int:
+        fb = self.params.frame_bytes
+        framer = PcmFramer(fb)
+        enc = self._encoder()
+        max_frames = int(self.cfg.max_track_s / self.params.frame_s)
+        count = 0
+        eof = False
+        while not eof:
+            await flight.wait_for_demand()
+            data = await dec.read(fb * 8)
+            if data:
+                pcm = framer.push(data)
+            else:
+                eof = True
+                tail = framer.flush()
+                pcm = [tail] if tail is not None else []
+            if not pcm:
+                continue
+            if len(pcm) >= _THREAD_BATCH:
+                packets = await asyncio.to_thread(enc.encode_many, pcm)
+            else:
+                packets = [enc.encode(f) for f in pcm]
+            count += len(packets)
+            if count > max_frames:
+                raise AudioError(f"{source.name}: longer than audio.max_track_s ({self.cfg.max_track_s:.0f} s); "
+                                 "stopped")
+            await flight.add(packets)
+        return count
+
+    def _warm_pool(self) -> WarmPool:
+        if self._warm is None:
+            self._warm = WarmPool(self.params.sample_rate, loudnorm=self.cfg.normalize_loudness,
+                                  size=self.cfg.warm_decoders, pipe_bytes=_PIPE_BYTES)
+        return self._warm
 
     # ------------------------------------------------------------------ p3 path
 
-    async def _p3_frames(self, source: AudioSource) -> AsyncIterator[bytes]:
-        """p3 records are 16 kHz Opus: pass them through byte-exact at 16 kHz, else decode at our rate and re-encode."""
+    async def _p3_frames(self, source: AudioSource, start_frame: int = 0) -> AsyncIterator[bytes]:
+        """p3 records are 16 kHz Opus: pass them through byte-exact at 16 kHz, else decode at our rate and re-encode.
+        Records before `start_frame` are dropped undecoded."""
         assert self._fetcher is not None
         stream = await self._fetcher.open(source)
         parser = P3Parser()
@@ -312,6 +393,8 @@ class AudioPipeline:
             async for chunk in stream.chunks():
                 for packet in parser.feed(chunk):
                     count += 1
+                    if count <= start_frame:
+                        continue
                     if decoder is None:
                         yield packet
                         continue
@@ -327,6 +410,8 @@ class AudioPipeline:
                 yield enc.encode(last)
             if count == 0:
                 raise AudioError(f"{source.name}: no p3 records")
+            if count <= start_frame:
+                return
         except P3FormatError as exc:
             raise AudioError(f"{source.name}: {exc}") from None
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ["AudioParams", "AudioSource", "AudioError"]
+__all__ = ["AudioParams", "AudioSource", "AudioError", "AudioBusy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class AudioSource:
     `uri` is an http(s) URL (public, CDN or presigned) or a local file path. `cache_key` + `etag` identify the
     object's version for the transcode-once cache (None = do not cache). `refresh_url` re-signs an expired
     presigned URL so a fetch can resume. `name` is for logs and never contains a query string.
+    `start_ms` starts playback that far into the item (a resume); a position at or past the end gives an empty
+    stream, not an error.
     """
     uri: str
     name: str
@@ -57,3 +59,8 @@ class AudioSource:
 
 class AudioError(Exception):
     """A playable item could not be played (missing, forbidden, corrupt, not audio). Message is log-safe."""
+
+
+class AudioBusy(AudioError):
+    """Every decoder is taken and none freed within `audio.decoder_wait_ms`: the node is past its capacity.
+    Raised before the first packet; the caller answers with a short "busy, try again" phrase."""

@@ -1,0 +1,120 @@
+"""The node-wide cap on decoders: `max` slots, a FIFO queue whose wait is bounded, `AudioBusy` past it.
+
+A slot is held by whatever runs ffmpeg + Opus for a stream: a shared transcode (one per object however many
+listen), a seeking decode for a resume, or a background cache fill. Cached plays take none. When every slot is
+taken a request queues; if none frees within `wait_s`, it gets `AudioBusy` (the device hears "busy, try again")
+instead of everyone's audio degrading.
+
+Holders: a caller may name who it acts for (e.g. a device session). A holder that already has a slot gets one
+more at once without queueing, so a renderer that opens the next item ~2 s before the current one ends never
+waits on itself (at most one such overdraft per holder).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Hashable
+
+from core.audio.types import AudioBusy
+
+__all__ = ["DecoderSlots", "Slot"]
+
+
+class Slot:
+    """One acquired slot; `release()` is idempotent and synchronous (safe in any cleanup path)."""
+
+    __slots__ = ("_owner", "holder", "overdraft", "released")
+
+    def __init__(self, owner: DecoderSlots, holder: Hashable | None, overdraft: bool) -> None:
+        self._owner = owner
+        self.holder = holder
+        self.overdraft = overdraft
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._owner._release(self)
+
+
+class DecoderSlots:
+    def __init__(self, max_slots: int, wait_s: float) -> None:
+        if max_slots < 1:
+            raise ValueError("max_slots must be >= 1")
+        self.max = max_slots
+        self.wait_s = wait_s
+        self.in_use = 0                      # slots counted against `max` (overdrafts are not)
+        self.overdrafts = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._held: dict[Hashable, int] = {}
+        self._overdrawn: set[Hashable] = set()
+        self.busy_count = 0                  # AudioBusy raised so far
+        self._busy_until = 0.0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    @property
+    def overloaded(self) -> bool:
+        """True while requests queue behind a full cap, and for one wait period after a request was refused."""
+        return (self.in_use >= self.max and bool(self._waiters)) or time.monotonic() < self._busy_until
+
+    async def acquire(self, holder: Hashable | None = None, *, wait: bool = True) -> Slot:
+        """A slot, waiting at most `wait_s` (raises AudioBusy after that, or at once when `wait` is False)."""
+        if holder is not None and self._held.get(holder, 0) > 0 and holder not in self._overdrawn \
+                and self.in_use >= self.max:
+            self._overdrawn.add(holder)
+            self.overdrafts += 1
+            return self._grant(holder, overdraft=True)
+        if self.in_use < self.max and not self._waiters:
+            self.in_use += 1
+            return self._grant(holder, overdraft=False)
+        if not wait:
+            raise AudioBusy("every decoder is busy")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.wait_s)
+        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            if fut.done() and not fut.cancelled():
+                self._release_count()    # a slot was handed to us just as we gave up: pass it on
+            else:
+                fut.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            self.busy_count += 1
+            self._busy_until = time.monotonic() + self.wait_s
+            raise AudioBusy(f"every decoder is busy (waited {self.wait_s * 1000:.0f} ms)") from None
+        return self._grant(holder, overdraft=False)  # the releaser handed its slot over: in_use is unchanged
+
+    def _grant(self, holder: Hashable | None, overdraft: bool) -> Slot:
+        if holder is not None:
+            self._held[holder] = self._held.get(holder, 0) + 1
+        return Slot(self, holder, overdraft)
+
+    def _release(self, slot: Slot) -> None:
+        if slot.holder is not None:
+            left = self._held.get(slot.holder, 0) - 1
+            if left > 0:
+                self._held[slot.holder] = left
+            else:
+                self._held.pop(slot.holder, None)
+            if slot.overdraft:
+                self._overdrawn.discard(slot.holder)
+        if slot.overdraft:
+            return
+        self._release_count()
+
+    def _release_count(self) -> None:
+        # Hand the slot straight to the first live waiter (so no newcomer can slip in between), else free it.
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.in_use -= 1
