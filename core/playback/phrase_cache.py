@@ -75,12 +75,12 @@ class PhraseCache:
             return
         self.stores += 1
         if self._approx is None:
-            self._approx = await asyncio.to_thread(self._frames.total_bytes)
+            self._approx = await asyncio.to_thread(self.total_bytes)
         else:
             self._approx += size
         if self._approx > self.max_bytes:
             await self._frames.evict()
-            self._approx = await asyncio.to_thread(self._frames.total_bytes)
+            self._approx = await asyncio.to_thread(self.total_bytes)
         if self._frames.s3 is not None:
             task = asyncio.create_task(self._frames.publish(key))
             self._background.add(task)
@@ -101,7 +101,13 @@ class PhraseCache:
         return len(data)
 
     def total_bytes(self) -> int:
-        return self._frames.total_bytes()
+        """Bytes in committed entries (tolerates entries evicted by a concurrent store while it counts)."""
+        total = 0
+        for entry in os.scandir(self.dir):
+            if entry.name.endswith(".p3"):
+                with contextlib.suppress(FileNotFoundError):
+                    total += entry.stat().st_size
+        return total
 
     async def aclose(self) -> None:
         """Let pending S3 uploads finish (bounded), so a phrase rendered just before shutdown is still shared."""

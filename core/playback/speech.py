@@ -187,11 +187,23 @@ class SpeechRenderer:
     def cached(self, text: str, language: str) -> bool:
         return self._memory((self.bound(text), language), touch=False) is not None
 
+    async def wait_idle(self) -> None:
+        """Until every job in flight has finished, cache writes included (tests, the benchmark, shutdown)."""
+        while self._jobs:
+            await asyncio.wait([j.task for j in self._jobs.values() if j.task is not None])
+
     async def aclose(self) -> None:
-        jobs = [j.task for j in self._jobs.values() if j.task is not None]
-        for t in jobs:
-            t.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        """Stop rendering; phrases already rendered still finish their (short) write to the phrase cache."""
+        jobs = [j for j in self._jobs.values() if j.task is not None]
+        for j in jobs:
+            if not j.done.is_set():
+                j.task.cancel()  # type: ignore[union-attr]
+        tasks = [j.task for j in jobs if j.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._disk is not None:
             await self._disk.aclose()
 

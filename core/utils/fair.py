@@ -1,8 +1,8 @@
 """A fair semaphore: `slots` holders at once, handed out round-robin per key (device), low priority last.
 
 Used in front of the shared speech engines (TTS workers, the whisper model) so that one device with many queued
-jobs cannot starve another: when a slot frees, the next key in rotation that has a waiter gets it, and a key with
-several waiters is served FIFO within itself. `per_key` caps the slots one named key may hold at once, so with two
+jobs cannot starve another: when a slot frees, the waiting key that was served least recently gets it (a key never
+served yet goes first), and a key with several waiters is served FIFO within itself. `per_key` caps the slots one named key may hold at once, so with two
 or more slots there is always one left for another device; the shared key "" (callers that name no device) is
 exempt, because it stands for many devices. Low-priority waiters (background pre-rendering) get a slot only when
 no normal waiter could take it, and can be promoted while they wait (a device now needs the same phrase).
@@ -54,18 +54,20 @@ class _Level:
             self.rotation.pop(w.key, None)
         return True
 
-    def pop_eligible(self, can_take: Callable[[str], bool]) -> Waiter | None:
+    def pop_eligible(self, can_take: Callable[[str], bool], last: dict[str, int]) -> Waiter | None:
+        """The next waiter of the least recently served key that may take a slot (ties: the key queued first)."""
+        best: str | None = None
         for key in self.rotation:
-            if can_take(key):
-                q = self.queues[key]
-                w = q.popleft()
-                if q:
-                    self.rotation.move_to_end(key)     # its next waiter queues behind the other keys
-                else:
-                    del self.queues[key]
-                    del self.rotation[key]
-                return w
-        return None
+            if can_take(key) and (best is None or last.get(key, -1) < last.get(best, -1)):
+                best = key
+        if best is None:
+            return None
+        q = self.queues[best]
+        w = q.popleft()
+        if not q:
+            del self.queues[best]
+            del self.rotation[best]
+        return w
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -79,6 +81,7 @@ class FairLimiter:
         self.per_key = per_key if per_key is not None else max(1, slots - 1)
         self._free = slots
         self._held: Counter[str] = Counter()
+        self._last: dict[str, int] = {}       # key -> sequence number of its latest grant (while it is active)
         self._normal = _Level()
         self._low = _Level()
         self.granted = 0                      # total acquisitions, for tests and health output
@@ -96,7 +99,8 @@ class FairLimiter:
 
     def _dispatch(self) -> None:
         while self._free > 0:
-            w = self._normal.pop_eligible(self._can_take) or self._low.pop_eligible(self._can_take)
+            w = (self._normal.pop_eligible(self._can_take, self._last)
+                 or self._low.pop_eligible(self._can_take, self._last))
             if w is None:
                 return
             if w.future.done():               # cancelled while queued; its acquire() cleans up
@@ -104,6 +108,7 @@ class FairLimiter:
             self._free -= 1
             self._held[w.key] += 1
             self.granted += 1
+            self._last[w.key] = self.granted
             w.future.set_result(None)
 
     def _release(self, key: str) -> None:
@@ -111,6 +116,8 @@ class FairLimiter:
         self._held[key] -= 1
         if self._held[key] <= 0:
             del self._held[key]
+            if key not in self._normal.queues and key not in self._low.queues:
+                self._last.pop(key, None)     # idle again: forget it, so the table holds only active keys
         self._dispatch()
 
     async def acquire(self, key: str = SHARED_KEY, *, low: bool = False, waiter: list[Waiter] | None = None) -> str:
