@@ -174,6 +174,27 @@ async def test_fair_limiter_round_robin_low_priority_promotion_and_cancel() -> N
     assert order == ["A0", "B0", "C0", "A1", "A2", "A3", "W0"]   # round-robin, low priority last, D never ran
     assert lim.busy == 0 and lim.waiting == 0 and lim.granted == 7
 
+    # deadlines: the next part of a reply already playing (due later) waits behind a new reply (due now)
+    now = [100.0]
+    lim = FairLimiter(1, urgent_s=1.0, clock=lambda: now[0])
+    order.clear()
+    gate = asyncio.Event()
+
+    async def timed(key: str, name: str, deadline: float | None) -> None:
+        async with lim.slot(key, deadline=deadline):
+            order.append(name)
+
+    first = asyncio.create_task(job("X", "X0", hold=gate))
+    await asyncio.sleep(0)
+    later = [asyncio.create_task(timed("A", "A-next", 105.0)), asyncio.create_task(timed("C", "C-next", 103.0))]
+    await asyncio.sleep(0)
+    fresh = asyncio.create_task(timed("B", "B-new", None))
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(first, fresh, *later)
+    assert order == ["X0", "B-new", "C-next", "A-next"]
+    lim = FairLimiter(1)
+
     # a waiting low-priority job promoted by a device goes ahead of other low-priority work
     order.clear()
     gate = asyncio.Event()

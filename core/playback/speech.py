@@ -1,10 +1,11 @@
 """Spoken replies as Opus frames, rendered apart from playback and shared between devices.
 
 A reply is rendered by a background job: the text is cut into short units (a sentence, or a clause of a long one),
-each unit waits for a slot of the engine pool (`FairLimiter`: round-robin per device, background pre-rendering
-last), is synthesised, the slot is released, and its PCM is encoded to 60 ms Opus frames into the job. Callers read
-the job's frames as they appear and pace them however they like: pacing never holds an engine, and a device with
-long replies queued delays another device's reply by at most one unit.
+each unit waits for a slot of the engine pool (`FairLimiter`: per device in turn, a reply's first unit before the
+later units of replies already playing, background pre-rendering last), is synthesised, the slot is released, and
+its PCM is encoded to 60 ms Opus frames into the job. Callers read the job's frames as they appear and pace them
+however they like: pacing never holds an engine, and a device's long replies delay another device's reply by at
+most the one unit in progress.
 
 Single flight: identical (text, language) requests in flight share one job. Short phrases (<= `max_cached_chars`)
 are kept in a memory LRU and, with a `PhraseCache`, on disk and in S3, so "Now playing <title>." is synthesised once
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -30,8 +32,9 @@ __all__ = ["SpeechRenderer", "UNIT_CHARS"]
 
 EncodePcm = Callable[[AsyncIterator[bytes], int], AsyncIterator[bytes]]
 
-# Scheduling unit: piper renders ~80 characters in about 0.3 s here, which bounds how long another device waits.
+# Scheduling unit: piper renders ~80 characters in 0.2-0.6 s here, which bounds how long another device waits.
 UNIT_CHARS = 80
+FRAME_S = 0.06
 
 
 class _Job:
@@ -49,8 +52,18 @@ class _Job:
         self.pending: list[Waiter] = []   # its unit waiting for a slot, for promotion
         self.task: asyncio.Task[None] | None = None
         self.ok = False
+        self.first_at: float | None = None
+
+    def deadline(self) -> float | None:
+        """When the next unit is needed: now before the first frame, else when the audio so far has played out
+        (the reader started pacing at the first frame)."""
+        if self.first_at is None:
+            return None
+        return self.first_at + len(self.frames) * FRAME_S
 
     def push(self, frame: bytes) -> None:
+        if self.first_at is None:
+            self.first_at = time.monotonic()
         self.frames.append(frame)
         more, self.more = self.more, asyncio.Event()
         more.set()
@@ -291,7 +304,7 @@ class SpeechRenderer:
 
         async def pcm() -> AsyncIterator[bytes]:
             for unit in split_sentences(text, UNIT_CHARS):
-                async with self.limiter.slot(job.device, low=job.low, waiter=job.pending):
+                async with self.limiter.slot(job.device, low=job.low, deadline=job.deadline(), waiter=job.pending):
                     self.units += 1
                     chunks = [c async for c in self._tts.synthesize(unit, lang, self._rate)]
                 for chunk in chunks:      # the slot is free before this unit is encoded

@@ -1,16 +1,21 @@
-"""A fair semaphore: `slots` holders at once, handed out round-robin per key (device), low priority last.
+"""A fair semaphore: `slots` holders at once, shared per key (device) in turn, urgent work first, low priority last.
 
 Used in front of the shared speech engines (TTS workers, the whisper model) so that one device with many queued
-jobs cannot starve another: when a slot frees, the waiting key that was served least recently gets it (a key never
-served yet goes first), and a key with several waiters is served FIFO within itself. `per_key` caps the slots one named key may hold at once, so with two
-or more slots there is always one left for another device; the shared key "" (callers that name no device) is
-exempt, because it stands for many devices. Low-priority waiters (background pre-rendering) get a slot only when
-no normal waiter could take it, and can be promoted while they wait (a device now needs the same phrase).
+jobs cannot starve another. Each waiter has a deadline, when its result is needed: now for a reply nobody hears yet,
+later for the next part of a reply that is already playing (its audio so far still covers the time). When a slot
+frees: among waiters due within `urgent_s`, the key served least recently goes first (a key never served yet before
+all others); when nothing is that urgent, the earliest deadline. So a short new reply waits for at most the one unit
+in progress, and a playing reply's next part still arrives before its audio runs out.
+`per_key` caps the slots one named key may hold at once, so with two or more slots there is always one left for
+another device; the shared key "" (callers that name no device) is exempt, because it stands for many devices.
+Low-priority waiters (background pre-rendering) get a slot only when no normal waiter could take it, and can be
+promoted while they wait (a device now needs the same phrase).
 """
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict, deque
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -20,29 +25,31 @@ SHARED_KEY = ""
 
 
 class Waiter:
-    """One pending acquisition. `key` and `low` may change while it waits (see `FairLimiter.promote`)."""
+    """One pending acquisition. `key` and `low` may change while it waits (see `FairLimiter.promote`).
+    `deadline` (monotonic seconds) is when its result is needed: now for a reply nobody hears yet, later for the
+    next part of a reply that is already playing."""
 
-    __slots__ = ("key", "low", "future")
+    __slots__ = ("key", "low", "future", "deadline", "seq")
 
-    def __init__(self, key: str, low: bool, future: asyncio.Future[None]) -> None:
+    def __init__(self, key: str, low: bool, future: asyncio.Future[None], deadline: float, seq: int) -> None:
         self.key = key
         self.low = low
         self.future = future
+        self.deadline = deadline
+        self.seq = seq
+
+    def order(self) -> tuple[float, int]:
+        return (self.deadline, self.seq)
 
 
 class _Level:
-    """Waiters of one priority: a FIFO per key and a rotation of the keys that have any."""
+    """Waiters of one priority: the waiters of each key, and the keys in the order they started waiting."""
 
     def __init__(self) -> None:
-        self.queues: dict[str, deque[Waiter]] = {}
-        self.rotation: OrderedDict[str, None] = OrderedDict()
+        self.queues: dict[str, list[Waiter]] = {}
 
     def add(self, w: Waiter) -> None:
-        q = self.queues.get(w.key)
-        if q is None:
-            q = self.queues[w.key] = deque()
-            self.rotation[w.key] = None
-        q.append(w)
+        self.queues.setdefault(w.key, []).append(w)
 
     def remove(self, w: Waiter) -> bool:
         q = self.queues.get(w.key)
@@ -51,33 +58,37 @@ class _Level:
         q.remove(w)
         if not q:
             del self.queues[w.key]
-            self.rotation.pop(w.key, None)
         return True
 
-    def pop_eligible(self, can_take: Callable[[str], bool], last: dict[str, int]) -> Waiter | None:
-        """The next waiter of the least recently served key that may take a slot (ties: the key queued first)."""
-        best: str | None = None
-        for key in self.rotation:
-            if can_take(key) and (best is None or last.get(key, -1) < last.get(best, -1)):
-                best = key
-        if best is None:
-            return None
-        q = self.queues[best]
-        w = q.popleft()
-        if not q:
-            del self.queues[best]
-            del self.rotation[best]
-        return w
+    def pop_eligible(self, can_take: Callable[[str], bool], last: dict[str, int], urgent_by: float) -> Waiter | None:
+        """Among keys that may take a slot, each offering its most urgent waiter: if any is due by `urgent_by`, the
+        least recently served such key (ties: the key waiting longest); otherwise the earliest deadline."""
+        best: Waiter | None = None
+        best_rank: tuple[int, float, int] | None = None
+        for key, q in self.queues.items():
+            if not can_take(key):
+                continue
+            head = min(q, key=Waiter.order)
+            rank = (0, float(last.get(key, -1)), head.seq) if head.deadline <= urgent_by else (1, head.deadline, head.seq)
+            if best_rank is None or rank < best_rank:
+                best, best_rank = head, rank
+        if best is not None:
+            self.remove(best)
+        return best
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
 
 
 class FairLimiter:
-    def __init__(self, slots: int, *, per_key: int | None = None) -> None:
+    def __init__(self, slots: int, *, per_key: int | None = None, urgent_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
         self.slots = slots
+        self._urgent_s = urgent_s            # a waiter due within this is served round-robin before later work
+        self._clock = clock
+        self._seq = 0
         self.per_key = per_key if per_key is not None else max(1, slots - 1)
         self._free = slots
         self._held: Counter[str] = Counter()
@@ -99,8 +110,9 @@ class FairLimiter:
 
     def _dispatch(self) -> None:
         while self._free > 0:
-            w = (self._normal.pop_eligible(self._can_take, self._last)
-                 or self._low.pop_eligible(self._can_take, self._last))
+            by = self._clock() + self._urgent_s
+            w = (self._normal.pop_eligible(self._can_take, self._last, by)
+                 or self._low.pop_eligible(self._can_take, self._last, by))
             if w is None:
                 return
             if w.future.done():               # cancelled while queued; its acquire() cleans up
@@ -120,10 +132,13 @@ class FairLimiter:
                 self._last.pop(key, None)     # idle again: forget it, so the table holds only active keys
         self._dispatch()
 
-    async def acquire(self, key: str = SHARED_KEY, *, low: bool = False, waiter: list[Waiter] | None = None) -> str:
-        """Wait for a slot; returns the key it is held under (pass it to `release`). `waiter`, if given, receives
-        the pending Waiter so the caller can promote it."""
-        w = Waiter(key, low, asyncio.get_running_loop().create_future())
+    async def acquire(self, key: str = SHARED_KEY, *, low: bool = False, deadline: float | None = None,
+                      waiter: list[Waiter] | None = None) -> str:
+        """Wait for a slot; returns the key it is held under (pass it to `release`). `deadline`: when the work is
+        needed (default: now). `waiter`, if given, receives the pending Waiter so the caller can promote it."""
+        self._seq += 1
+        w = Waiter(key, low, asyncio.get_running_loop().create_future(),
+                   self._clock() if deadline is None else deadline, self._seq)
         (self._low if low else self._normal).add(w)
         if waiter is not None:
             waiter.append(w)
@@ -145,9 +160,9 @@ class FairLimiter:
         self._release(key)
 
     @asynccontextmanager
-    async def slot(self, key: str = SHARED_KEY, *, low: bool = False,
+    async def slot(self, key: str = SHARED_KEY, *, low: bool = False, deadline: float | None = None,
                    waiter: list[Waiter] | None = None) -> AsyncIterator[None]:
-        held = await self.acquire(key, low=low, waiter=waiter)
+        held = await self.acquire(key, low=low, deadline=deadline, waiter=waiter)
         try:
             yield
         finally:
@@ -160,6 +175,7 @@ class FairLimiter:
         if self._normal.remove(w) or self._low.remove(w):
             w.key = key
             w.low = False
+            w.deadline = min(w.deadline, self._clock())
             self._normal.add(w)
             self._dispatch()
 
