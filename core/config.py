@@ -199,6 +199,12 @@ class TTSConfig:
     pcm_sample_rate: int = 24000               # openai provider: rate of "pcm" responses (OpenAI: 24000)
     timeout_s: float = 10.0
     cache_phrases: int = 256                   # synthesised short phrases kept in memory (0 disables)
+    workers: int = 0                           # synthesis pool size (piper processes); 0 = half the CPU cores
+    max_reply_chars: int = 400                 # a longer reply is cut at a sentence or word boundary
+    phrase_cache_dir: str = "metadata/phrase-cache"  # short phrases kept on disk as p3 ("" disables)
+    phrase_cache_mb: int = 64                  # bound of the phrase cache directory (LRU)
+    announce_ahead: bool = True                # render each track's "Now playing ..." when the catalog loads/changes
+    announce_budget_ms: int = 300              # an announcement not ready this fast is skipped (it lands later)
 
     def __post_init__(self) -> None:
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
@@ -207,6 +213,18 @@ class TTSConfig:
             raise ConfigError("voice.tts.pcm_sample_rate: use 8000-48000")
         if self.cache_phrases < 0:
             raise ConfigError("voice.tts.cache_phrases: use 0 or more")
+        if not 0 <= self.workers <= 64:
+            raise ConfigError("voice.tts.workers: use 0 (half the CPU cores) or 1-64")
+        if not 40 <= self.max_reply_chars <= 5000:
+            raise ConfigError("voice.tts.max_reply_chars: use 40-5000 (400 is about 25 s of speech)")
+        if self.phrase_cache_mb < 1:
+            raise ConfigError("voice.tts.phrase_cache_mb: use 1 or more (or phrase_cache_dir: \"\" to disable)")
+        if not 0 <= self.announce_budget_ms <= 10000:
+            raise ConfigError("voice.tts.announce_budget_ms: use 0-10000 (300 keeps a track's start snappy)")
+
+    def pool_size(self) -> int:
+        """`workers`, or half the cores: each piper worker's onnxruntime already keeps about two cores busy."""
+        return self.workers or max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 @dataclass(frozen=True, slots=True)

@@ -356,7 +356,7 @@ class VoiceListener:
     async def _recognise(self, ev: Utterance) -> None:
         t0 = self._clock()
         try:
-            text = await self._asr.transcribe(ev.pcm, SAMPLE_RATE)
+            text = await self._asr.transcribe(ev.pcm, SAMPLE_RATE, device=self._device)
         except ASRError as exc:
             logger.warning("voice {}: ASR failed: {}", self._device, exc)
             text = ""

@@ -5,7 +5,8 @@ language falls back to English, so a new reply can land in English first.
 """
 from __future__ import annotations
 
-__all__ = ["REPLIES", "NOUNS", "LANGUAGE_NAMES_IN", "say", "duration_words", "join_titles"]
+__all__ = ["REPLIES", "NOUNS", "LANGUAGE_NAMES_IN", "say", "duration_words", "join_titles", "clip_words",
+           "ECHO_WORDS", "ECHO_CHARS"]
 
 # Spoken replies. {title}, {requested}, {what} are filled in by the plugins.
 REPLIES: dict[str, dict[str, str]] = {
@@ -132,9 +133,28 @@ LANGUAGE_NAMES_IN: dict[str, dict[str, str]] = {
 }
 
 
+# What the user asked for is echoed back only this far ("I couldn't find <first words>."): a whole sentence
+# read back costs synthesis time that other devices wait for, and tells the child nothing more.
+ECHO_WORDS = 6
+ECHO_CHARS = 60
+
+
+def clip_words(text: str, max_words: int = ECHO_WORDS, max_chars: int = ECHO_CHARS) -> str:
+    """The first `max_words` words of `text`, and no more than `max_chars` characters (cut at a word if possible)."""
+    words = str(text).split()
+    out = " ".join(words[:max_words])
+    if len(out) > max_chars:
+        cut = out.rfind(" ", 0, max_chars + 1)
+        out = out[:cut] if cut > 0 else out[:max_chars]
+    return out.rstrip(",;:.!?")
+
+
 def say(key: str, lang: str, **slots: str) -> str:
-    """The reply `key` in `lang` (English when that language has no line for it), with its slots filled."""
+    """The reply `key` in `lang` (English when that language has no line for it), with its slots filled.
+    `requested` (the user's own words) is clipped to a few words."""
     table = REPLIES[key]
+    if "requested" in slots:
+        slots["requested"] = clip_words(slots["requested"])
     return table.get(lang, table["en"]).format(**slots)
 
 

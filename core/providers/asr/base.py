@@ -13,8 +13,9 @@ class ASRError(Exception):
 class ASRProvider(Protocol):
     name: str
 
-    async def transcribe(self, pcm: bytes, sample_rate: int = 16000) -> str:
-        """Return the text of one utterance ("" for none). Must not block the event loop."""
+    async def transcribe(self, pcm: bytes, sample_rate: int = 16000, *, device: str = "") -> str:
+        """Return the text of one utterance ("" for none). Must not block the event loop. `device` names the
+        speaker's device so a shared engine can queue devices fairly ("" = one shared queue)."""
         ...
 
     def set_vocabulary(self, phrases: list[str]) -> None:

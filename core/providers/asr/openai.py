@@ -48,7 +48,7 @@ class OpenAIASR:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._cfg.timeout_s))
         return self._session
 
-    async def transcribe(self, pcm: bytes, sample_rate: int = 16000) -> str:
+    async def transcribe(self, pcm: bytes, sample_rate: int = 16000, *, device: str = "") -> str:
         if len(pcm) < 2:
             return ""
         form = aiohttp.FormData()

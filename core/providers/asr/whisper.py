@@ -22,6 +22,8 @@ from loguru import logger
 
 from core.config import ASRConfig
 
+from core.utils.fair import FairLimiter
+
 from .base import ASRError
 
 __all__ = ["WhisperASR", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript"]
@@ -148,7 +150,8 @@ class WhisperASR:
         self._model = model                   # pass a loaded WhisperModel to share it (tests, bench)
         self._load_lock = threading.Lock()
         self._prompt = build_prompt([])
-        self._slots: asyncio.Semaphore | None = None
+        # Fair per device: one device's utterances queue behind each other, not in front of another device's.
+        self._slots = FairLimiter(cfg.max_concurrent, per_key=cfg.max_concurrent)
 
     # -- model ---------------------------------------------------------------------------------------
     def load(self) -> Any:
@@ -171,23 +174,24 @@ class WhisperASR:
     def set_vocabulary(self, phrases: list[str]) -> None:
         self._prompt = build_prompt(list(phrases))   # one attribute store: safe against concurrent readers
 
-    async def transcribe(self, pcm: bytes, sample_rate: int = 16000) -> str:
+    async def transcribe(self, pcm: bytes, sample_rate: int = 16000, *, device: str = "") -> str:
         if sample_rate != 16000:
             raise ASRError(f"whisper needs 16 kHz PCM, got {sample_rate} Hz")
         if len(pcm) < 2:
             return ""
         audio = np.frombuffer(pcm[: len(pcm) // 2 * 2], np.int16).astype(np.float32) / 32768.0
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._cfg.max_concurrent)
+        return await self._run_fair(audio, device)
+
+    async def _run_fair(self, audio: np.ndarray, device: str) -> str:
         slots = self._slots
         deadline = time.monotonic() + self._cfg.max_seconds
         try:
-            await asyncio.wait_for(slots.acquire(), self._cfg.max_seconds)
+            held = await asyncio.wait_for(slots.acquire(device), self._cfg.max_seconds)
         except TimeoutError:
             raise ASRError(f"whisper busy for more than {self._cfg.max_seconds:.0f} s (voice.asr.max_seconds)") from None
         job = asyncio.ensure_future(asyncio.to_thread(self._decode, audio, deadline))
         # The slot is freed when the thread really ends, not when we stop waiting for it.
-        job.add_done_callback(lambda _f: slots.release())
+        job.add_done_callback(lambda _f: slots.release(held))
         try:
             return await asyncio.wait_for(asyncio.shield(job), max(0.05, deadline - time.monotonic()))
         except TimeoutError:

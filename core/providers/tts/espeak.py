@@ -32,6 +32,9 @@ class EspeakTTS(TTSProviderBase):
     def voice_for(self, language: str) -> str:
         return self._voices.get((language or "en").split("-")[0].lower(), self._voices["en"])
 
+    def voice_id(self, text: str, language: str) -> str:
+        return f"espeak:{self.voice_for(language)}:{self._speed}"
+
     async def warm_up(self) -> None:
         if shutil.which(self._binary) is None:
             raise TTSError(f"{self._binary} is not installed; apt-get install espeak-ng")

@@ -24,4 +24,4 @@ def build_tts(cfg: TTSConfig) -> TTSProvider:
         return OpenAITTS(cfg)
     if cfg.provider == "espeak" or cfg.english_voice == "espeak":
         return espeak
-    return TTSRouter(PiperTTS(cfg.piper_model, timeout_s=cfg.timeout_s), espeak)
+    return TTSRouter(PiperTTS(cfg.piper_model, timeout_s=cfg.timeout_s, workers=cfg.pool_size()), espeak)

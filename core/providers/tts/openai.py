@@ -7,6 +7,7 @@ recognised by the RIFF magic). The key is sent only in the Authorization header 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -39,6 +40,9 @@ class OpenAITTS(TTSProviderBase):
 
     async def warm_up(self) -> None:
         return None
+
+    def voice_id(self, text: str, language: str) -> str:
+        return f"openai:{urlsplit(self._url).netloc}:{self._cfg.model}:{self._cfg.voice}"
 
     async def synthesize(self, text: str, language: str, sample_rate: int) -> AsyncIterator[bytes]:
         text = text.strip()

@@ -23,6 +23,16 @@ class TTSRouter(TTSProviderBase):
     def __init__(self, english: TTSProvider, other: TTSProvider) -> None:
         self._english = english
         self._other = other
+        self.fallbacks = 0          # replies spoken by the other engine after the English one failed
+
+    @property
+    def concurrency(self) -> int:
+        return int(getattr(self._english, "concurrency", 1))
+
+    def voice_id(self, text: str, language: str) -> str:
+        engine, lang = self.pick(text, language)
+        ident = getattr(engine, "voice_id", None)
+        return ident(text, lang) if ident is not None else engine.name
 
     def pick(self, text: str, language: str) -> tuple[TTSProvider, str]:
         script = native_language(text)
@@ -46,6 +56,7 @@ class TTSRouter(TTSProviderBase):
             if produced:
                 raise
             logger.warning("{} TTS failed ({}); speaking this reply with {}", engine.name, exc, self._other.name)
+            self.fallbacks += 1
             async for chunk in self._other.synthesize(text, lang, sample_rate):
                 yield chunk
 
