@@ -18,6 +18,7 @@ from core.content.service import ContentService
 from core.devices.directory import DeviceDirectory, LocalDirectory
 from core.devices.store import DeviceStore, open_store
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
+from core.playback.announce import AnnouncementWarmer
 from core.playback.player import ResumeRules
 from core.playback.speech import SpeechRenderer
 from core.providers.intent.factory import build_intent
@@ -68,8 +69,8 @@ class Runtime:
         pipeline = AudioPipeline.from_config(cfg, params, s3_client=getattr(content.storage, "client", None))
         await pipeline.start()
         tts = _build_tts(cfg)
-        speech = SpeechRenderer(tts, pipeline.encode_pcm, params.sample_rate,
-                                cache_phrases=cfg.voice.tts.cache_phrases)
+        speech = SpeechRenderer.from_config(cfg, tts, pipeline, s3_client=getattr(content.storage, "client", None))
+        warmer = AnnouncementWarmer(speech, content)
         registry = PluginRegistry(default_functions())
         intent = build_intent(cfg.voice.intent, registry.tool_schemas(), wake_words=cfg.server.wake_words)
         asr = _build_asr(cfg, content)
@@ -87,6 +88,8 @@ class Runtime:
             stop_grace_s=cfg.audio.stop_grace_ms / 1000.0)
         rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, tts, store, deps, asr)
         await rt._warm_up()
+        if cfg.voice.tts.provider != "none":
+            warmer.start()          # "Now playing <title>" for every title, rendered ahead at low priority
         logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}, state={}",
                     len(content.tracks()), params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider,
                     cfg.voice.intent.provider, cfg.state.url.split("://")[0].split(":")[0])

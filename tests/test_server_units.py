@@ -199,7 +199,7 @@ async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> N
             raise AudioError("decoder bug")
 
     class Speech:
-        async def frames(self, text, language):
+        async def frames(self, text, language, device=""):
             yield b"\x02"
 
     async def send_json(msg) -> None:

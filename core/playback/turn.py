@@ -65,7 +65,9 @@ class FrameSource(Protocol):
 
 
 class SpeechSource(Protocol):
-    def frames(self, text: str, language: str) -> AsyncIterator[bytes]: ...
+    def frames(self, text: str, language: str, *, device: str = "") -> AsyncIterator[bytes]: ...
+
+    async def announcement(self, text: str, language: str, *, device: str = "") -> tuple[bytes, ...] | None: ...
 
 
 OpenSource = Callable[[Track, int], Awaitable[AudioSource]]
@@ -175,7 +177,8 @@ class TurnRenderer:
     def __init__(self, *, send_json: SendJson, send_audio: SendAudio, files: FrameSource, speech: SpeechSource,
                  open_source: OpenSource, params: AudioParams, callbacks: TurnCallbacks, lead_frames: int = 3,
                  stop_grace_s: float = 0.12, first_frame_gap_s: float = 0.06, lookahead_s: float = 2.0,
-                 log: Any = logger) -> None:
+                 device: str = "", log: Any = logger) -> None:
+        self._device = device             # fair queueing of this device's replies in the speech engines
         self._send_json = send_json
         self._send_audio = send_audio
         self._files = files
@@ -227,7 +230,10 @@ class TurnRenderer:
                 if opened is None:
                     head = pending.popleft()
                     if isinstance(head, SpeechSeg):
-                        await self._say(pacer, head.text, head.language)
+                        if head.announces:
+                            await self._announce(pacer, head)
+                        else:
+                            await self._say(pacer, head.text, head.language)
                         continue
                     opened = asyncio.create_task(self._start(head))
                 current, opened = opened, None
@@ -240,9 +246,19 @@ class TurnRenderer:
             if opened is not None:
                 await _discard(opened)
 
+    async def _announce(self, pacer: Pacer, seg: SpeechSeg) -> None:
+        """"Now playing ..." only if it is ready within its budget: the track must not wait for a slow render."""
+        frames = await self._speech.announcement(seg.text, seg.language, device=self._device)
+        if not frames:
+            self._log.debug("announcement not ready in time; the track starts without it")
+            return
+        await self._send_json(Tts(TtsState.SENTENCE_START, seg.text))
+        for frame in frames:
+            await pacer.send(self._faded(frame))
+
     async def _say(self, pacer: Pacer, text: str, language: str) -> None:
         await self._send_json(Tts(TtsState.SENTENCE_START, text))
-        frames = self._speech.frames(text, language)
+        frames = self._speech.frames(text, language, device=self._device)
         try:
             async for frame in frames:
                 await pacer.send(self._faded(frame))
