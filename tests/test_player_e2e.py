@@ -270,3 +270,46 @@ async def test_sigterm_saves_and_the_story_continues_after_a_restart(player_cata
         if proc.returncode is None:
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
+
+
+async def test_a_changed_file_starts_over_and_says_so(player_catalog: Path, make_config: Any, start_node: Any,
+                                                      tmp_path: Path) -> None:
+    import shutil
+    lib = tmp_path / "lib"
+    shutil.copytree(player_catalog, lib)
+    node = await start_node(make_config(content={"content_dir": str(lib)},
+                                        state={"url": f"sqlite:{tmp_path / 'devices.db'}"}))
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:09") as client:
+        await play_story_until(client, 4.0)
+        await request(client, "pause")
+        await client.wait_json("tts", "stop", timeout=5)
+        write_tone(lib / "stories" / "Bedtime" / "The Tone Story.mp3", 1500.0, 6.0)    # a new version
+        mark = await request(client, "continue")
+        said = await client.wait_for(lambda r: r.kind == "json" and "changed" in str(r.message.get("text", "")),
+                                     timeout=10)
+        assert "from the beginning" in said.message["text"]
+        await client.wait_for(lambda r: r.kind == "json" and r.message.get("text") == "The Tone Story", timeout=10)
+        start = len(client.audio)
+        await client.wait_for(lambda r: r.kind == "audio" and len(client.audio) > start + 12, timeout=10)
+        hz = peak_frequencies(client.decode_audio(client.audio[start + 2:start + 12]), client.downlink_rate, 1)[0]
+        assert abs(hz - 1500.0) < 20 and mark >= 0
+
+
+async def test_a_position_past_the_end_counts_as_finished(player_config: Any, start_node: Any, tmp_path: Path
+                                                          ) -> None:
+    from core.devices.state import DeviceState, Item, Play
+    from core.devices.store import open_store
+    cfg = player_config()
+    store = await open_store(cfg.state.url)
+    uid = "story/Bedtime/The Tone Story.mp3"
+    await store.save(DeviceState("aa:00:00:00:00:0a", item=Item(uid, "story", "The Tone Story", 999_000),
+                                 paused=True, history=(Play(uid, "story", "The Tone Story", 1.0, 999_000),)))
+    await store.close()
+    node = await start_node(cfg)
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:0a") as client:
+        await request(client, "continue")
+        await client.wait_json("tts", "stop", timeout=10)          # nothing left to play: the turn ends cleanly
+        assert len(client.audio) == 0
+        await request(client, "continue")                          # and it is not offered again as unfinished
+        answer = await client.wait_json("tts", "sentence_start", timeout=10)
+        assert "nothing to continue" in answer["text"].lower()
