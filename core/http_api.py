@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from loguru import logger
 
+from core.protocol.messages import clean_text
 from core.runtime import Runtime
 from core.utils import safejson
 
@@ -45,7 +46,7 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
             return refused
         app_info = body.get("application")
         if isinstance(app_info, dict) and isinstance(app_info.get("version"), str):
-            version = app_info["version"][:32]
+            version = clean_text(app_info["version"][:32])
         token = rt.auth.mint(client_id, device_id) if device_id and client_id else ""
         reply = {
             "server_time": {"timestamp": int(time.time() * 1000),
