@@ -77,6 +77,7 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
 # ---------------------------------------------------------------------------------------------- bounded input
 
 OTA_MAX_BODY = 256 * 1024          # firmware sends ~1 KiB of board info
+HTTP_IDLE_TIMEOUT_S = 15.0         # an OTA request is one small POST; nobody needs an idle connection for longer
 _TEXT_CHARSETS = {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
                   "utf-32-le", "utf-32-be"}
 
@@ -128,8 +129,11 @@ class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 class HttpApi:
-    def __init__(self, app: web.Application) -> None:
-        self._runner = web.AppRunner(app, access_log=None, logger=_ServerLog(logging.getLogger("aiohttp.server")))
+    def __init__(self, app: web.Application, *, idle_timeout_s: float = HTTP_IDLE_TIMEOUT_S) -> None:
+        # keepalive_timeout also bounds a connection's wait for its first complete request (aiohttp's default is an
+        # hour), so a slowloris client dribbling header bytes is dropped after idle_timeout_s.
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=idle_timeout_s,
+                                     logger=_ServerLog(logging.getLogger("aiohttp.server")))
         self.port = 0
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:

@@ -230,12 +230,14 @@ async def _reader(ws: ClientConnection, stats: FuzzStats, hellos: asyncio.Queue[
 
 
 async def fuzz_connection(url: str, mutator: Mutator, count: int, *, version: int = 1,
-                          answer_timeout: float = 10.0) -> FuzzStats:
-    """One device connection sending `count` fuzzed frames, then a valid hello that must be answered
-    (or the connection must have been closed with a proper code). Reconnects after each close."""
-    stats = FuzzStats()
+                          answer_timeout: float = 10.0, deadline: float = float("inf"),
+                          stats: FuzzStats | None = None) -> FuzzStats:
+    """One device connection sending `count` fuzzed frames (or until `deadline`, a monotonic time), then a valid
+    hello that must be answered (or the connection must have been closed with a proper code). Reconnects after
+    each close."""
+    stats = FuzzStats() if stats is None else stats
     remaining = count
-    while remaining > 0:
+    while remaining > 0 and time.monotonic() < deadline:
         headers = {"Protocol-Version": str(version), "Device-Id": f"fu:zz:00:00:00:{mutator.rng.randrange(256):02x}",
                    "Client-Id": f"fuzz-{mutator.rng.randrange(10**6)}"}
         try:
@@ -253,6 +255,9 @@ async def fuzz_connection(url: str, mutator: Mutator, count: int, *, version: in
                 await ws.send(json.dumps({"type": "hello", "version": version, "transport": "websocket"}))
             batch = min(remaining, mutator.rng.choice((50, 300, 1000)))
             for _ in range(batch):
+                if time.monotonic() > deadline:
+                    remaining = 0
+                    break
                 kind, data = mutator.frame(version)
                 if kind == "raw-text":
                     await ws.send(data, text=True)
@@ -286,10 +291,11 @@ async def fuzz_connection(url: str, mutator: Mutator, count: int, *, version: in
     return stats
 
 
-async def fuzz(url: str, *, seed: int, messages: int, connections: int = 4) -> FuzzStats:
+async def fuzz(url: str, *, seed: int, messages: int, connections: int = 4,
+               deadline: float = float("inf")) -> FuzzStats:
     """`messages` fuzzed frames over `connections` concurrent device connections (v1, v2, v3 in turn)."""
     per = -(-messages // connections)
-    jobs = [fuzz_connection(url, Mutator(random.Random(seed * 1000 + i)), per, version=1 + i % 3)
+    jobs = [fuzz_connection(url, Mutator(random.Random(seed * 1000 + i)), per, version=1 + i % 3, deadline=deadline)
             for i in range(connections)]
     total = FuzzStats()
     for part in await asyncio.gather(*jobs):

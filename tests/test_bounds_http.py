@@ -91,3 +91,32 @@ async def test_malformed_http_is_one_warning_line_without_traceback(make_config,
     assert warnings[0].exc_info is None and "\n" not in warnings[0].getMessage()
     assert "malformed HTTP request from" in warnings[0].getMessage()
     assert not [r for r in records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_a_slowloris_client_is_dropped_after_the_idle_timeout(make_config, start_node) -> None:
+    from core.http_api import HttpApi, build_http_app
+
+    node = await start_node(make_config())
+    api = HttpApi(build_http_app(node.rt, ws_port=lambda: node.ws_port, session_count=lambda: 0), idle_timeout_s=1.0)
+    port = await api.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = asyncio.get_running_loop().time()
+        dropped = False
+        for b in b"POST /xiaozhi/ota/ HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100:   # one byte per 0.2 s
+            try:
+                writer.write(bytes([b]))
+                await writer.drain()
+                if await asyncio.wait_for(reader.read(1), 0.2) == b"":
+                    dropped = True
+                    break
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                dropped = True
+                break
+        elapsed = asyncio.get_running_loop().time() - started
+        writer.close()
+        assert dropped and elapsed < 5.0                     # the timeout is 1 s; the dribble would last 20 s
+    finally:
+        await api.close()
