@@ -101,3 +101,14 @@ def test_probe_and_symlink_helpers(tmp_path: Path, tone: Path) -> None:
     assert leaves_folder(tmp_path / "loop.mp3", tmp_path) is not None
     assert leaves_folder(tmp_path / "x" / ".." / ".." / "y", tmp_path) is not None
     assert leaves_folder(tone, tone.parent) is None
+
+
+def test_scan_skips_a_deep_metadata_json_instead_of_crashing(tmp_path: Path, tone: Path) -> None:
+    folder = tmp_path / "music" / "English"
+    folder.mkdir(parents=True)
+    (folder / "song.mp3").write_bytes(tone.read_bytes())
+    deep = b"[" * 100_000 + b"]" * 100_000
+    (folder / "metadata.json").write_bytes(deep)
+    lines = catalog_cli.scan_dir(tmp_path, (".mp3",), durations=False)
+    assert len(lines) == 1 and lines[0].startswith("SKIPPED") and "nested deeper than 16" in lines[0]
+    assert (folder / "metadata.json").read_bytes() == deep                 # the operator's file is left alone

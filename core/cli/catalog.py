@@ -183,8 +183,10 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True)
         data: dict[str, Any] = {}
         if meta_path.exists():
             try:
-                data = json.loads(meta_path.read_text(encoding="utf-8-sig"))
-            except (ValueError, UnicodeDecodeError) as exc:
+                from core.content.catalog import MAX_CATALOG_CHARS, MAX_CATALOG_DEPTH
+                from core.utils import safejson
+                data = safejson.loads(meta_path.read_bytes(), max_chars=MAX_CATALOG_CHARS, max_depth=MAX_CATALOG_DEPTH)
+            except (ValueError, OSError) as exc:
                 lines.append(f"SKIPPED {meta_path}: cannot read it ({exc}); fix or remove it, then scan again")
                 continue
             if not isinstance(data, dict):
