@@ -92,6 +92,8 @@ async def _ota_body(request: web.Request) -> tuple[dict[str, Any], web.Response 
         raw = await request.read()           # capped at client_max_size: larger raises 413
     except web.HTTPRequestEntityTooLarge:
         return {}, _refuse(413, f"body larger than {OTA_MAX_BODY} bytes")
+    except web.RequestPayloadError:          # e.g. a Content-Encoding: gzip body that is not gzip
+        return {}, _refuse(400, "body could not be read (bad transfer or content encoding)")
     if not raw.strip():
         return {}, None                      # an empty POST is a plain config request
     charset = (request.charset or "utf-8").strip().lower()
@@ -120,8 +122,10 @@ class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def exception(self, msg: object, *args: Any, exc_info: Any = True, **kwargs: Any) -> None:
         exc = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(exc, web.RequestPayloadError) and isinstance(exc.__cause__, HttpProcessingError):
+            exc = exc.__cause__                  # a body that cannot be decoded, met again while draining it
         if isinstance(exc, HttpProcessingError):
-            peer = args[0] if args else "?"
+            peer = args[0] if args and msg != "Unhandled exception" else "a client"
             detail = " ".join(str(exc.message).split())[:160]
             self.logger.warning("malformed HTTP request from %s: %s %s", peer, exc.code, detail)
             return

@@ -120,3 +120,24 @@ async def test_a_slowloris_client_is_dropped_after_the_idle_timeout(make_config,
         assert dropped and elapsed < 5.0                     # the timeout is 1 s; the dribble would last 20 s
     finally:
         await api.close()
+
+
+@pytest.mark.parametrize(("body", "encoding", "status"), [
+    (b"this is not gzip", "gzip", 400),
+    (b"nor deflate", "deflate", 400),
+    (__import__("gzip").compress(b" " * (20 << 20)), "gzip", 413),       # 20 MiB of spaces in 20 KiB
+])
+async def test_ota_bodies_that_do_not_decompress_or_expand_too_far(make_config, start_node, caplog, body: bytes,
+                                                                   encoding: str, status: int) -> None:
+    node = await start_node(make_config())
+    with caplog.at_level(logging.WARNING):
+        async with aiohttp.ClientSession(auto_decompress=False) as http:
+            async with http.post(f"http://127.0.0.1:{node.http_port}/xiaozhi/ota/", data=body,
+                                 headers={**HEADERS, "Content-Encoding": encoding,
+                                          "Content-Type": "application/json"}) as resp:
+                assert resp.status == status
+                assert "error" in await resp.json()
+        async with aiohttp.ClientSession() as http:          # the endpoint still serves the next client
+            async with http.get(f"http://127.0.0.1:{node.http_port}/health") as resp:
+                assert resp.status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
