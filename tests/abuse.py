@@ -286,6 +286,8 @@ async def fuzz_connection(url: str, mutator: Mutator, count: int, *, version: in
         code = ws.close_code
         # Our own close (1000) after the final hello is the normal end.
         stats.closes[code] += 1
+        if ws.close_reason and leak_in(ws.close_reason):
+            stats.leaks.append(f"close reason {ws.close_reason!r}")
         if code not in PROPER_CLOSE:
             stats.crashes.append(f"connection closed with {code} ({ws.close_reason!r})")
     return stats
