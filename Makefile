@@ -64,6 +64,7 @@ bench: deps
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/server_bench.py
 	$(BIN)/python bench/load_bench.py
+	$(BIN)/python bench/abuse_bench.py
 
 demo: deps
 	$(BIN)/python app.py demo demo-content

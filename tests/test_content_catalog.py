@@ -110,7 +110,9 @@ def _catalog(root: Path) -> Catalog:
 async def test_local_catalog_discovers_validates_and_refreshes(tmp_path: Path, captured_logs) -> None:  # noqa: F811
     _write(tmp_path, "music/English", {"Baa Baa Black Sheep": {"filename": "Baa Baa Black Sheep.mp3",
                                                               "alternatives": ["nursery rhyme"]},
-                                       "Ghost": {"filename": "ghost.mp3", "alternatives": ["nursery rhyme"]}},
+                                       "Black Sheep": {"filename": "Baa Baa Black Sheep.mp3",
+                                                       "alternatives": ["nursery rhyme"]},
+                                       "Ghost": {"filename": "ghost.mp3", "alternatives": ["ghost song"]}},
            ("Baa Baa Black Sheep.mp3",))
     _write(tmp_path, "music/Tamil", {"Kutti": {"filename": "kutti.mp3"}}, ("kutti.mp3",))
     _write(tmp_path, "stories/Bedtime", b'{"Moon": {"filename": "moon.mp3"', ("moon.mp3",))
@@ -120,15 +122,18 @@ async def test_local_catalog_discovers_validates_and_refreshes(tmp_path: Path, c
     assert cat.collections(Kind.MUSIC) == ["English", "Tamil"]       # discovered, not a fixed list
     assert cat.collections(Kind.STORY) == []                          # unusable file, nothing good before
     assert len(cat.tracks(Kind.MUSIC)) == 3 and cat.version == 1
+    assert "Ghost" not in {t.title for t in cat.tracks()}               # its audio file is missing: never served
     report = cat.report()
     text = "\n".join(str(i) for i in report.issues)
-    assert "file not found in storage: 'ghost.mp3'" in text
+    assert "file not found in storage: 'ghost.mp3'; entry skipped" in text
+    assert captured_logs.text.count("skipping 1 entries whose audio file is missing: 'ghost.mp3'") == 1
     assert "alias 'nursery rhyme' is shared by 2 entries" in text
     assert "stories/Bedtime/metadata.json: malformed JSON" in text and not report.ok
     assert "stories/Bedtime/metadata.json is unusable" in captured_logs.text
 
-    # Unchanged: nothing re-read, no version bump.
+    # Unchanged: nothing re-read, no version bump, the skip is not logged again.
     assert await cat.refresh() is False and cat.version == 1
+    assert captured_logs.text.count("whose audio file is missing") == 1
     # Fix the broken story catalog, break the Tamil one: the story appears, Tamil keeps its last good copy.
     _write(tmp_path, "stories/Bedtime", {"Moon": {"filename": "moon.mp3"}})
     (tmp_path / "music/Tamil/metadata.json").write_bytes(b"\xc3\x28 not utf-8")

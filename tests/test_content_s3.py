@@ -171,7 +171,7 @@ async def test_unchanged_refresh_costs_one_small_request_per_catalog(s3_endpoint
     client = make_bucket(cfg)
     big = {f"Song {i}": {"romanized": f"Song {i}", "filename": f"Song {i}.mp3", "alternatives": [f"s{i}"]}
            for i in range(300)}
-    put_catalog(client, cfg.bucket, "music/English", big)
+    put_catalog(client, cfg.bucket, "music/English", big, {f"Song {i}.mp3": b"x" for i in range(300)})
     put_catalog(client, cfg.bucket, "stories/Bedtime", {"Moon": {"filename": "moon.mp3"}}, {"moon.mp3": b"m"})
     svc = _service(cfg, tmp_path)
     counter = _Counter(svc.storage.client)

@@ -24,7 +24,8 @@ def test_parse_hello_listen_abort_mcp_and_bad_input() -> None:
         m.Listen(m.ListenState.START, m.ListenMode.REALTIME)
     assert m.parse_message('{"type":"abort","reason":"wake_word_detected"}') == m.Abort("wake_word_detected")
     assert isinstance(m.parse_message('{"type":"mcp","payload":{"jsonrpc":"2.0","id":1,"result":{}}}'), m.Mcp)
-    assert m.parse_message("{not json") == m.Invalid("not JSON")
+    assert m.parse_message("{not json") == m.Invalid(
+        "not JSON (malformed JSON at line 1, column 2: Expecting property name enclosed in double quotes)")
     assert m.parse_message("[1,2]") == m.Invalid("JSON is not an object")
     assert m.parse_message('{"state":"start"}') == m.Invalid("missing message type")
     assert m.parse_message('{"type":"goodbye"}') == m.Unknown("goodbye")

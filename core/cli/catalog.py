@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     src = v.add_mutually_exclusive_group()
     src.add_argument("--content-dir", metavar="DIR", help="check a local folder laid out like the bucket")
     src.add_argument("--s3", action="store_true", help="check the configured bucket (S3_BUCKET)")
+    v.add_argument("--no-probe", action="store_true",
+                   help="do not open the audio files (by default each one's first second is decoded with ffmpeg)")
     v.set_defaults(func=run)
 
     s = catsub.add_parser("scan", parents=[common],
@@ -118,11 +120,16 @@ async def _inspect(args: argparse.Namespace, cfg: Any, *, validate: bool) -> int
                     print(f"{kind.value:6} {name:20} {n:5} entries")
             print(f"{report.collections} collections, {report.entries} entries in {svc.storage.description}")
             return 0 if report.collections else 1
-        for issue in report.issues:
+        issues = list(report.issues)
+        if not getattr(args, "no_probe", False):
+            from core.content.audiocheck import check_audio_files
+            issues += await check_audio_files(svc)
+        errors = sum(1 for i in issues if i.severity == "error")
+        for issue in issues:
             print(issue)
         print(f"{svc.storage.description}: {report.collections} collections, {report.entries} entries, "
-              f"{len(report.errors)} errors, {len(report.warnings)} warnings")
-        return 0 if report.ok and report.collections else 1
+              f"{errors} errors, {len(issues) - errors} warnings")
+        return 0 if not errors and report.collections else 1
     finally:
         await svc.storage.close()
 
@@ -176,8 +183,10 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True)
         data: dict[str, Any] = {}
         if meta_path.exists():
             try:
-                data = json.loads(meta_path.read_text(encoding="utf-8-sig"))
-            except (ValueError, UnicodeDecodeError) as exc:
+                from core.content.catalog import MAX_CATALOG_CHARS, MAX_CATALOG_DEPTH
+                from core.utils import safejson
+                data = safejson.loads(meta_path.read_bytes(), max_chars=MAX_CATALOG_CHARS, max_depth=MAX_CATALOG_DEPTH)
+            except (ValueError, OSError) as exc:
                 lines.append(f"SKIPPED {meta_path}: cannot read it ({exc}); fix or remove it, then scan again")
                 continue
             if not isinstance(data, dict):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import posixpath
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,12 +23,16 @@ from loguru import logger
 
 from core.content.storage import ObjectInfo, Storage, StorageError
 from core.content.types import Kind, Track
+from core.utils import safejson
 
 __all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog",
            "METADATA_NAME"]
 
 METADATA_NAME = "metadata.json"
 _FETCH_CONCURRENCY = 8
+MAX_CATALOG_CHARS = 32 * 1024 * 1024   # a metadata.json this big is a mistake, not a catalog
+MAX_CATALOG_DEPTH = 16                 # title -> entry -> alternatives is 3 deep; the rest is room for extra fields
+_SURROGATE = re.compile("[\ud800-\udfff]")   # "\ud800" is a valid JSON escape but no valid text or file name
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,8 @@ def unsafe_filename(filename: str) -> str | None:
     """Why `filename` may not be used inside its collection folder, or None when it is safe."""
     if "\x00" in filename or any(ord(c) < 32 for c in filename):
         return "contains control characters"
+    if _SURROGATE.search(filename):
+        return "contains an unpaired surrogate escape (not valid Unicode)"
     if "\\" in filename:
         return "contains a backslash (path separator on Windows)"
     if filename.startswith("/") or (len(filename) > 1 and filename[1] == ":"):
@@ -88,7 +96,7 @@ def _strings(value: Any, what: str, title: str, source: str, issues: list[Issue]
     if not isinstance(value, list):
         issues.append(Issue("warning", source, f"'{what}' must be a list of strings; ignored", title))
         return ()
-    good = [v for v in value if isinstance(v, str) and v.strip()]
+    good = [_SURROGATE.sub("\ufffd", v) for v in value if isinstance(v, str) and v.strip()]
     if len(good) != len(value):
         issues.append(Issue("warning", source, f"'{what}' has empty or non-text items; they were dropped", title))
     return tuple(dict.fromkeys(good))
@@ -96,7 +104,10 @@ def _strings(value: Any, what: str, title: str, source: str, issues: list[Issue]
 
 def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
                    extensions: tuple[str, ...] = ()) -> tuple[list[Track], list[Issue]]:
-    """Parse one metadata.json. Raises CatalogFormatError for an unusable file; bad entries become issues."""
+    """Parse one metadata.json. Raises CatalogFormatError (only) for an unusable file; bad entries become issues.
+    Size and nesting are checked before parsing: a file nested 100,000 deep is refused, it cannot recurse."""
+    if len(raw) > MAX_CATALOG_CHARS:
+        raise CatalogFormatError(f"too large ({len(raw)} bytes; the limit is {MAX_CATALOG_CHARS}); split the folder")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -113,9 +124,9 @@ def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
         return out
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs)
-    except json.JSONDecodeError as exc:
-        raise CatalogFormatError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = safejson.loads(text, max_chars=MAX_CATALOG_CHARS, max_depth=MAX_CATALOG_DEPTH, object_pairs_hook=pairs)
+    except safejson.JsonLimitError as exc:
+        raise CatalogFormatError(str(exc)) from None
     if not isinstance(data, dict):
         raise CatalogFormatError("the top level must be an object of title -> entry")
     for d in dict.fromkeys(dupes):
@@ -125,6 +136,10 @@ def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
     tracks: list[Track] = []
     filenames: dict[str, str] = {}
     for title, entry in data.items():
+        if _SURROGATE.search(title):
+            issues.append(Issue("error", source, "title contains an unpaired surrogate escape; skipped",
+                                _SURROGATE.sub("\ufffd", title)))
+            continue
         if not isinstance(entry, dict):
             issues.append(Issue("error", source, "entry must be an object with at least 'filename'; skipped", title))
             continue
@@ -143,17 +158,19 @@ def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
         if not isinstance(romanized, str):
             issues.append(Issue("warning", source, "'romanized' must be text; ignored", title))
             romanized = ""
+        romanized = _SURROGATE.sub("\ufffd", romanized)
         shown = title
         if not title.strip():
             shown = romanized.strip() or posixpath.splitext(posixpath.basename(filename))[0].strip()
             issues.append(Issue("warning", source, f"empty title; using {shown!r}", title))
         language = entry.get("language")
-        if language is not None and not (isinstance(language, str) and language.strip()):
+        if language is not None and not (isinstance(language, str) and language.strip()
+                                         and not _SURROGATE.search(language)):
             issues.append(Issue("warning", source, "'language' must be non-empty text; ignored", title))
             language = None
         duration = entry.get("duration")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
-                                     or duration < 0):
+                                     or not math.isfinite(duration) or duration < 0):
             issues.append(Issue("warning", source, "'duration' must be a number of seconds; ignored", title))
             duration = None
         if filename in filenames:
@@ -191,11 +208,17 @@ class _Collection:
     name: str
     key: str
     etag: str | None                         # etag of the good copy we use
-    tracks: list[Track]
+    tracks: list[Track]                      # the entries we serve: parsed, and their audio file exists
     issues: list[Issue]
     objects: dict[str, ObjectInfo] | None    # objects in the folder at last parse (None: unknown, e.g. from cache)
     seen_etag: str | None = None             # etag of the latest fetched body, even when it was unusable
     bad: Issue | None = None                 # why the latest body was rejected
+    parsed: list[Track] | None = None        # every good entry of the body (tracks minus missing files)
+    missing: frozenset[str] = frozenset()    # filenames not in the store: those entries are skipped
+
+    def __post_init__(self) -> None:
+        if self.parsed is None:
+            self.parsed = list(self.tracks)
 
 
 @dataclass(slots=True)
@@ -215,6 +238,7 @@ class Catalog:
         slug = hashlib.sha256(storage.description.encode()).hexdigest()[:12]
         self.cache_dir = Path(cache_dir) / slug if cache_dir else None
         self._state = _State()
+        self._failed: dict[str, str] = {}       # key -> last unexpected failure logged (one line per change)
         self._tracks: list[Track] = []
         self.version = 0
         self.from_cache = False
@@ -287,7 +311,16 @@ class Catalog:
 
         async def one(key: str, kind: Kind, name: str) -> bool:
             async with sem:
-                return await self._refresh_one(key, kind, name)
+                try:
+                    changed = await self._refresh_one(key, kind, name)
+                except Exception as exc:  # noqa: BLE001 - one collection's failure never stops the others
+                    self._contain(key, kind, name, exc)
+                    return False
+                if self._failed.pop(key, None) is not None:
+                    col = self._state.collections.get(key)
+                    if col is not None and col.bad is not None and col.bad.message.startswith("refresh failed"):
+                        col.bad = None
+                return changed
 
         results = await asyncio.gather(*(one(k, kind, name) for k, (kind, name) in found.items()))
         changed = any(results)
@@ -323,25 +356,32 @@ class Catalog:
                 self._state.collections[key] = _Collection(kind, name, key, None, [], [], None, None, bad)
             return False
         if fetched.not_modified:
-            if cur and cur.objects is None and cur.bad is None:
-                await self._check_files(cur)     # loaded from the disk cache: validate against the store once
+            if cur and cur.etag is not None and (cur.objects is None or cur.missing) and cur.bad is None:
+                # Loaded from the disk cache (validate against the store once), or waiting for audio files that
+                # were missing: they may have been uploaded after the catalog.
+                before = list(cur.tracks)
+                await self._check_files(cur)
+                return cur.tracks != before
             return False
         assert fetched.body is not None
         try:
             # Off the event loop: a large catalog takes hundreds of ms to parse, which would stall playback pacing.
             tracks, issues = await asyncio.to_thread(parse_metadata, fetched.body, kind=kind, collection=name,
                                                      source=key, extensions=self.extensions)
-        except CatalogFormatError as exc:
+        except Exception as exc:  # noqa: BLE001 - CatalogFormatError, or a parser bug: either way skip this file
+            why = str(exc) if isinstance(exc, CatalogFormatError) else f"could not be parsed ({type(exc).__name__})"
             where = f"{self.storage.description}/{key}"
-            logger.error("catalog {} is unusable: {}; keeping {}", where, exc,
+            logger.error("catalog {} is unusable: {}; keeping {}", where, why,
                          f"the last good copy ({len(cur.tracks)} entries)" if cur else "nothing from it")
-            bad = Issue("error", key, str(exc))
+            bad = Issue("error", key, why)
             if cur:
                 cur.seen_etag, cur.bad = fetched.etag, bad
             else:
                 self._state.collections[key] = _Collection(kind, name, key, None, [], [], None, fetched.etag, bad)
             return False
         col = _Collection(kind, name, key, fetched.etag, tracks, issues, None, fetched.etag)
+        if cur is not None:
+            col.missing = cur.missing            # so a skip that has not changed is not logged again
         await self._check_files(col)
         self._state.collections[key] = col
         await asyncio.to_thread(self._write_cache, col, fetched.body)
@@ -359,9 +399,39 @@ class Catalog:
             logger.warning("cannot list {} to check its files: {}", folder, exc)
             return
         col.issues = [i for i in col.issues if not i.message.startswith("file not found")]
-        for t in col.tracks:
-            if f"{folder}/{t.filename}" not in col.objects:
-                col.issues.append(Issue("warning", col.key, f"file not found in storage: {t.filename!r}", t.title))
+        assert col.parsed is not None
+        present: list[Track] = []
+        missing: set[str] = set()
+        for t in col.parsed:
+            if f"{folder}/{t.filename}" in col.objects:
+                present.append(t)
+            else:
+                missing.add(t.filename)
+                col.issues.append(Issue("error", col.key, f"file not found in storage: {t.filename!r}; entry skipped",
+                                        t.title))
+        col.tracks = present
+        if missing != col.missing:               # logged once per change, not on every refresh
+            if missing:
+                names = ", ".join(repr(f) for f in sorted(missing)[:5]) + (" ..." if len(missing) > 5 else "")
+                logger.warning("catalog {}: skipping {} entries whose audio file is missing: {}", col.key,
+                               len(missing), names)
+            else:
+                logger.info("catalog {}: every audio file is present now", col.key)
+            col.missing = frozenset(missing)
+
+    def _contain(self, key: str, kind: Kind, name: str, exc: Exception) -> None:
+        """An unexpected failure refreshing one collection: keep what it served, say so once per distinct error."""
+        why = f"refresh failed ({type(exc).__name__}: {str(exc)[:200]})"
+        if self._failed.get(key) != why:
+            self._failed[key] = why
+            logger.opt(exception=exc).error("catalog {}: {}; keeping {}", key, why,
+                                            "the last good copy" if key in self._state.collections else "nothing")
+        cur = self._state.collections.get(key)
+        if cur is not None:
+            cur.bad = Issue("error", key, why)
+        else:
+            self._state.collections[key] = _Collection(kind, name, key, None, [], [], None, None,
+                                                       Issue("error", key, why))
 
     def _rebuild(self) -> None:
         tracks = [t for c in sorted(self._state.collections.values(), key=lambda c: c.key) for t in c.tracks]
@@ -401,7 +471,7 @@ class Catalog:
         out: list[_Collection] = []
         for path in sorted(self.cache_dir.glob("*.json")):
             try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
+                doc = safejson.loads(path.read_bytes(), max_chars=2 * MAX_CATALOG_CHARS + 4096, max_depth=4)
                 kind = Kind(doc["kind"])
                 tracks, issues = parse_metadata(doc["body"].encode(), kind=kind, collection=doc["collection"],
                                                 source=doc["key"], extensions=self.extensions)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.utils import safejson
+
 __all__ = [
     "ListenState", "ListenMode", "TtsState",
     "Hello", "Listen", "Abort", "Mcp", "Iot", "Unknown", "Invalid", "ClientMessage",
@@ -89,14 +91,16 @@ class Invalid:
 ClientMessage = Hello | Listen | Abort | Mcp | Iot | Unknown | Invalid
 
 _MAX_TEXT = 4096   # longest utterance text we keep (a 10 kB "utterance" is truncated, not rejected)
+MAX_MESSAGE_CHARS = 1 << 20   # websockets already caps frames at server.max_message_bytes; this bounds direct callers
+MAX_DEPTH = 32                # an MCP tools/list reply nests ~10 levels (JSON schemas); 32 leaves room, not recursion
 
 
-def parse_message(text: str) -> ClientMessage:
-    """Parse one text frame from a device."""
+def parse_message(text: str, *, max_chars: int = MAX_MESSAGE_CHARS, max_depth: int = MAX_DEPTH) -> ClientMessage:
+    """Parse one text frame from a device. Deep nesting is refused by a bracket pre-scan, never by recursion."""
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        return Invalid("not JSON")
+        obj = safejson.loads(text, max_chars=max_chars, max_depth=max_depth)
+    except safejson.JsonLimitError as exc:
+        return Invalid(f"not JSON ({exc})")
     if not isinstance(obj, dict):
         return Invalid("JSON is not an object")
     kind = obj.get("type")

@@ -7,7 +7,6 @@ error, malformed answer, unknown tool) hands the utterance to the rule-based fal
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from loguru import logger
 
 from core.config import IntentConfig
 from core.lang.script import language_or
+from core.utils import safejson
 
 from .base import Intent, IntentContext, IntentProvider
 
@@ -95,7 +95,7 @@ class LLMIntentProvider:
             fn = calls[0]["function"]
             name = str(fn["name"])
             raw = fn.get("arguments") or "{}"
-            args = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            args = safejson.loads(raw, max_chars=16384) if isinstance(raw, str) else dict(raw)
             if not isinstance(args, dict):
                 raise ValueError("tool arguments are not a JSON object")
             if name in mcp_names:
