@@ -14,6 +14,7 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
     asr_latency(seconds) / tts_latency(seconds)
     upstream_error(kind) / upstream_retry(kind)   S3/HTTP failures and retries (kind: s3, http, ...)
     ota_request(routed_to_self)       one OTA answer
+    set_node(node_id)                 label of the xiaozhi_node_info series
     drain_seconds(seconds)            how long the last graceful drain took
 
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
@@ -74,10 +75,14 @@ class Metrics:
         self._ota = Counter(f"{_NS}_ota_requests", "OTA answers by where the device was sent", ["routed"],
                             registry=r)
         self._drain = Gauge(f"{_NS}_last_drain_seconds", "Duration of the last graceful drain", registry=r)
-        info = Gauge(f"{_NS}_node_info", "This node", ["node_id"], registry=r)
-        info.labels(_label(node_id or "local")).set(1)
+        self._info = Gauge(f"{_NS}_node_info", "This node", ["node_id"], registry=r)
+        self.set_node(node_id or "local")
         self._scraped = _ScrapeCollector()
         r.register(self._scraped)
+
+    def set_node(self, node_id: str) -> None:
+        self._info.clear()
+        self._info.labels(_label(node_id)).set(1)
 
     # ------------------------------------------------------------------ events
     def request(self, intent: str, outcome: str) -> None:
@@ -160,7 +165,7 @@ class NullMetrics(Metrics):
     device_connected = device_disconnected = stream_started = stream_ended = _nothing  # type: ignore[assignment]
     store_latency = store_error = asr_latency = tts_latency = _nothing            # type: ignore[assignment]
     upstream_error = upstream_retry = ota_request = drain_seconds = _nothing      # type: ignore[assignment]
-    watch_pipeline = watch_load = _nothing                                        # type: ignore[assignment]
+    watch_pipeline = watch_load = set_node = _nothing                                        # type: ignore[assignment]
 
 
 class _ScrapeCollector(Collector):

@@ -41,16 +41,18 @@ class Fleet:
     async def join(cls, redis_url: str, cfg: FleetConfig, node_id: str, url: str, *,
                    report: Callable[[], dict[str, Any]], snapshots: Snapshots) -> Fleet:
         """Connect, listen on the bus, register. Raises StoreUnavailable (Redis down) or DuplicateNode."""
-        client = redis_client(redis_url)
-        fleet = cls(client, cfg, node_id, url, report=report, snapshots=snapshots)
+        fleet = cls(redis_client(redis_url), cfg, node_id, url, report=report, snapshots=snapshots)
         try:
-            await check_reachable(client, redis_url)
-            await fleet.bus.start()         # listen before registering: a takeover may come at once
-            await fleet.registry.register()
+            await fleet.start(redis_url)
         except BaseException:
             await fleet.close(leave=False)
             raise
         return fleet
+
+    async def start(self, redis_url: str) -> None:
+        await check_reachable(self._r, redis_url)
+        await self.bus.start()              # listen before registering: a takeover may come at once
+        await self.registry.register()
 
     async def leave(self) -> None:
         await self.registry.leave()

@@ -183,8 +183,18 @@ class NodeRegistry:
                              "is no longer routed to (give every node its own fleet.node_id)", self.node_id)
             stolen = not ok
 
+    async def stop_heartbeat(self) -> None:
+        """Stop reporting without leaving: to the fleet this node now looks like one killed with SIGKILL."""
+        self._left = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
     async def leave(self) -> None:
         """Leave the registry at once (drain or shutdown): nobody routes new devices here any more."""
+        if self._left:
+            return
         self._left = True
         if self._task is not None:
             self._task.cancel()
@@ -192,8 +202,9 @@ class NodeRegistry:
                 await self._task
         try:
             async with asyncio.timeout(1.0):
-                await self._r.eval(_LEAVE, 2, self.key(self.node_id), self.set_key, self.instance, self.node_id)
-            logger.info("fleet: node {} left the registry", self.node_id)
+                if await self._r.eval(_LEAVE, 2, self.key(self.node_id), self.set_key, self.instance,
+                                      self.node_id):
+                    logger.info("fleet: node {} left the registry", self.node_id)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("fleet: could not leave the registry ({}); the entry expires by itself",
                            type(exc).__name__)
