@@ -24,7 +24,7 @@ from core.protocol.errors import CloseCode
 from core.runtime import Runtime
 from core.server import DeviceServer
 
-__all__ = ["Node", "NodeStartError"]
+__all__ = ["Node", "NodeStartError", "node_id_for"]
 
 _LOCAL_FALLBACK_URL = "sqlite:metadata/devices.db"
 
@@ -37,7 +37,8 @@ def _is_redis(url: str) -> bool:
     return url.startswith(("redis://", "rediss://"))
 
 
-def _node_id(cfg: Config) -> str:
+def node_id_for(cfg: Config) -> str:
+    """fleet.node_id, else <hostname>-<ws port> (a random suffix when the port is picked at bind time)."""
     if cfg.fleet.node_id:
         return cfg.fleet.node_id
     host = socket.gethostname()[:48]
@@ -90,7 +91,7 @@ class Node:
 
     @classmethod
     async def start(cls, cfg: Config, *, reuse_port: bool = False) -> Node:
-        node_id = _node_id(cfg)
+        node_id = node_id_for(cfg)
         metrics = Metrics(node_id=node_id)
         store, in_fleet = await _open_state(cfg, metrics)
         fleet: Any = None
@@ -223,6 +224,12 @@ class Node:
             if pending or failed:
                 logger.error("drain: {} of {} devices not saved in time, {} failed", len(pending), len(conns),
                              failed)
+        # close what is left (today's sessions, or any that missed the deadline): 1001, devices reconnect elsewhere
+        try:
+            async with asyncio.timeout(max(1.0, deadline - (time.monotonic() - started))):
+                await self.ws.close()
+        except TimeoutError:
+            logger.error("drain: connections still open after the {:.0f} s deadline", deadline)
         took = time.monotonic() - started
         self.metrics.drain_seconds(took)
         logger.info("node {} drained in {:.2f} s", self.node_id, took)
@@ -259,13 +266,10 @@ async def _join(fleet: Any, cfg: Config) -> None:
 
 
 async def _stop_accepting(ws: Any) -> None:
-    """No new device connections; live ones stay until they are saved and closed."""
+    """No new device connections; live ones stay until they are saved and closed. (A server without
+    `stop_accepting` stops accepting when `close()` closes everything at the end of the drain.)"""
     stop = getattr(ws, "stop_accepting", None)
     if stop is not None:
         result = stop()
         if inspect.isawaitable(result):
             await result
-        return
-    server = getattr(ws, "_server", None)     # today's DeviceServer: close the listener, keep connections
-    if server is not None:
-        server.close(close_connections=False)
