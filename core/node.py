@@ -85,9 +85,11 @@ class Node:
     fleet: Any = None                    # core.fleet.fleet.Fleet when state.url is Redis
     node_id: str = "local"
     draining: bool = False
-    cpu: float = 0.0
+    cpu: float = 0.0                     # share of the machine used by this node (process + ffmpeg children)
+    machine_cpu: float = 0.0             # share of the machine in use by anyone
     _load_task: asyncio.Task[None] | None = None
-    _cpu_meter: CpuMeter = field(default_factory=CpuMeter)
+    _cpu_meter: CpuMeter = field(default_factory=lambda: CpuMeter(process=True))
+    _machine_meter: CpuMeter = field(default_factory=CpuMeter)
 
     @classmethod
     async def start(cls, cfg: Config, *, reuse_port: bool = False) -> Node:
@@ -154,10 +156,12 @@ class Node:
         f = self.rt.config.fleet
         sessions = len(self.connections())
         cpu_limited = f.max_cpu < 1.0          # 1.0: CPU never counts (a shared test machine)
+        # load ranks nodes by what each one carries; overload is about the machine (another node may use it up)
         load = max(sessions / f.max_sessions, self.cpu / f.max_cpu if cpu_limited else 0.0)
         return {"sessions": sessions, "streams": int(getattr(self.rt.pipeline, "active_streams", 0)),
-                "cpu": round(self.cpu, 3), "load": round(load, 3), "draining": self.draining,
-                "overloaded": sessions >= f.max_sessions or (cpu_limited and self.cpu >= f.max_cpu)}
+                "cpu": round(self.cpu, 3), "machine_cpu": round(self.machine_cpu, 3), "load": round(load, 3),
+                "max_sessions": f.max_sessions, "draining": self.draining,
+                "overloaded": sessions >= f.max_sessions or (cpu_limited and self.machine_cpu >= f.max_cpu)}
 
     async def ready_checks(self) -> dict[str, bool]:
         report = self.load_report()
@@ -173,7 +177,7 @@ class Node:
     async def _sample_load(self) -> None:
         while True:
             await asyncio.sleep(self.rt.config.fleet.heartbeat_s)
-            self.cpu = self._cpu_meter()
+            self.cpu, self.machine_cpu = self._cpu_meter(), self._machine_meter()
 
     async def _route(self) -> tuple[str, str] | None:
         if self.fleet is None:

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from loguru import logger
@@ -36,6 +37,7 @@ class Fleet:
         self.bus = Bus(client, node_id, prefix=cfg.key_prefix, handler=self._on_message)
         self.directory.bus = self.bus
         self._replies: dict[str, asyncio.Queue[DevicesReply]] = {}
+        self._sent: dict[str, tuple[float, int]] = {}     # node id -> (its report time, devices sent since)
 
     @classmethod
     async def join(cls, redis_url: str, cfg: FleetConfig, node_id: str, url: str, *,
@@ -69,13 +71,26 @@ class Fleet:
         return await self.registry.nodes()
 
     async def route(self) -> NodeInfo | None:
-        """The node a joining device should use; None when Redis cannot tell (the caller answers its own URL)."""
+        """The node a joining device should use; None when Redis cannot tell (the caller answers its own URL).
+
+        Reports are up to one heartbeat old, so devices this node sent somewhere since that node's last report
+        count as its sessions already: a burst of joins spreads instead of landing on one node."""
         try:
             async with asyncio.timeout(1.0):
-                return pick_node(await self.registry.nodes())
+                nodes = await self.registry.nodes()
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("fleet: cannot read the registry ({}); OTA answers this node", type(exc).__name__)
             return None
+        adjusted = []
+        for n in nodes:
+            at, sent = self._sent.get(n.id, (n.at, 0))
+            sent = sent if at == n.at else 0
+            adjusted.append(replace(n, load=max(n.load, (n.sessions + sent) / n.max_sessions)))
+        best = pick_node(adjusted)
+        if best is not None:
+            at, sent = self._sent.get(best.id, (best.at, 0))
+            self._sent[best.id] = (best.at, (sent if at == best.at else 0) + 1)
+        return best
 
     # ------------------------------------------------------------------ operator
     async def devices(self, device_id: str | None = None, *, timeout_s: float = 1.0) -> list[dict[str, Any]]:

@@ -55,8 +55,9 @@ class NodeInfo:
     url: str                     # WebSocket URL devices are sent to
     sessions: int = 0
     streams: int = 0
-    cpu: float = 0.0             # share of the machine's CPU, 0-1
+    cpu: float = 0.0             # share of the machine's CPU this node uses, 0-1
     load: float = 0.0            # max(sessions / max_sessions, cpu / max_cpu): 1.0 = full
+    max_sessions: int = 1000
     draining: bool = False
     overloaded: bool = False
     at: float = 0.0              # wall clock of the report
@@ -68,6 +69,7 @@ class NodeInfo:
             d = json.loads(raw)
             return cls(id=str(d["id"]), url=str(d["url"]), sessions=int(d.get("sessions", 0)),
                        streams=int(d.get("streams", 0)), cpu=float(d.get("cpu", 0.0)), load=float(d.get("load", 0)),
+                       max_sessions=max(1, int(d.get("max_sessions", 1000))),
                        draining=bool(d.get("draining")), overloaded=bool(d.get("overloaded")),
                        at=float(d.get("at", 0.0)), instance=str(d.get("instance", "")))
         except (ValueError, TypeError, KeyError):
@@ -90,21 +92,24 @@ def default_node_id(ws_port: int) -> str:
 
 
 class CpuMeter:
-    """Share of the machine's CPU in use since the previous call (/proc/stat), or of this process elsewhere."""
+    """Share of the machine's CPU used since the previous call: by the whole machine (/proc/stat), or by this process
+    and its reaped children (ffmpeg) when `process=True`; 0-1 either way."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, process: bool = False) -> None:
+        self._process = process
         self._last = self._sample()
 
-    @staticmethod
-    def _sample() -> tuple[float, float]:
-        try:
-            with open("/proc/stat", encoding="ascii") as f:
-                parts = [float(v) for v in f.readline().split()[1:]]
-            idle = parts[3] + (parts[4] if len(parts) > 4 else 0.0)
-            return sum(parts) - idle, sum(parts)
-        except (OSError, ValueError, IndexError):
-            t = os.times()
-            return t.user + t.system, time.monotonic() * (os.cpu_count() or 1)
+    def _sample(self) -> tuple[float, float]:
+        if not self._process:
+            try:
+                with open("/proc/stat", encoding="ascii") as f:
+                    parts = [float(v) for v in f.readline().split()[1:]]
+                idle = parts[3] + (parts[4] if len(parts) > 4 else 0.0)
+                return sum(parts) - idle, sum(parts)
+            except (OSError, ValueError, IndexError):
+                pass
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system, time.monotonic() * (os.cpu_count() or 1)
 
     def __call__(self) -> float:
         busy, total = self._sample()
