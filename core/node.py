@@ -97,17 +97,18 @@ class Node:
         metrics = Metrics(node_id=node_id)
         store, in_fleet = await _open_state(cfg, metrics)
         fleet: Any = None
-        try:
-            rt = await Runtime.create(cfg)
-        except BaseException:
-            await store.close()
-            raise
         if in_fleet:
             from core.fleet.fleet import Fleet
             fleet = Fleet(_fleet_client(cfg), cfg.fleet, node_id, "", report=lambda: node.load_report(),
                           snapshots=lambda dev: node.snapshots(dev))
         directory = fleet.directory if fleet is not None else LocalDirectory()
-        # The session redesign takes these in its constructor: DeviceServer(rt, directory=..., store=..., metrics=...)
+        try:
+            rt = await Runtime.create(cfg, directory=directory, store=store)    # the runtime closes the store
+        except BaseException:
+            await store.close()
+            if fleet is not None:
+                await fleet.close(leave=False)
+            raise
         ws = DeviceServer(rt)
         ops = NodeOps(node_id=node_id, metrics=metrics, operator_token=cfg.fleet.operator_token)
         node = cls(rt, ws, HttpApi(build_http_app(rt, ws_port=lambda: node.ws_port,
@@ -251,8 +252,6 @@ class Node:
         await self.rt.close()
         if self.fleet is not None:
             await self.fleet.close(leave=False)
-        if self.store is not None:
-            await self.store.close()
 
 
 def _fleet_client(cfg: Config) -> Any:
