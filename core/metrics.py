@@ -18,7 +18,8 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
     drain_seconds(seconds)            how long the last graceful drain took
 
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
-active_streams, decoders_started, cache_hits and the transcode cache's bytes; `watch_load(fn)` exposes the node's
+active_streams, decoders_started, cache_hits, its `stats()` (decoders in use / cap, waiting plays, busy refusals,
+shared decodes) and the transcode cache's bytes; `watch_load(fn)` exposes the node's
 load report; ffmpeg children of this process are counted from /proc.
 """
 from __future__ import annotations
@@ -187,6 +188,17 @@ class _ScrapeCollector(Collector):
                                       value=int(getattr(p, "decoders_started", 0)))
             yield CounterMetricFamily(f"{_NS}_transcode_cache_hits", "Plays served from the transcode cache",
                                       value=int(getattr(p, "cache_hits", 0)))
+            stats = p.stats() if hasattr(p, "stats") else {}
+            for key, kind, doc in (("decoders_in_use", "gauge", "Decodes running now"),
+                                   ("decoders_max", "gauge", "Cap on decodes running at once"),
+                                   ("waiting", "gauge", "Plays waiting for a free decoder"),
+                                   ("overloaded", "gauge", "1 while plays wait for decoders past the cap"),
+                                   ("busy", "counter", "Plays refused as busy (no decoder in time)"),
+                                   ("shared_joins", "counter", "Plays that joined another play's decode")):
+                if key in stats:
+                    name = f"{_NS}_decoder_{key}" if not key.startswith("decoders") else f"{_NS}_{key}"
+                    family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
+                    yield family(name, doc, value=float(stats[key]))
             cache = getattr(p, "cache", None)
             if cache is not None:
                 try:

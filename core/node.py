@@ -162,7 +162,8 @@ class Node:
         return {"sessions": sessions, "streams": int(getattr(self.rt.pipeline, "active_streams", 0)),
                 "cpu": round(self.cpu, 3), "machine_cpu": round(self.machine_cpu, 3), "load": round(load, 3),
                 "max_sessions": f.max_sessions, "draining": self.draining,
-                "overloaded": sessions >= f.max_sessions or (cpu_limited and self.machine_cpu >= f.max_cpu)}
+                "overloaded": (sessions >= f.max_sessions or (cpu_limited and self.machine_cpu >= f.max_cpu)
+                               or bool(getattr(self.rt.pipeline, "overloaded", False)))}   # decoders all taken
 
     async def ready_checks(self) -> dict[str, bool]:
         report = self.load_report()
