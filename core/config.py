@@ -503,8 +503,8 @@ def _validate(cfg: Config) -> None:
     if not 1 <= p.history_max <= 1000:
         raise ConfigError("player.history_max: use 1-1000")
     if not cfg.state.url.startswith(("sqlite:", "memory", "redis://", "rediss://")):
-        raise ConfigError(f"state.url: {safe_url(cfg.state.url)!r} is not a store; use sqlite:PATH, memory: or redis://HOST:PORT/DB "
-                          "(env STATE_URL or REDIS_URL)")
+        raise ConfigError(f"state.url: {safe_url(cfg.state.url)!r} is not a store; use sqlite:PATH, memory: or "
+                          "redis://HOST:PORT/DB (env STATE_URL or REDIS_URL)")
     m = cfg.matching
     if not 0 <= m.min_score <= 100:
         raise ConfigError("matching.min_score: use 0-100")
@@ -520,7 +520,8 @@ def _validate(cfg: Config) -> None:
 def _validate_fleet(cfg: Config) -> None:
     f = cfg.fleet
     if f.node_id and (len(f.node_id) > 64 or not all(c.isalnum() or c in "-_.:" for c in f.node_id)):
-        raise ConfigError("fleet.node_id: use at most 64 letters, digits, '-', '_', '.', ':'; e.g. node-a (env NODE_ID)")
+        raise ConfigError("fleet.node_id: use at most 64 letters, digits, '-', '_', '.', ':'; "
+                          "e.g. node-a (env NODE_ID)")
     if not 0.2 <= f.heartbeat_s <= 60:
         raise ConfigError("fleet.heartbeat_s: use 0.2-60 seconds (2 suits most fleets)")
     if f.node_ttl_s < 2 * f.heartbeat_s:

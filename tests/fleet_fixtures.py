@@ -119,7 +119,8 @@ class NodeProcess:
         clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STATE_URL", "NODE_ID")}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(self.config)],
-                                         cwd=self.dir, stdout=out, stderr=subprocess.STDOUT, env={**clean, **(env or {})})
+                                         cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
+                                         env={**clean, **(env or {})})
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> NodeProcess:

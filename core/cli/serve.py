@@ -27,9 +27,9 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> Config:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve", help="run the server (the default command)",
                        description="Run the Xiaozhi device server: WebSocket on --port (path /xiaozhi/v1/, any path "
-                                   "accepted) and HTTP on --http-port (POST /xiaozhi/ota/, GET /health, /ready, /metrics, "
-                                   "/api/devices). SIGTERM/SIGINT drain the node: positions saved, devices sent "
-                                   "elsewhere.")
+                                   "accepted) and HTTP on --http-port (POST /xiaozhi/ota/, GET /health, /ready, "
+                                   "/metrics, /api/devices). SIGTERM/SIGINT drain the node: positions saved, devices "
+                                   "sent elsewhere.")
     add_config_arg(p)
     p.add_argument("--host", help="bind address (default 0.0.0.0)")
     p.add_argument("--port", type=int, help="WebSocket port (default 8000)")

@@ -39,7 +39,9 @@ _LEAVE = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, old = pcall(cjson.decode, cur)
-  if ok and old['instance'] == ARGV[1] then redis.call('DEL', KEYS[1]); redis.call('SREM', KEYS[2], ARGV[2]); return 1 end
+  if ok and old['instance'] == ARGV[1] then
+    redis.call('DEL', KEYS[1]); redis.call('SREM', KEYS[2], ARGV[2]); return 1
+  end
 end
 return 0
 """
