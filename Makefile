@@ -6,18 +6,24 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := ffmpeg libopus0 espeak-ng
+# The fleet tests start their own redis-server instances.
+TEST_APT_PACKAGES := redis-server
 MOTO_PORT ?= 5055
 S3_DEMO_BUCKET ?= cheeko-audio-files
 
-.PHONY: help deps system-deps venv run run-s3 test bench demo clean
+.PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet test bench demo clean
 
 help:
 	@echo "make run      start the server (ws://0.0.0.0:8000/xiaozhi/v1/, OTA http://0.0.0.0:8003/xiaozhi/ota/) with demo content"
 	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server"
 	@echo "make test     run the test suite"
+	@echo "make run-fleet  two nodes (ports 8000/8003 and 8100/8103) sharing a local Redis"
 	@echo "make bench    run the benchmarks (prints figures)"
 
 deps: system-deps venv
+
+test-deps: APT_PACKAGES += $(TEST_APT_PACKAGES)
+test-deps: system-deps venv-test
 
 # Debian packages: installed only when missing (apt needs root; sudo is used when available).
 system-deps:
@@ -38,6 +44,12 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	@touch $@
 
+venv-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r requirements-test.txt
+	@touch $@
+
 run: deps
 	$(BIN)/python app.py serve
 
@@ -54,10 +66,21 @@ run-s3: deps
 	$(BIN)/python app.py catalog upload demo-content --create-bucket --public; \
 	$(BIN)/python app.py serve
 
-test: deps
+# Two nodes sharing one local Redis (state, registry, bus): OTA on either port hands out the least-loaded node.
+run-fleet: test-deps
+	@set -e; \
+	redis-server --port 6379 --save "" --appendonly no >/tmp/redis-6379.log 2>&1 & redis=$$!; \
+	export REDIS_URL=redis://127.0.0.1:6379/0; \
+	$(BIN)/python app.py demo demo-content; \
+	NODE_ID=node-a $(BIN)/python app.py serve --port 8000 --http-port 8003 & a=$$!; \
+	NODE_ID=node-b $(BIN)/python app.py serve --port 8100 --http-port 8103 & b=$$!; \
+	trap "kill $$a $$b; wait $$a $$b; kill $$redis" EXIT INT TERM; \
+	wait $$a $$b
+
+test: test-deps
 	$(BIN)/python -m pytest
 
-bench: deps
+bench: test-deps
 	$(BIN)/python bench/match_bench.py
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/stream_bench.py
@@ -65,6 +88,7 @@ bench: deps
 	$(BIN)/python bench/server_bench.py
 	$(BIN)/python bench/load_bench.py
 	$(BIN)/python bench/abuse_bench.py
+	$(BIN)/python bench/fleet_bench.py
 
 demo: deps
 	$(BIN)/python app.py demo demo-content

@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("serve", "client", "match", "catalog", "demo")
+COMMANDS = ("serve", "client", "match", "catalog", "demo", "health")
 
 
 def build_parser() -> argparse.ArgumentParser:

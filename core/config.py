@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
-__all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "ENV_OVERRIDES"]
+__all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "ENV_OVERRIDES", "safe_url"]
 
 
 class ConfigError(ValueError):
@@ -246,6 +246,21 @@ class VoiceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FleetConfig:
+    node_id: str = ""                          # unique per node; "" = <hostname>-<ws port>
+    heartbeat_s: float = 2.0                   # how often a node reports its load to Redis
+    node_ttl_s: float = 6.0                    # a node missing heartbeats this long is dead (never routed to)
+    lease_ttl_s: float = 86400.0               # device leases kept at most this long (clean-up of dead owners)
+    takeover_timeout_s: float = 3.0            # wait this long for another node to save and close a device
+    max_sessions: int = 1000                   # past this many devices the node is overloaded (never routed to)
+    max_cpu: float = 0.9                       # past this share of the machine's CPU the node is overloaded
+    drain_deadline_s: float = 10.0             # SIGTERM: every device saved and closed within this time
+    operator_token: str = ""                   # /api/devices needs it in X-Operator-Token; "" = API off
+    redis_fallback: bool = False               # Redis down at start: run alone on local SQLite instead of failing
+    key_prefix: str = "xz:"                    # Redis keys and channels start with this
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json: bool = False
@@ -260,6 +275,7 @@ class Config:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     player: PlayerConfig = field(default_factory=PlayerConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 
@@ -291,14 +307,16 @@ ENV_OVERRIDES: dict[str, str] = {
     "ASR_API_KEY": "voice.asr.api_key",
     "TTS_API_KEY": "voice.tts.api_key",
     "LLM_API_KEY": "voice.intent.api_key",
-    "LOG_LEVEL": "log.level",
     "STATE_URL": "state.url",
-    "REDIS_URL": "state.url",
+    "REDIS_URL": "state.url",                         # the usual name in container platforms; wins over STATE_URL
+    "NODE_ID": "fleet.node_id",
+    "OPERATOR_TOKEN": "fleet.operator_token",
+    "LOG_LEVEL": "log.level",
 }
 
 SECRET_KEYS = frozenset({
     "server.auth.tokens", "server.auth.hmac_key", "content.s3.access_key_id", "content.s3.secret_access_key",
-    "content.s3.session_token", "voice.asr.api_key", "voice.tts.api_key", "voice.intent.api_key",
+    "content.s3.session_token", "voice.asr.api_key", "fleet.operator_token", "voice.tts.api_key", "voice.intent.api_key",
 })
 
 
@@ -503,8 +521,8 @@ def _validate(cfg: Config) -> None:
     if not 1 <= p.history_max <= 1000:
         raise ConfigError("player.history_max: use 1-1000")
     if not cfg.state.url.startswith(("sqlite:", "memory", "redis://", "rediss://")):
-        raise ConfigError(f"state.url: {cfg.state.url!r} is not a store; use sqlite:PATH, memory: or redis://HOST:PORT/DB "
-                          "(env STATE_URL or REDIS_URL)")
+        raise ConfigError(f"state.url: {safe_url(cfg.state.url)!r} is not a store; use sqlite:PATH, memory: or "
+                          "redis://HOST:PORT/DB (env STATE_URL or REDIS_URL)")
     m = cfg.matching
     if not 0 <= m.min_score <= 100:
         raise ConfigError("matching.min_score: use 0-100")
@@ -514,6 +532,44 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("voice.asr.base_url: the openai ASR provider needs a base URL")
     if cfg.voice.tts.provider == "openai" and not cfg.voice.tts.base_url:
         raise ConfigError("voice.tts.base_url: the openai TTS provider needs a base URL")
+    _validate_fleet(cfg)
+
+
+def _validate_fleet(cfg: Config) -> None:
+    f = cfg.fleet
+    if f.node_id and (len(f.node_id) > 64 or not all(c.isalnum() or c in "-_.:" for c in f.node_id)):
+        raise ConfigError("fleet.node_id: use at most 64 letters, digits, '-', '_', '.', ':'; "
+                          "e.g. node-a (env NODE_ID)")
+    if not 0.2 <= f.heartbeat_s <= 60:
+        raise ConfigError("fleet.heartbeat_s: use 0.2-60 seconds (2 suits most fleets)")
+    if f.node_ttl_s < 2 * f.heartbeat_s:
+        raise ConfigError("fleet.node_ttl_s: must be at least twice fleet.heartbeat_s, or a busy node looks dead; "
+                          "e.g. heartbeat_s 2 and node_ttl_s 6")
+    if f.lease_ttl_s < 60:
+        raise ConfigError("fleet.lease_ttl_s: use 60 seconds or more (a lease outlives any session pause)")
+    if not 0.1 <= f.takeover_timeout_s <= 30:
+        raise ConfigError("fleet.takeover_timeout_s: use 0.1-30 seconds")
+    if f.max_sessions < 1:
+        raise ConfigError("fleet.max_sessions: use 1 or more")
+    if not 0.05 <= f.max_cpu <= 1.0:
+        raise ConfigError("fleet.max_cpu: a share of the machine's CPU, 0.05-1.0 (e.g. 0.9)")
+    if not 0.5 <= f.drain_deadline_s <= 300:
+        raise ConfigError("fleet.drain_deadline_s: use 0.5-300 seconds (10 is the default)")
+    if f.operator_token and len(f.operator_token) < 16:
+        raise ConfigError("fleet.operator_token: use at least 16 characters (env OPERATOR_TOKEN), "
+                          "e.g. the output of `openssl rand -hex 16`")
+    if not f.key_prefix or len(f.key_prefix) > 32 or any(c.isspace() for c in f.key_prefix):
+        raise ConfigError("fleet.key_prefix: use 1-32 characters without spaces, e.g. xz:")
+
+
+def safe_url(url: str) -> str:
+    """A store URL fit for logs: a password in it (redis://:secret@host) is masked."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user = auth.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
 
 
 def redacted(cfg: Config) -> dict[str, Any]:
@@ -524,5 +580,7 @@ def redacted(cfg: Config) -> dict[str, Any]:
             return {f.name: walk(getattr(obj, f.name), f"{dot}{f.name}") for f in dataclasses.fields(obj)}
         if key in SECRET_KEYS and obj:
             return "***"
+        if key == "state.url":
+            return safe_url(obj)
         return list(obj) if isinstance(obj, tuple) else obj
     return walk(cfg, "")

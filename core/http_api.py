@@ -1,14 +1,27 @@
-"""HTTP side: the device OTA/config endpoint and a health check (docs/xiaozhi-protocol.md §5).
+"""HTTP side of a node: the device OTA/config endpoint (the fleet's router), health, readiness, metrics, and the
+operator API (docs/xiaozhi-protocol.md §5, docs/deploy.md).
 
 POST /xiaozhi/ota/ answers server_time, firmware (the device's own version echoed: never an upgrade) and
-websocket {url, token, version}. Never `mqtt`: its presence would switch the device to MQTT.
+websocket {url, token, version}; with a fleet the url is the least-loaded live node's (never a draining or
+overloaded one), with one node or no Redis this node's own. Never `mqtt`: its presence would switch the device to MQTT.
+
+GET /health: liveness (the process answers). GET /ready: 200 only when the catalog is loaded, the models are warm,
+the device-state store answers, and the node is neither draining nor overloaded (503 with the failing checks).
+GET /metrics: Prometheus text exposition.
+GET /api/devices, GET /api/devices/{id}, POST /api/devices/{id}/stop, POST /api/devices/{id}/volume {"volume": n}:
+operator API, off unless an operator token is configured; the token goes in the X-Operator-Token header (or
+`Authorization: Bearer`), compared in constant time, never in the URL.
 """
 from __future__ import annotations
 
+import asyncio
 import codecs
+import hmac
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -16,10 +29,40 @@ from aiohttp.http_exceptions import HttpProcessingError
 from loguru import logger
 
 from core.protocol.messages import clean_text
+from core.fleet.messages import SetVolume, StopDevice
+from core.metrics import CONTENT_TYPE, Metrics, NullMetrics
 from core.runtime import Runtime
 from core.utils import safejson
 
-__all__ = ["build_http_app", "HttpApi"]
+__all__ = ["build_http_app", "HttpApi", "NodeOps"]
+
+
+async def _nothing_routed() -> tuple[str, str] | None:
+    return None
+
+
+async def _no_devices(_device_id: str | None) -> list[dict[str, Any]]:
+    return []
+
+
+async def _no_command(_msg: StopDevice | SetVolume) -> bool:
+    return False
+
+
+async def _always_ready() -> dict[str, bool]:
+    return {}
+
+
+@dataclass(slots=True)
+class NodeOps:
+    """What the HTTP side needs from its node (all optional: a bare app answers OTA with its own URL)."""
+    node_id: str = "local"
+    metrics: Metrics = field(default_factory=NullMetrics)
+    ready_checks: Callable[[], Awaitable[dict[str, bool]]] = _always_ready
+    route: Callable[[], Awaitable[tuple[str, str] | None]] = _nothing_routed   # (node id, ws url) of another node
+    devices: Callable[[str | None], Awaitable[list[dict[str, Any]]]] = _no_devices
+    command: Callable[[StopDevice | SetVolume], Awaitable[bool]] = _no_command
+    operator_token: str = ""
 
 
 def _ws_url(rt: Runtime, request: web.Request, ws_port: int) -> str:
@@ -32,11 +75,17 @@ def _ws_url(rt: Runtime, request: web.Request, ws_port: int) -> str:
     return f"ws://{host}:{ws_port}{cfg.websocket_path}"
 
 
-def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Callable[[], int]) -> web.Application:
+def _printable(text: str, limit: int = 64) -> str:
+    return "".join(c for c in text[:limit] if c.isprintable())
+
+
+def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Callable[[], int],
+                   ops: NodeOps | None = None) -> web.Application:
     started = time.time()
+    ops = ops or NodeOps()
 
     async def ota_post(request: web.Request) -> web.Response:
-        device_id = request.headers.get("Device-Id", "").strip().lower()
+        device_id = _printable(request.headers.get("Device-Id", "").strip().lower())
         client_id = request.headers.get("Client-Id", "").strip()
         version = "0.0.0"
         body, refused = await _ota_body(request)
@@ -48,29 +97,99 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
         if isinstance(app_info, dict) and isinstance(app_info.get("version"), str):
             version = clean_text(app_info["version"][:32])
         token = rt.auth.mint(client_id, device_id) if device_id and client_id else ""
+        routed = await ops.route()
+        node, url = routed if routed is not None else (ops.node_id, _ws_url(rt, request, ws_port()))
+        ops.metrics.ota_request(routed is None)
         reply = {
             "server_time": {"timestamp": int(time.time() * 1000),
                             "timezone_offset": rt.config.server.timezone_offset_min},
             "firmware": {"version": version, "url": ""},
-            "websocket": {"url": _ws_url(rt, request, ws_port()), "token": token,
-                          "version": rt.config.server.protocol_version},
+            "websocket": {"url": url, "token": token, "version": rt.config.server.protocol_version},
         }
-        logger.info("OTA config for device {!r} (firmware {})", device_id or "?", version)
+        logger.info("OTA config for device {!r} (firmware {}): node {} at {}", device_id or "?", version, node, url)
         return web.json_response(reply)
 
     async def ota_get(request: web.Request) -> web.Response:
         return web.Response(text=f"OTA interface is running; websocket: {_ws_url(rt, request, ws_port())}\n")
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "sessions": session_count(),
+        return web.json_response({"status": "ok", "node": ops.node_id, "sessions": session_count(),
                                   "tracks": len(rt.content.tracks()), "uptime_s": round(time.time() - started, 1),
                                   "audio": rt.pipeline.stats()})
+
+    async def ready(request: web.Request) -> web.Response:
+        checks = {"catalog_loaded": len(rt.content.tracks()) > 0, **await ops.ready_checks()}
+        ok = all(checks.values())
+        return web.json_response({"ready": ok, "node": ops.node_id, "checks": checks}, status=200 if ok else 503)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(ops.metrics.exposition)     # reads /proc and the cache folder
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    def operator(request: web.Request) -> web.Response | None:
+        """None when the request carries the operator token; otherwise the refusal to send."""
+        if not ops.operator_token:
+            return web.json_response({"error": "the operator API is off; set OPERATOR_TOKEN (fleet.operator_token) "
+                                               "to enable it"}, status=404)
+        given = request.headers.get("X-Operator-Token", "")
+        auth = request.headers.get("Authorization", "")
+        if not given and auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not hmac.compare_digest(given.encode(), ops.operator_token.encode()):
+            logger.warning("operator API: refused {} {} from {} (missing or wrong token)", request.method,
+                           request.path, request.remote or "?")
+            return web.json_response({"error": "operator token missing or wrong (header X-Operator-Token)"},
+                                     status=401)
+        return None
+
+    async def devices(request: web.Request) -> web.Response:
+        if (refused := operator(request)) is not None:
+            return refused
+        found = await ops.devices(None)
+        return web.json_response({"devices": found, "count": len(found)}, dumps=_dumps)
+
+    async def device(request: web.Request) -> web.Response:
+        if (refused := operator(request)) is not None:
+            return refused
+        device_id = request.match_info["device_id"].strip().lower()
+        found = await ops.devices(device_id)
+        if not found:
+            return web.json_response({"error": f"device {device_id!r} is not connected to any node"}, status=404)
+        return web.json_response(found[0], dumps=_dumps)
+
+    async def stop(request: web.Request) -> web.Response:
+        if (refused := operator(request)) is not None:
+            return refused
+        device_id = request.match_info["device_id"].strip().lower()
+        delivered = await ops.command(StopDevice(ops.node_id, device_id))
+        return web.json_response({"device_id": device_id, "delivered": delivered}, status=200 if delivered else 404)
+
+    async def volume(request: web.Request) -> web.Response:
+        if (refused := operator(request)) is not None:
+            return refused
+        device_id = request.match_info["device_id"].strip().lower()
+        try:
+            body = json.loads(await request.text())
+            level = body["volume"] if isinstance(body, dict) else None
+        except (ValueError, KeyError, UnicodeDecodeError):
+            level = None
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+            return web.json_response({"error": 'send {"volume": N} with N a whole number 0-100'}, status=400)
+        delivered = await ops.command(SetVolume(ops.node_id, device_id, level))
+        return web.json_response({"device_id": device_id, "volume": level, "delivered": delivered},
+                                 status=200 if delivered else 404)
 
     app = web.Application(client_max_size=OTA_MAX_BODY)
     for path in ("/xiaozhi/ota/", "/xiaozhi/ota"):
         app.router.add_post(path, ota_post)
         app.router.add_get(path, ota_get)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/devices", devices)
+    app.router.add_get("/api/devices/{device_id}", device)
+    app.router.add_post("/api/devices/{device_id}/stop", stop)
+    app.router.add_post("/api/devices/{device_id}/volume", volume)
     return app
 
 
@@ -132,6 +251,10 @@ class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
 class HttpApi:
     def __init__(self, app: web.Application, *, idle_timeout_s: float = HTTP_IDLE_TIMEOUT_S) -> None:
         # keepalive_timeout also bounds a connection's wait for its first complete request (aiohttp's default is an
@@ -146,7 +269,7 @@ class HttpApi:
         await site.start()
         server = site._server   # aiohttp exposes bound sockets only here
         self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
-        logger.info("HTTP (OTA, health) on http://{}:{}/xiaozhi/ota/", host, self.port)
+        logger.info("HTTP (OTA, health, ready, metrics) on http://{}:{}/xiaozhi/ota/", host, self.port)
         return self.port
 
     async def close(self) -> None:

@@ -54,6 +54,7 @@ def make_config(tone_catalog: Path, tmp_path: Path) -> Callable[..., Config]:
             "content": {"content_dir": str(tone_catalog), "generate_demo": False,
                         "cache_dir": str(tmp_path / "catalog-cache")},
             "audio": {"cache_dir": str(tmp_path / "audio-cache")},
+            "state": {"url": f"sqlite:{tmp_path / 'devices.db'}"},
             "voice": {"tts": {"provider": "none"}, "asr": {"provider": "none"}, "vad": {"provider": "none"}},
             "log": {"level": "DEBUG"},
         }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -26,7 +27,9 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> Config:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve", help="run the server (the default command)",
                        description="Run the Xiaozhi device server: WebSocket on --port (path /xiaozhi/v1/, any path "
-                                   "accepted) and HTTP on --http-port (POST /xiaozhi/ota/, GET /health).")
+                                   "accepted) and HTTP on --http-port (POST /xiaozhi/ota/, GET /health, /ready, "
+                                   "/metrics, /api/devices). SIGTERM/SIGINT drain the node: positions saved, devices "
+                                   "sent elsewhere.")
     add_config_arg(p)
     p.add_argument("--host", help="bind address (default 0.0.0.0)")
     p.add_argument("--port", type=int, help="WebSocket port (default 8000)")
@@ -53,25 +56,45 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(cfg: Config, *, reuse_port: bool = False) -> int:
-    from core.node import Node
+    """Run one node until SIGTERM/SIGINT, then drain it: /ready false at once, out of the fleet registry, no new
+    connections, every device's position saved and the device closed with 1012 (it reconnects through OTA to another
+    node), all within fleet.drain_deadline_s; then everything is closed (no ffmpeg child or temp file left)."""
+    from core.node import Node, NodeStartError
     try:
         node = await Node.start(cfg, reuse_port=reuse_port)
+    except NodeStartError as exc:
+        logger.error("cannot start: {}", exc)
+        return 1
     except OSError as exc:
         logger.error("cannot listen on {}:{}/{}: {} (is another server running? change server.port)",
                      cfg.server.host, cfg.server.port, cfg.server.http_port, exc.strerror or exc)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            logger.warning("{} again: still draining (at most {:.0f} s)", sig.name, cfg.fleet.drain_deadline_s)
+        else:
+            logger.info("{}: draining", sig.name)
+        stop.set()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     await stop.wait()
-    logger.info("shutting down")
-    await node.close()
+    try:
+        await node.drain()
+    finally:
+        await node.close()
+    logger.info("stopped")
     return 0
 
 
-def _worker(cfg: Config) -> None:
+def _worker(cfg: Config, index: int) -> None:
     setup_logging(cfg.log)
+    if cfg.state.url.startswith(("redis://", "rediss://")):     # each worker is a fleet node of its own
+        from core.node import node_id_for
+        fleet = dataclasses.replace(cfg.fleet, node_id=f"{node_id_for(cfg)}-w{index}")
+        cfg = dataclasses.replace(cfg, fleet=fleet)
     asyncio.run(serve(cfg, reuse_port=True))
 
 
@@ -81,7 +104,7 @@ def _run_workers(cfg: Config) -> int:
         logger.error("server.workers > 1 needs fixed ports (server.port and server.http_port)")
         return 2
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(cfg,), name=f"worker-{i}") for i in range(cfg.server.workers)]
+    procs = [ctx.Process(target=_worker, args=(cfg, i), name=f"worker-{i}") for i in range(cfg.server.workers)]
     for p in procs:
         p.start()
     logger.info("{} workers started (pids {})", len(procs), [p.pid for p in procs])

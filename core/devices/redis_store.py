@@ -1,0 +1,189 @@
+"""Device state in Redis: the `DeviceStore` of a fleet, so a device that reconnects to any node resumes its story.
+
+One string key per device (`<prefix>dev:<device_id>` = the `DeviceState` JSON). Like every store it never raises:
+- a corrupt record is logged and read as empty state;
+- Redis lost while serving: `save` keeps the newest state of each device in memory and a single background task
+  writes them back (oldest first, with backoff) once Redis answers again; while writes are pending every save goes
+  through that queue, so an older state can never overwrite a newer one. `load` of a device with a pending write
+  answers the pending state. Failures and the recovery are logged once each, not per call.
+Redis unreachable at start is the caller's decision (`connect` raises `StoreUnavailable`, naming REDIS_URL).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from loguru import logger
+from redis.exceptions import RedisError
+
+from core.config import safe_url
+from core.devices.state import DeviceState, StateError, valid_device_id
+
+__all__ = ["RedisStore", "StoreUnavailable", "redis_client"]
+
+_OP_TIMEOUT_S = 1.0
+_MAX_PENDING = 100_000          # devices whose newest state waits for Redis (memory bound: a few KiB each)
+
+
+class StoreUnavailable(RuntimeError):
+    """The shared store cannot be reached at start-up."""
+
+
+def redis_client(url: str, *, timeout_s: float = _OP_TIMEOUT_S) -> aioredis.Redis:
+    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                   health_check_interval=30, decode_responses=False)
+
+
+async def check_reachable(client: aioredis.Redis, url: str) -> None:
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"cannot reach Redis at {safe_url(url)} (state.url, env REDIS_URL): {exc}; start "
+                               "Redis there, fix REDIS_URL, or set fleet.redis_fallback: true to run this node "
+                               "alone on local SQLite state") from None
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "xz:", metrics: Any = None,
+                 retry_max_s: float = 5.0) -> None:
+        self._r = client
+        self._prefix = prefix
+        self._metrics = metrics
+        self._retry_max = retry_max_s
+        self._pending: dict[str, DeviceState] = {}       # newest unsaved state per device, in failure order
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self.saves = 0
+        self.failures = 0
+
+    @classmethod
+    async def connect(cls, url: str, *, prefix: str = "xz:", metrics: Any = None) -> RedisStore:
+        client = redis_client(url)
+        try:
+            await check_reachable(client, url)
+        except StoreUnavailable:
+            await client.aclose()
+            raise
+        logger.info("device state in Redis at {}", safe_url(url))
+        return cls(client, prefix=prefix, metrics=metrics)
+
+    def key(self, device_id: str) -> str:
+        return f"{self._prefix}dev:{device_id}"
+
+    def _observe(self, op: str, started: float, ok: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.store_latency(op, time.perf_counter() - started)
+            if not ok:
+                self._metrics.store_error(op)
+
+    # ------------------------------------------------------------------ DeviceStore
+    async def load(self, device_id: str) -> DeviceState:
+        if not valid_device_id(device_id):
+            return DeviceState(device_id)
+        pending = self._pending.get(device_id)
+        if pending is not None:
+            return pending
+        started = time.perf_counter()
+        try:
+            raw = await self._r.get(self.key(device_id))
+        except (RedisError, OSError) as exc:
+            self._observe("load", started, False)
+            logger.warning("device state: cannot read {} from Redis ({}); starting with empty state",
+                           device_id, type(exc).__name__)
+            return DeviceState(device_id)
+        self._observe("load", started, True)
+        if raw is None:
+            return DeviceState(device_id)
+        try:
+            return DeviceState.from_json(raw, device_id)
+        except StateError as exc:
+            logger.warning("device state: the record of {} is unusable ({}); starting with empty state",
+                           device_id, exc)
+            return DeviceState(device_id)
+
+    async def save(self, state: DeviceState) -> bool:
+        if not valid_device_id(state.device_id) or self._closed:
+            return False
+        if self._pending:                      # Redis was failing: keep the order, the flusher writes it
+            self._queue(state)
+            return False
+        started = time.perf_counter()
+        try:
+            await self._r.set(self.key(state.device_id), state.to_json())
+        except (RedisError, OSError) as exc:
+            self._observe("save", started, False)
+            self.failures += 1
+            logger.warning("device state: Redis write of {} failed ({}); keeping it and retrying in the background",
+                           state.device_id, type(exc).__name__)
+            self._queue(state)
+            return False
+        self._observe("save", started, True)
+        self.saves += 1
+        return True
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._r.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._pending:                      # last chance, bounded: a drain must not hang on a dead Redis
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self._flush_once()
+            if self._pending:
+                logger.error("device state: {} device states could not be written to Redis before shutdown",
+                             len(self._pending))
+        self._closed = True
+        await self._r.aclose()
+
+    # ------------------------------------------------------------------ retries
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _queue(self, state: DeviceState) -> None:
+        if state.device_id not in self._pending and len(self._pending) >= _MAX_PENDING:
+            logger.error("device state: {} writes already wait for Redis; dropping the state of {}",
+                         _MAX_PENDING, state.device_id)
+            return
+        self._pending.pop(state.device_id, None)   # re-insert: the newest state goes to the back
+        self._pending[state.device_id] = state
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name="redis-store-retry")
+
+    async def _flush_loop(self) -> None:
+        delay = 0.1
+        first_failure = time.monotonic()
+        while self._pending:
+            await asyncio.sleep(delay)
+            if await self._flush_once():
+                break
+            delay = min(delay * 2, self._retry_max)
+        logger.info("device state: Redis answers again; pending writes saved after {:.1f} s",
+                    time.monotonic() - first_failure)
+
+    async def _flush_once(self) -> bool:
+        """Write pending states in order; False as soon as Redis fails again (the rest stays queued)."""
+        while self._pending:
+            device_id, state = next(iter(self._pending.items()))
+            started = time.perf_counter()
+            try:
+                await self._r.set(self.key(device_id), state.to_json())
+            except (RedisError, OSError):
+                self._observe("save", started, False)
+                self.failures += 1
+                return False
+            self._observe("save", started, True)
+            self.saves += 1
+            if self._pending.get(device_id) is state:      # a newer save arrived meanwhile: keep that one
+                del self._pending[device_id]
+        return True
