@@ -48,10 +48,11 @@ def rows(name: str, args: dict[str, Any], table: dict[str, tuple[str, ...]]) -> 
 
 PAUSE = rows("pause", {}, {
     "en": ("pause", "wait", "hold on", "one minute", "hang on", "wait a minute", "pause the story please",
-           "cheeko wait"),
-    "hi": ("ruko", "रुको", "ठहरो", "ek minute", "एक मिनट", "ruko zara", "रुक जाओ"),
-    "te": ("aagu", "ఆగు", "ఆగండి", "ఒక్క నిమిషం", "okka nimisham"),
-    "kn": ("nillu", "ನಿಲ್ಲು", "ಸ್ವಲ್ಪ ನಿಲ್ಲು", "swalpa iru", "ಒಂದು ನಿಮಿಷ"),
+           "cheeko wait", "stop for a minute", "wait 5 minutes", "pause for ten minutes"),
+    "hi": ("ruko", "रुको", "ठहरो", "ek minute", "एक मिनट", "ruko zara", "रुक जाओ", "थोड़ा रुको",
+           "paanch minute ruko", "दो मिनट के लिए रुको"),
+    "te": ("aagu", "ఆగు", "ఆగండి", "ఒక్క నిమిషం", "okka nimisham", "కొంచెం ఆగు", "రెండు నిమిషాలు ఆగు"),
+    "kn": ("nillu", "ನಿಲ್ಲು", "ಸ್ವಲ್ಪ ನಿಲ್ಲು", "swalpa iru", "ಒಂದು ನಿಮಿಷ", "ಎರಡು ನಿಮಿಷ ನಿಲ್ಲು"),
 })
 STOP = rows("stop", {}, {
     "en": ("stop", "stop the music", "that's enough", "turn it off"),
@@ -67,7 +68,8 @@ RESUME_ANY = rows("resume", {"target": "any"}, {
     "kn": ("munduvarisu", "ಮುಂದುವರಿಸು", "ನಿಂತಲ್ಲಿಂದ ಹಾಕು"),
 })
 RESUME_STORY = rows("resume", {"target": "story"}, {
-    "en": ("continue the story", "continue my story", "resume the story", "carry on with the story"),
+    "en": ("continue the story", "continue my story", "resume the story", "carry on with the story",
+           "continue the bedtime story", "continue the story from where it stopped"),
     "hi": ("kahani aage sunao", "कहानी आगे सुनाओ", "कहानी जारी रखो"),
     "te": ("కథ కొనసాగించు", "katha konasaginchu"),
     "kn": ("ಕಥೆ ಮುಂದುವರಿಸು", "kathe munduvarisu"),
@@ -80,7 +82,7 @@ RESUME_SONG = rows("resume", {"target": "song"}, {
 })
 PLAY_AGAIN = rows("play_again", {}, {
     "en": ("play it again", "once more", "again", "one more time", "start again", "from the beginning",
-           "repeat", "play that again", "start over"),
+           "repeat", "play that again", "start over", "tell the story again", "start the song again"),
     "hi": ("phir se", "dobara", "फिर से", "दोबारा", "phir se bajao", "शुरू से"),
     "te": ("malli", "మళ్ళీ", "malli pettu", "మొదటి నుంచి"),
     "kn": ("matte", "ಮತ್ತೆ", "matte haaku", "ಇನ್ನೊಮ್ಮೆ", "ಮೊದಲಿನಿಂದ"),
@@ -126,7 +128,8 @@ PREVIOUS = rows("previous", {}, {
     "te": ("మునుపటి పాట",), "kn": ("ಹಿಂದಿನ ಹಾಡು",),
 })
 WHATS_NEXT = rows("whats_next", {}, {
-    "en": ("what's next", "what is next", "what comes next", "what's after this", "which song is next"),
+    "en": ("what's next", "what is next", "what comes next", "what's after this", "which song is next",
+           "what's playing next"),
     "hi": ("agla kaunsa hai", "अगला कौन सा है", "इसके बाद क्या है"),
     "te": ("తర్వాత ఏది", "tarvata enti"),
     "kn": ("ಮುಂದಿನದು ಯಾವುದು", "aamele yaavudu"),
@@ -160,13 +163,13 @@ HISTORY = rows("history", {}, {
 FAVOURITE_ADD = rows("favourite", {"add": True}, {
     "en": ("I like this", "I love this song", "add to favourites", "add to favorites", "favourite this",
            "add this song to my favourites", "I love it"),
-    "hi": ("mujhe ye pasand hai", "मुझे यह पसंद है", "फेवरेट में डालो"),
-    "te": ("నాకు ఇది నచ్చింది", "naaku idi nachindi"),
-    "kn": ("ನನಗೆ ಇದು ಇಷ್ಟ", "nanage idu ishta"),
+    "hi": ("mujhe ye pasand hai", "मुझे यह पसंद है", "फेवरेट में डालो", "ye gaana mujhe pasand hai"),
+    "te": ("నాకు ఇది నచ్చింది", "naaku idi nachindi", "ఈ పాట నాకు నచ్చింది"),
+    "kn": ("ನನಗೆ ಇದು ಇಷ್ಟ", "nanage idu ishta", "ಈ ಹಾಡು ನನಗೆ ಇಷ್ಟ"),
 })
 FAVOURITE_REMOVE = rows("favourite", {"add": False}, {
     "en": ("remove from favourites", "I don't like this", "remove this from my favorites", "I don't like it"),
-    "hi": ("mujhe ye pasand nahi", "मुझे ये पसंद नहीं है"),
+    "hi": ("mujhe ye pasand nahi", "मुझे ये पसंद नहीं है", "ye kahani mujhe pasand nahi"),
     "te": ("నాకు ఇది నచ్చలేదు", "idi nachaledu"),
     "kn": ("ನನಗೆ ಇದು ಇಷ್ಟ ಇಲ್ಲ", "idu ishta illa"),
 })

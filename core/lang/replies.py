@@ -48,7 +48,8 @@ REPLIES: dict[str, dict[str, str]] = {
     "timer_set_minutes": {"en": "Okay, I'll stop in {minutes}.", "hi": "ठीक है, {minutes} बाद बंद हो जाएगा.",
                           "te": "సరే, {minutes} తర్వాత ఆపేస్తాను.", "kn": "ಸರಿ, {minutes} ನಂತರ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
     "timer_set_after_item": {"en": "Okay, I'll stop after this {what}.", "hi": "ठीक है, बस यह {what}, फिर बंद.",
-                             "te": "సరే, ఈ {what} అయిపోగానే ఆపేస్తాను.", "kn": "ಸರಿ, ಈ {what} ಮುಗಿದ ಮೇಲೆ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
+                             "te": "సరే, ఈ {what} అయిపోగానే ఆపేస్తాను.",
+                             "kn": "ಸರಿ, ಈ {what} ಮುಗಿದ ಮೇಲೆ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
     "timer_cancelled": {"en": "Okay, no timer. I'll keep playing.", "hi": "ठीक है, टाइमर हटा दिया.",
                         "te": "సరే, టైమర్ తీసేశాను.", "kn": "ಸರಿ, ಟೈಮರ್ ತೆಗೆದುಹಾಕಿದೆ."},
     "no_timer": {"en": "There's no timer on right now.", "hi": "अभी कोई टाइमर नहीं लगा है.",
@@ -140,7 +141,8 @@ def say(key: str, lang: str, **slots: str) -> str:
 
 # Minutes and hours as they stand before "in" / "बाद" / "తర్వాత" / "ನಂತರ" in timer_set_minutes: the last unit takes
 # the oblique form (10 నిమిషాల తర్వాత, 1 ಗಂಟೆಯ ನಂತರ), an hour before minutes the plain one (1 ಗಂಟೆ 30 ನಿಮಿಷಗಳ ನಂತರ).
-_MINUTE = {"en": ("minute", "minutes"), "hi": ("मिनट", "मिनट"), "te": ("నిమిషం", "నిమిషాల"), "kn": ("ನಿಮಿಷದ", "ನಿಮಿಷಗಳ")}
+_MINUTE = {"en": ("minute", "minutes"), "hi": ("मिनट", "मिनट"), "te": ("నిమిషం", "నిమిషాల"),
+           "kn": ("ನಿಮಿಷದ", "ನಿಮಿಷಗಳ")}
 _HOUR_LAST = {"en": ("hour", "hours"), "hi": ("घंटे", "घंटे"), "te": ("గంట", "గంటల"), "kn": ("ಗಂಟೆಯ", "ಗಂಟೆಗಳ")}
 _HOUR_PLAIN = {"en": ("hour", "hours"), "hi": ("घंटा", "घंटे"), "te": ("గంట", "గంటలు"), "kn": ("ಗಂಟೆ", "ಗಂಟೆ")}
 _AND = {"en": " and ", "hi": " और ", "te": " మరియు ", "kn": " ಮತ್ತು "}
