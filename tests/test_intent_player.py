@@ -339,6 +339,21 @@ PLAYER_REPLIES = {
 NATIVE = {"hi": "devanagari", "te": "telugu", "kn": "kannada"}
 
 
+def test_player_reply_keys_exist() -> None:
+    assert set(PLAYER_REPLIES) <= set(replies.REPLIES)
+
+
+@pytest.mark.parametrize("key", sorted(replies.REPLIES))
+def test_every_reply_in_four_languages_with_the_same_slots(key: str) -> None:
+    table = replies.REPLIES[key]
+    assert set(table) == set(vocab.LANGS), key
+    slots = set(re.findall(r"{(\w+)}", table["en"]))
+    for lang, line in table.items():
+        assert set(re.findall(r"{(\w+)}", line)) == slots, (key, lang)
+        if lang in NATIVE:
+            assert script_of(re.sub(r"{\w+}", "", line)) == NATIVE[lang], (key, lang)
+
+
 @pytest.mark.parametrize("key,slots", sorted(PLAYER_REPLIES.items()))
 def test_player_replies_in_four_languages(key: str, slots: set[str]) -> None:
     table = replies.REPLIES[key]
