@@ -405,3 +405,32 @@ def test_every_catalog_title_asked_with_play_stays_a_title_and_can_be_queued() -
         assert intent.arguments == {"user_request": title, "position": "next"}, (track.title, intent)
         intent = REC.recognize(f"add {track.title} to the queue")
         assert intent.arguments == {"user_request": title, "position": "end"}, (track.title, intent)
+
+
+def _documented() -> list[Any]:
+    import json
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[1] / "docs" / "player-phrases.md"
+    out = []
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not cells[0].startswith("`") or cells[0] == "`function`":
+            continue
+        head = cells[0].strip("`")
+        name, _, raw = head.partition(" ")
+        args = json.loads(raw) if raw else {}
+        for lang, cell in zip(vocab.LANGS, cells[1:]):
+            out += [pytest.param(p, name, args, id=f"{name}-{lang}-{p}") for p in re.findall(r"`([^`]+)`", cell)]
+    return out
+
+
+DOCUMENTED = _documented()
+
+
+def test_the_phrase_document_has_every_function() -> None:
+    assert {p.values[1] for p in DOCUMENTED} == set(PLAYER_FUNCTIONS)
+
+
+@pytest.mark.parametrize("text,name,args", DOCUMENTED)
+def test_documented_phrases(text: str, name: str, args: dict[str, Any]) -> None:
+    expect(text, name, args)
