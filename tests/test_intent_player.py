@@ -217,6 +217,7 @@ AFTER = {"after": "item"}
     ("stop playing in an hour", _m(60), "en"), ("switch off in an hour and a half", _m(90), "en"),
     ("sleep timer 15", _m(15), "en"), ("stop the music in 1 minute", _m(1), "en"),
     ("stop in 10min", _m(10), "en"), ("turn off in two hours", _m(120), "en"),
+    ("Stop in 1.5 hours.", _m(90), "en"), ("stop in ten-minutes", _m(10), "en"),
     # Hindi, Telugu, Kannada: digits, native-script and romanized number words
     ("10 मिनट बाद बंद करो", _m(10), "hi"), ("das minute baad band karo", _m(10), "hi"),
     ("पच्चीस मिनट बाद बंद करो", _m(25), "hi"), ("aadha ghanta baad band karo", _m(30), "hi"),

@@ -20,7 +20,7 @@ from typing import Any
 from loguru import logger
 
 from core.lang import vocab
-from core.lang.numbers import find_duration, parse_number
+from core.lang.numbers import find_duration, parse_number, spoken_decimals
 from core.lang.replies import say
 from core.lang.script import language_or
 from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize, strip_carriers
@@ -127,7 +127,7 @@ class RuleIntentRecognizer:
             return _help("en")
 
     def _recognize(self, text: str, titles: TitleProbe | None) -> Intent:
-        toks = normalize(text).split()[:48]
+        toks = normalize(spoken_decimals(text)).split()[:48]
         phon = self._canon(fold(t) for t in toks)
         start = self._wake.leading(phon)
         toks, phon = toks[start:], phon[start:]
