@@ -62,7 +62,7 @@ STOP = rows("stop", {}, {
 })
 RESUME_ANY = rows("resume", {"target": "any"}, {
     "en": ("resume", "continue", "carry on", "keep playing", "go on", "play again from where it stopped",
-           "continue from where we stopped", "start from where we left off", "unpause"),
+           "continue from where we stopped", "start from where we left off", "unpause", "where we left off"),
     "hi": ("chalu karo", "चालू करो", "जारी रखो", "jahan ruka tha wahin se chalao", "जहाँ रुका था वहीं से चलाओ"),
     "te": ("konasaginchu", "కొనసాగించు", "ఆగిన దగ్గర నుంచి పెట్టు"),
     "kn": ("munduvarisu", "ಮುಂದುವರಿಸು", "ನಿಂತಲ್ಲಿಂದ ಹಾಕು"),

@@ -178,7 +178,8 @@ class RuleIntentRecognizer:
         """"play it again from where it stopped" (a cue and request words only), or "continue the bedtime story"
         (a resume word and no title)."""
         cue = self._spans(self._resume_cues, phon)
-        if cue and self._resume_ok.covers([p for i, p in enumerate(phon) if i not in cue]):
+        rest = [p for i, p in enumerate(phon) if i not in cue and p]
+        if cue and (not rest or self._resume_ok.covers(rest)):
             return True
         lead = self._spans(self._resume_leads, phon)
         outside = [p for i, p in enumerate(phon) if i not in lead]
