@@ -48,10 +48,11 @@ def rows(name: str, args: dict[str, Any], table: dict[str, tuple[str, ...]]) -> 
 
 PAUSE = rows("pause", {}, {
     "en": ("pause", "wait", "hold on", "one minute", "hang on", "wait a minute", "pause the story please",
-           "cheeko wait"),
-    "hi": ("ruko", "रुको", "ठहरो", "ek minute", "एक मिनट", "ruko zara", "रुक जाओ"),
-    "te": ("aagu", "ఆగు", "ఆగండి", "ఒక్క నిమిషం", "okka nimisham"),
-    "kn": ("nillu", "ನಿಲ್ಲು", "ಸ್ವಲ್ಪ ನಿಲ್ಲು", "swalpa iru", "ಒಂದು ನಿಮಿಷ"),
+           "cheeko wait", "stop for a minute", "wait 5 minutes", "pause for ten minutes"),
+    "hi": ("ruko", "रुको", "ठहरो", "ek minute", "एक मिनट", "ruko zara", "रुक जाओ", "थोड़ा रुको",
+           "paanch minute ruko", "दो मिनट के लिए रुको"),
+    "te": ("aagu", "ఆగు", "ఆగండి", "ఒక్క నిమిషం", "okka nimisham", "కొంచెం ఆగు", "రెండు నిమిషాలు ఆగు"),
+    "kn": ("nillu", "ನಿಲ್ಲು", "ಸ್ವಲ್ಪ ನಿಲ್ಲು", "swalpa iru", "ಒಂದು ನಿಮಿಷ", "ಎರಡು ನಿಮಿಷ ನಿಲ್ಲು"),
 })
 STOP = rows("stop", {}, {
     "en": ("stop", "stop the music", "that's enough", "turn it off"),
@@ -61,13 +62,14 @@ STOP = rows("stop", {}, {
 })
 RESUME_ANY = rows("resume", {"target": "any"}, {
     "en": ("resume", "continue", "carry on", "keep playing", "go on", "play again from where it stopped",
-           "continue from where we stopped", "start from where we left off", "unpause"),
+           "continue from where we stopped", "start from where we left off", "unpause", "where we left off"),
     "hi": ("chalu karo", "चालू करो", "जारी रखो", "jahan ruka tha wahin se chalao", "जहाँ रुका था वहीं से चलाओ"),
     "te": ("konasaginchu", "కొనసాగించు", "ఆగిన దగ్గర నుంచి పెట్టు"),
     "kn": ("munduvarisu", "ಮುಂದುವರಿಸು", "ನಿಂತಲ್ಲಿಂದ ಹಾಕು"),
 })
 RESUME_STORY = rows("resume", {"target": "story"}, {
-    "en": ("continue the story", "continue my story", "resume the story", "carry on with the story"),
+    "en": ("continue the story", "continue my story", "resume the story", "carry on with the story",
+           "continue the bedtime story", "continue the story from where it stopped"),
     "hi": ("kahani aage sunao", "कहानी आगे सुनाओ", "कहानी जारी रखो"),
     "te": ("కథ కొనసాగించు", "katha konasaginchu"),
     "kn": ("ಕಥೆ ಮುಂದುವರಿಸು", "kathe munduvarisu"),
@@ -80,7 +82,7 @@ RESUME_SONG = rows("resume", {"target": "song"}, {
 })
 PLAY_AGAIN = rows("play_again", {}, {
     "en": ("play it again", "once more", "again", "one more time", "start again", "from the beginning",
-           "repeat", "play that again", "start over"),
+           "repeat", "play that again", "start over", "tell the story again", "start the song again"),
     "hi": ("phir se", "dobara", "फिर से", "दोबारा", "phir se bajao", "शुरू से"),
     "te": ("malli", "మళ్ళీ", "malli pettu", "మొదటి నుంచి"),
     "kn": ("matte", "ಮತ್ತೆ", "matte haaku", "ಇನ್ನೊಮ್ಮೆ", "ಮೊದಲಿನಿಂದ"),
@@ -126,7 +128,8 @@ PREVIOUS = rows("previous", {}, {
     "te": ("మునుపటి పాట",), "kn": ("ಹಿಂದಿನ ಹಾಡು",),
 })
 WHATS_NEXT = rows("whats_next", {}, {
-    "en": ("what's next", "what is next", "what comes next", "what's after this", "which song is next"),
+    "en": ("what's next", "what is next", "what comes next", "what's after this", "which song is next",
+           "what's playing next"),
     "hi": ("agla kaunsa hai", "अगला कौन सा है", "इसके बाद क्या है"),
     "te": ("తర్వాత ఏది", "tarvata enti"),
     "kn": ("ಮುಂದಿನದು ಯಾವುದು", "aamele yaavudu"),
@@ -160,13 +163,13 @@ HISTORY = rows("history", {}, {
 FAVOURITE_ADD = rows("favourite", {"add": True}, {
     "en": ("I like this", "I love this song", "add to favourites", "add to favorites", "favourite this",
            "add this song to my favourites", "I love it"),
-    "hi": ("mujhe ye pasand hai", "मुझे यह पसंद है", "फेवरेट में डालो"),
-    "te": ("నాకు ఇది నచ్చింది", "naaku idi nachindi"),
-    "kn": ("ನನಗೆ ಇದು ಇಷ್ಟ", "nanage idu ishta"),
+    "hi": ("mujhe ye pasand hai", "मुझे यह पसंद है", "फेवरेट में डालो", "ye gaana mujhe pasand hai"),
+    "te": ("నాకు ఇది నచ్చింది", "naaku idi nachindi", "ఈ పాట నాకు నచ్చింది"),
+    "kn": ("ನನಗೆ ಇದು ಇಷ್ಟ", "nanage idu ishta", "ಈ ಹಾಡು ನನಗೆ ಇಷ್ಟ"),
 })
 FAVOURITE_REMOVE = rows("favourite", {"add": False}, {
     "en": ("remove from favourites", "I don't like this", "remove this from my favorites", "I don't like it"),
-    "hi": ("mujhe ye pasand nahi", "मुझे ये पसंद नहीं है"),
+    "hi": ("mujhe ye pasand nahi", "मुझे ये पसंद नहीं है", "ye kahani mujhe pasand nahi"),
     "te": ("నాకు ఇది నచ్చలేదు", "idi nachaledu"),
     "kn": ("ನನಗೆ ಇದು ಇಷ್ಟ ಇಲ್ಲ", "idu ishta illa"),
 })
@@ -214,6 +217,7 @@ AFTER = {"after": "item"}
     ("stop playing in an hour", _m(60), "en"), ("switch off in an hour and a half", _m(90), "en"),
     ("sleep timer 15", _m(15), "en"), ("stop the music in 1 minute", _m(1), "en"),
     ("stop in 10min", _m(10), "en"), ("turn off in two hours", _m(120), "en"),
+    ("Stop in 1.5 hours.", _m(90), "en"), ("stop in ten-minutes", _m(10), "en"),
     # Hindi, Telugu, Kannada: digits, native-script and romanized number words
     ("10 मिनट बाद बंद करो", _m(10), "hi"), ("das minute baad band karo", _m(10), "hi"),
     ("पच्चीस मिनट बाद बंद करो", _m(25), "hi"), ("aadha ghanta baad band karo", _m(30), "hi"),
@@ -249,6 +253,9 @@ def _q(title: str, position: str) -> dict[str, str]:
     ("हाथी राजा नेक्स्ट बजाओ", _q("हाथी राजा", "next"), "hi"),
     ("chanda mama bhi bajao", _q("chanda mama", "end"), "hi"),
     ("मछली जल की रानी है लिस्ट में डालो", _q("मछली जल की रानी है", "end"), "hi"),
+    ("hathi raja ko queue mein daalo", _q("hathi raja", "end"), "hi"),
+    ("బుజ్జి మేక ని క్యూ లో పెట్టు", _q("బుజ్జి మేక", "end"), "te"),
+    ("jo jo laali annu queue ge haaku", _q("jo jo laali", "end"), "kn"),
     ("chitti chilakamma next pettu", _q("chitti chilakamma", "next"), "te"),
     ("ఇది అయ్యాక బుజ్జి మేక పెట్టు", _q("బుజ్జి మేక", "next"), "te"),
     ("చందమామ రావే కూడా పెట్టు", _q("చందమామ రావే", "end"), "te"),
@@ -336,6 +343,21 @@ PLAYER_REPLIES = {
 NATIVE = {"hi": "devanagari", "te": "telugu", "kn": "kannada"}
 
 
+def test_player_reply_keys_exist() -> None:
+    assert set(PLAYER_REPLIES) <= set(replies.REPLIES)
+
+
+@pytest.mark.parametrize("key", sorted(replies.REPLIES))
+def test_every_reply_in_four_languages_with_the_same_slots(key: str) -> None:
+    table = replies.REPLIES[key]
+    assert set(table) == set(vocab.LANGS), key
+    slots = set(re.findall(r"{(\w+)}", table["en"]))
+    for lang, line in table.items():
+        assert set(re.findall(r"{(\w+)}", line)) == slots, (key, lang)
+        if lang in NATIVE:
+            assert script_of(re.sub(r"{\w+}", "", line)) == NATIVE[lang], (key, lang)
+
+
 @pytest.mark.parametrize("key,slots", sorted(PLAYER_REPLIES.items()))
 def test_player_replies_in_four_languages(key: str, slots: set[str]) -> None:
     table = replies.REPLIES[key]
@@ -387,3 +409,32 @@ def test_every_catalog_title_asked_with_play_stays_a_title_and_can_be_queued() -
         assert intent.arguments == {"user_request": title, "position": "next"}, (track.title, intent)
         intent = REC.recognize(f"add {track.title} to the queue")
         assert intent.arguments == {"user_request": title, "position": "end"}, (track.title, intent)
+
+
+def _documented() -> list[Any]:
+    import json
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[1] / "docs" / "player-phrases.md"
+    out = []
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not cells[0].startswith("`") or cells[0] == "`function`":
+            continue
+        head = cells[0].strip("`")
+        name, _, raw = head.partition(" ")
+        args = json.loads(raw) if raw else {}
+        for lang, cell in zip(vocab.LANGS, cells[1:]):
+            out += [pytest.param(p, name, args, id=f"{name}-{lang}-{p}") for p in re.findall(r"`([^`]+)`", cell)]
+    return out
+
+
+DOCUMENTED = _documented()
+
+
+def test_the_phrase_document_has_every_function() -> None:
+    assert {p.values[1] for p in DOCUMENTED} == set(PLAYER_FUNCTIONS)
+
+
+@pytest.mark.parametrize("text,name,args", DOCUMENTED)
+def test_documented_phrases(text: str, name: str, args: dict[str, Any]) -> None:
+    expect(text, name, args)

@@ -43,7 +43,7 @@ def test_every_hindi_number_word_from_1_to_100() -> None:
     ("ippattu aidu", 25), ("hattu", 10), ("hadinaidu", 15), ("moovattu", 30), ("ondu", 1),
     ("half", 0.5), ("half an", 0.5), ("aadha", 0.5), ("आधा", 0.5), ("అర", 0.5), ("ಅರ್ಧ", 0.5),
     ("dedh", 1.5), ("डेढ़", 1.5), ("dhai", 2.5), ("saadhe teen", 3.5), ("साढ़े चार", 4.5),
-    ("a", 1), ("an", 1),
+    ("a", 1), ("an", 1), ("1 point 5", 1.5), ("2 point 25", 2.25),
 ])
 def test_numbers(text: str, value: float) -> None:
     assert num(text) == value
@@ -54,6 +54,11 @@ def test_numbers(text: str, value: float) -> None:
                                   "one and", "saadhe", "baby shark", "12345678"])
 def test_not_numbers(text: str) -> None:
     assert num(text) is None
+
+
+def test_spoken_decimals() -> None:
+    assert numbers.spoken_decimals("stop in 1.5 hours, ok 2.0") == "stop in 1 point 5 hours, ok 2 point 0"
+    assert numbers.spoken_decimals("version 1.2.3 and 12345.5") == "version 1.2.3 and 12345.5"
 
 
 def test_number_words_have_one_meaning_and_keep_aspiration() -> None:
@@ -68,6 +73,7 @@ def test_number_words_have_one_meaning_and_keep_aspiration() -> None:
     ("10 నిమిషాల తర్వాత ఆపు", 0, 2, 10), ("ఇరవై ఐదు నిమిషాల్లో", 0, 3, 25), ("ara ganta", 0, 2, 30),
     ("10 ನಿಮಿಷದ ನಂತರ ನಿಲ್ಲಿಸು", 0, 2, 10), ("ಅರ್ಧ ಗಂಟೆ", 0, 2, 30), ("ಮೂವತ್ತು ನಿಮಿಷ", 0, 2, 30),
     ("stop in 10min", 2, 3, 10), ("in 2hrs", 1, 2, 120), ("saadhe teen ghante", 0, 3, 210),
+    (numbers.spoken_decimals("stop in 1.5 hours"), 2, 6, 90),
 ])
 def test_find_duration(text: str, start: int, end: int, minutes: float) -> None:
     assert find_duration(normalize(text).split()) == Duration(start, end, minutes)

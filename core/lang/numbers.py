@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.lang.text import fold, normalize, to_latin
 
-__all__ = ["number_key", "parse_number", "find_duration", "Duration", "WORDS"]
+__all__ = ["number_key", "parse_number", "find_duration", "spoken_decimals", "Duration", "WORDS"]
 
 # Hindi 1..100: every number has its own word.
 _HI = ("एक दो तीन चार पाँच छह सात आठ नौ दस ग्यारह बारह तेरह चौदह पंद्रह सोलह सत्रह अठारह उन्नीस बीस "
@@ -63,6 +63,13 @@ _FIXED = {1.5: ("डेढ़", "डेढ", "dedh", "dedhh", "one and a half"),
 _PLUS_HALF = ("साढ़े", "साढे", "saadhe", "sadhe", "saade")
 _ARTICLE_ONE = ("a", "an")          # "a minute", "an hour"
 _AND = ("and",)                     # "one hundred and twenty"
+_POINT = ("point",)
+_DECIMAL = re.compile(r"(?<![\d.])(\d{1,4})\.(\d{1,2})(?![\d.])")
+
+
+def spoken_decimals(text: str) -> str:
+    """Keep a decimal through normalisation, which drops the dot: "1.5 hours" -> "1 point 5 hours"."""
+    return _DECIMAL.sub(r"\1 point \2", text)
 
 
 def number_key(token: str) -> str:
@@ -119,6 +126,8 @@ def parse_number(words: Sequence[str]) -> float | None:
     keys = [number_key(t) for t in toks]
     if len(toks) == 1 and (d := _digits(toks[0])) is not None:
         return float(d)
+    if len(toks) == 3 and toks[1] in _POINT and (whole := _digits(toks[0])) is not None and toks[2].isdecimal():
+        return whole + int(toks[2]) / 10 ** len(toks[2])         # "1.5" reaches us as "1 point 5"
     text = " ".join(toks)
     for value, ws in _FIXED.items():
         if text in ws or (len(keys) == 1 and keys[0] in _FIXED_KEYS and _FIXED_KEYS[keys[0]] == value):

@@ -49,7 +49,8 @@ REPLIES: dict[str, dict[str, str]] = {
     "timer_set_minutes": {"en": "Okay, I'll stop in {minutes}.", "hi": "ठीक है, {minutes} बाद बंद हो जाएगा.",
                           "te": "సరే, {minutes} తర్వాత ఆపేస్తాను.", "kn": "ಸರಿ, {minutes} ನಂತರ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
     "timer_set_after_item": {"en": "Okay, I'll stop after this {what}.", "hi": "ठीक है, बस यह {what}, फिर बंद.",
-                             "te": "సరే, ఈ {what} అయిపోగానే ఆపేస్తాను.", "kn": "ಸರಿ, ಈ {what} ಮುಗಿದ ಮೇಲೆ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
+                             "te": "సరే, ఈ {what} అయిపోగానే ఆపేస్తాను.",
+                             "kn": "ಸರಿ, ಈ {what} ಮುಗಿದ ಮೇಲೆ ನಿಲ್ಲಿಸುತ್ತೇನೆ."},
     "timer_cancelled": {"en": "Okay, no timer. I'll keep playing.", "hi": "ठीक है, टाइमर हटा दिया.",
                         "te": "సరే, టైమర్ తీసేశాను.", "kn": "ಸರಿ, ಟೈಮರ್ ತೆಗೆದುಹಾಕಿದೆ."},
     "no_timer": {"en": "There's no timer on right now.", "hi": "अभी कोई टाइमर नहीं लगा है.",
@@ -101,22 +102,41 @@ REPLIES: dict[str, dict[str, str]] = {
              "hi": "मैं अभी व्यस्त हूँ, थोड़ी देर में फिर कोशिश करो.",
              "te": "నేను ఇప్పుడు బిజీగా ఉన్నాను, కాసేపట్లో మళ్ళీ ప్రయత్నించు.",
              "kn": "ನಾನು ಈಗ ಬ್ಯುಸಿ ಇದ್ದೇನೆ, ಸ್ವಲ್ಪ ಹೊತ್ತಿನ ನಂತರ ಮತ್ತೆ ಪ್ರಯತ್ನಿಸು."},
-    # Lines the player's plugins and renderer speak (English; other languages fall back to it).
-    "now_is": {"en": "This is {what} {title}."},
-    "nothing_played": {"en": "Nothing has played yet. Ask me for a song or a story!"},
-    "next_item": {"en": "Next {what}: {title}."},
-    "previous_item": {"en": "Going back to {title}."},
-    "nothing_before": {"en": "There's nothing before this one."},
-    "only_one": {"en": "That's the only one I have."},
-    "once_more": {"en": "Once more: {title}."},
-    "louder": {"en": "Louder!"},
-    "quieter": {"en": "Quieter."},
-    "no_volume": {"en": "I can't change the volume on this speaker. Please use its buttons."},
-    "volume_failed": {"en": "Sorry, I couldn't change the volume."},
-    "cannot_play": {"en": "Sorry, I couldn't play that one."},
-    "cannot_open": {"en": "Sorry, I couldn't open that one right now."},
-    "sorry_error": {"en": "Sorry, something went wrong. Please try again."},
-    "didnt_catch": {"en": "Sorry, I didn't catch that."},
+    # Lines the player's plugins, the renderer and the session core speak.
+    "now_is": {"en": "This is {what} {title}.", "hi": "यह {what} है: {title}.", "te": "ఇది {what}: {title}.",
+               "kn": "ಇದು {what}: {title}."},
+    "nothing_played": {"en": "Nothing has played yet. Ask me for a song or a story!",
+                       "hi": "अभी तक कुछ नहीं बजा. कोई गाना या कहानी माँगो!",
+                       "te": "ఇంకా ఏమీ వినిపించలేదు. ఒక పాట లేదా కథ అడుగు!",
+                       "kn": "ಇನ್ನೂ ಏನೂ ಹಾಕಿಲ್ಲ. ಒಂದು ಹಾಡು ಅಥವಾ ಕಥೆ ಕೇಳು!"},
+    "next_item": {"en": "Next {what}: {title}.", "hi": "अब {what}: {title}.", "te": "తర్వాతి {what}: {title}.",
+                  "kn": "ಮುಂದಿನ {what}: {title}."},
+    "previous_item": {"en": "Going back to {title}.", "hi": "वापस चलते हैं: {title}.",
+                      "te": "వెనక్కి వెళ్దాం: {title}.", "kn": "ಹಿಂದಕ್ಕೆ ಹೋಗೋಣ: {title}."},
+    "nothing_before": {"en": "There's nothing before this one.", "hi": "इससे पहले कुछ नहीं है.",
+                       "te": "దీనికి ముందు ఏమీ లేదు.", "kn": "ಇದಕ್ಕಿಂತ ಮೊದಲು ಏನೂ ಇಲ್ಲ."},
+    "only_one": {"en": "That's the only one I have.", "hi": "मेरे पास बस यही एक है.",
+                 "te": "నా దగ్గర ఇది ఒక్కటే ఉంది.", "kn": "ನನ್ನ ಹತ್ತಿರ ಇದೊಂದೇ ಇದೆ."},
+    "once_more": {"en": "Once more: {title}.", "hi": "एक बार और: {title}.", "te": "మళ్ళీ ఒకసారి: {title}.",
+                  "kn": "ಇನ್ನೊಮ್ಮೆ: {title}."},
+    "louder": {"en": "Louder!", "hi": "आवाज़ बढ़ा दी!", "te": "సౌండ్ పెంచాను!", "kn": "ಸೌಂಡ್ ಜಾಸ್ತಿ ಮಾಡಿದೆ!"},
+    "quieter": {"en": "Quieter.", "hi": "आवाज़ कम कर दी.", "te": "సౌండ్ తగ్గించాను.", "kn": "ಸೌಂಡ್ ಕಡಿಮೆ ಮಾಡಿದೆ."},
+    "no_volume": {"en": "I can't change the volume on this speaker. Please use its buttons.",
+                  "hi": "इस स्पीकर की आवाज़ मैं नहीं बदल सकता. इसके बटन दबाओ.",
+                  "te": "ఈ స్పీకర్ సౌండ్ నేను మార్చలేను. దాని బటన్లు నొక్కు.",
+                  "kn": "ಈ ಸ್ಪೀಕರ್ ಸೌಂಡ್ ನಾನು ಬದಲಿಸಲಾರೆ. ಅದರ ಬಟನ್ ಒತ್ತು."},
+    "volume_failed": {"en": "Sorry, I couldn't change the volume.", "hi": "माफ़ करना, आवाज़ नहीं बदली जा सकी.",
+                      "te": "క్షమించు, సౌండ్ మార్చలేకపోయాను.", "kn": "ಕ್ಷಮಿಸು, ಸೌಂಡ್ ಬದಲಿಸಲು ಆಗಲಿಲ್ಲ."},
+    "cannot_play": {"en": "Sorry, I couldn't play that one.", "hi": "माफ़ करना, यह नहीं चल पाया.",
+                    "te": "క్షమించు, అది వినిపించలేకపోయాను.", "kn": "ಕ್ಷಮಿಸು, ಅದನ್ನು ಹಾಕಲು ಆಗಲಿಲ್ಲ."},
+    "cannot_open": {"en": "Sorry, I couldn't open that one right now.", "hi": "माफ़ करना, अभी यह खुल नहीं पाया.",
+                    "te": "క్షమించు, ఇప్పుడు అది తెరవలేకపోయాను.", "kn": "ಕ್ಷಮಿಸು, ಈಗ ಅದನ್ನು ತೆರೆಯಲು ಆಗಲಿಲ್ಲ."},
+    "sorry_error": {"en": "Sorry, something went wrong. Please try again.",
+                    "hi": "माफ़ करना, कुछ गड़बड़ हो गई. फिर से कोशिश करो.",
+                    "te": "క్షమించు, ఏదో పొరపాటు జరిగింది. మళ్ళీ ప్రయత్నించు.",
+                    "kn": "ಕ್ಷಮಿಸು, ಏನೋ ತಪ್ಪಾಯಿತು. ಮತ್ತೆ ಪ್ರಯತ್ನಿಸು."},
+    "didnt_catch": {"en": "Sorry, I didn't catch that.", "hi": "माफ़ करना, ठीक से सुनाई नहीं दिया.",
+                    "te": "క్షమించు, సరిగ్గా వినిపించలేదు.", "kn": "ಕ್ಷಮಿಸು, ಸರಿಯಾಗಿ ಕೇಳಿಸಲಿಲ್ಲ."},
 }
 
 # "song" / "story" in each reply language.
@@ -160,7 +180,8 @@ def say(key: str, lang: str, **slots: str) -> str:
 
 # Minutes and hours as they stand before "in" / "बाद" / "తర్వాత" / "ನಂತರ" in timer_set_minutes: the last unit takes
 # the oblique form (10 నిమిషాల తర్వాత, 1 ಗಂಟೆಯ ನಂತರ), an hour before minutes the plain one (1 ಗಂಟೆ 30 ನಿಮಿಷಗಳ ನಂತರ).
-_MINUTE = {"en": ("minute", "minutes"), "hi": ("मिनट", "मिनट"), "te": ("నిమిషం", "నిమిషాల"), "kn": ("ನಿಮಿಷದ", "ನಿಮಿಷಗಳ")}
+_MINUTE = {"en": ("minute", "minutes"), "hi": ("मिनट", "मिनट"), "te": ("నిమిషం", "నిమిషాల"),
+           "kn": ("ನಿಮಿಷದ", "ನಿಮಿಷಗಳ")}
 _HOUR_LAST = {"en": ("hour", "hours"), "hi": ("घंटे", "घंटे"), "te": ("గంట", "గంటల"), "kn": ("ಗಂಟೆಯ", "ಗಂಟೆಗಳ")}
 _HOUR_PLAIN = {"en": ("hour", "hours"), "hi": ("घंटा", "घंटे"), "te": ("గంట", "గంటలు"), "kn": ("ಗಂಟೆ", "ಗಂಟೆ")}
 _AND = {"en": " and ", "hi": " और ", "te": " మరియు ", "kn": " ಮತ್ತು "}

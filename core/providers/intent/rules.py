@@ -20,7 +20,7 @@ from typing import Any
 from loguru import logger
 
 from core.lang import vocab
-from core.lang.numbers import find_duration, parse_number
+from core.lang.numbers import find_duration, parse_number, spoken_decimals
 from core.lang.replies import say
 from core.lang.script import language_or
 from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize, strip_carriers
@@ -73,6 +73,8 @@ class RuleIntentRecognizer:
         self._unsupported = {fold(u) for u in _UNSUPPORTED}
         self._resume_cues = self._phrases(vocab.RESUME_CUES)
         self._resume_ok = self._phrases(vocab.RESUME_WORDS + vocab.CONTROL_FILLERS + vocab.CONTROL_LIGHT_FILLERS)
+        self._resume_leads = self._phrases(vocab.RESUME_LEADS)
+        self._pause_words = self._phrases(vocab.CONTROLS["pause"])
         self._sleep_stop = self._phrases(vocab.SLEEP_STOP_WORDS)
         self._sleep_timer = self._phrases(vocab.SLEEP_TIMER_WORDS)
         self._sleep_after = self._phrases(vocab.SLEEP_AFTER_ITEM)
@@ -125,7 +127,7 @@ class RuleIntentRecognizer:
             return _help("en")
 
     def _recognize(self, text: str, titles: TitleProbe | None) -> Intent:
-        toks = normalize(text).split()[:48]
+        toks = normalize(spoken_decimals(text)).split()[:48]
         phon = self._canon(fold(t) for t in toks)
         start = self._wake.leading(phon)
         toks, phon = toks[start:], phon[start:]
@@ -140,8 +142,7 @@ class RuleIntentRecognizer:
         slotted = self._sleep(toks, phon) or self._enqueue_request(toks, phon)
         if slotted is not None:
             return Intent(slotted[0], slotted[1], language=lang)
-        if self._resume_cues.find(phon) and self._resume_ok.covers(
-                [p for i, p in enumerate(phon) if i not in self._spans(self._resume_cues, phon)]):
+        if self._resumes(toks, phon):
             return Intent("resume", {"target": self._target(phon)}, language=lang)
         if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
             return _help(lang)
@@ -173,20 +174,36 @@ class RuleIntentRecognizer:
         story, music = bool(self._lex.story_nouns.find(phon)), bool(self._lex.music_nouns.find(phon))
         return "story" if story and not music else "song" if music and not story else "any"
 
+    def _resumes(self, toks: Sequence[str], phon: Sequence[str]) -> bool:
+        """"play it again from where it stopped" (a cue and request words only), or "continue the bedtime story"
+        (a resume word and no title)."""
+        cue = self._spans(self._resume_cues, phon)
+        rest = [p for i, p in enumerate(phon) if i not in cue and p]
+        if cue and (not rest or self._resume_ok.covers(rest)):
+            return True
+        lead = self._spans(self._resume_leads, phon)
+        outside = [p for i, p in enumerate(phon) if i not in lead]
+        if not lead or self._lex.music_verbs.find(outside) or self._lex.story_verbs.find(outside):
+            return False                                  # "play continue" asks for a title
+        rest = " ".join(t for i, t in enumerate(toks) if i not in lead)
+        return not rest or not analyze(rest, self._lex).residual
+
     @staticmethod
     def _spans(ps: PhraseSet, phon: Sequence[str]) -> set[int]:
         return {i for s, e, _ in ps.find(phon) for i in range(s, e)}
 
     def _sleep(self, toks: Sequence[str], phon: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
-        """A sleep timer when the words are a stop/timer word, a duration or "after this", and nothing else."""
+        """A sleep timer when the words are a stop/timer word, a duration or "after this", and nothing else.
+        A wait with a duration ("wait 5 minutes", "stop for a minute") is a pause."""
         keep = [i for i in range(len(phon)) if i not in self._spans(self._kind_nouns, phon)]
         toks, phon = [toks[i] for i in keep], [phon[i] for i in keep]
         stop, timer = self._spans(self._sleep_stop, phon), self._spans(self._sleep_timer, phon)
-        if not stop and not timer:
+        pause = self._spans(self._pause_words, phon)
+        if not stop and not timer and not pause:
             return None
         after = self._spans(self._sleep_after, phon)
         duration = find_duration(toks)
-        used = stop | timer | after | self._spans(self._sleep_ok, phon)
+        used = stop | timer | pause | after | self._spans(self._sleep_ok, phon)
         if duration is not None:
             used |= set(range(duration.start, duration.end))
             minutes = duration.minutes
@@ -197,6 +214,11 @@ class RuleIntentRecognizer:
                 used |= set(rest)
             minutes = value
         if any(i not in used for i in range(len(phon))):
+            return None
+        waits = pause and not stop and not timer
+        if duration is not None and not timer and (waits or phon[duration.start - 1:duration.start] == ["for"]):
+            return "pause", {}
+        if waits:
             return None
         if minutes is not None:
             lo, hi = SLEEP_MINUTES
