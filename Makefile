@@ -84,6 +84,8 @@ bench: test-deps
 	$(BIN)/python bench/match_bench.py
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/stream_bench.py
+	$(BIN)/python bench/decoder_bench.py
+	$(BIN)/python bench/resume_bench.py
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/server_bench.py
 	$(BIN)/python bench/load_bench.py

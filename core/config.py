@@ -75,7 +75,7 @@ class AudioConfig:
     warm_decoders: int = 2                     # idle ffmpeg children kept started: a cold play skips the ~60 ms spawn
     decoder: Literal["pyav", "ffmpeg"] = "pyav"  # local files from the start: in-process PyAV, or an ffmpeg child
     max_decoders: int = 0                      # node-wide cap on running decodes; 0 = decoders_per_core x cores
-    decoders_per_core: int = 64                # the default cap's size per core (a paced decode costs ~1 % of a core)
+    decoders_per_core: int = 80                # the default cap's size per core (a paced decode costs < 1 % of a core)
     decoder_wait_ms: int = 1500                # a play waits this long for a free decoder, then the device hears "busy"
 
 
@@ -497,7 +497,7 @@ def _validate(cfg: Config) -> None:
     if a.max_decoders < 0:
         raise ConfigError("audio.max_decoders: use 0 (sized to the cores) or a positive number of decoders")
     if not 1 <= a.decoders_per_core <= 1000:
-        raise ConfigError("audio.decoders_per_core: use 1-1000 (64 keeps a 2-core node's streams on time)")
+        raise ConfigError("audio.decoders_per_core: use 1-1000 (80 keeps a 2-core node's 160 streams on time)")
     if not 0 <= a.decoder_wait_ms <= 30000:
         raise ConfigError("audio.decoder_wait_ms: use 0-30000 ms (about 1500: the device hears 'busy' within 2 s)")
     if not 0 <= a.lead_frames <= 30:

@@ -45,7 +45,7 @@ from core.audio.fetch import ByteStream, Fetcher, check_local
 from core.audio.flight import Flight
 from core.audio.p3 import P3_SAMPLE_RATE, P3FormatError, P3Parser
 from core.audio.resample import Resampler
-from core.audio.slots import DecoderSlots
+from core.audio.slots import DecoderSlots, Slot
 from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
 from core.config import AudioConfig
 
@@ -206,7 +206,7 @@ class AudioPipeline:
         else:
             # A resume of an uncached item: ffmpeg seeks; the whole item is transcoded into the cache separately.
             flight = Flight(source.name, ahead=self._ahead(), writer=None, frame_s=self.params.frame_s)
-            flight.start(lambda f: self._transcode(f, source, start_frame * self.params.frame_ms, holder, True))
+            flight.start(lambda f: self._transcode(f, source, start_frame * self.params.frame_ms, holder))
             if key and start_frame > 0:
                 self._start_fill(source, key)
         return flight.listen(0)
@@ -217,7 +217,7 @@ class AudioPipeline:
         return max(4, ahead - pipe_frames)
 
     def _new_flight(self, source: AudioSource, key: str, *, background: bool,
-                    holder: Hashable | None) -> Flight:
+                    holder: Hashable | None, slot: Slot | None = None) -> Flight:
         assert self.cache is not None
 
         def ended(f: Flight) -> None:
@@ -227,7 +227,7 @@ class AudioPipeline:
         flight = Flight(source.name, ahead=self._ahead(), writer=self.cache.writer(key), background=background,
                         speed=_FILL_SPEED if background else 0.0, frame_s=self.params.frame_s, on_end=ended)
         self._flights[key] = flight
-        flight.start(lambda f: self._transcode(f, source, 0, holder, not background))
+        flight.start(lambda f: self._transcode(f, source, 0, holder, slot=slot))
         return flight
 
     async def wait_background(self) -> None:
@@ -240,22 +240,28 @@ class AudioPipeline:
         """Transcode the whole item into the cache in the background (one per key, a bounded number at once)."""
         if key in self._flights or self._fills >= self.max_fills:
             return
+        slot = self.slots.try_acquire()      # optional work: only on a decoder that is free right now
+        if slot is None:
+            return
         self._fills += 1
-        flight = self._new_flight(dataclasses.replace(source, start_ms=0), key, background=True, holder=None)
+        flight = self._new_flight(dataclasses.replace(source, start_ms=0), key, background=True, holder=None,
+                                  slot=slot)
         assert flight.task is not None
 
         def done(_: object) -> None:
+            slot.release()                   # idempotent; covers a fill cancelled before it ever ran
             self._fills -= 1
             if flight.error is not None and not isinstance(flight.error, AudioBusy):
                 logger.info("audio cache: background transcode of {} stopped: {}", source.name, flight.error)
 
         flight.task.add_done_callback(done)
 
-    async def _transcode(self, flight: Flight, source: AudioSource, start_ms: int, holder: Hashable | None,
-                         wait: bool) -> None:
-        """The producer of one flight: take a decoder slot, run ffmpeg, encode, publish every batch."""
+    async def _transcode(self, flight: Flight, source: AudioSource, start_ms: int, holder: Hashable | None, *,
+                         slot: Slot | None = None) -> None:
+        """The producer of one flight: take a decoder slot (unless given one), decode, encode, publish batches."""
         assert self._fetcher is not None
-        slot = await self.slots.acquire(holder, wait=wait)
+        if slot is None:
+            slot = await self.slots.acquire(holder)
         stream: ByteStream | None = None
         dec: FfmpegDecoder | AvDecoder | None = None
         feed_task: asyncio.Task[None] | None = None

@@ -92,6 +92,13 @@ class DecoderSlots:
             raise AudioBusy(f"every decoder is busy (waited {self.wait_s * 1000:.0f} ms)") from None
         return self._grant(holder, overdraft=False)  # the releaser handed its slot over: in_use is unchanged
 
+    def try_acquire(self, holder: Hashable | None = None) -> Slot | None:
+        """A free slot now, or None (never queues, never overdraws): for optional work such as cache fills."""
+        if self.in_use < self.max and not self._waiters:
+            self.in_use += 1
+            return self._grant(holder, overdraft=False)
+        return None
+
     def _grant(self, holder: Hashable | None, overdraft: bool) -> Slot:
         if holder is not None:
             self._held[holder] = self._held.get(holder, 0) + 1
