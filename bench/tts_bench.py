@@ -108,10 +108,11 @@ def piper_pids(tts: object) -> list[int]:
     return [w.proc.pid for w in getattr(english, "_workers", []) if w.proc is not None]
 
 
-async def scenario_contention(cfg: Config) -> None:
-    speech, tts, _ = build(cfg)
+async def scenario_contention(cfg: Config, pool: int | None) -> None:
+    speech, tts, _ = build(cfg, pool=pool)
     await tts.warm_up()  # type: ignore[attr-defined]
-    print(f"pool: {speech.limiter.slots} slot(s); piper workers {len(piper_pids(tts))}, "
+    shipped = " (shipped)" if pool is None else " (not shipped: comparison)"
+    print(f"\npool: {speech.limiter.slots} slot(s){shipped}; piper workers {len(piper_pids(tts))}, "
           f"RSS {rss_mb(piper_pids(tts)):.0f} MB; max_reply_chars {cfg.voice.tts.max_reply_chars}")
     limit = cfg.voice.tts.max_reply_chars
     rows = []
@@ -229,10 +230,11 @@ async def main() -> None:
         cfg = replace(base, voice=replace(base.voice, tts=replace(base.voice.tts, phrase_cache_dir=tmp)))
         print(f"tts bench: config {args.config} (provider {cfg.voice.tts.provider}, english {cfg.voice.tts.english_voice}); "
               f"{os.cpu_count()} cores; phrase cache in a temp dir; load average {os.getloadavg()[0]:.2f}")
-        await scenario_contention(cfg)
-        await scenario_same_title(cfg, args.devices)
         shipped = cfg.voice.tts.pool_size()
         others = [p for p in (1, 2) if p != shipped]
+        for pool in (None, *others):
+            await scenario_contention(cfg, pool)
+        await scenario_same_title(cfg, args.devices)
         await scenario_throughput(cfg, [None, *others], args.phrases)
         await scenario_announcements(cfg, args.titles)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (shared machine: other jobs may run)")

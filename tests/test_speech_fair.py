@@ -472,3 +472,30 @@ async def test_asr_serves_devices_round_robin() -> None:
             g.set()
     assert await b == "u9" and await asyncio.gather(*a) == ["u1", "u2", "u3", "u4"]
     assert model.order == ["u1", "u9", "u2", "u3", "u4"]
+
+
+# --------------------------------------------------------------------------- built from the config
+
+async def test_from_config_pool_phrase_cache_keyed_by_output_and_an_unusable_dir(tmp_path: Path) -> None:
+    from core.providers.tts.factory import build_tts
+
+    def built(**audio: object) -> SpeechRenderer:
+        cfg = config_from_dict({"audio": {"cache_dir": "", **audio}, "voice": {"tts": {
+            "provider": "espeak", "workers": 2, "phrase_cache_dir": str(tmp_path / "p")}}})
+        return SpeechRenderer.from_config(cfg, build_tts(cfg.voice.tts), AudioPipeline(cfg.audio, AudioParams()))
+
+    speech = built()
+    assert speech.limiter.slots == 2
+    frames = await speech.render("Sleep tight, little one.", "en")
+    await speech.wait_idle()
+    assert len(list((tmp_path / "p").glob("*.p3"))) == 1
+    lower = built(opus_bitrate=16000)                     # another encoder setting: its own entry, not the first
+    other = await lower.render("Sleep tight, little one.", "en")
+    await lower.wait_idle()
+    assert other != frames and lower.synth_count == 1 and len(list((tmp_path / "p").glob("*.p3"))) == 2
+
+    (tmp_path / "file").write_text("not a directory")
+    cfg = config_from_dict({"audio": {"cache_dir": ""}, "voice": {"tts": {
+        "provider": "espeak", "phrase_cache_dir": str(tmp_path / "file" / "phrases")}}})
+    memory_only = SpeechRenderer.from_config(cfg, build_tts(cfg.voice.tts), AudioPipeline(cfg.audio, AudioParams()))
+    assert len(await memory_only.render("Sleep tight, little one.", "en")) > 10

@@ -109,7 +109,11 @@ class SpeechRenderer:
             bucket = config.content.s3.bucket
             if acfg.cache_s3_prefix and bucket and s3_client is not None:
                 share = S3Share(s3_client, bucket, acfg.cache_s3_prefix.strip("/") + "/phrases")
-            disk = PhraseCache(tcfg.phrase_cache_dir, tcfg.phrase_cache_mb * 1024 * 1024, share)
+            try:
+                disk = PhraseCache(tcfg.phrase_cache_dir, tcfg.phrase_cache_mb * 1024 * 1024, share)
+            except OSError as exc:     # unwritable directory: speak from memory only rather than not start
+                logger.warning("voice.tts.phrase_cache_dir {}: {}; phrases are cached in memory only "
+                               "(fix the path or permissions)", tcfg.phrase_cache_dir, exc.strerror or exc)
         p = pipeline.params
         output = f"{p.sample_rate}/{p.frame_ms}/{acfg.opus_bitrate}/{acfg.opus_complexity}"
         return cls(tts, pipeline.encode_pcm, p.sample_rate, cache_phrases=tcfg.cache_phrases,
