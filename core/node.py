@@ -103,7 +103,7 @@ class Node:
                           snapshots=lambda dev: node.snapshots(dev))
         directory = fleet.directory if fleet is not None else LocalDirectory()
         try:
-            rt = await Runtime.create(cfg, directory=directory, store=store)    # the runtime closes the store
+            rt = await Runtime.create(cfg, directory=directory, store=store, metrics=metrics)   # closes the store
         except BaseException:
             await store.close()
             if fleet is not None:

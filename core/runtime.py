@@ -18,6 +18,7 @@ from core.content.service import ContentService
 from core.devices.directory import DeviceDirectory, LocalDirectory
 from core.devices.store import DeviceStore, open_store
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
+from core.metrics import NullMetrics
 from core.playback.announce import AnnouncementWarmer
 from core.playback.player import ResumeRules
 from core.playback.speech import SpeechRenderer
@@ -61,7 +62,7 @@ class Runtime:
 
     @classmethod
     async def create(cls, cfg: Config, *, directory: DeviceDirectory | None = None,
-                     store: DeviceStore | None = None) -> Runtime:
+                     store: DeviceStore | None = None, metrics: Any = None) -> Runtime:
         params = AudioParams(sample_rate=cfg.audio.sample_rate, frame_ms=cfg.audio.frame_ms)
         content = ContentService.from_config(cfg)
         await content.start()
@@ -85,7 +86,7 @@ class Runtime:
             speech=speech, understand=Understander(intent, registry), voice=voice, store=store,
             directory=directory or LocalDirectory(), on_miss=cfg.matching.on_miss,
             recent_history=cfg.matching.recent_history, lead_frames=cfg.audio.lead_frames,
-            stop_grace_s=cfg.audio.stop_grace_ms / 1000.0)
+            stop_grace_s=cfg.audio.stop_grace_ms / 1000.0, metrics=metrics or NullMetrics())
         rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, tts, store, deps, asr)
         await rt._warm_up()
         if cfg.voice.tts.provider != "none":

@@ -25,6 +25,7 @@ from core.devices.state import valid_device_id
 from core.devices.store import DeviceStore, MemoryStore
 from core.listener_base import VoiceCallbacks, VoiceInputFactory
 from core.mcp import McpClient, McpError
+from core.metrics import NullMetrics
 from core.playback.turn import EndOfTurn, FrameSource, SpeechSource, TurnCallbacks, TurnRenderer
 from core.protocol import framing, messages as m
 from core.protocol.errors import CloseCode, SendError
@@ -66,6 +67,7 @@ class SessionDeps:
     recent_history: int = 5
     lead_frames: int = 3
     stop_grace_s: float = 0.12
+    metrics: Any = None                # core.metrics.Metrics (requests, matches, first frames, streams, store)
 
 
 class Connection:
@@ -87,8 +89,9 @@ class Connection:
         self._send_bytes_raw = send_bytes
         self._close_raw = close
         self.connected_at = time.time()
+        self.metrics = deps.metrics if deps.metrics is not None else NullMetrics()
         self.core = SessionCore(self.device_id, ident.protocol_version, deps.settings, self._track,
-                                now=time.monotonic(), log=self.log)
+                                now=time.monotonic(), log=self.log, report=self._report)
         self.renderer = TurnRenderer(
             send_json=self.send, send_audio=self._send_audio, files=deps.pipeline, speech=deps.speech,
             open_source=self._open_source, params=deps.params, lead_frames=deps.lead_frames,
@@ -136,6 +139,7 @@ class Connection:
 
     async def run(self, incoming: AsyncIterable[str | bytes]) -> None:
         self.log.info("connected (protocol v{})", self.core.version)
+        self.metrics.device_connected()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -167,6 +171,7 @@ class Connection:
             if self.persist:
                 await self.deps.directory.release(self)
             self._closed.set()
+            self.metrics.device_disconnected()
             self.log.info("disconnected ({} frames sent)", self.renderer.frames_sent)
 
     def dispatch(self, event: ev.Event) -> None:
@@ -322,14 +327,33 @@ class Connection:
     async def _load(self) -> None:
         if self.persist:
             await self.deps.directory.claim(self)
+        t = time.perf_counter()
         state = await self._store.load(self.device_id)
+        self.metrics.store_latency("load", time.perf_counter() - t)
         self.dispatch(ev.StateLoaded(state))
 
     async def _save(self) -> None:
         if self.core.player is None:
             return
         self._saved_at = time.time()
-        await self._store.save(self.core.player.touch(self._saved_at))
+        t = time.perf_counter()
+        if not await self._store.save(self.core.player.touch(self._saved_at)) and self.persist:
+            self.metrics.store_error("save")
+        self.metrics.store_latency("save", time.perf_counter() - t)
+
+    def _report(self, what: str, **fields: Any) -> None:
+        """What the core reports for metrics (it does no I/O itself)."""
+        m = self.metrics
+        if what == "request":
+            m.request(fields["intent"], fields["outcome"])
+            if fields.get("match"):
+                m.match(fields["match"])
+            if fields.get("first_frame_s") is not None:
+                m.first_frame(fields["first_frame_s"], bool(fields.get("cached")))
+        elif what == "stream_started":
+            m.stream_started()
+        elif what == "stream_ended":
+            m.stream_ended()
 
     async def _volume(self, a: ev.VolumeChange) -> None:
         try:

@@ -65,16 +65,19 @@ class _Request:
     text: str
     at: float                    # monotonic time the request was heard
     summary: str = ""            # intent + match, for the one log line per request
+    intent: str = ""
+    match_type: str = ""
 
 
 class SessionCore:
     def __init__(self, device_id: str, version: int, settings: SessionSettings, tracks: TrackLookup, *,
-                 now: float, log: Any = logger) -> None:
+                 now: float, log: Any = logger, report: Any = None) -> None:
         self.device_id = device_id
         self.version = version if version in (1, 2, 3) else 1
         self.cfg = settings
         self._tracks = tracks
         self._log = log
+        self._report = report or (lambda what, **fields: None)      # metrics: the shell records them
         self._wake = WakeWords(settings.wake_words)
         self.state = SessionState.AWAITING_HELLO
         self.player: Player | None = None
@@ -304,6 +307,8 @@ class SessionCore:
                            if match is not None and match.track is not None else
                            (match.match_type.value if match is not None else ""))
         req.summary = f"intent={u.intent.name or '-'} match={self.last_match or '-'}"
+        req.intent = u.intent.name or "none"
+        req.match_type = match.match_type.value if match is not None else ""
         player = self.player
         wall = self._wall
         segments: list[Segment] = []
@@ -405,7 +410,10 @@ class SessionCore:
 
     def _log_request(self, req: _Request, outcome: str, first_frame_ms: float | None) -> None:
         ttff = f" first_frame={first_frame_ms:.0f}ms" if first_frame_ms is not None else ""
-        self._log.info("request {!r} {} outcome={}{}", req.text[:120], req.summary, outcome, ttff)
+        self._log.bind(utterance=req.text[:120], outcome=outcome, first_frame_ms=first_frame_ms).info(
+            "request {!r} {} outcome={}{}", req.text[:120], req.summary, outcome, ttff)
+        self._report("request", intent=req.intent or "none", outcome=outcome, match=req.match_type,
+                     first_frame_s=first_frame_ms / 1000 if first_frame_ms is not None else None)
 
     # ------------------------------------------------------------------ turn progress
 
@@ -416,6 +424,7 @@ class SessionCore:
         if not self._current(ev.turn_id) or self.player is None:
             return
         self.player.started(ev.track, ev.start_ms, ev.etag, self._wall)
+        self._report("stream_started")
         self._next_save = self._now + self.cfg.save_every_s
         out.append(SaveState())
         assert self._turn is not None
@@ -435,6 +444,7 @@ class SessionCore:
         if not self._current(ev.turn_id) or self.player is None:
             return
         self.player.finished(ev.end_ms, self._wall)
+        self._report("stream_ended")
         out.append(SaveState())
 
     def _on_TrackFailed(self, ev: TrackFailed, out: list[Action]) -> None:
