@@ -23,12 +23,14 @@ class Pacer:
     """
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], *, frame_s: float = 0.06, lead: int = 3,
-                 clock: Clock = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 clock: Clock = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 on_reanchor: Callable[[float], None] | None = None) -> None:
         self._send = send
         self._frame_s = frame_s
         self._lead = lead
         self._clock = clock
         self._sleep = sleep
+        self._on_reanchor = on_reanchor    # metrics: how often and how late the device ran dry
         self._anchor: float | None = None
         self._n = 0
         self.frames_sent = 0
@@ -47,6 +49,8 @@ class Pacer:
             self.max_late_s = max(self.max_late_s, late)
             self.reanchors += 1
             self._anchor, self._n, due = now, 0, now
+            if self._on_reanchor is not None:
+                self._on_reanchor(late)
         elif due > now:
             await self._sleep(due - now)
         await self._send(frame)

@@ -85,17 +85,18 @@ class Connection:
             self.log.warning("Device-Id of {} characters is not usable; state is kept for this connection only",
                              len(given))
         self._store: DeviceStore = deps.store if self.persist else MemoryStore()
+        self.metrics = deps.metrics if deps.metrics is not None else NullMetrics()
         self._send_text_raw = send_text
         self._send_bytes_raw = send_bytes
         self._close_raw = close
         self.connected_at = time.time()
-        self.metrics = deps.metrics if deps.metrics is not None else NullMetrics()
         self.core = SessionCore(self.device_id, ident.protocol_version, deps.settings, self._track,
                                 now=time.monotonic(), log=self.log, report=self._report)
         self.renderer = TurnRenderer(
             send_json=self.send, send_audio=self._send_audio, files=deps.pipeline, speech=deps.speech,
             open_source=self._open_source, params=deps.params, lead_frames=deps.lead_frames,
             stop_grace_s=deps.stop_grace_s, device=self.device_id, log=self.log,
+            on_reanchor=lambda late: self.metrics.reanchor(),
             callbacks=TurnCallbacks(
                 started=lambda tid, t, start, etag: self.dispatch(ev.TrackStarted(tid, t, start, etag)),
                 near_end=lambda tid, t: self.dispatch(ev.TrackNearEnd(tid, t)),
