@@ -313,3 +313,30 @@ async def test_a_position_past_the_end_counts_as_finished(player_config: Any, st
         await request(client, "continue")                          # and it is not offered again as unfinished
         answer = await client.wait_json("tts", "sentence_start", timeout=10)
         assert "nothing to continue" in answer["text"].lower()
+
+
+async def test_the_resumed_position_is_where_the_device_was_within_half_a_second(make_config: Any, start_node: Any,
+                                                                                 tmp_path: Path) -> None:
+    # A sweep from 200 Hz rising 100 Hz per second: the frequency heard names the position to a tenth of a second.
+    lib = tmp_path / "sweep"
+    story = lib / "stories" / "Bedtime"
+    story.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "aevalsrc=0.4*sin(2*PI*(200*t+50*t*t)):s=44100:d=20", "-c:a", "libmp3lame", "-b:a", "128k",
+                    str(story / "The Sweep Story.mp3")], check=True, timeout=60)
+    (story / "metadata.json").write_text(json.dumps({"The Sweep Story": {
+        "romanized": "The Sweep Story", "filename": "The Sweep Story.mp3", "alternatives": []}}), encoding="utf-8")
+    node = await start_node(make_config(content={"content_dir": str(lib)},
+                                        state={"url": f"sqlite:{tmp_path / 'devices.db'}"}))
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:0b") as client:
+        await client.send_text_request("tell me the sweep story")
+        await client.wait_for(lambda r: r.kind == "audio" and len(client.audio) >= 130, timeout=30)
+        await client.send_text_request("pause")
+        await client.wait_json("tts", "stop", timeout=5)
+        heard_s = len(client.audio) * 0.06           # what the device received (and plays out) before the pause
+        mark = await request(client, "resume")
+        await first_audio_after(client, mark)
+        window = client.decode_audio(client.audio[mark + 1:mark + 6])          # 0.06-0.36 s into the resume
+        hz = peak_frequencies(window, client.downlink_rate, 1)[0]
+        position = (hz - 200.0) / 100.0 - 0.21                               # the window's middle, back to its start
+        assert abs(position - heard_s) <= 0.5, (position, heard_s)
