@@ -8,9 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.match_fixtures import CATALOG_DIR
+from tests.match_fixtures import CATALOG_DIR as METADATA_ONLY
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _with_audio_files(dst: Path) -> Path:
+    """The fixture catalog plus a file for every entry: the CLI, like the server, skips entries without one."""
+    import shutil
+    shutil.copytree(METADATA_ONLY, dst, dirs_exist_ok=True)
+    for meta in dst.glob("*/*/metadata.json"):
+        for entry in json.loads(meta.read_text(encoding="utf-8")).values():
+            (meta.parent / entry["filename"]).write_bytes(b"ID3")
+    return dst
+
+
+CATALOG_DIR = _with_audio_files(Path(__import__("tempfile").mkdtemp(prefix="match-cli-")))
 KEYS = ["utterance", "intent", "kind", "collection", "title", "filename", "match_type", "score"]
 
 
