@@ -58,9 +58,11 @@ def make_library(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def shipped_server(workdir: Path) -> Any:
+def shipped_server(workdir: Path, *, tts_off: bool = False) -> Any:
     """`app.py serve` with config.yaml as shipped, on loopback ports, the tone library and fresh caches."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    if tts_off:                      # for comparison only: spoken replies switched off
+        cfg["voice"]["tts"]["provider"] = "none"
     ws_port, http_port = free_port(), free_port()
     cfg["server"].update(host="127.0.0.1", port=ws_port, http_port=http_port)
     cfg["content"].update(content_dir=str(workdir / "lib"), generate_demo=False,
@@ -281,20 +283,23 @@ def main() -> int:
     ap.add_argument("--slow-window", type=float, default=30.0, help="seconds each slowloris connection dribbles")
     ap.add_argument("--time-limit", type=float, default=300.0, help="upper bound for the fuzz phase, seconds")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tts-off", action="store_true",
+                    help="switch spoken replies off (a comparison; the default is the shipped config)")
     args = ap.parse_args()
     random.seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as tmp:
         work = Path(tmp)
         make_library(work / "lib")
         t_start = time.monotonic()
-        with shipped_server(work) as (proc, ws_port, http_port, cfg):
+        with shipped_server(work, tts_off=args.tts_off) as (proc, ws_port, http_port, cfg):
             boot = time.monotonic() - t_start
             asyncio.run(run(args, ws_port, http_port, proc.pid, cfg))
             alive = proc.poll() is None
         log = (work / "server.log").read_text(encoding="utf-8", errors="replace")
     voice = cfg["voice"]
     print(f"machine: {machine()} (shared with other jobs: figures are indicative)")
-    print(f"config: config.yaml as shipped (tts {voice['tts']['provider']}, asr {voice['asr']['provider']}, "
+    shipped = "config.yaml as shipped" if not args.tts_off else "config.yaml with spoken replies OFF (comparison)"
+    print(f"config: {shipped} (tts {voice['tts']['provider']}, asr {voice['asr']['provider']}, "
           f"vad {voice['vad']['provider']}); server up in {boot:.1f} s")
     width = max(len(k) for k, _ in args.rows)
     for key, value in args.rows:
