@@ -56,9 +56,9 @@ PAUSE = rows("pause", {}, {
 })
 STOP = rows("stop", {}, {
     "en": ("stop", "stop the music", "that's enough", "turn it off"),
-    "hi": ("bas", "bas karo", "band karo", "बंद करो", "बस"),
-    "te": ("aapu", "ఆపు", "ఆపేయి", "ఆపండి"),
-    "kn": ("nillisu", "saaku", "ನಿಲ್ಲಿಸು", "ಸಾಕು"),
+    "hi": ("bas", "bas karo", "band karo", "बंद करो", "बस", "gaana band kar dena"),
+    "te": ("aapu", "ఆపు", "ఆపేయి", "ఆపండి", "పాట ఆపేసెయ్"),
+    "kn": ("nillisu", "saaku", "ನಿಲ್ಲಿಸು", "ಸಾಕು", "ಹಾಡು ನಿಲ್ಲಿಸಿಬಿಡು"),
 })
 RESUME_ANY = rows("resume", {"target": "any"}, {
     "en": ("resume", "continue", "carry on", "keep playing", "go on", "play again from where it stopped",
@@ -223,6 +223,8 @@ AFTER = {"after": "item"}
     ("पच्चीस मिनट बाद बंद करो", _m(25), "hi"), ("aadha ghanta baad band karo", _m(30), "hi"),
     ("dedh ghante baad band karo", _m(90), "hi"), ("साठ मिनट में बंद करो", _m(60), "hi"),
     ("saat minute baad band karo", _m(7), "hi"), ("१५ मिनट बाद बंद करो", _m(15), "hi"),
+    ("10 minute ke baad band kar dena", _m(10), "hi"), ("padi nimishallo aapesey", _m(10), "te"),
+    ("ಹತ್ತು ನಿಮಿಷ ಆದ ಮೇಲೆ ನಿಲ್ಲಿಸಿಬಿಡು", _m(10), "kn"),
     ("10 నిమిషాల తర్వాత ఆపు", _m(10), "te"), ("padi nimishala tarvata aapu", _m(10), "te"),
     ("ఇరవై ఐదు నిమిషాల తర్వాత ఆపు", _m(25), "te"), ("అర గంట తర్వాత ఆపేయి", _m(30), "te"),
     ("10 ನಿಮಿಷದ ನಂತರ ನಿಲ್ಲಿಸು", _m(10), "kn"), ("hattu nimishada nantara nillisu", _m(10), "kn"),

@@ -78,11 +78,12 @@ LANGUAGE_CUES: dict[str, tuple[str, ...]] = {
     "te": ("paata", "pettu", "pettandi", "vinipinchu", "cheppu", "cheppandi", "naaku", "oka", "edaina", "katha",
            "malli", "aapu", "aapandi", "inkoka", "penchu", "tagginchu", "thagginchu", "enti", "aagu",
            "aagandi", "konasaginchu", "nachindi", "nachaledu", "nachina", "vinnanu", "ayyaka", "tarvata", "nimishalu",
-           "nimishala", "nimisham", "ganta", "anni", "varusaga", "idi", "naa", "kuda", "okka", "cheyi", "istam"),
+           "nimishala", "nimisham", "ganta", "anni", "varusaga", "idi", "naa", "kuda", "okka", "cheyi", "istam",
+           "aapesey", "aapeyi", "nimishallo"),
     "kn": ("haadu", "haaku", "haaki", "kathe", "helu", "heli", "nanage", "ondu", "matte", "nillisu", "innondu",
            "mundina", "hindina", "yaava", "jaasti", "kadime", "saaku", "nillu", "munduvarisu", "ishta", "kelide",
            "nantara", "nimisha", "nimishada", "gante", "ella", "idu", "idara", "mele", "kooda", "aamele", "swalpa",
-           "serisu", "nanna", "ishtada", "beda", "maadu"),
+           "serisu", "nanna", "ishtada", "beda", "maadu", "nillisibidu"),
 }
 
 # Mood / tag requests: canonical tag -> words. Catalog tags and shared aliases are folded through this table.
@@ -134,8 +135,10 @@ CONTROLS: dict[str, tuple[str, ...]] = {
     # stop = end it (bas, band karo, aapu, nillisu, saaku); pause = wait, keep the place (ruko, aagu, nillu).
     "stop": ("stop", "stop playing", "stop stop", "stop it", "be quiet", "quiet", "shut up", "enough",
              "thats enough", "cancel", "turn off", "switch off", "bas", "bas karo", "band karo", "band", "chup",
-             "bus", "बस", "बस करो", "बंद करो", "बंद", "बंद कर दो", "चुप", "aapu", "aapandi", "aapeyi", "ఆపు", "ఆపండి",
-             "ఆపేయి", "ఆపెయ్", "nillisu", "nillisi", "saaku", "ನಿಲ್ಲಿಸು", "ನಿಲ್ಲಿಸಿ", "ಸಾಕು"),
+             "bus", "बस", "बस करो", "बंद करो", "बंद", "बंद कर दो", "band kar dena", "बंद कर देना", "चुप", "aapu",
+             "aapandi", "aapeyi", "ఆపు", "ఆపండి",
+             "ఆపేయి", "ఆపెయ్", "ఆపేసెయ్", "aapesey", "nillisu", "nillisi", "nillisibidu", "ನಿಲ್ಲಿಸಿಬಿಡು", "saaku",
+             "ನಿಲ್ಲಿಸು", "ನಿಲ್ಲಿಸಿ", "ಸಾಕು"),
     "pause": ("pause", "pause it", "hold on", "hang on", "wait", "wait a minute", "wait a second", "wait a moment",
               "one minute", "one second", "one moment", "just a minute", "just a second", "ek minute", "ek second",
               "ruko", "ruk jao", "ek minute ruko", "thoda ruko", "थोड़ा रुको", "thehro", "thamba", "रुको", "रुक जाओ",
@@ -320,7 +323,9 @@ RESUME_WORDS = ("continue", "resume", "start", "play", "again", "from", "go", "o
 # Sleep timer: "stop in 10 minutes", "sleep timer 20 minutes", "stop after this story", "10 मिनट बाद बंद करो".
 # Recognised when every word is one of these, a duration (core.lang.numbers) or a CONTROL_FILLERS word.
 SLEEP_STOP_WORDS = ("stop", "stop playing", "turn off", "turn it off", "switch off", "shut off", "off", "sleep",
-                    "go to sleep", "band", "band karo", "band kar do", "बंद", "बंद करो", "बंद कर दो", "aapu", "aapeyi",
+                    "go to sleep", "band", "band karo", "band kar do", "band kar dena", "band karna", "बंद", "बंद करो",
+                    "बंद कर दो", "बंद कर देना", "बंद करना", "aapesey", "aapeseyi", "ఆపేసెయ్", "ఆపేసేయి", "ఆపేయ్",
+                    "nillisibidu", "ನಿಲ್ಲಿಸಿಬಿಡು", "aapu", "aapeyi",
                     "aapey", "ఆపు", "ఆపేయి", "ఆపెయ్", "ఆపండి", "nillisu", "nillisi", "ನಿಲ್ಲಿಸು", "ನಿಲ್ಲಿಸಿ",
                     "off cheyi", "off maadu")
 SLEEP_TIMER_WORDS = ("timer", "sleep timer", "set timer", "set a timer", "set the timer", "set sleep timer",
@@ -347,7 +352,8 @@ ENQUEUE_PATTERNS: dict[str, tuple[str, ...]] = {
              "after this (one|song|story|) (play|put|) {title}", "next play {title}", "then play {title}",
              "(iske|is ke) baad {title} (bajao|sunao|chalao|lagao)", "इसके बाद {title} (बजाओ|सुनाओ|चलाओ|लगाओ)",
              "{title} (iske|is ke) baad (bajao|sunao|chalao|lagao)", "{title} इसके बाद (बजाओ|सुनाओ|चलाओ|लगाओ)",
-             "{title} (ko|) (next|agla) (bajao|sunao|chalao|lagao)", "{title} (को|) (नेक्स्ट|अगला) (बजाओ|सुनाओ|चलाओ|लगाओ)",
+             "{title} (ko|) (next|agla) (bajao|sunao|chalao|lagao)",
+             "{title} (को|) (नेक्स्ट|अगला) (बजाओ|सुनाओ|चलाओ|लगाओ)",
              "(idi ayyaka|dini tarvata|ee (paata|katha|) tarvata) {title} (pettu|vinipinchu|cheppu)",
              "(ఇది అయ్యాక|దీని తర్వాత|ఈ (పాట|కథ|) తర్వాత) {title} (పెట్టు|వినిపించు|చెప్పు)",
              "{title} next (pettu|vinipinchu|cheppu)", "{title} (నెక్స్ట్|next) (పెట్టు|వినిపించు|చెప్పు)",
@@ -361,7 +367,8 @@ ENQUEUE_PATTERNS: dict[str, tuple[str, ...]] = {
             "{title} (jodo|jod do|add karo)", "{title} (जोड़ो|जोड़ दो|ऐड करो)", "{title} bhi (bajao|sunao|chalao)",
             "{title} भी (बजाओ|सुनाओ|चलाओ)", "{title} baad (mein|me) (bajao|sunao|chalao)",
             "{title} बाद में (बजाओ|सुनाओ|चलाओ)",
-            "{title} (ni|) (queue|list) lo (pettu|cheyi)", "{title} (ని|) (క్యూ|లిస్ట్) లో పెట్టు", "{title} (add cheyi|kalupu)",
+            "{title} (ni|) (queue|list) lo (pettu|cheyi)", "{title} (ని|) (క్యూ|లిస్ట్) లో పెట్టు",
+            "{title} (add cheyi|kalupu)",
             "{title} (యాడ్ చెయ్యి|కలుపు)", "{title} kuda (pettu|vinipinchu)", "{title} కూడా (పెట్టు|వినిపించు)",
             "{title} tarvata (pettu|vinipinchu)", "{title} తర్వాత (పెట్టు|వినిపించు)",
             "{title} (annu|) (queue|list) (ge|alli) haaku", "{title} (ಕ್ಯೂಗೆ|ಲಿಸ್ಟ್‌ಗೆ|ಕ್ಯೂ ಗೆ) ಹಾಕು",
