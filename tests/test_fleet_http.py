@@ -152,3 +152,32 @@ async def test_redis_down_at_start(make_config, start_node) -> None:
         await Node.start(_fleet_cfg(make_config, url, "node-a"))
     node = await start_node(_fleet_cfg(make_config, url, "node-a", redis_fallback=True))
     assert node.fleet is None and (await get(node, "/ready"))[0] == 200
+
+
+async def test_redis_lost_while_serving_playback_goes_on(redis_server: RedisServer, make_config, start_node,
+                                                         caplog_loguru) -> None:
+    import redis.asyncio as aioredis
+    node = await start_node(_fleet_cfg(make_config, redis_server.url, "node-a"))
+    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:09") as client:
+        await client.send_text_request("play long lullaby")
+        await client.wait_for(lambda r: r.kind == "audio", timeout=20)
+        redis_server.kill()
+        heard = len(client.audio)
+        await client.wait_for(lambda r: r.kind == "audio" and len(client.audio) > heard + 40, timeout=10)  # 2.4 s on
+        status, body = await get(node, "/ready")
+        assert status == 503 and body["checks"]["store_reachable"] is False
+        assert await ota(node) == ws_url(node)                # no registry: a node answers its own URL
+        redis_server.start()                                   # back (empty): the node registers itself again
+        r = aioredis.Redis.from_url(redis_server.url)
+        try:
+            async with asyncio.timeout(15):
+                while not await r.exists("xz:node:node-a"):
+                    await asyncio.sleep(0.05)
+                while (await get(node, "/ready"))[0] != 200:
+                    await asyncio.sleep(0.05)
+        finally:
+            await r.aclose()
+        assert client.ws is not None and client.ws.close_code is None       # the device never noticed
+    assert any("cannot report to Redis" in line for line in caplog_loguru)
+    assert any("reports again" in line for line in caplog_loguru)
+    assert not [line for line in caplog_loguru if "Traceback" in line or "session failed" in line]

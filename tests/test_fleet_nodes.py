@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import aiohttp
 import pytest
 
 from core.device_client import DeviceClient
-from tests.fleet_fixtures import NodeProcess, RedisServer, free_port, redis_server  # noqa: F401
+from tests.fleet_fixtures import ROOT, NodeProcess, RedisServer, free_port, redis_server  # noqa: F401
 from tests.test_player_e2e import SEG_HZ, SEG_S, play_story_until, player_catalog  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
@@ -90,6 +92,10 @@ async def test_sigkill_node_leaves_routing_within_its_ttl(two_nodes: tuple[NodeP
 def test_serve_refuses_a_duplicate_id_and_an_unreachable_redis(two_nodes: tuple[NodeProcess, ...],
                                                                tone_catalog: Path, tmp_path: Path) -> None:
     a, _ = two_nodes
+    # the container healthcheck probes the port the node is configured with
+    probe = subprocess.run([sys.executable, str(ROOT / "app.py"), "health", "--ready", "--config", str(a.config)],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0 and f":{a.http_port}/ready: 200" in probe.stdout
     dup = NodeProcess(tmp_path / "dup", tone_catalog, "redis://unused", "node-a")
     redis_url = a.config.read_text().split("url: ")[1].split()[0]
     dup.start(env={"REDIS_URL": redis_url})                     # env REDIS_URL wins over the file

@@ -91,3 +91,23 @@ async def test_redis_down_at_start_names_redis_url() -> None:
     with pytest.raises(StoreUnavailable, match="REDIS_URL") as err:
         await RedisStore.connect(f"redis://:hunter2secret@127.0.0.1:{free_port()}/0")
     assert "hunter2secret" not in str(err.value)
+
+
+async def test_a_device_loaded_during_an_outage_never_overwrites_its_saved_record(redis_server: RedisServer) -> None:
+    store = await RedisStore.connect(redis_server.url)
+    try:
+        saved = _story("dev-3", 61_000)
+        assert await store.save(saved)
+        redis_server.kill()
+        assert await store.load("dev-3") == DeviceState("dev-3")       # unreadable: a fresh session starts
+        redis_server.start()                                            # back, with the record (as if persisted)
+        raw = aioredis.Redis.from_url(redis_server.url)
+        await raw.set("xz:dev:dev-3", saved.to_json())
+        assert await store.save(_story("dev-3", 2_000)) is True         # the blind session's save ...
+        assert DeviceState.from_json(await raw.get("xz:dev:dev-3"), "dev-3") == saved   # ... keeps the record
+        assert await store.load("dev-3") == saved                       # a read succeeds: normal saves again
+        assert await store.save(_story("dev-3", 3_000))
+        assert (await store.load("dev-3")).item.position_ms == 3_000   # type: ignore[union-attr]
+        await raw.aclose()
+    finally:
+        await store.close()

@@ -6,6 +6,9 @@ One string key per device (`<prefix>dev:<device_id>` = the `DeviceState` JSON). 
   writes them back (oldest first, with backoff) once Redis answers again; while writes are pending every save goes
   through that queue, so an older state can never overwrite a newer one. `load` of a device with a pending write
   answers the pending state. Failures and the recovery are logged once each, not per call.
+A device whose record could not be read (Redis away when it connected) is "blind": its saves are written only if no
+record exists (`SET NX`) until a read succeeds, so a session started during an outage never overwrites the history
+and favourites saved before it.
 Redis unreachable at start is the caller's decision (`connect` raises `StoreUnavailable`, naming REDIS_URL).
 """
 from __future__ import annotations
@@ -54,6 +57,7 @@ class RedisStore:
         self._metrics = metrics
         self._retry_max = retry_max_s
         self._pending: dict[str, DeviceState] = {}       # newest unsaved state per device, in failure order
+        self._blind: set[str] = set()                     # devices whose saved record could not be read
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self.saves = 0
@@ -91,10 +95,12 @@ class RedisStore:
             raw = await self._r.get(self.key(device_id))
         except (RedisError, OSError) as exc:
             self._observe("load", started, False)
-            logger.warning("device state: cannot read {} from Redis ({}); starting with empty state",
-                           device_id, type(exc).__name__)
+            self._blind.add(device_id)
+            logger.warning("device state: cannot read {} from Redis ({}); starting with empty state (its saved "
+                           "record is kept)", device_id, type(exc).__name__)
             return DeviceState(device_id)
         self._observe("load", started, True)
+        self._blind.discard(device_id)
         if raw is None:
             return DeviceState(device_id)
         try:
@@ -112,7 +118,7 @@ class RedisStore:
             return False
         started = time.perf_counter()
         try:
-            await self._r.set(self.key(state.device_id), state.to_json())
+            await self._write(state)
         except (RedisError, OSError) as exc:
             self._observe("save", started, False)
             self.failures += 1
@@ -144,6 +150,13 @@ class RedisStore:
                              len(self._pending))
         self._closed = True
         await self._r.aclose()
+
+    async def _write(self, state: DeviceState) -> None:
+        if state.device_id not in self._blind:
+            await self._r.set(self.key(state.device_id), state.to_json())
+        elif not await self._r.set(self.key(state.device_id), state.to_json(), nx=True):
+            logger.info("device state: kept the saved record of {} (it could not be read when the device "
+                        "connected)", state.device_id)
 
     # ------------------------------------------------------------------ retries
     @property
@@ -177,7 +190,7 @@ class RedisStore:
             device_id, state = next(iter(self._pending.items()))
             started = time.perf_counter()
             try:
-                await self._r.set(self.key(device_id), state.to_json())
+                await self._write(state)
             except (RedisError, OSError):
                 self._observe("save", started, False)
                 self.failures += 1
