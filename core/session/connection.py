@@ -215,20 +215,20 @@ class Connection:
             await self.send(a.message)
         elif isinstance(a, ev.StartTurn):
             self.renderer.reset(a.turn.id)
-            self._turn_task = self._spawn(self._render(a.turn), f"turn-{a.turn.id}")
+            self._turn_task = self._spawn(lambda: self._render(a.turn), f"turn-{a.turn.id}")
         elif isinstance(a, ev.CancelTurn):
             await self._cancel_turn(a.reason)
         elif isinstance(a, ev.Understand):
             if self._understand_task is not None and not self._understand_task.done():
                 self._understand_task.cancel()
-            self._understand_task = self._spawn(self._understand(a.request_id, a.text), "understand")
+            self._understand_task = self._spawn(lambda: self._understand(a.request_id, a.text), "understand")
         elif isinstance(a, ev.CancelUnderstanding):
             if self._understand_task is not None and not self._understand_task.done():
                 self._understand_task.cancel()
         elif isinstance(a, ev.SaveState):
             await self._save()
         elif isinstance(a, ev.LoadState):
-            self._spawn(self._load(), "load-state")
+            self._spawn(self._load, "load-state")
         elif isinstance(a, ev.Close):
             self._closing = True
             with contextlib.suppress(Exception):
@@ -237,31 +237,32 @@ class Connection:
         elif isinstance(a, ev.FadeOut):
             self.renderer.fade_out(a.seconds)
         elif isinstance(a, ev.VolumeChange):
-            self._spawn(self._volume(a), "volume")
+            self._spawn(lambda: self._volume(a), "volume")
         elif isinstance(a, ev.CallTool):
-            self._spawn(self._call_tool(a), "device-tool")
+            self._spawn(lambda: self._call_tool(a), "device-tool")
         elif isinstance(a, ev.McpIn):
             self.mcp.on_message(a.payload)
         elif isinstance(a, ev.McpDiscover):
-            self._spawn(self.mcp.discover(), "mcp-discover")
+            self._spawn(self.mcp.discover, "mcp-discover")
         elif isinstance(a, ev.VoiceListen):
             self.voice.listen(a.state.value, a.mode.value if a.mode else None)
         else:
             self.log.warning("unhandled action {}", type(a).__name__)
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any] | None:
+    def _spawn(self, work: Callable[[], Awaitable[Any]], name: str) -> asyncio.Task[Any] | None:
+        """Run `work()` in the connection's TaskGroup. The coroutine is created inside the task, so work that is
+        cancelled before it starts (the connection ending) leaves no coroutine behind."""
         assert self._tg is not None
-        guarded = self._guard(coro)
+        guarded = self._guard(work)
         try:
             return self._tg.create_task(guarded, name=f"{name}-{self.session_id[:8]}")
         except RuntimeError:            # the connection is ending: nothing new starts
             guarded.close()
-            coro.close()
             return None
 
-    async def _guard(self, coro: Awaitable[Any]) -> None:
+    async def _guard(self, work: Callable[[], Awaitable[Any]]) -> None:
         try:
-            await coro
+            await work()
         except asyncio.CancelledError:
             raise
         except SendError:
