@@ -6,6 +6,7 @@ real engines (espeak-ng, piper) are used where they are cheap, and their frames 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,11 +482,14 @@ async def test_from_config_pool_phrase_cache_keyed_by_output_and_an_unusable_dir
 
     def built(**audio: object) -> SpeechRenderer:
         cfg = config_from_dict({"audio": {"cache_dir": "", **audio}, "voice": {"tts": {
-            "provider": "espeak", "workers": 2, "phrase_cache_dir": str(tmp_path / "p")}}})
+            "provider": "espeak", "phrase_cache_dir": str(tmp_path / "p")}}})
         return SpeechRenderer.from_config(cfg, build_tts(cfg.voice.tts), AudioPipeline(cfg.audio, AudioParams()))
 
+    local = config_from_dict({"voice": {"tts": {"workers": 3, "phrase_cache_dir": ""}}})
+    piper_pool = SpeechRenderer.from_config(local, build_tts(local.voice.tts), AudioPipeline(local.audio, AudioParams()))
+    assert piper_pool.limiter.slots == 3 and piper_pool.limiter.per_key == 2     # one worker kept for others
     speech = built()
-    assert speech.limiter.slots == 2
+    assert speech.limiter.slots == (os.cpu_count() or 2)                       # espeak: a process per call
     frames = await speech.render("Sleep tight, little one.", "en")
     await speech.wait_idle()
     assert len(list((tmp_path / "p").glob("*.p3"))) == 1

@@ -98,7 +98,8 @@ class SpeechRenderer:
 
     @classmethod
     def from_config(cls, config: Any, tts: TTSProvider, pipeline: Any, *, s3_client: Any = None) -> SpeechRenderer:
-        """Built as the server runs it: pool size, reply bound and the phrase cache (shared in S3 under
+        """Built as the server runs it: the engine's own concurrency (piper: `voice.tts.workers` processes), the reply
+        bound and the phrase cache (shared in S3 under
         `<audio.cache_s3_prefix>/phrases` when that is set and `s3_client` is the content storage's client)."""
         from core.audio.cache import S3Share
         tcfg = config.voice.tts
@@ -117,7 +118,7 @@ class SpeechRenderer:
         p = pipeline.params
         output = f"{p.sample_rate}/{p.frame_ms}/{acfg.opus_bitrate}/{acfg.opus_complexity}"
         return cls(tts, pipeline.encode_pcm, p.sample_rate, cache_phrases=tcfg.cache_phrases,
-                   max_reply_chars=tcfg.max_reply_chars, workers=tcfg.pool_size(), phrase_cache=disk,
+                   max_reply_chars=tcfg.max_reply_chars, phrase_cache=disk,
                    output_key=output, announce_budget_s=tcfg.announce_budget_ms / 1000)
 
     # ------------------------------------------------------------------ public API

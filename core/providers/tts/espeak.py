@@ -7,6 +7,7 @@ a few milliseconds.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 
@@ -31,6 +32,10 @@ class EspeakTTS(TTSProviderBase):
 
     def voice_for(self, language: str) -> str:
         return self._voices.get((language or "en").split("-")[0].lower(), self._voices["en"])
+
+    @property
+    def concurrency(self) -> int:
+        return os.cpu_count() or 2           # one single-threaded process per call
 
     def voice_id(self, text: str, language: str) -> str:
         return f"espeak:{self.voice_for(language)}:{self._speed}"

@@ -41,6 +41,8 @@ class OpenAITTS(TTSProviderBase):
     async def warm_up(self) -> None:
         return None
 
+    concurrency = 8                          # requests in flight at once: the service does the work
+
     def voice_id(self, text: str, language: str) -> str:
         return f"openai:{urlsplit(self._url).netloc}:{self._cfg.model}:{self._cfg.voice}"
 
