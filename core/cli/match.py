@@ -79,6 +79,7 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
                      "content.generate_demo": False, "content.refresh_time_s": 0}
     cfg = load_cli_config(args.config, overrides=overrides)
     svc = ContentService.from_config(cfg)
+    svc.catalog.skip_missing = False      # matching judges the metadata; the audio files may live elsewhere
     await svc.start()
     try:
         if not svc.tracks():

@@ -235,6 +235,9 @@ class Catalog:
         self.storage = storage
         self.prefixes = {k: v.strip("/") for k, v in prefixes.items()}
         self.extensions = extensions
+        # Entries whose audio file is missing are not served (never matched or announced). Off only for tools that
+        # judge the metadata itself, e.g. `app.py match` over a catalog without its audio.
+        self.skip_missing = True
         slug = hashlib.sha256(storage.description.encode()).hexdigest()[:12]
         self.cache_dir = Path(cache_dir) / slug if cache_dir else None
         self._state = _State()
@@ -409,8 +412,8 @@ class Catalog:
                 missing.add(t.filename)
                 col.issues.append(Issue("error", col.key, f"file not found in storage: {t.filename!r}; entry skipped",
                                         t.title))
-        col.tracks = present
-        if missing != col.missing:               # logged once per change, not on every refresh
+        col.tracks = present if self.skip_missing else list(col.parsed)
+        if missing != col.missing and self.skip_missing:   # logged once per change, not on every refresh
             if missing:
                 names = ", ".join(repr(f) for f in sorted(missing)[:5]) + (" ..." if len(missing) > 5 else "")
                 logger.warning("catalog {}: skipping {} entries whose audio file is missing: {}", col.key,
