@@ -44,7 +44,10 @@ def main() -> int:
     from core.providers.intent.rules import RuleIntentRecognizer
 
     t0 = time.perf_counter()
-    rec = RuleIntentRecognizer(wake_words=Config().server.wake_words)
+    try:
+        rec = RuleIntentRecognizer(wake_words=Config().server.wake_words)
+    except TypeError:                      # an older checkout: no wake-word handling in the recogniser
+        rec = RuleIntentRecognizer()
     build = (time.perf_counter() - t0) * 1000
     for u in UTTERANCES:                   # warm-up: lazy tables, transliteration caches
         rec.recognize(u)
