@@ -35,7 +35,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yaml  # noqa: E402
 
 from bench._server import ROOT, free_port, machine, make_catalog  # noqa: E402
-from bench.load_bench import one_device, transcode  # noqa: E402
+
+FRAME_S = 0.06
+
+
+def transcode(work: Path, content: Path, cache: Path) -> None:
+    """Fill the transcode cache once, so every run measures cached plays (`app.py catalog transcode`)."""
+    cfg = work / "transcode.yaml"
+    cfg.write_text(yaml.safe_dump({"audio": {"cache_dir": str(cache)},
+                                   "content": {"generate_demo": False, "cache_dir": str(work / "tc")}}))
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "catalog", "transcode", "--content-dir", str(content),
+                    "--config", str(cfg), "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def late_frames(times: list[float]) -> int:
+    """The device plays frame n when frame n-1 has finished; a frame more than one period after that is late."""
+    late, needed = 0, times[0]
+    for t in times:
+        if t - needed > FRAME_S:
+            late += 1
+        needed = max(needed, t) + FRAME_S
+    return late
+
+
+async def one_device(url: str, title: str, seconds: float, device_id: str) -> dict[str, Any]:
+    import json
+    from websockets.asyncio.client import connect
+    times: list[float] = []
+    try:
+        async with connect(url, open_timeout=30, max_size=2**20, ping_interval=None, compression=None,
+                           additional_headers={"Device-Id": device_id, "Client-Id": device_id}) as ws:
+            await ws.send(json.dumps({"type": "hello", "version": 1, "features": {}, "transport": "websocket",
+                                      "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1,
+                                                       "frame_duration": 60}}))
+            await asyncio.wait_for(ws.recv(), 30)
+            await ws.send(json.dumps({"type": "listen", "state": "detect", "text": f"play {title.lower()}"}))
+            async with asyncio.timeout(seconds + 30):
+                while True:
+                    msg = await ws.recv()
+                    if isinstance(msg, bytes):
+                        times.append(time.monotonic())
+                        if times[-1] - times[0] >= seconds:
+                            break
+                    elif '"stop"' in msg and times:
+                        break
+            await ws.send(json.dumps({"type": "abort"}))
+    except Exception as exc:   # noqa: BLE001 - a failed device is reported, not fatal
+        return {"error": 1.0, "frames": float(len(times)), "late": 0.0, "why": type(exc).__name__}
+    if not times:
+        return {"error": 1.0, "frames": 0.0, "late": 0.0}
+    return {"error": 0.0, "frames": float(len(times)), "late": float(late_frames(times))}
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -106,8 +155,8 @@ async def join_and_play(ota_url: str, title: str, seconds: float, delay: float, 
                                                                                    "Client-Id": device_id}) as r:
             url = (await r.json())["websocket"]["url"]
     except Exception as exc:   # noqa: BLE001 - reported as an error row
-        return {"error": 1.0, "frames": 0.0, "late": 0.0, "underrun": 0.0, "ttff": -1.0, "url": "", "why": repr(exc)}
-    result = await one_device(url, title, seconds, 0.0)
+        return {"error": 1.0, "frames": 0.0, "late": 0.0, "url": "", "why": repr(exc)}
+    result = await one_device(url, title, seconds, device_id)
     return {**result, "url": url}
 
 

@@ -68,6 +68,10 @@ async def test_redis_killed_mid_run_writes_wait_and_land_in_order(redis_server: 
         assert (await store.load("dev-1")).item.position_ms == 4_000   # type: ignore[union-attr]
         assert await store.ping() is False
         assert any("retrying in the background" in line for line in caplog_loguru)
+        failed = store.failures
+        async with asyncio.timeout(10):
+            while store.failures == failed:              # the background task has retried and failed once more
+                await asyncio.sleep(0.02)
         # Redis comes back (empty, on the same port): the retry task writes the newest states
         redis_server.start()
         async with asyncio.timeout(15):
@@ -82,7 +86,8 @@ async def test_redis_killed_mid_run_writes_wait_and_land_in_order(redis_server: 
         assert any("Redis answers again" in line for line in caplog_loguru)
         assert await store.save(_story("dev-1", 5_000)) is True      # direct writes again
         text = metrics.exposition().decode()
-        assert 'xiaozhi_store_errors_total{op="save"}' in text
+        assert 'xiaozhi_store_errors_total{op="retry"}' in text           # failed background retries counted
+        assert 'xiaozhi_store_latency_seconds_count{op="retry"}' in text
     finally:
         await store.close()
 

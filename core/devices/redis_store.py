@@ -78,6 +78,7 @@ class RedisStore:
         return f"{self._prefix}dev:{device_id}"
 
     def _observe(self, op: str, started: float, ok: bool) -> None:
+        # Only background retries: the session measures its own load/save calls (latency and failures).
         if self._metrics is not None:
             self._metrics.store_latency(op, time.perf_counter() - started)
             if not ok:
@@ -90,16 +91,13 @@ class RedisStore:
         pending = self._pending.get(device_id)
         if pending is not None:
             return pending
-        started = time.perf_counter()
         try:
             raw = await self._r.get(self.key(device_id))
         except (RedisError, OSError) as exc:
-            self._observe("load", started, False)
             self._blind.add(device_id)
             logger.warning("device state: cannot read {} from Redis ({}); starting with empty state (its saved "
                            "record is kept)", device_id, type(exc).__name__)
             return DeviceState(device_id)
-        self._observe("load", started, True)
         self._blind.discard(device_id)
         if raw is None:
             return DeviceState(device_id)
@@ -116,17 +114,14 @@ class RedisStore:
         if self._pending:                      # Redis was failing: keep the order, the flusher writes it
             self._queue(state)
             return False
-        started = time.perf_counter()
         try:
             await self._write(state)
         except (RedisError, OSError) as exc:
-            self._observe("save", started, False)
             self.failures += 1
             logger.warning("device state: Redis write of {} failed ({}); keeping it and retrying in the background",
                            state.device_id, type(exc).__name__)
             self._queue(state)
             return False
-        self._observe("save", started, True)
         self.saves += 1
         return True
 
@@ -192,10 +187,10 @@ class RedisStore:
             try:
                 await self._write(state)
             except (RedisError, OSError):
-                self._observe("save", started, False)
+                self._observe("retry", started, False)
                 self.failures += 1
                 return False
-            self._observe("save", started, True)
+            self._observe("retry", started, True)
             self.saves += 1
             if self._pending.get(device_id) is state:      # a newer save arrived meanwhile: keep that one
                 del self._pending[device_id]
