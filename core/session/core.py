@@ -146,11 +146,12 @@ class SessionCore:
     # ------------------------------------------------------------------ device input
 
     def _on_TextIn(self, ev: TextIn, out: list[Action]) -> None:
-        self._last_activity = self._now
         msg = m.parse_message(ev.text)
         if isinstance(msg, m.Invalid):
-            self._log.warning("ignored a bad message: {}", msg.reason)
-        elif isinstance(msg, m.Hello):
+            self._count_bad(f"bad message: {msg.reason}")    # junk neither floods the log nor keeps us open
+            return
+        self._last_activity = self._now
+        if isinstance(msg, m.Hello):
             self._hello(msg, out)
         elif self.state is SessionState.AWAITING_HELLO:
             self._log.warning("ignored {} before hello", type(msg).__name__)
@@ -180,7 +181,7 @@ class SessionCore:
     def _count_bad(self, reason: str) -> None:
         self._bad_frames += 1
         if self._bad_frames in (1, 10, 100) or self._bad_frames % 1000 == 0:   # rate-limited: a stream of junk
-            self._log.warning("ignored binary frame #{}: {}", self._bad_frames, reason)
+            self._log.warning("ignored bad input #{}: {}", self._bad_frames, reason)
 
     def _hello(self, hello: m.Hello, out: list[Action]) -> None:
         if hello.version != self.version:
