@@ -199,7 +199,7 @@ class TTSConfig:
     pcm_sample_rate: int = 24000               # openai provider: rate of "pcm" responses (OpenAI: 24000)
     timeout_s: float = 10.0
     cache_phrases: int = 256                   # synthesised short phrases kept in memory (0 disables)
-    workers: int = 0                           # synthesis pool size (piper processes); 0 = half the cores + 1
+    workers: int = 0                           # synthesis pool size (piper processes); 0 = half the cores
     max_reply_chars: int = 400                 # a longer reply is cut at a sentence or word boundary
     phrase_cache_dir: str = "metadata/phrase-cache"  # short phrases kept on disk as p3 ("" disables)
     phrase_cache_mb: int = 64                  # bound of the phrase cache directory (LRU)
@@ -214,7 +214,7 @@ class TTSConfig:
         if self.cache_phrases < 0:
             raise ConfigError("voice.tts.cache_phrases: use 0 or more")
         if not 0 <= self.workers <= 64:
-            raise ConfigError("voice.tts.workers: use 0 (half the CPU cores plus one) or 1-64")
+            raise ConfigError("voice.tts.workers: use 0 (half the CPU cores) or 1-64")
         if not 40 <= self.max_reply_chars <= 5000:
             raise ConfigError("voice.tts.max_reply_chars: use 40-5000 (400 is about 25 s of speech)")
         if self.phrase_cache_mb < 1:
@@ -223,11 +223,10 @@ class TTSConfig:
             raise ConfigError("voice.tts.announce_budget_ms: use 0-10000 (300 keeps a track's start snappy)")
 
     def pool_size(self) -> int:
-        """`workers`, or half the cores plus one (at most 4): each piper worker's onnxruntime already keeps about two
-        cores busy, and the extra worker is free for a new reply while one device's long replies hold the others
-        (a device holds at most workers - 1). Measured on 2 cores: same throughput as one worker, and a reply's
-        delay behind four long ones 0.3 s instead of 1.1 s while the machine was loaded."""
-        return self.workers or min(4, max(1, (os.cpu_count() or 2) // 2) + 1)
+        """`workers`, or half the cores (1-4): each piper worker's onnxruntime already keeps about two cores busy.
+        Measured on 2 cores (bench/tts_bench.py): two workers gave the same throughput for twice the memory, and a
+        reply's delay behind four long ones was lower with two only while the machine was loaded by other work."""
+        return self.workers or min(4, max(1, (os.cpu_count() or 2) // 2))
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ def test_shipped_config_yaml_loads_and_documents_every_key() -> None:
     ({"content": {"s3": {"url_mode": "cdn"}}}, "content.s3.cdn_base_url"),
     ({"content": {"s3": {"presign_expires_s": 700000}}}, "604800"),
     ({"server": 5}, "server: expected a mapping"),
-    ({"voice": {"tts": {"workers": -1}}}, "voice.tts.workers: use 0 (half the CPU cores plus one) or 1-64"),
+    ({"voice": {"tts": {"workers": -1}}}, "voice.tts.workers: use 0 (half the CPU cores) or 1-64"),
     ({"voice": {"tts": {"max_reply_chars": 10}}}, "voice.tts.max_reply_chars: use 40-5000"),
     ({"voice": {"tts": {"announce_budget_ms": -1}}}, "voice.tts.announce_budget_ms: use 0-10000"),
     ({"voice": {"tts": {"phrase_cache_mb": 0}}}, "voice.tts.phrase_cache_mb: use 1 or more"),

@@ -6,7 +6,7 @@ and writes one WAV per input line; the worker's log line "Wrote <path>" says whe
 A request holds one worker only while it is synthesised: the whole request's audio is collected, the worker goes
 back to the pool, and only then is the audio yielded, so a caller that paces its output in real time never holds
 an engine. Each worker's onnxruntime already uses about two cores (measured), hence the default pool of half the
-cores plus one (`voice.tts.workers: 0`; the extra worker keeps a slot free for a new reply).
+cores (`voice.tts.workers: 0`).
 """
 from __future__ import annotations
 
