@@ -59,6 +59,7 @@ class Runtime:
     store: DeviceStore
     session: SessionDeps
     asr: Any = None
+    warmer: AnnouncementWarmer | None = None
 
     @classmethod
     async def create(cls, cfg: Config, *, directory: DeviceDirectory | None = None,
@@ -89,7 +90,8 @@ class Runtime:
             stop_grace_s=cfg.audio.stop_grace_ms / 1000.0, metrics=metrics or NullMetrics())
         rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, tts, store, deps, asr)
         await rt._warm_up()
-        if cfg.voice.tts.provider != "none":
+        rt.warmer = warmer
+        if cfg.voice.tts.provider != "none" and cfg.voice.tts.announce_ahead:
             warmer.start()          # "Now playing <title>" for every title, rendered ahead at low priority
         logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}, state={}",
                     len(content.tracks()), params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider,
@@ -107,6 +109,9 @@ class Runtime:
                 pass
 
     async def close(self) -> None:
+        if self.warmer is not None:
+            await self.warmer.aclose()
+        await self.speech.aclose()
         for provider in (self.asr, self.tts, self.session.understand.intent):
             close = getattr(provider, "aclose", None)
             if close is not None:

@@ -55,7 +55,8 @@ def make_config(tone_catalog: Path, tmp_path: Path) -> Callable[..., Config]:
                         "cache_dir": str(tmp_path / "catalog-cache")},
             "audio": {"cache_dir": str(tmp_path / "audio-cache")},
             "state": {"url": f"sqlite:{tmp_path / 'devices.db'}"},
-            "voice": {"tts": {"provider": "none"}, "asr": {"provider": "none"}, "vad": {"provider": "none"}},
+            "voice": {"tts": {"provider": "none", "phrase_cache_dir": str(tmp_path / "phrase-cache")},
+                      "asr": {"provider": "none"}, "vad": {"provider": "none"}},
             "log": {"level": "DEBUG"},
         }
         for section, values in sections.items():
