@@ -21,7 +21,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.process import cdist
 
 from core.lang import vocab
 from core.lang.script import native_language
@@ -113,7 +115,8 @@ class _Title:
 
 
 class TitleSnapper:
-    """Immutable once built; `snap` is pure and cheap (a few hundred rapidfuzz ratios per utterance)."""
+    """Immutable once built; `snap` is pure and cheap (one rapidfuzz matrix per title length: ~1 ms for the demo
+    catalog, a few ms for 2,000 titles)."""
 
     def __init__(self, titles: Iterable[str], *, min_score: float = 84.0, margin: float = 6.0,
                  min_chars: int = 6) -> None:
@@ -126,7 +129,12 @@ class TitleSnapper:
             if len(phon) >= min_chars and phon not in entries:   # short titles snap far too easily
                 entries[phon] = _Title(t, phon, _key(phon))
         self._titles = tuple(entries.values())
-        self._ntok = {e.text: max(1, len(tokens(e.text))) for e in self._titles}
+        # Titles grouped by word count: a title of n words is compared with transcript windows of n-1..n+1 words.
+        groups: dict[int, list[_Title]] = {}
+        for e in self._titles:
+            groups.setdefault(max(1, len(tokens(e.text))), []).append(e)
+        self._groups = {n: (tuple(g), [e.phon for e in g], [e.key for e in g]) for n, g in groups.items()}
+        self._known = known_words()          # built here, not on a child's first request
 
     def __len__(self) -> int:
         return len(self._titles)
@@ -136,27 +144,29 @@ class TitleSnapper:
         phon = [fold(w) for w in words]
         if not self._titles or not any(phon):
             return Snap(transcript, None, 0.0, 0.0)
-        best: tuple[float, _Title, int, int] | None = None
-        per_title: dict[str, float] = {}
-        for title in self._titles:
-            n = self._ntok[title.text]
-            for width in range(max(1, n - 1), n + 2):
-                for start in range(0, max(1, len(words) - width + 1)):
-                    window = "".join(phon[start:start + width])
-                    if not window:
-                        continue
-                    score = max(fuzz.ratio(window, title.phon), fuzz.ratio(_key(window), title.key))
-                    if score > per_title.get(title.text, -1.0):
-                        per_title[title.text] = score
-                    if best is None or score > best[0]:
-                        best = (score, title, start, start + width)
-        assert best is not None
-        score, title, start, end = best
-        runner = max((s for t, s in per_title.items() if t != title.text), default=0.0)
+        best: dict[str, tuple[float, int, int]] = {}          # title -> (score, start, end)
+        for n, (group, phons, keys) in self._groups.items():
+            spans = [(i, i + w) for w in range(max(1, n - 1), n + 2)
+                     for i in range(0, max(1, len(words) - w + 1))]
+            windows = ["".join(phon[a:b]) for a, b in spans]
+            spans = [sp for sp, w in zip(spans, windows, strict=True) if w]
+            windows = [w for w in windows if w]
+            if not windows:
+                continue
+            scores = np.maximum(cdist(windows, phons, scorer=fuzz.ratio),
+                                cdist([_key(w) for w in windows], keys, scorer=fuzz.ratio))
+            rows = scores.argmax(axis=0)
+            for j, title in enumerate(group):
+                score = float(scores[rows[j], j])
+                if score > best.get(title.text, (-1.0, 0, 0))[0]:
+                    best[title.text] = (score, *spans[rows[j]])
+        if not best:
+            return Snap(transcript, None, 0.0, 0.0)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
+        title, (score, start, end) = ranked[0]
+        runner = ranked[1][1][0] if len(ranked) > 1 else 0.0
         if score < self.min_score or score - runner < self.margin:
             return Snap(transcript, None, score, runner)
-        known = known_words()
-        tail = [w for w, p in zip(words[end:], phon[end:], strict=True) if p in known]
-        text = " ".join([*words[:start], title.text, *tail])
-        return Snap(text, title.text, score, runner)
-
+        tail = [w for w, p in zip(words[end:], phon[end:], strict=True) if p in self._known]
+        text = " ".join([*words[:start], title, *tail])
+        return Snap(text, title, score, runner)
