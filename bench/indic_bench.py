@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loguru import logger  # noqa: E402
 
-from bench.indic_eval_set import EVAL_VOICES, NOISE_SEED, NON_SPEECH, REQUESTS, SNR_DB, SPEEDS, Request  # noqa: E402
+from bench.indic_eval_set import (EVAL_VOICES, NOISE_SEED, NON_SPEECH, REQUESTS, SNR_DB, SPEEDS,  # noqa: E402
+                                  TUNING_REQUESTS, TUNING_VOICES, Request)
 from core.audio.resample import parse_wav, resample  # noqa: E402
 from core.config import Config, load_config  # noqa: E402
 
@@ -140,7 +141,7 @@ def non_speech(kind: str, seconds: float, rng: np.random.Generator) -> bytes:
     return np.clip(x, -32768, 32767).astype(np.int16).tobytes()
 
 
-async def build_clips(smoke: bool = False) -> list[Clip]:
+async def build_clips(smoke: bool = False, tuning: bool = False) -> list[Clip]:
     from core.providers.tts.piper import PiperTTS
     rng = np.random.default_rng(NOISE_SEED)
     clips: list[Clip] = []
@@ -148,9 +149,12 @@ async def build_clips(smoke: bool = False) -> list[Clip]:
     requests: list[Request] = list(REQUESTS)
     if smoke:                                  # a quick check of the harness itself, not a measurement
         requests = [next(r for r in REQUESTS if r.language == lang) for lang in LANGS]
+    voices = EVAL_VOICES
+    if tuning:                                 # the tuning phrases and voices: for development, not the score
+        requests, voices = list(TUNING_REQUESTS), {k: (v,) for k, v in TUNING_VOICES.items()}
     try:
         for req in requests:
-            for voice in EVAL_VOICES[req.language][: 1 if smoke else None]:
+            for voice in voices[req.language][: 1 if smoke else None]:
                 for wpm in SPEEDS[-1:] if smoke else SPEEDS:
                     if voice == "piper":
                         base = b"".join([c async for c in piper.synthesize(req.text, "en", RATE)])
@@ -242,10 +246,11 @@ async def evaluate(name: str, asr: Any, clips: list[Clip], understand: Any, matc
     times: dict[str, list[float]] = {k: [] for k in rows}
     for clip in clips:
         played = None
-        text = ""
+        heard: list[str] = []
         for utterance in segment(clip.pcm, vad):      # what the server's VAD hands to the recogniser
             t0 = time.perf_counter()
             text = await asr.transcribe(utterance, RATE, device="bench")
+            heard.append(text)
             times[clip.language].append(time.perf_counter() - t0)
             if text.strip():
                 ctx = PluginContext(catalog=matcher, device=DeviceState("bench"), on_miss=cfg.matching.on_miss,
@@ -268,7 +273,8 @@ async def evaluate(name: str, asr: Any, clips: list[Clip], understand: Any, matc
             r["false"] += 1
             verdict = "FALSE PLAY"
         if verbose:
-            print(f"  [{name}] {clip.language} {clip.label!r:60} -> {text!r:50} -> {played!r} {verdict}")
+            print(f"  [{name}] {clip.language} {clip.label!r:60} -> {' | '.join(map(repr, heard)) or '(no speech)':50} "
+                  f"-> {played!r} {verdict}")
     return {"rows": rows, "times": times}
 
 
@@ -379,6 +385,7 @@ async def main() -> None:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="one clip per language: checks the harness, measures nothing")
+    ap.add_argument("--tuning", action="store_true", help="the tuning phrases and voices instead of the held-out set")
     args = ap.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
@@ -395,7 +402,7 @@ async def main() -> None:
     model_dir = ROOT / "metadata" / "models" / "whisper-base"
     print(f"CPU cores: {os.cpu_count()} (shared machine: figures vary with other load)")
     t0 = time.perf_counter()
-    clips = await build_clips(args.smoke)
+    clips = await build_clips(args.smoke, args.tuning)
     print(f"{len(clips)} clips synthesised in {time.perf_counter() - t0:.1f} s "
           f"({sum(c.language != 'none' for c in clips)} requests, {sum(c.language == 'none' for c in clips)} non-speech)")
     with tempfile.TemporaryDirectory() as tmp:
