@@ -161,7 +161,7 @@ class VADConfig:
 @dataclass(frozen=True, slots=True)
 class ASRConfig:
     provider: Literal["whisper", "openai", "none"] = "whisper"
-    language: str = "en"                       # whisper: forced language (whisper-base is only usable in English)
+    language: str = "en"                       # whisper: forced language (en: Indic requests are heard romanized)
     threads: int = 2                           # whisper: CPU threads per transcription
     max_seconds: float = 10.0                  # wall-clock cap per utterance (whisper can loop)
     max_new_tokens: int = 96                   # whisper: token cap per utterance (bounds a repetition loop)
