@@ -178,3 +178,16 @@ async def test_spoken_request_for_a_title_not_in_the_catalog_is_an_honest_miss(m
                      if r.kind == "json" and r.message.get("state") == "sentence_start"]
         assert any("couldn't find" in s for s in sentences), sentences   # ... and the speaker says it has none
         assert len(client.audio) == 0 or len(client.decode_audio()) == 0   # and plays nothing
+
+
+@pytest.mark.timeout(120)
+async def test_noise_and_silence_give_no_invented_request() -> None:
+    """With the catalog prompt whisper answers noise with fluent text ("Play the song."); none may come out."""
+    cfg = config_from_dict({"voice": {"asr": {"model_dir": str(ROOT / "metadata" / "models" / "whisper-base")}}})
+    asr = WhisperASR(cfg.voice.asr)
+    asr.set_vocabulary(DEMO_TITLES)
+    rng = np.random.default_rng(77)
+    clips = [bytes(32000), bytes(64000)] + [
+        (rng.normal(0, 328 * (k + 1), 32000)).astype(np.int16).tobytes() for k in range(4)]
+    heard = [await asr.transcribe(pcm) for pcm in clips]
+    assert heard == [""] * len(clips), heard
