@@ -183,7 +183,7 @@ class ASRConfig:
         if self.max_concurrent < 1:
             raise ConfigError("voice.asr.max_concurrent: use 1 or more")
         if self.snap_min_score != 0 and not 50 <= self.snap_min_score <= 100:
-            raise ConfigError("voice.asr.snap_min_score: use 50-100 (84 measured best), or 0 to turn snapping off")
+            raise ConfigError("voice.asr.snap_min_score: use 50-100 (84 by default; lower snaps more readily), or 0 to turn snapping off")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("voice.asr.base_url: must start with http:// or https://")
 
