@@ -87,6 +87,7 @@ bench: test-deps
 	$(BIN)/python bench/decoder_bench.py
 	$(BIN)/python bench/resume_bench.py
 	$(BIN)/python bench/voice_bench.py
+	$(BIN)/python bench/indic_bench.py
 	$(BIN)/python bench/server_bench.py
 	$(BIN)/python bench/load_bench.py
 	$(BIN)/python bench/abuse_bench.py

@@ -161,12 +161,13 @@ class VADConfig:
 @dataclass(frozen=True, slots=True)
 class ASRConfig:
     provider: Literal["whisper", "openai", "none"] = "whisper"
-    language: str = "en"                       # whisper: forced language (whisper-base is only usable in English)
+    language: str = "en"                       # whisper: forced language (en: Indic requests are heard romanized)
     threads: int = 2                           # whisper: CPU threads per transcription
     max_seconds: float = 10.0                  # wall-clock cap per utterance (whisper can loop)
     max_new_tokens: int = 96                   # whisper: token cap per utterance (bounds a repetition loop)
     max_concurrent: int = 1                    # whisper: transcriptions run at once (more just share the same cores)
     model_dir: str = "metadata/models/whisper-base"  # whisper: model.bin is reassembled here from the PyPI parts once
+    snap_min_score: float = 84.0               # whisper: phonetic similarity (0-100) to snap a transcript to a title
     base_url: str = ""                         # openai provider: e.g. http://host:8080/v1
     api_key: str = ""                          # from env ASR_API_KEY
     model: str = "whisper-1"
@@ -181,6 +182,8 @@ class ASRConfig:
             raise ConfigError("voice.asr.max_new_tokens: use 8-440 (96 covers a long sentence)")
         if self.max_concurrent < 1:
             raise ConfigError("voice.asr.max_concurrent: use 1 or more")
+        if self.snap_min_score != 0 and not 50 <= self.snap_min_score <= 100:
+            raise ConfigError("voice.asr.snap_min_score: use 50-100 (84 by default; lower snaps more readily), or 0 to turn snapping off")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("voice.asr.base_url: must start with http:// or https://")
 
