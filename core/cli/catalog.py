@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run", "romanize", "scan_dir"]
+__all__ = ["register", "run", "romanize", "scan_dir", "scan_entry"]
 
 
 def register(sub: Any) -> None:
@@ -35,6 +35,7 @@ def register(sub: Any) -> None:
                           help="create or update each folder's metadata.json from its audio files")
     s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
     s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
+    s.add_argument("--prune", action="store_true", help="remove entries whose audio file is gone")
     s.set_defaults(func=run)
 
     u = catsub.add_parser("upload", parents=[common],
@@ -172,12 +173,28 @@ def _duration(path: Path) -> float | None:
         return None
 
 
-def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True) -> list[str]:
-    """Update metadata.json in every folder under `root` that holds audio files. Returns summary lines."""
+def scan_entry(path: Path, collection: str) -> tuple[str, dict[str, Any]]:
+    """A new entry for one audio file: the title is the file name without its track number; `romanized` and
+    `alternatives` are derived (short forms without parentheticals, subtitles or a series prefix)."""
+    from core.content.titles import strip_track_number, title_variants
+
+    title = strip_track_number(path.stem)
+    alternatives = title_variants(title, collection)
+    roman = romanize(title)
+    if roman != title:
+        alternatives += [r for r in (romanize(v) for v in alternatives) if r not in alternatives]
+    return title, {"romanized": roman, "filename": path.name, "alternatives": alternatives}
+
+
+def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True, prune: bool = False) -> list[str]:
+    """Update metadata.json in every folder under `root` that holds audio files: new files get entries (existing
+    entries are never rewritten); with `prune`, entries whose file is gone are removed. Returns summary lines."""
     exts = tuple(e.lower() for e in extensions)
     lines: list[str] = []
     folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts
                       and not p.name.startswith(".")})
+    if prune:       # a folder whose audio is all gone still has a catalog to prune
+        folders = sorted(set(folders) | {m.parent for m in root.rglob("metadata.json")})
     for folder in folders:
         meta_path = folder / "metadata.json"
         data: dict[str, Any] = {}
@@ -193,28 +210,38 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True)
                 lines.append(f"SKIPPED {meta_path}: the top level is not an object")
                 continue
         known = {e.get("filename") for e in data.values() if isinstance(e, dict)}
-        audio = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+        audio = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts
+                       and not p.name.startswith("."))
         new = [p for p in audio if p.name not in known]
         need_dur = [p for p in new] if durations else []
         with ThreadPoolExecutor(max_workers=4) as pool:
             durs = dict(zip(need_dur, pool.map(_duration, need_dur), strict=True))
         for p in new:
-            title = p.stem.strip()
+            title, entry = scan_entry(p, folder.name)
+            base, n = title, 2
             while title in data:
-                title += " (2)"
-            entry: dict[str, Any] = {"romanized": romanize(title), "filename": p.name, "alternatives": []}
+                title, n = f"{base} ({n})", n + 1
             if durs.get(p) is not None:
                 entry["duration"] = durs[p]
             data[title] = entry
-        missing = [f for f in known if isinstance(f, str) and not (folder / f).exists()]
-        if new or not meta_path.exists():
+        gone = sorted(t for t, e in data.items() if isinstance(e, dict) and isinstance(e.get("filename"), str)
+                      and not (folder / e["filename"]).exists())
+        if prune:
+            for t in gone:
+                del data[t]
+        if new or (prune and gone) or not meta_path.exists():
             tmp = meta_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             tmp.replace(meta_path)
         rel = folder.relative_to(root) if folder != root else Path(".")
-        lines.append(f"{rel}: {len(new)} added, {len(data) - len(new)} kept"
-                     + (f", {len(missing)} entries whose file is missing: {', '.join(sorted(missing))}"
-                        if missing else ""))
+        names = ", ".join(repr(data.get(t, {}).get("filename") if not prune else t) for t in gone[:5]) \
+            + (" ..." if len(gone) > 5 else "")
+        line = f"{rel}: {len(new)} added, {len(data) - len(new)} kept"
+        if gone and prune:
+            line += f", {len(gone)} removed (file gone): {names}"
+        elif gone:
+            line += f", {len(gone)} entries whose file is missing: {names} (scan --prune removes them)"
+        lines.append(line)
     if not folders:
         lines.append(f"no audio files ({', '.join(exts)}) under {root}")
     return lines
@@ -225,7 +252,7 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
     if not root.is_dir():
         print(f"{root} is not a folder", file=sys.stderr)
         return 1
-    lines = scan_dir(root, cfg.content.extensions, durations=not args.no_duration)
+    lines = scan_dir(root, cfg.content.extensions, durations=not args.no_duration, prune=args.prune)
     print("\n".join(lines))
     return 1 if any(line.startswith("SKIPPED") for line in lines) else 0
 

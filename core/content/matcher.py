@@ -17,8 +17,9 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
+from core.lang.text import MAX_CHARS, Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
     strip_carriers
+from core.content.titles import match_text, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 
@@ -92,7 +93,7 @@ class MultilingualMatcher:
         def key_of(text: str) -> tuple[str, str, str | None]:
             hit = key_memo.get(text)
             if hit is None:
-                toks = normalize(text).split()
+                toks = normalize(match_text(text)).split()
                 phon = [tok_memo[t] if t in tok_memo else tok_memo.setdefault(t, fold(t)) for t in toks]
                 keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
                 hit = key_memo[text] = (" ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep),
@@ -108,12 +109,17 @@ class MultilingualMatcher:
             return hit
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
+        derived_owners: dict[str, set[int]] = defaultdict(set)
         pending: list[tuple[str, str, _Key]] = []
         for i, t in enumerate(self.tracks):
             names = [(t.title, MatchType.EXACT), (t.romanized, MatchType.ROMANIZED)]
             names += [(a, MatchType.ALTERNATIVE) for a in t.alternatives]
             stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             names.append((stem, MatchType.ALTERNATIVE))
+            # Short forms of the title ("Goldilocks" for "Goldilocks (and the 3 Bears)"); never a group name.
+            derived = [v for src in (t.title, stem) for v in title_variants(src, t.collection)]
+            names += [(v, MatchType.ALTERNATIVE) for v in derived]
+            derived_ids = {id(v) for v in derived}
             seen: set[str] = set()
             for text, level in names:
                 if not text or text.isspace():
@@ -123,6 +129,9 @@ class MultilingualMatcher:
                     continue      # the romanized form or file name repeating the title adds nothing
                 seen.add(norm)
                 pending.append((norm, phon, _Key(i, level, script is not None, script or "latin")))
+                if id(text) in derived_ids:
+                    derived_owners[phon].add(i)
+                    continue
                 if level is MatchType.ALTERNATIVE and text is not stem:
                     alias_owners[phon].add(i)
                     self._moods[i] |= moods_of(phon, True)
@@ -137,8 +146,10 @@ class MultilingualMatcher:
         choice_of: dict[str, int] = {}
         self._choices: list[str] = []
         self._choice_keys: list[list[_Key]] = []
+        # A short form two entries share ("Cinderella" of "Cinderella - Part 1" and "- Part 2") names neither.
+        vague = {k for k, owners in derived_owners.items() if len(owners) > 1}
         for norm, phon, key in pending:
-            if key.level is MatchType.ALTERNATIVE and phon in shared:
+            if key.level is MatchType.ALTERNATIVE and (phon in shared or phon in vague):
                 continue       # a shared alias names a group, never one title
             self._exact[norm].append(key)
             self._phon[phon].append(key)
@@ -242,7 +253,7 @@ class MultilingualMatcher:
         return self._pools.get(kind, ())
 
     def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
-        a = self.analyze(text)
+        a = self.analyze(match_text(text[:4 * MAX_CHARS]))
         hint = language_code(hint_in, self._names) or a.language
         soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
         pool = self._pool(kind)
