@@ -171,7 +171,7 @@ class MultilingualMatcher:
         self._vocab_by_first = dict(by_first)
         self._group_keys = list(self._groups)
         colls = {(t.kind, t.collection) for t in self.tracks}
-        self._collection_names = PhraseSet([(c, f"{k.value}/{c}") for k, c in colls])
+        self._collection_names = _collection_phrases(colls, lex)
         self._category_of: dict[str, set[str]] = defaultdict(set)   # canonical category -> "kind/collection"
         for k, c in colls:
             phon = [fold(x) for x in normalize(c).split()]
@@ -272,12 +272,20 @@ class MultilingualMatcher:
             own = {i for i in allowed if self._lang[i] == hint}
             if own and own != allowed:
                 scopes.insert(0, own)
+        coll_spans = [(s, e, v) for s, e, vs in self._collection_names.find(a.phon) for v in vs.split("|")
+                      if kind is None or v.startswith(f"{kind.value}/")]
+        coll_idx = {i for s, e, _ in coll_spans for i in range(s, e)}
+        rest = [i for i in a.residual if i not in coll_idx]
+        # "tell me a moral story" names the collection: only a whole-title equality may beat it.
+        coll_only = bool(coll_spans) and not rest
+        if coll_only:
+            queries = queries[:1]
         for scope in scopes:
             for q in queries:
                 best = self._equal(q, scope, soft_hint, alias_ok=not mood_only)
                 if best:
                     break
-            if best is None and not a.slot_only:
+            if best is None and not a.slot_only and not coll_only:
                 found = [r for r in (self._fuzzy(q, scope, soft_hint) for q in queries) if r is not None]
                 hits = [r for r in found if r.track is not None]
                 if hits:
@@ -288,10 +296,6 @@ class MultilingualMatcher:
                 break
         if best is not None:
             return best
-        coll_spans = [sp for sp in self._collection_names.find(a.phon)
-                      if kind is None or sp[2].startswith(f"{kind.value}/")]
-        coll_idx = {i for s, e, _ in coll_spans for i in range(s, e)}
-        rest = [i for i in a.residual if i not in coll_idx]
         group = self._group_for(a.phon_of(rest)) if rest else None
         if group is None and a.phon_of(a.core) in self._groups:
             group = a.phon_of(a.core)     # "counting song": a shared alias beats the mood word inside it
@@ -469,6 +473,35 @@ class MultilingualMatcher:
         return min(members, key=lambda i: recent.index(self._uids[i]) if self._uids[i] in recent else -1)
 
 
+_COLLECTION_NOUNS = {"stories": "story", "story": "", "songs": "song", "song": "", "rhymes": "rhyme", "rhyme": "",
+                     "tales": "tale", "tale": "", "poems": "poem", "poem": "", "lullabies": "lullaby", "lullaby": ""}
+_GENERIC_NOUNS = frozenset({"stories", "story", "songs", "song"})     # "play songs" names no one collection
+
+
+def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> PhraseSet:
+    """Collection names as people say them: 'Moral Stories' is also 'moral story' and 'moral'; 'Nursery Rhymes'
+    is also 'rhymes' (a specific noun, and 'nursery' is not a language). A phrase may name several collections."""
+    names: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for k, c in colls:
+        value = f"{k.value}/{c}"
+        words = normalize(c).split()
+        forms = [words]
+        if words and words[-1] in _COLLECTION_NOUNS:
+            noun = words[-1]
+            single = _COLLECTION_NOUNS[noun] or noun
+            forms.append(words[:-1] + [single])
+            if len(words) > 1:
+                forms.append(words[:-1])
+                qualifier = [fold(w) for w in words[:-1]]
+                if noun not in _GENERIC_NOUNS and not lex.languages.covers(qualifier):
+                    forms += [[noun], [single]]
+        for f in forms:
+            seq = tuple(p for p in (fold(w) for w in f) if p)
+            if seq:
+                names[seq].add(value)
+    return PhraseSet.of_sequences((seq, "|".join(sorted(vs))) for seq, vs in names.items())
+
+
 def _adjust(q: str, key: str, score: float) -> float:
     """WRatio rewards a short request inside a long title; demand coverage before trusting a partial alignment."""
     cov = len(q) / max(1, len(key))
@@ -493,6 +526,9 @@ def _two_way_cover(q: str, key: str) -> float:
     """Request words found in the key; for a much longer request ("baa baa black sheep for my little brother"),
     a key of several distinct words found whole in it also counts."""
     c = _cover(q, key)
+    compact = fuzz.ratio(q.replace(" ", ""), key.replace(" ", ""))
+    if compact >= 92:           # the same letters split differently: "bean stalk" / "beanstalk"
+        c = max(c, compact)
     if len(q) >= 1.5 * len(key) and len(set(key.split())) >= 2:
         c = max(c, _cover(key, q))
     return c
