@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
     src.add_argument("--s3", action="store_true", help="check the configured bucket (S3_BUCKET)")
     v.add_argument("--no-probe", action="store_true",
                    help="do not open the audio files (by default each one's first second is decoded with ffmpeg)")
+    v.add_argument("--json", action="store_true", help="print the report as one JSON object (for scripts)")
     v.set_defaults(func=run)
 
     s = catsub.add_parser("scan", parents=[common],
@@ -121,18 +122,59 @@ async def _inspect(args: argparse.Namespace, cfg: Any, *, validate: bool) -> int
                     print(f"{kind.value:6} {name:20} {n:5} entries")
             print(f"{report.collections} collections, {report.entries} entries in {svc.storage.description}")
             return 0 if report.collections else 1
-        issues = list(report.issues)
+        issues = list(report.issues) + await _library_issues(svc)
         if not getattr(args, "no_probe", False):
             from core.content.audiocheck import check_audio_files
             issues += await check_audio_files(svc)
-        errors = sum(1 for i in issues if i.severity == "error")
-        for issue in issues:
-            print(issue)
-        print(f"{svc.storage.description}: {report.collections} collections, {report.entries} entries, "
-              f"{errors} errors, {len(issues) - errors} warnings")
-        return 0 if not errors and report.collections else 1
+        return _report(args, svc.storage.description, report.collections, report.entries, issues)
     finally:
         await svc.storage.close()
+
+
+async def _library_issues(svc: Any) -> list[Any]:
+    """What the server would silently ignore: audio no entry names, folders of audio without a metadata.json."""
+    from core.content.catalog import Issue
+    from core.content.storage import StorageError
+
+    cat = svc.catalog
+    exts = tuple(e.lower() for e in cat.extensions)
+    out: list[Issue] = []
+    for key, files in sorted(cat.unlisted_files().items()):
+        for f in files:
+            out.append(Issue("warning", key, f"audio file {f!r} is not in metadata.json (run `catalog scan` to add "
+                                             "it)"))
+    for folder in cat.bare_folders():
+        try:
+            objects = await svc.storage.list_objects(folder)
+        except StorageError as exc:
+            out.append(Issue("warning", folder, f"cannot list it: {exc}"))
+            continue
+        audio = [k for k in objects if k.lower().endswith(exts)]
+        if audio:
+            out.append(Issue("warning", folder, f"{len(audio)} audio file(s) but no metadata.json; nothing in this "
+                                                "folder is served (run `catalog scan`)"))
+    return out
+
+
+def _report(args: argparse.Namespace, where: str, collections: int, entries: int, issues: list[Any]) -> int:
+    """A table of issues and a summary on stdout (logs stay on stderr), or one JSON object with --json."""
+    errors = sum(1 for i in issues if i.severity == "error")
+    none = collections == 0
+    target = getattr(args, "content_dir", None) or "DIR"
+    hint = f"no metadata.json found; run `python app.py catalog scan {target}` to create them" if none else ""
+    code = 0 if not errors and not none else 1
+    if getattr(args, "json", False):
+        print(json.dumps({"source": where, "collections": collections, "entries": entries, "errors": errors,
+                          "warnings": len(issues) - errors, "ok": code == 0, "hint": hint or None,
+                          "issues": [{"severity": i.severity, "source": i.source, "title": i.title or None,
+                                      "message": i.message} for i in issues]}, ensure_ascii=False))
+        return code
+    for issue in issues:
+        print(issue)
+    print(f"{where}: {collections} collections, {entries} entries, {errors} errors, {len(issues) - errors} warnings")
+    if hint:
+        print(hint)
+    return code
 
 
 # --------------------------------------------------------------------------- scan
