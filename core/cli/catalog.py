@@ -46,7 +46,11 @@ def register(sub: Any) -> None:
     u.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
     u.add_argument("--public", action="store_true",
                    help="bucket policy: anonymous GetObject on the music and stories prefixes only")
-    u.add_argument("--dry-run", action="store_true", help="show what would be uploaded")
+    u.add_argument("--delete", action="store_true",
+                   help="also delete objects under the music/stories prefixes that the folder no longer has "
+                        "(the bucket mirrors the folder)")
+    u.add_argument("--dry-run", action="store_true",
+                   help="show what would be uploaded (and deleted); works before the bucket exists")
     u.add_argument("--no-progress", action="store_true", help="no progress bar")
     u.set_defaults(func=run)
 
@@ -305,7 +309,7 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
 def _upload(args: argparse.Namespace, cfg: Any) -> int:
     import dataclasses
 
-    from core.content.storage import make_s3_client
+    from core.content.storage import StorageError, make_s3_client
     from core.content.upload import ensure_bucket, make_public, sync_dir
 
     s3 = cfg.content.s3
@@ -319,13 +323,23 @@ def _upload(args: argparse.Namespace, cfg: Any) -> int:
         print(f"{root} is not a folder", file=sys.stderr)
         return 1
     client = make_s3_client(s3)
-    if args.create_bucket:
+    if args.create_bucket and not args.dry_run:
         ensure_bucket(client, s3.bucket, s3.region)
-    if args.public:
+    if args.public and not args.dry_run:
         make_public(client, s3.bucket, (s3.prefix_music, s3.prefix_stories))
-    summary = sync_dir(client, s3.bucket, root, {"music": s3.prefix_music, "stories": s3.prefix_stories},
-                       progress=not args.no_progress and sys.stderr.isatty(), dry_run=args.dry_run)
+    try:
+        summary = sync_dir(client, s3.bucket, root, {"music": s3.prefix_music, "stories": s3.prefix_stories},
+                           progress=not args.no_progress and sys.stderr.isatty(), dry_run=args.dry_run,
+                           delete=args.delete)
+    except StorageError as exc:
+        if exc.code == "NoSuchBucket":
+            print(f"storage error: {exc}; pass --create-bucket to create it", file=sys.stderr)
+            return 1
+        raise
     where = s3.endpoint_url or s3.region
+    if summary.bucket_missing:
+        print(f"s3://{s3.bucket} does not exist yet; "
+              + ("--create-bucket would create it" if args.create_bucket else "pass --create-bucket to create it"))
     print(f"s3://{s3.bucket} ({where}): {'would have ' if args.dry_run else ''}{summary}")
     for line in summary.failed:
         print(f"  failed: {line}", file=sys.stderr)
