@@ -10,12 +10,17 @@ APT_PACKAGES := ffmpeg libopus0 espeak-ng
 TEST_APT_PACKAGES := redis-server
 MOTO_PORT ?= 5055
 S3_DEMO_BUCKET ?= cheeko-audio-files
+# Server ports for make run / run-s3 (e.g. make run PORT=8100 HTTP_PORT=8103).
+PORT ?= 8000
+HTTP_PORT ?= 8003
 
 .PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet test bench demo clean
 
 help:
-	@echo "make run      start the server (ws://0.0.0.0:8000/xiaozhi/v1/, OTA http://0.0.0.0:8003/xiaozhi/ota/) with demo content"
-	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server"
+	@echo "make run      start the server (ws://0.0.0.0:$(PORT)/xiaozhi/v1/, OTA http://0.0.0.0:$(HTTP_PORT)/xiaozhi/ota/) with demo content"
+	@echo "               ports: make run PORT=8100 HTTP_PORT=8103"
+	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server (MOTO_PORT=$(MOTO_PORT))"
+	@echo "make demo     generate the demo library into demo-content/"
 	@echo "make test     run the test suite"
 	@echo "make run-fleet  two nodes (ports 8000/8003 and 8100/8103) sharing a local Redis"
 	@echo "make bench    run the benchmarks (prints figures)"
@@ -39,32 +44,40 @@ system-deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	@test -x $(BIN)/python || { echo "creating the virtualenv in $(VENV)"; $(PY) -m venv $(VENV); }
+	@echo "installing Python packages into $(VENV) (first run: a few minutes; progress below)"
+	$(BIN)/python -m pip install --upgrade pip --progress-bar on
+	$(BIN)/python -m pip install -r requirements.txt --progress-bar on
 	@touch $@
+	@echo "Python packages installed"
 
 venv-test: $(VENV)/.installed-test
 
 $(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.installed
-	$(BIN)/python -m pip install -q -r requirements-test.txt
+	@echo "installing test packages into $(VENV)"
+	$(BIN)/python -m pip install -r requirements-test.txt --progress-bar on
 	@touch $@
 
 run: deps
-	$(BIN)/python app.py serve
+	$(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
 
 # The whole S3 path on one machine: moto's S3 server on loopback, the demo catalog uploaded to it, the server
 # reading catalogs and audio through the S3 backend. Ctrl-C stops both.
 run-s3: deps
 	@set -e; \
+	if $(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)"; then \
+	  echo "port $(MOTO_PORT) is already taken (another moto or service?); use another: make run-s3 MOTO_PORT=5056" >&2; \
+	  exit 1; \
+	fi; \
 	$(BIN)/moto_server -H 127.0.0.1 -p $(MOTO_PORT) >/tmp/moto-$(MOTO_PORT).log 2>&1 & moto=$$!; \
 	trap "kill $$moto 2>/dev/null" EXIT; \
-	$(BIN)/python -c "import socket,time; [time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT)))]"; \
+	$(BIN)/python -c "import socket,sys,time; [time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT)))]; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)" \
+	  || { echo "moto did not start on port $(MOTO_PORT); see /tmp/moto-$(MOTO_PORT).log" >&2; exit 1; }; \
 	export S3_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) S3_BUCKET=$(S3_DEMO_BUCKET) AWS_ACCESS_KEY_ID=testing \
 	       AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1; \
 	$(BIN)/python app.py demo demo-content; \
 	$(BIN)/python app.py catalog upload demo-content --create-bucket --public; \
-	$(BIN)/python app.py serve
+	$(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
 
 # Two nodes sharing one local Redis (state, registry, bus): OTA on either port hands out the least-loaded node.
 run-fleet: test-deps

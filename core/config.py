@@ -102,7 +102,7 @@ class S3Config:
 @dataclass(frozen=True, slots=True)
 class ContentConfig:
     content_dir: str = "demo-content"          # local catalog (used when no S3 bucket is set)
-    generate_demo: bool = True                 # create demo content in content_dir when it is empty
+    generate_demo: bool = True                 # create demo content in the default content_dir (demo-content) when it is missing or empty
     refresh_time_s: float = 300.0              # catalog refresh period (conditional requests)
     cache_dir: str = "metadata/catalog-cache"  # last good copy of each metadata.json
     extensions: tuple[str, ...] = (".mp3", ".wav", ".ogg", ".opus", ".m4a", ".aac", ".flac", ".p3")
@@ -336,12 +336,22 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: typing.Mappi
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"config file {p} not found: pass an existing file with --config, or omit it to use defaults")
+        if p.is_dir():
+            raise ConfigError(f"config path {p} is a folder, not a file: pass the file itself with --config "
+                              f"(e.g. {p / 'config.yaml'})")
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}; fix the indentation/quoting there") from None
+            # An unclosed quote or bracket is found at the end of the file; the line to fix is where it opened.
+            ctx, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            opened = (f" ({ctx} that starts at line {cmark.line + 1}, column {cmark.column + 1}: look there)"
+                      if ctx and cmark and mark and cmark.line != mark.line else "")
+            raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}{opened}; "
+                              "fix the indentation/quoting there") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{p}: not UTF-8 text; save the file as UTF-8") from None
         if loaded is None:
@@ -361,12 +371,17 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: typing.Mappi
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
+    log = raw.get("log")
+    if isinstance(log, dict) and isinstance(log.get("level"), str):
+        raw = {**raw, "log": {**log, "level": log["level"].strip().upper()}}    # "info" is INFO
     cfg = _build(Config, raw, "")
     _validate(cfg)
     return cfg
 
 
 def _env_value(dotted: str, value: str) -> Any:
+    if dotted == "log.level":
+        return value.strip().upper()           # LOG_LEVEL=debug is as good as DEBUG
     hint = _hint_for(dotted)
     if get_origin(hint) is tuple:
         return [v.strip() for v in value.split(",") if v.strip()]

@@ -123,8 +123,14 @@ def test_scan_then_validate_a_folder_of_real_mp3s(demo_dir: Path, tmp_path: Path
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
-async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Path) -> None:
-    cfg = load_config(env={"CONTENT_DIR": str(tmp_path / "fresh")})
+async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Any folder but the default one is the operator's: a mistyped path is never filled with demo songs.
+    other = ContentService.from_config(load_config(env={"CONTENT_DIR": str(tmp_path / "fresh")}))
+    await other.close()
+    assert not (tmp_path / "fresh").exists()
+    monkeypatch.chdir(tmp_path)                        # the default folder, demo-content, relative to where we run
+    cfg = load_config(env={})
     svc = ContentService.from_config(cfg)
     await svc.start()
     try:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run", "romanize", "scan_dir"]
+__all__ = ["register", "run", "romanize", "scan_dir", "scan_entry"]
 
 
 def register(sub: Any) -> None:
@@ -29,12 +29,14 @@ def register(sub: Any) -> None:
     src.add_argument("--s3", action="store_true", help="check the configured bucket (S3_BUCKET)")
     v.add_argument("--no-probe", action="store_true",
                    help="do not open the audio files (by default each one's first second is decoded with ffmpeg)")
+    v.add_argument("--json", action="store_true", help="print the report as one JSON object (for scripts)")
     v.set_defaults(func=run)
 
     s = catsub.add_parser("scan", parents=[common],
                           help="create or update each folder's metadata.json from its audio files")
     s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
     s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
+    s.add_argument("--prune", action="store_true", help="remove entries whose audio file is gone")
     s.set_defaults(func=run)
 
     u = catsub.add_parser("upload", parents=[common],
@@ -44,7 +46,11 @@ def register(sub: Any) -> None:
     u.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
     u.add_argument("--public", action="store_true",
                    help="bucket policy: anonymous GetObject on the music and stories prefixes only")
-    u.add_argument("--dry-run", action="store_true", help="show what would be uploaded")
+    u.add_argument("--delete", action="store_true",
+                   help="also delete objects under the music/stories prefixes that the folder no longer has "
+                        "(the bucket mirrors the folder)")
+    u.add_argument("--dry-run", action="store_true",
+                   help="show what would be uploaded (and deleted); works before the bucket exists")
     u.add_argument("--no-progress", action="store_true", help="no progress bar")
     u.set_defaults(func=run)
 
@@ -120,18 +126,59 @@ async def _inspect(args: argparse.Namespace, cfg: Any, *, validate: bool) -> int
                     print(f"{kind.value:6} {name:20} {n:5} entries")
             print(f"{report.collections} collections, {report.entries} entries in {svc.storage.description}")
             return 0 if report.collections else 1
-        issues = list(report.issues)
+        issues = list(report.issues) + await _library_issues(svc)
         if not getattr(args, "no_probe", False):
             from core.content.audiocheck import check_audio_files
             issues += await check_audio_files(svc)
-        errors = sum(1 for i in issues if i.severity == "error")
-        for issue in issues:
-            print(issue)
-        print(f"{svc.storage.description}: {report.collections} collections, {report.entries} entries, "
-              f"{errors} errors, {len(issues) - errors} warnings")
-        return 0 if not errors and report.collections else 1
+        return _report(args, svc.storage.description, report.collections, report.entries, issues)
     finally:
         await svc.storage.close()
+
+
+async def _library_issues(svc: Any) -> list[Any]:
+    """What the server would silently ignore: audio no entry names, folders of audio without a metadata.json."""
+    from core.content.catalog import Issue
+    from core.content.storage import StorageError
+
+    cat = svc.catalog
+    exts = tuple(e.lower() for e in cat.extensions)
+    out: list[Issue] = []
+    for key, files in sorted(cat.unlisted_files().items()):
+        for f in files:
+            out.append(Issue("warning", key, f"audio file {f!r} is not in metadata.json (run `catalog scan` to add "
+                                             "it)"))
+    for folder in cat.bare_folders():
+        try:
+            objects = await svc.storage.list_objects(folder)
+        except StorageError as exc:
+            out.append(Issue("warning", folder, f"cannot list it: {exc}"))
+            continue
+        audio = [k for k in objects if k.lower().endswith(exts)]
+        if audio:
+            out.append(Issue("warning", folder, f"{len(audio)} audio file(s) but no metadata.json; nothing in this "
+                                                "folder is served (run `catalog scan`)"))
+    return out
+
+
+def _report(args: argparse.Namespace, where: str, collections: int, entries: int, issues: list[Any]) -> int:
+    """A table of issues and a summary on stdout (logs stay on stderr), or one JSON object with --json."""
+    errors = sum(1 for i in issues if i.severity == "error")
+    none = collections == 0
+    target = getattr(args, "content_dir", None) or "DIR"
+    hint = f"no metadata.json found; run `python app.py catalog scan {target}` to create them" if none else ""
+    code = 0 if not errors and not none else 1
+    if getattr(args, "json", False):
+        print(json.dumps({"source": where, "collections": collections, "entries": entries, "errors": errors,
+                          "warnings": len(issues) - errors, "ok": code == 0, "hint": hint or None,
+                          "issues": [{"severity": i.severity, "source": i.source, "title": i.title or None,
+                                      "message": i.message} for i in issues]}, ensure_ascii=False))
+        return code
+    for issue in issues:
+        print(issue)
+    print(f"{where}: {collections} collections, {entries} entries, {errors} errors, {len(issues) - errors} warnings")
+    if hint:
+        print(hint)
+    return code
 
 
 # --------------------------------------------------------------------------- scan
@@ -172,12 +219,28 @@ def _duration(path: Path) -> float | None:
         return None
 
 
-def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True) -> list[str]:
-    """Update metadata.json in every folder under `root` that holds audio files. Returns summary lines."""
+def scan_entry(path: Path, collection: str) -> tuple[str, dict[str, Any]]:
+    """A new entry for one audio file: the title is the file name without its track number; `romanized` and
+    `alternatives` are derived (short forms without parentheticals, subtitles or a series prefix)."""
+    from core.content.titles import strip_track_number, title_variants
+
+    title = strip_track_number(path.stem)
+    alternatives = title_variants(title, collection)
+    roman = romanize(title)
+    if roman != title:
+        alternatives += [r for r in (romanize(v) for v in alternatives) if r not in alternatives]
+    return title, {"romanized": roman, "filename": path.name, "alternatives": alternatives}
+
+
+def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True, prune: bool = False) -> list[str]:
+    """Update metadata.json in every folder under `root` that holds audio files: new files get entries (existing
+    entries are never rewritten); with `prune`, entries whose file is gone are removed. Returns summary lines."""
     exts = tuple(e.lower() for e in extensions)
     lines: list[str] = []
     folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts
                       and not p.name.startswith(".")})
+    if prune:       # a folder whose audio is all gone still has a catalog to prune
+        folders = sorted(set(folders) | {m.parent for m in root.rglob("metadata.json")})
     for folder in folders:
         meta_path = folder / "metadata.json"
         data: dict[str, Any] = {}
@@ -193,28 +256,38 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True)
                 lines.append(f"SKIPPED {meta_path}: the top level is not an object")
                 continue
         known = {e.get("filename") for e in data.values() if isinstance(e, dict)}
-        audio = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+        audio = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts
+                       and not p.name.startswith("."))
         new = [p for p in audio if p.name not in known]
         need_dur = [p for p in new] if durations else []
         with ThreadPoolExecutor(max_workers=4) as pool:
             durs = dict(zip(need_dur, pool.map(_duration, need_dur), strict=True))
         for p in new:
-            title = p.stem.strip()
+            title, entry = scan_entry(p, folder.name)
+            base, n = title, 2
             while title in data:
-                title += " (2)"
-            entry: dict[str, Any] = {"romanized": romanize(title), "filename": p.name, "alternatives": []}
+                title, n = f"{base} ({n})", n + 1
             if durs.get(p) is not None:
                 entry["duration"] = durs[p]
             data[title] = entry
-        missing = [f for f in known if isinstance(f, str) and not (folder / f).exists()]
-        if new or not meta_path.exists():
+        gone = sorted(t for t, e in data.items() if isinstance(e, dict) and isinstance(e.get("filename"), str)
+                      and not (folder / e["filename"]).exists())
+        if prune:
+            for t in gone:
+                del data[t]
+        if new or (prune and gone) or not meta_path.exists():
             tmp = meta_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             tmp.replace(meta_path)
         rel = folder.relative_to(root) if folder != root else Path(".")
-        lines.append(f"{rel}: {len(new)} added, {len(data) - len(new)} kept"
-                     + (f", {len(missing)} entries whose file is missing: {', '.join(sorted(missing))}"
-                        if missing else ""))
+        names = ", ".join(repr(data.get(t, {}).get("filename") if not prune else t) for t in gone[:5]) \
+            + (" ..." if len(gone) > 5 else "")
+        line = f"{rel}: {len(new)} added, {len(data) - len(new)} kept"
+        if gone and prune:
+            line += f", {len(gone)} removed (file gone): {names}"
+        elif gone:
+            line += f", {len(gone)} entries whose file is missing: {names} (scan --prune removes them)"
+        lines.append(line)
     if not folders:
         lines.append(f"no audio files ({', '.join(exts)}) under {root}")
     return lines
@@ -225,7 +298,7 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
     if not root.is_dir():
         print(f"{root} is not a folder", file=sys.stderr)
         return 1
-    lines = scan_dir(root, cfg.content.extensions, durations=not args.no_duration)
+    lines = scan_dir(root, cfg.content.extensions, durations=not args.no_duration, prune=args.prune)
     print("\n".join(lines))
     return 1 if any(line.startswith("SKIPPED") for line in lines) else 0
 
@@ -236,7 +309,7 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
 def _upload(args: argparse.Namespace, cfg: Any) -> int:
     import dataclasses
 
-    from core.content.storage import make_s3_client
+    from core.content.storage import StorageError, make_s3_client
     from core.content.upload import ensure_bucket, make_public, sync_dir
 
     s3 = cfg.content.s3
@@ -250,13 +323,23 @@ def _upload(args: argparse.Namespace, cfg: Any) -> int:
         print(f"{root} is not a folder", file=sys.stderr)
         return 1
     client = make_s3_client(s3)
-    if args.create_bucket:
+    if args.create_bucket and not args.dry_run:
         ensure_bucket(client, s3.bucket, s3.region)
-    if args.public:
+    if args.public and not args.dry_run:
         make_public(client, s3.bucket, (s3.prefix_music, s3.prefix_stories))
-    summary = sync_dir(client, s3.bucket, root, {"music": s3.prefix_music, "stories": s3.prefix_stories},
-                       progress=not args.no_progress and sys.stderr.isatty(), dry_run=args.dry_run)
+    try:
+        summary = sync_dir(client, s3.bucket, root, {"music": s3.prefix_music, "stories": s3.prefix_stories},
+                           progress=not args.no_progress and sys.stderr.isatty(), dry_run=args.dry_run,
+                           delete=args.delete)
+    except StorageError as exc:
+        if exc.code == "NoSuchBucket":
+            print(f"storage error: {exc}; pass --create-bucket to create it", file=sys.stderr)
+            return 1
+        raise
     where = s3.endpoint_url or s3.region
+    if summary.bucket_missing:
+        print(f"s3://{s3.bucket} does not exist yet; "
+              + ("--create-bucket would create it" if args.create_bucket else "pass --create-bucket to create it"))
     print(f"s3://{s3.bucket} ({where}): {'would have ' if args.dry_run else ''}{summary}")
     for line in summary.failed:
         print(f"  failed: {line}", file=sys.stderr)

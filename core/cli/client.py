@@ -96,12 +96,20 @@ async def _run(args: argparse.Namespace) -> int:
     if not steps and not args.wav:
         print("give a request: --text, --wav, --then or --script", file=sys.stderr)
         return 2
+    problem = _out_problem(args.out)
+    if problem:               # checked before connecting: a reply is never lost to a bad path at the end
+        print(problem, file=sys.stderr)
+        return 2
     client = DeviceClient(args.url, token=args.token, protocol_version=args.protocol_version,
                           device_id=args.device_id)
     try:
         hello = await client.connect()
     except Exception as exc:   # noqa: BLE001 - print any connection failure plainly
         print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
+        if _status(exc) == 401:
+            print("the server has auth on and refused this device: pass --token TOKEN (one of AUTH_TOKENS, or "
+                  "the token the OTA endpoint minted), or add this --device-id to AUTH_ALLOWED_DEVICES"
+                  + (" (the token given was refused)" if args.token else ""), file=sys.stderr)
         return 1
     _print(0.0, hello)
     events = client.events()
@@ -148,6 +156,27 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}: {seconds:.2f} s at {client.downlink_rate} Hz")
     await client.close()
     return code
+
+
+def _out_problem(out: str) -> str | None:
+    if not out:
+        return None
+    path = Path(out)
+    if path.is_dir():
+        return f"--out {out}: is a folder; give a file name, e.g. {path / 'reply.wav'}"
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return f"--out {out}: folder {parent} does not exist; create it first"
+    if not os.access(parent, os.W_OK):
+        return f"--out {out}: folder {parent} is not writable"
+    return None
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a refused WebSocket upgrade (websockets' InvalidStatus), if that is what `exc` is."""
+    response = getattr(exc, "response", None)
+    code = getattr(response, "status_code", None) or getattr(exc, "status_code", None)
+    return code if isinstance(code, int) else None
 
 
 def _print(t: float, msg: dict) -> None:

@@ -7,6 +7,9 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import socket
+import sys
+from pathlib import Path
 
 from loguru import logger
 
@@ -35,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--port", type=int, help="WebSocket port (default 8000)")
     p.add_argument("--http-port", type=int, help="OTA/health HTTP port (default 8003)")
     p.add_argument("--content-dir", metavar="DIR",
-                   help="serve a local catalog laid out like the bucket (music/<Language>/..., stories/<Category>/...)")
+                   help="serve a local catalog laid out like the bucket (music/<Collection>/..., "
+                        "stories/<Collection>/...); it must exist (default: content.content_dir, demo-content, "
+                        "which gets the demo library on first run)")
     p.add_argument("--workers", type=int, help="worker processes sharing the ports (default 1)")
     p.set_defaults(func=run)
 
@@ -46,16 +51,20 @@ def run(args: argparse.Namespace) -> int:
                                         "server.http_port": args.http_port, "content.content_dir": args.content_dir,
                                         "server.workers": args.workers})
     except ConfigError as exc:
-        print(f"config error: {exc}")
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    problem = content_dir_problem(cfg, flag=args.content_dir is not None)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     setup_logging(cfg.log)
     logger.debug("config: {}", redacted(cfg))
     if cfg.server.workers > 1:
-        return _run_workers(cfg)
-    return asyncio.run(serve(cfg))
+        return _run_workers(cfg, args.config)
+    return asyncio.run(serve(cfg, config_file=args.config))
 
 
-async def serve(cfg: Config, *, reuse_port: bool = False) -> int:
+async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | None = None) -> int:
     """Run one node until SIGTERM/SIGINT, then drain it: /ready false at once, out of the fleet registry, no new
     connections, every device's position saved and the device closed with 1012 (it reconnects through OTA to another
     node), all within fleet.drain_deadline_s; then everything is closed (no ffmpeg child or temp file left)."""
@@ -66,9 +75,14 @@ async def serve(cfg: Config, *, reuse_port: bool = False) -> int:
         logger.error("cannot start: {}", exc)
         return 1
     except OSError as exc:
-        logger.error("cannot listen on {}:{}/{}: {} (is another server running? change server.port)",
-                     cfg.server.host, cfg.server.port, cfg.server.http_port, exc.strerror or exc)
+        taken = [f"{what} port {port} ({flag})" for what, port, flag in (
+            ("WebSocket", cfg.server.port, "--port / server.port"),
+            ("HTTP", cfg.server.http_port, "--http-port / server.http_port")) if not port_free(cfg.server.host, port)]
+        logger.error("cannot listen on {}: {} (is another server running? pick another port with {})",
+                     cfg.server.host, exc.strerror or exc,
+                     " and ".join(taken) if taken else f"--port/--http-port ({cfg.server.port}/{cfg.server.http_port})")
         return 1
+    logger.info("{}", ready_line(cfg, node.ws_port, node.http_port, config_file))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -89,22 +103,80 @@ async def serve(cfg: Config, *, reuse_port: bool = False) -> int:
     return 0
 
 
-def _worker(cfg: Config, index: int) -> None:
+def content_dir_problem(cfg: Config, *, flag: bool) -> str | None:
+    """A local catalog folder that does not exist is a mistake (a typo), not a place to put demo content; only the
+    default folder is filled with the demo library on first run."""
+    c = cfg.content
+    if c.s3.bucket:
+        return None
+    root = Path(c.content_dir)
+    if root.is_dir() or (not flag and _is_default_dir(c.content_dir) and c.generate_demo):
+        return None
+    if root.exists():
+        return f"content folder {root} is not a folder"
+    where = "--content-dir" if flag else "content.content_dir (or CONTENT_DIR)"
+    return (f"{where}: folder {root} not found. Point it at your library (music/<Collection>/..., "
+            f"stories/<Collection>/..., then `python app.py catalog scan {root}`), or create the demo library "
+            f"with `python app.py demo {root}`")
+
+
+def _is_default_dir(path: str) -> bool:
+    from core.config import ContentConfig
+    return Path(path).resolve() == Path(ContentConfig().content_dir).resolve()
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether `port` can be bound now (used to name the port a failed start could not get)."""
+    if port == 0:
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host if host not in ("", "::") else "0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def lan_address(host: str) -> str:
+    """The address a device on the LAN should use: the bind address, or for 0.0.0.0 this machine's outward one
+    (a UDP connect sends nothing; it only asks the kernel for the route's source address)."""
+    if host not in ("0.0.0.0", "", "::"):
+        return host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))              # TEST-NET-1: never routed anywhere, no packet is sent
+            addr = s.getsockname()[0]
+        if not addr.startswith("0."):
+            return addr
+    except OSError:
+        pass
+    return "127.0.0.1"
+
+
+def ready_line(cfg: Config, ws_port: int, http_port: int, config_file: str | None = None) -> str:
+    from core.cli import config_source
+    ip = lan_address(cfg.server.host)
+    return (f"ready: devices connect to ws://{ip}:{ws_port}/xiaozhi/v1/ (OTA http://{ip}:{http_port}/xiaozhi/ota/); "
+            f"config: {config_source(config_file)}")
+
+
+def _worker(cfg: Config, index: int, config_file: str | None = None) -> None:
     setup_logging(cfg.log)
     if cfg.state.url.startswith(("redis://", "rediss://")):     # each worker is a fleet node of its own
         from core.node import node_id_for
         fleet = dataclasses.replace(cfg.fleet, node_id=f"{node_id_for(cfg)}-w{index}")
         cfg = dataclasses.replace(cfg, fleet=fleet)
-    asyncio.run(serve(cfg, reuse_port=True))
+    asyncio.run(serve(cfg, reuse_port=True, config_file=config_file))
 
 
-def _run_workers(cfg: Config) -> int:
+def _run_workers(cfg: Config, config_file: str | None = None) -> int:
     """N processes bind the same ports with SO_REUSEPORT; the kernel spreads connections across them."""
     if cfg.server.port == 0 or cfg.server.http_port == 0:
         logger.error("server.workers > 1 needs fixed ports (server.port and server.http_port)")
         return 2
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(cfg, i), name=f"worker-{i}") for i in range(cfg.server.workers)]
+    procs = [ctx.Process(target=_worker, args=(cfg, i, config_file), name=f"worker-{i}") for i in range(cfg.server.workers)]
     for p in procs:
         p.start()
     logger.info("{} workers started (pids {})", len(procs), [p.pid for p in procs])

@@ -25,7 +25,7 @@ from core.content.storage import ObjectInfo, Storage, StorageError
 from core.content.types import Kind, Track
 from core.utils import safejson
 
-__all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog",
+__all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog", "type_name",
            "METADATA_NAME"]
 
 METADATA_NAME = "metadata.json"
@@ -88,13 +88,29 @@ def unsafe_filename(filename: str) -> str | None:
     return None
 
 
+def type_name(value: Any) -> str:
+    """How a JSON value reads in a message: '42 (a number)', 'true (a boolean)', 'an object'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, (int, float)):
+        return f"{value!r} (a number)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"{str(value)[:40]!r}"
+
+
 def _strings(value: Any, what: str, title: str, source: str, issues: list[Issue]) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        issues.append(Issue("warning", source, f"'{what}' must be a list of strings; ignored", title))
+        issues.append(Issue("warning", source, f"'{what}' must be a list of strings, not {type_name(value)}; "
+                            "ignored", title))
         return ()
     good = [_SURROGATE.sub("\ufffd", v) for v in value if isinstance(v, str) and v.strip()]
     if len(good) != len(value):
@@ -141,9 +157,14 @@ def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
                                 _SURROGATE.sub("\ufffd", title)))
             continue
         if not isinstance(entry, dict):
-            issues.append(Issue("error", source, "entry must be an object with at least 'filename'; skipped", title))
+            issues.append(Issue("error", source, "entry must be an object with at least 'filename', not "
+                                f"{type_name(entry)}; skipped", title))
             continue
         filename = entry.get("filename")
+        if "filename" in entry and not isinstance(filename, str):
+            issues.append(Issue("error", source, f"'filename' must be text, not {type_name(filename)}; skipped",
+                                title))
+            continue
         if not isinstance(filename, str) or not filename.strip():
             issues.append(Issue("error", source, "missing 'filename'; skipped", title))
             continue
@@ -156,7 +177,8 @@ def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
                                 f"(supported: {', '.join(exts)})", title))
         romanized = entry.get("romanized", "")
         if not isinstance(romanized, str):
-            issues.append(Issue("warning", source, "'romanized' must be text; ignored", title))
+            issues.append(Issue("warning", source, f"'romanized' must be text, not {type_name(romanized)}; ignored",
+                                title))
             romanized = ""
         romanized = _SURROGATE.sub("\ufffd", romanized)
         shown = title
@@ -166,12 +188,14 @@ def parse_metadata(raw: bytes, *, kind: Kind, collection: str, source: str,
         language = entry.get("language")
         if language is not None and not (isinstance(language, str) and language.strip()
                                          and not _SURROGATE.search(language)):
-            issues.append(Issue("warning", source, "'language' must be non-empty text; ignored", title))
+            issues.append(Issue("warning", source, f"'language' must be non-empty text, not {type_name(language)}; "
+                                "ignored", title))
             language = None
         duration = entry.get("duration")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                      or not math.isfinite(duration) or duration < 0):
-            issues.append(Issue("warning", source, "'duration' must be a number of seconds; ignored", title))
+            issues.append(Issue("warning", source, f"'duration' must be a number of seconds, not "
+                                f"{type_name(duration)}; ignored", title))
             duration = None
         if filename in filenames:
             issues.append(Issue("warning", source, f"filename {filename!r} is also used by {filenames[filename]!r}",
@@ -243,6 +267,7 @@ class Catalog:
         self._state = _State()
         self._failed: dict[str, str] = {}       # key -> last unexpected failure logged (one line per change)
         self._tracks: list[Track] = []
+        self._bare: dict[str, tuple[Kind, str]] = {}   # folder -> (kind, name): a folder without a metadata.json
         self.version = 0
         self.from_cache = False
 
@@ -262,6 +287,26 @@ class Catalog:
             if c.objects and key in c.objects:
                 return c.objects[key]
         return None
+
+    def bare_folders(self) -> list[str]:
+        """Folders under the prefixes that have no metadata.json (their audio is served by nothing)."""
+        return sorted(self._bare)
+
+    def unlisted_files(self) -> dict[str, list[str]]:
+        """metadata.json key -> audio files in its folder that no entry names (needs a load that listed files)."""
+        exts = tuple(e.lower() for e in self.extensions)
+        out: dict[str, list[str]] = {}
+        for c in self._state.collections.values():
+            if not c.objects:
+                continue
+            folder = c.key.rsplit("/", 1)[0] + "/"
+            named = {t.filename for t in c.parsed or ()}
+            rel = [k[len(folder):] for k in c.objects if k.startswith(folder)]
+            extra = sorted(r for r in rel if r not in named and r.lower().endswith(exts or (".",))
+                           and not r.rsplit("/", 1)[-1].startswith(".") and r != METADATA_NAME)
+            if extra:
+                out[c.key] = extra
+        return out
 
     def object_key(self, track: Track) -> str:
         return "/".join(p for p in (self.prefixes[track.kind], track.collection, track.filename) if p)
@@ -327,6 +372,8 @@ class Catalog:
 
         results = await asyncio.gather(*(one(k, kind, name) for k, (kind, name) in found.items()))
         changed = any(results)
+        for folder in [f for f in self._bare if f"{f}/{METADATA_NAME}" not in found]:
+            self._bare.pop(folder)
         for key in [k for k in self._state.collections if k not in found]:
             logger.info("catalog {} disappeared from {}; dropping it", key, self.storage.description)
             self._state.collections.pop(key)
@@ -345,6 +392,7 @@ class Catalog:
             fetched = await self.storage.fetch(key, etag)
         except StorageError as exc:
             if exc.not_found:       # a folder without a catalog: nothing to serve from it
+                self._bare[key.rsplit("/", 1)[0]] = (kind, name)
                 if cur is None:
                     logger.debug("{} has no {}", key.rsplit("/", 1)[0], METADATA_NAME)
                     return False
@@ -358,6 +406,7 @@ class Catalog:
             else:
                 self._state.collections[key] = _Collection(kind, name, key, None, [], [], None, None, bad)
             return False
+        self._bare.pop(key.rsplit("/", 1)[0], None)
         if fetched.not_modified:
             if cur and cur.etag is not None and (cur.objects is None or cur.missing) and cur.bad is None:
                 # Loaded from the disk cache (validate against the store once), or waiting for audio files that
@@ -390,7 +439,7 @@ class Catalog:
         await asyncio.to_thread(self._write_cache, col, fetched.body)
         for i in issues:
             if i.severity == "error":
-                logger.warning("{}", i)
+                logger.warning("catalog {}{}: {}", i.source, f" [{i.title!r}]" if i.title else "", i.message)
         logger.info("catalog {}: {} entries ({} issues)", key, len(tracks), len(col.issues))
         return cur is None or cur.tracks != tracks
 

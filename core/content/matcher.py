@@ -17,8 +17,9 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
+from core.lang.text import MAX_CHARS, Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
     strip_carriers
+from core.content.titles import match_text, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 
@@ -92,7 +93,7 @@ class MultilingualMatcher:
         def key_of(text: str) -> tuple[str, str, str | None]:
             hit = key_memo.get(text)
             if hit is None:
-                toks = normalize(text).split()
+                toks = normalize(match_text(text)).split()
                 phon = [tok_memo[t] if t in tok_memo else tok_memo.setdefault(t, fold(t)) for t in toks]
                 keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
                 hit = key_memo[text] = (" ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep),
@@ -108,12 +109,17 @@ class MultilingualMatcher:
             return hit
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
+        derived_owners: dict[str, set[int]] = defaultdict(set)
         pending: list[tuple[str, str, _Key]] = []
         for i, t in enumerate(self.tracks):
             names = [(t.title, MatchType.EXACT), (t.romanized, MatchType.ROMANIZED)]
             names += [(a, MatchType.ALTERNATIVE) for a in t.alternatives]
             stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             names.append((stem, MatchType.ALTERNATIVE))
+            # Short forms of the title ("Goldilocks" for "Goldilocks (and the 3 Bears)"); never a group name.
+            derived = [v for src in (t.title, stem) for v in title_variants(src, t.collection)]
+            names += [(v, MatchType.ALTERNATIVE) for v in derived]
+            derived_ids = {id(v) for v in derived}
             seen: set[str] = set()
             for text, level in names:
                 if not text or text.isspace():
@@ -123,6 +129,9 @@ class MultilingualMatcher:
                     continue      # the romanized form or file name repeating the title adds nothing
                 seen.add(norm)
                 pending.append((norm, phon, _Key(i, level, script is not None, script or "latin")))
+                if id(text) in derived_ids:
+                    derived_owners[phon].add(i)
+                    continue
                 if level is MatchType.ALTERNATIVE and text is not stem:
                     alias_owners[phon].add(i)
                     self._moods[i] |= moods_of(phon, True)
@@ -137,8 +146,10 @@ class MultilingualMatcher:
         choice_of: dict[str, int] = {}
         self._choices: list[str] = []
         self._choice_keys: list[list[_Key]] = []
+        # A short form two entries share ("Cinderella" of "Cinderella - Part 1" and "- Part 2") names neither.
+        vague = {k for k, owners in derived_owners.items() if len(owners) > 1}
         for norm, phon, key in pending:
-            if key.level is MatchType.ALTERNATIVE and phon in shared:
+            if key.level is MatchType.ALTERNATIVE and (phon in shared or phon in vague):
                 continue       # a shared alias names a group, never one title
             self._exact[norm].append(key)
             self._phon[phon].append(key)
@@ -160,7 +171,7 @@ class MultilingualMatcher:
         self._vocab_by_first = dict(by_first)
         self._group_keys = list(self._groups)
         colls = {(t.kind, t.collection) for t in self.tracks}
-        self._collection_names = PhraseSet([(c, f"{k.value}/{c}") for k, c in colls])
+        self._collection_names = _collection_phrases(colls, lex)
         self._category_of: dict[str, set[str]] = defaultdict(set)   # canonical category -> "kind/collection"
         for k, c in colls:
             phon = [fold(x) for x in normalize(c).split()]
@@ -242,7 +253,7 @@ class MultilingualMatcher:
         return self._pools.get(kind, ())
 
     def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
-        a = self.analyze(text)
+        a = self.analyze(match_text(text[:4 * MAX_CHARS]))
         hint = language_code(hint_in, self._names) or a.language
         soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
         pool = self._pool(kind)
@@ -261,12 +272,20 @@ class MultilingualMatcher:
             own = {i for i in allowed if self._lang[i] == hint}
             if own and own != allowed:
                 scopes.insert(0, own)
+        coll_spans = [(s, e, v) for s, e, vs in self._collection_names.find(a.phon) for v in vs.split("|")
+                      if kind is None or v.startswith(f"{kind.value}/")]
+        coll_idx = {i for s, e, _ in coll_spans for i in range(s, e)}
+        rest = [i for i in a.residual if i not in coll_idx]
+        # "tell me a moral story" names the collection: only a whole-title equality may beat it.
+        coll_only = bool(coll_spans) and not rest
+        if coll_only:
+            queries = queries[:1]
         for scope in scopes:
             for q in queries:
                 best = self._equal(q, scope, soft_hint, alias_ok=not mood_only)
                 if best:
                     break
-            if best is None and not a.slot_only:
+            if best is None and not a.slot_only and not coll_only:
                 found = [r for r in (self._fuzzy(q, scope, soft_hint) for q in queries) if r is not None]
                 hits = [r for r in found if r.track is not None]
                 if hits:
@@ -277,10 +296,6 @@ class MultilingualMatcher:
                 break
         if best is not None:
             return best
-        coll_spans = [sp for sp in self._collection_names.find(a.phon)
-                      if kind is None or sp[2].startswith(f"{kind.value}/")]
-        coll_idx = {i for s, e, _ in coll_spans for i in range(s, e)}
-        rest = [i for i in a.residual if i not in coll_idx]
         group = self._group_for(a.phon_of(rest)) if rest else None
         if group is None and a.phon_of(a.core) in self._groups:
             group = a.phon_of(a.core)     # "counting song": a shared alias beats the mood word inside it
@@ -458,6 +473,35 @@ class MultilingualMatcher:
         return min(members, key=lambda i: recent.index(self._uids[i]) if self._uids[i] in recent else -1)
 
 
+_COLLECTION_NOUNS = {"stories": "story", "story": "", "songs": "song", "song": "", "rhymes": "rhyme", "rhyme": "",
+                     "tales": "tale", "tale": "", "poems": "poem", "poem": "", "lullabies": "lullaby", "lullaby": ""}
+_GENERIC_NOUNS = frozenset({"stories", "story", "songs", "song"})     # "play songs" names no one collection
+
+
+def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> PhraseSet:
+    """Collection names as people say them: 'Moral Stories' is also 'moral story' and 'moral'; 'Nursery Rhymes'
+    is also 'rhymes' (a specific noun, and 'nursery' is not a language). A phrase may name several collections."""
+    names: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for k, c in colls:
+        value = f"{k.value}/{c}"
+        words = normalize(c).split()
+        forms = [words]
+        if words and words[-1] in _COLLECTION_NOUNS:
+            noun = words[-1]
+            single = _COLLECTION_NOUNS[noun] or noun
+            forms.append(words[:-1] + [single])
+            if len(words) > 1:
+                forms.append(words[:-1])
+                qualifier = [fold(w) for w in words[:-1]]
+                if noun not in _GENERIC_NOUNS and not lex.languages.covers(qualifier):
+                    forms += [[noun], [single]]
+        for f in forms:
+            seq = tuple(p for p in (fold(w) for w in f) if p)
+            if seq:
+                names[seq].add(value)
+    return PhraseSet.of_sequences((seq, "|".join(sorted(vs))) for seq, vs in names.items())
+
+
 def _adjust(q: str, key: str, score: float) -> float:
     """WRatio rewards a short request inside a long title; demand coverage before trusting a partial alignment."""
     cov = len(q) / max(1, len(key))
@@ -482,6 +526,9 @@ def _two_way_cover(q: str, key: str) -> float:
     """Request words found in the key; for a much longer request ("baa baa black sheep for my little brother"),
     a key of several distinct words found whole in it also counts."""
     c = _cover(q, key)
+    compact = fuzz.ratio(q.replace(" ", ""), key.replace(" ", ""))
+    if compact >= 92:           # the same letters split differently: "bean stalk" / "beanstalk"
+        c = max(c, compact)
     if len(q) >= 1.5 * len(key) and len(set(key.split())) >= 2:
         c = max(c, _cover(key, q))
     return c

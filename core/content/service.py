@@ -52,7 +52,10 @@ class ContentService:
             s3 = S3Storage(c.s3)
             return cls(s3, c, cfg.matching, urls=UrlBuilder(c.s3, s3.client))
         root = Path(c.content_dir)
-        if c.generate_demo and (not root.is_dir() or not any(root.iterdir())):
+        from core.config import ContentConfig
+        # Only the default folder gets the demo library: a mistyped folder must not quietly fill with demo songs.
+        default = Path(ContentConfig().content_dir).resolve()
+        if c.generate_demo and root.resolve() == default and (not root.is_dir() or not any(root.iterdir())):
             from core.content.demo import generate_demo
 
             logger.info("content folder {} is empty: generating the demo library", root)

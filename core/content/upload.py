@@ -1,7 +1,9 @@
 """Sync a local catalog folder to a bucket (operator tool; blocking boto3, not used on the server path).
 
 Unchanged objects are skipped by size + MD5 (the ETag of single-part uploads; multipart objects carry the MD5 in
-their ``md5`` user metadata). Catalog files are uploaded last so a catalog never lists audio not yet uploaded.
+their ``md5`` user metadata). Catalog files are uploaded last so a catalog never lists audio not yet uploaded; with
+``delete``, objects under the content prefixes that the folder no longer has are removed after that, so the bucket
+mirrors the folder and no live catalog ever names a deleted file.
 """
 from __future__ import annotations
 
@@ -27,11 +29,13 @@ class SyncSummary:
     uploaded: int = 0
     uploaded_bytes: int = 0
     skipped: int = 0
+    deleted: int = 0
     failed: list[str] = field(default_factory=list)
+    bucket_missing: bool = False          # dry run against a bucket that does not exist yet
 
     def __str__(self) -> str:
         return (f"uploaded {self.uploaded} objects ({self.uploaded_bytes / 1e6:.1f} MB), "
-                f"skipped {self.skipped} unchanged, {len(self.failed)} failed")
+                f"skipped {self.skipped} unchanged, deleted {self.deleted}, {len(self.failed)} failed")
 
 
 def _md5(path: Path) -> str:
@@ -78,16 +82,19 @@ def _unchanged(client: Any, bucket: str, key: str, size: int, md5: str, remote: 
 
 
 def sync_dir(client: Any, bucket: str, root: Path, prefixes: Mapping[str, str], *, progress: bool = True,
-             dry_run: bool = False) -> SyncSummary:
+             dry_run: bool = False, delete: bool = False) -> SyncSummary:
     from boto3.s3.transfer import TransferConfig
     from tqdm import tqdm
 
     files = plan_files(root, prefixes)
+    summary = SyncSummary()
     try:
         remote = _remote(client, bucket, prefixes)
     except Exception as exc:  # noqa: BLE001 - reported with bucket/region/cause
-        raise describe_s3_error(exc, bucket=bucket, region=client.meta.region_name) from None
-    summary = SyncSummary()
+        err = describe_s3_error(exc, bucket=bucket, region=client.meta.region_name)
+        if not (dry_run and err.code == "NoSuchBucket"):
+            raise err from None
+        remote, summary.bucket_missing = {}, True      # a plan before the bucket exists: everything is new
     transfer = TransferConfig(multipart_threshold=_MULTIPART_THRESHOLD, max_concurrency=4)
     total = sum(p.stat().st_size for p, _ in files)
     with tqdm(total=total, unit="B", unit_scale=True, desc="upload", disable=not progress) as bar:
@@ -111,6 +118,26 @@ def sync_dir(client: Any, bucket: str, root: Path, prefixes: Mapping[str, str], 
                 logger.error("upload failed: {}", err)
                 summary.failed.append(f"{key}: {err}")
             bar.update(size)
+    if delete:
+        local = {key for _, key in files}
+        stale = sorted(k for k in remote if k not in local)
+        # Audio first, catalogs last, mirroring the upload order: a catalog is never left naming a deleted file.
+        stale.sort(key=lambda k: not k.endswith("/metadata.json"))
+        for i in range(0, len(stale), 1000):
+            batch = stale[i:i + 1000]
+            if dry_run:
+                summary.deleted += len(batch)
+                continue
+            try:
+                resp = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch],
+                                                                   "Quiet": True})
+            except Exception as exc:  # noqa: BLE001 - reported, the summary says what failed
+                err = describe_s3_error(exc, bucket=bucket, region=client.meta.region_name)
+                summary.failed += [f"{k}: delete: {err}" for k in batch]
+                continue
+            errors = resp.get("Errors", [])
+            summary.failed += [f"{e.get('Key')}: delete: {e.get('Code')}" for e in errors]
+            summary.deleted += len(batch) - len(errors)
     return summary
 
 

@@ -167,7 +167,7 @@ class Lexicon:
     story_nouns: PhraseSet
     music_verbs: PhraseSet
     story_verbs: PhraseSet
-    cues: Mapping[str, str]          # phonetic token -> language code
+    cues: Mapping[str, str]          # lightly folded romanized token -> language code (see `cue_key`)
 
     @classmethod
     def build(cls) -> Lexicon:
@@ -175,7 +175,9 @@ class Lexicon:
         cues: dict[str, str] = {}
         for lang, words in vocab.LANGUAGE_CUES.items():
             for w in words:
-                cues.setdefault(fold(w), lang)
+                cues.setdefault(cue_key(w), lang)
+        for w in _ENGLISH_CUES:
+            cues.setdefault(cue_key(w), "en")
         return cls(carriers=one(vocab.CARRIERS, "c"), languages=PhraseSet(_table(vocab.LANGUAGE_NAMES)),
                    moods=PhraseSet(_table(vocab.MOODS)), story_categories=PhraseSet(_table(vocab.STORY_CATEGORIES)),
                    music_categories=PhraseSet(_table(vocab.MUSIC_CATEGORIES)),
@@ -226,16 +228,33 @@ def _kind_cue(phon: Sequence[str], lex: Lexicon) -> str | None:
     return verbs[0] if verbs else None
 
 
+# English words no romanized Hindi/Telugu/Kannada request uses: they outvote a stray cue ("play ... path").
+_ENGLISH_CUES = ("play", "tell", "please", "the", "song", "story", "about", "want", "some", "can", "you", "sing",
+                 "listen", "what", "with", "and")
+_LIGHT = re.compile(r"([a-z])\1+")
+
+
+def cue_key(token: str) -> str:
+    """A cue word's key: lower case, doubled letters and ee/oo merged, but aspirates and vowels kept, so the Telugu
+    cue 'paata' is not the English 'path' (the phonetic fold makes both 'pat')."""
+    t = _NON_ALNUM.sub("", token.lower()).replace("ee", "i").replace("oo", "u")
+    return _LIGHT.sub(r"\1", t)
+
+
 def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
     native = native_language(text)
     if native:
         return native
     votes: dict[str, int] = {}
-    for p in phon:
-        lang = lex.cues.get(p)
+    for tok in text.split():
+        lang = lex.cues.get(cue_key(to_latin(tok)))
         if lang:
             votes[lang] = votes.get(lang, 0) + 1
-    return max(votes, key=votes.__getitem__) if votes else "en"
+    english = votes.pop("en", 0)
+    if not votes:
+        return "en"
+    best = max(votes, key=votes.__getitem__)
+    return best if votes[best] >= english else "en"
 
 
 def analyze(text: str, lex: Lexicon) -> Analysis:

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Matching accuracy per category on both evaluation sets, side by side.
+
+Set 1: tests/data/match_eval_set.jsonl on the hand-written fixture catalog (tests/data/match_catalog).
+Set 2: tests/data/scan_eval_set.jsonl on a library catalogued only by `catalog scan` from realistic file names
+(tests/data/scan_library.txt). Both run the server's path (rule intents -> plugin -> matcher).
+
+    .venv/bin/python bench/match_eval_report.py [--seed 7]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.config import MatchingConfig  # noqa: E402
+from core.content.matcher import MultilingualMatcher  # noqa: E402
+from tests.match_fixtures import evaluate, load_eval_set, load_tracks, make_matcher  # noqa: E402
+from tests.test_match_scan_eval import SCAN_EVAL_SET, build_scanned_library  # noqa: E402
+
+
+def per_category(outcomes: list) -> dict[str, tuple[int, int, int]]:
+    cats: dict[str, list] = defaultdict(list)
+    for o in outcomes:
+        cats[o.row["category"]].append(o)
+    out = {c: (len(v), sum(o.ok for o in v), sum(o.false_claim for o in v)) for c, v in cats.items()}
+    out["TOTAL"] = (len(outcomes), sum(o.ok for o in outcomes), sum(o.false_claim for o in outcomes))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    first = per_category(evaluate(load_eval_set(), make_matcher(seed=args.seed)))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = build_scanned_library(Path(tmp) / "library")
+        matcher = MultilingualMatcher(load_tracks(root), MatchingConfig(), rng=random.Random(args.seed))
+        second = per_category(evaluate(load_eval_set(SCAN_EVAL_SET), matcher))
+    print(f"{'category':18} | {'set 1 (hand-written catalog)':>30} | {'set 2 (scanned library)':>30}")
+
+    def cell(v: tuple[int, int, int] | None) -> str:
+        return f"{v[1]:4}/{v[0]:<4} {100 * v[1] / v[0]:6.1f}%  false {v[2]}" if v else ""
+    for cat in sorted(set(first) | set(second), key=lambda c: (c == "TOTAL", c)):
+        print(f"{cat:18} | {cell(first.get(cat)):>30} | {cell(second.get(cat)):>30}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

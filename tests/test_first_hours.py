@@ -1,0 +1,143 @@
+"""What a new operator meets first: the content folder, the ready line, config mistakes, the client's hints."""
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.config import ConfigError, load_config
+from tests.conftest import ws_url
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(120)
+
+
+def app(*argv: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *argv], capture_output=True, text=True, timeout=90,
+                          cwd=cwd, env=env, encoding="utf-8")
+
+
+def quiet_config(tmp_path: Path) -> Path:
+    """A config file for a server started as a subprocess: loopback, no voice models, state in tmp_path."""
+    cfg = tmp_path / "test-config.yaml"
+    cfg.write_text(f"""server:
+  host: 127.0.0.1
+state:
+  url: "sqlite:{tmp_path / 'devices.db'}"
+content:
+  cache_dir: "{tmp_path / 'cat-cache'}"
+audio:
+  cache_dir: "{tmp_path / 'audio-cache'}"
+voice:
+  tts: {{provider: none}}
+  asr: {{provider: none}}
+  vad: {{provider: none}}
+log:
+  level: info
+""", encoding="utf-8")
+    return cfg
+
+
+def test_a_content_dir_that_does_not_exist_is_an_error_naming_the_flag(tmp_path: Path) -> None:
+    typo = tmp_path / "my-musci"
+    proc = app("serve", "--config", str(quiet_config(tmp_path)), "--content-dir", str(typo), "--port", "0",
+               "--http-port", "0")
+    assert proc.returncode == 2
+    assert f"--content-dir: folder {typo} not found" in proc.stderr
+    assert f"python app.py demo {typo}" in proc.stderr
+    assert not typo.exists()                         # never filled with demo content
+
+
+def test_a_config_folder_and_yaml_errors_point_at_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder, not a file: pass the file itself with --config"):
+        load_config(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('server:\n  port: 8000\n  greeting: "Hi there\nlog:\n  level: INFO\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="that starts at line 3, column 13: look there"):
+        load_config(bad)
+    proc = app("serve", "--config", str(tmp_path))
+    assert proc.returncode == 2 and "is a folder, not a file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_log_level_is_case_insensitive(tmp_path: Path) -> None:
+    assert load_config(None, env={"LOG_LEVEL": "debug"}).log.level == "DEBUG"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("log:\n  level: warning\n", encoding="utf-8")
+    assert load_config(cfg, env={}).log.level == "WARNING"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_ready_line_names_config_and_address_after_both_ports_are_bound(tmp_path: Path,
+                                                                             tone_catalog: Path) -> None:
+    from core.device_client import DeviceClient
+
+    cfg = quiet_config(tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "serve", "--config", str(cfg), "--content-dir", str(tone_catalog),
+        "--port", "0", "--http-port", "0", stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    assert proc.stderr is not None
+    try:
+        line = ""
+        async with asyncio.timeout(60):
+            while "ready: devices connect to" not in line:
+                line = (await proc.stderr.readline()).decode()
+                assert line, "the server exited before its ready line"
+        m = re.search(r"ws://([\d.]+):(\d+)/xiaozhi/v1/ \(OTA http://[\d.]+:(\d+)/xiaozhi/ota/\); config: (.+)$",
+                      line.strip())
+        assert m, line
+        assert m.group(1) == "127.0.0.1" and m.group(4) == str(cfg.resolve())
+        ws_port, http_port = int(m.group(2)), int(m.group(3))
+        # Both ports answer the moment the line is printed.
+        health = await asyncio.to_thread(requests.get, f"http://127.0.0.1:{http_port}/health", timeout=5)
+        assert health.status_code == 200
+        async with DeviceClient(f"ws://127.0.0.1:{ws_port}/xiaozhi/v1/") as device:
+            assert device.session_id
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 60)
+
+
+def test_a_taken_port_is_named(tmp_path: Path, tone_catalog: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = app("serve", "--config", str(quiet_config(tmp_path)), "--content-dir", str(tone_catalog),
+                   "--port", "0", "--http-port", str(port))
+    assert proc.returncode == 1
+    assert f"HTTP port {port} (--http-port / server.http_port)" in proc.stderr
+    assert "WebSocket port" not in proc.stderr.split("cannot listen", 1)[1]
+
+
+def test_client_checks_out_before_connecting(tmp_path: Path) -> None:
+    url = f"ws://127.0.0.1:{_free_port()}/xiaozhi/v1/"          # nothing listens: a connect attempt would say so
+    proc = app("client", "--url", url, "--text", "play a song", "--out", str(tmp_path / "missing" / "reply.wav"))
+    assert proc.returncode == 2
+    assert f"folder {tmp_path / 'missing'} does not exist" in proc.stderr
+    assert "cannot connect" not in proc.stderr
+    proc = app("client", "--url", url, "--text", "play a song", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "is a folder" in proc.stderr
+
+
+async def test_client_hints_at_token_on_401(make_config, start_node) -> None:
+    node = await start_node(make_config(server={"host": "127.0.0.1", "port": 0, "http_port": 0,
+                                                "auth": {"enabled": True, "tokens": ["right-token"]}}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "client", "--url", ws_url(node), "--text", "play a song",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    text = err.decode()
+    assert "401" in text and "pass --token TOKEN" in text
