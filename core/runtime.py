@@ -93,7 +93,7 @@ class Runtime:
         rt.warmer = warmer
         if cfg.voice.tts.provider != "none" and cfg.voice.tts.announce_ahead:
             warmer.start()          # "Now playing <title>" for every title, rendered ahead at low priority
-        logger.info("ready: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}, state={}",
+        logger.info("loaded: {} tracks, downlink opus {} Hz, tts={}, asr={}, intent={}, state={}",
                     len(content.tracks()), params.sample_rate, cfg.voice.tts.provider, cfg.voice.asr.provider,
                     cfg.voice.intent.provider, cfg.state.url.split("://")[0].split(":")[0])
         return rt
