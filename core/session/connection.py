@@ -41,6 +41,7 @@ SendBytes = Callable[[bytes], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
 
 VOLUME_STATUS_TOOL = "self.get_device_status"
+VOLUME_SET_TOOL = "self.audio_speaker.set_volume"
 _TICK_S = 0.25
 
 
@@ -135,6 +136,20 @@ class Connection:
                                 "position_ms": pos if pos is not None else item.position_ms} if item else None,
                 "last_request": self.core.last_request, "last_match": self.core.last_match,
                 "connected_at": self.connected_at}
+
+    def set_policy(self, policy: dict[str, Any]) -> bool:
+        """The parents changed this device's rules: the live session applies and saves them (False before the
+        device's state is loaded: the stored record is read then)."""
+        actions = self.core.set_policy(policy)
+        cap = policy.get("max_volume")
+        if actions and isinstance(cap, int) and VOLUME_SET_TOOL in self.mcp.tools:
+            actions.append(ev.VolumeChange(0, VOLUME_SET_TOOL, cap))     # a lower cap turns the speaker down now
+        if actions and not self._closing:
+            self._actions.put_nowait(actions)
+        return bool(actions)
+
+    def device_state(self) -> Any:
+        return self.core.device_state()
 
     # ------------------------------------------------------------------ lifecycle
 
