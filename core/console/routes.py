@@ -199,8 +199,9 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
         entry = {"at": time.time(), "who": who.role.value, "from": request.remote or "?", "changes": changes}
         audit = [entry, *list(st.policy.get("audit", []))][: rules.MAX_AUDIT]
         record = {**now_rules, "rev": int(st.policy.get("rev", 0)) + 1, "audit": audit}
-        applied = "live" if owner is not None and owner.set_policy(record) else "stored"
-        if applied == "stored":
+        owner = owner or _local_owner(directory, device_id)       # connected meanwhile, state still loading
+        applied = "live" if owner is not None and hasattr(owner, "set_policy") else "stored"
+        if applied == "stored" or not owner.set_policy(record):
             fresh = await store.load(device_id)         # the newest record: only the policy changes
             if not await store.save(replace(fresh, policy=record, updated_at=time.time())):
                 return _error(503, "the device store did not take the change; try again")

@@ -138,8 +138,8 @@ class Connection:
                 "connected_at": self.connected_at}
 
     def set_policy(self, policy: dict[str, Any]) -> bool:
-        """The parents changed this device's rules: the live session applies and saves them (False before the
-        device's state is loaded: the stored record is read then)."""
+        """The parents changed this device's rules: the live session applies and saves them (False while the
+        device's state is still loading: they apply once it is loaded, and the caller saves them to the store)."""
         actions = self.core.set_policy(policy)
         cap = policy.get("max_volume")
         if actions and isinstance(cap, int) and VOLUME_SET_TOOL in self.mcp.tools:

@@ -104,6 +104,7 @@ class SessionCore:
         self._policy_raw: Any = None
         self._policy = rules.Policy()
         self._counted_at: float | None = None       # wall time listening was last counted up to
+        self._pending_policy: dict[str, Any] | None = None   # changed while the state was loading
 
     # ------------------------------------------------------------------ public
 
@@ -504,6 +505,9 @@ class SessionCore:
 
     def _on_StateLoaded(self, ev: StateLoaded, out: list[Action]) -> None:
         self.player = Player.restored(ev.state, self.cfg.player, self._tracks)
+        if self._pending_policy is not None:
+            out.extend(self.set_policy(self._pending_policy))
+            self._pending_policy = None
         item = self.player.state.item
         if item is not None:
             self._log.info("device state loaded: {} at {:.1f} s{}", item.uid, item.position_ms / 1000,
@@ -585,8 +589,10 @@ class SessionCore:
     # ------------------------------------------------------------------ the parents' rules
 
     def set_policy(self, policy: dict[str, Any]) -> list[Action]:
-        """A policy changed on the parents' page: it applies from now on (the next tick, the next request)."""
+        """A policy changed on the parents' page: it applies from now on (the next tick, the next request), or
+        once the device's state is loaded."""
         if self.player is None:
+            self._pending_policy = dict(policy)
             return []
         self.player.state = replace(self.player.state, policy=dict(policy))
         return [SaveState()]
