@@ -6,15 +6,15 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := ffmpeg libopus0 espeak-ng
-# The fleet tests start their own redis-server instances.
-TEST_APT_PACKAGES := redis-server
+# The fleet tests start their own redis-server instances; the web console's tests drive Debian's Chromium.
+TEST_APT_PACKAGES := redis-server chromium
 MOTO_PORT ?= 5055
 S3_DEMO_BUCKET ?= cheeko-audio-files
 
 .PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet test bench demo clean
 
 help:
-	@echo "make run      start the server (ws://0.0.0.0:8000/xiaozhi/v1/, OTA http://0.0.0.0:8003/xiaozhi/ota/) with demo content"
+	@echo "make run      start the server (ws://0.0.0.0:8000/xiaozhi/v1/; open http://localhost:8003/ for the test device) with demo content"
 	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server"
 	@echo "make test     run the test suite"
 	@echo "make run-fleet  two nodes (ports 8000/8003 and 8100/8103) sharing a local Redis"

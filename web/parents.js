@@ -55,7 +55,7 @@ async function save(ev) {
     const r = await api("PUT", `/api/devices/${encodeURIComponent(device)}/policy`, body);
     status.textContent = `saved (${r.applied === "live" ? "applied now" : "applies when it connects"})`; status.className = "ok";
     await load();
-  } catch (e) { status.textContent = e.field ? `${e.field}: ${e.message}` : e.message; status.className = "err"; }
+  } catch (e) { status.textContent = e.message; status.className = "err"; }
 }
 
 window.addEventListener("DOMContentLoaded", () => {
