@@ -191,7 +191,8 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
     app.router.add_post("/api/devices/{device_id}/stop", stop)
     app.router.add_post("/api/devices/{device_id}/volume", volume)
     from core.console.routes import add_console      # the pages and the parents'/operator API (docs/api.md)
-    add_console(app, rt, operator_token=ops.operator_token, node_id=ops.node_id)
+    add_console(app, rt, operator_token=ops.operator_token, node_id=ops.node_id,
+                command=lambda msg: ops.command(msg))       # late-bound: the node fills ops in after building
     return app
 
 

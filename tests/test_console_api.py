@@ -17,6 +17,7 @@ from core.device_client import DeviceClient
 from core.devices import policy as rules
 from core.lang.replies import say
 from tests.conftest import ws_url
+from tests.fleet_fixtures import redis_server  # noqa: F401
 
 pytestmark = pytest.mark.timeout(90)
 OP = "operator-token-0123456789abcdef"
@@ -178,3 +179,54 @@ async def test_the_daily_limit_stops_playback_when_reached(make_config, start_no
         assert later["text"] == say("policy_limit", "en") and refused is not None
     status, hist, _ = await call(node, "GET", f"/api/devices/{device}/history")
     assert hist["history"][0]["title"] == "Long Lullaby" and not hist["history"][0]["finished"]
+
+
+async def test_operator_stop_and_volume_reach_the_session_within_the_cap(make_config, start_node) -> None:
+    node = await start_node(web_config(make_config))
+    device = "aa:bb:cc:00:00:14"
+    async with DeviceClient(ws_url(node), device_id=device) as client:
+        await asyncio.wait_for(client.tools_listed.wait(), 5)
+        assert (await call(node, "PUT", f"/api/devices/{device}/policy", {"max_volume": 55}))[0] == 200
+        status, body, _ = await call(node, "POST", f"/api/devices/{device}/volume", {"volume": 90}, token="",
+                                     **{"X-Operator-Token": OP})
+        assert status == 200 and body["delivered"] is True
+        async with asyncio.timeout(5):
+            while client.volume != 55:
+                await asyncio.sleep(0.05)
+        await client.send_text_request("play long lullaby")
+        await client.wait_for(lambda r: r.kind == "audio", timeout=20)
+        status, body, _ = await call(node, "POST", f"/api/devices/{device}/stop", token="",
+                                     **{"X-Operator-Token": OP})
+        assert status == 200 and body["delivered"] is True
+        await client.wait_json("tts", "stop", timeout=10)
+        conn = next(c for c in node.connections() if c.device_id == device)
+        async with asyncio.timeout(5):
+            while conn.core.busy:
+                await asyncio.sleep(0.05)
+        assert conn.core.device_state().item.title == "Long Lullaby"      # remembered for "continue"
+
+
+async def test_a_policy_reaches_a_device_on_another_node(redis_server, make_config, start_node) -> None:
+    def cfg(node_id: str) -> Any:
+        return make_config(state={"url": redis_server.url}, web={"enabled": True, "parent_token": PARENT},
+                           fleet={"operator_token": OP, "node_id": node_id, "heartbeat_s": 0.2, "node_ttl_s": 1.0,
+                                  "max_cpu": 1.0})
+    a = await start_node(cfg("node-a"))
+    b = await start_node(cfg("node-b"))
+    device = "aa:bb:cc:00:00:15"
+    async with DeviceClient(ws_url(b), device_id=device) as client:
+        await asyncio.wait_for(client.tools_listed.wait(), 5)
+        conn = next(c for c in b.connections() if c.device_id == device)
+        async with asyncio.timeout(5):
+            while conn.core.player is None:
+                await asyncio.sleep(0.05)
+        status, body, _ = await call(a, "PUT", f"/api/devices/{device}/policy", {"daily_limit_min": 0})
+        assert status == 200 and body["applied"] == "live"
+        async with asyncio.timeout(5):
+            while conn.core.device_state().policy.get("daily_limit_min") != 0:
+                await asyncio.sleep(0.05)
+        await client.send_text_request("play baa baa black sheep")
+        line = await client.wait_json("tts", "sentence_start", timeout=15)
+        assert line["text"] == say("policy_limit", "en")
+    stored = await a.rt.session.store.load(device)            # b's last save kept the new rules
+    assert stored.policy["daily_limit_min"] == 0 and stored.policy["rev"] == 1

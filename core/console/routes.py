@@ -65,7 +65,14 @@ def _local_owner(directory: Any, device_id: str) -> Any:
     return owner(device_id) if owner is not None else None
 
 
-def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: str = "local") -> TokenGuard:
+async def _not_delivered(_msg: Any) -> bool:
+    return False
+
+
+def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: str = "local",
+                command: Any = None) -> TokenGuard:
+    """`command(msg) -> bool` delivers a fleet message to the node holding a device (NodeOps.command)."""
+    command = command or _not_delivered
     cfg = rt.config.web
     guard = TokenGuard(operator_token=operator_token, parent_token=cfg.parent_token,
                        parent_devices=tuple(d.strip().lower() for d in cfg.parent_devices),
@@ -205,6 +212,13 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
             fresh = await store.load(device_id)         # the newest record: only the policy changes
             if not await store.save(replace(fresh, policy=record, updated_at=time.time())):
                 return _error(503, "the device store did not take the change; try again")
+        if owner is None:                               # connected to another node: its session takes it over the bus
+            from core.fleet.messages import SetPolicy
+            try:
+                if await command(SetPolicy(node_id, device_id, record)):
+                    applied = "live"
+            except Exception:   # noqa: BLE001 - saved already; the device reads it when it connects
+                logger.exception("policy of {}: the fleet message failed", device_id)
         logger.info("policy of {} changed by {} from {} ({}): {}", device_id, who.role.value, request.remote or "?",
                     applied, json.dumps(changes, ensure_ascii=False)[:800])
         return _ok({"device_id": device_id, "policy": now_rules, "rev": record["rev"], "applied": applied,

@@ -151,6 +151,27 @@ class Connection:
     def device_state(self) -> Any:
         return self.core.device_state()
 
+    async def control(self, msg: Any) -> None:
+        """A command for this device from the node's HTTP side or another node (core/fleet/directory.py): the
+        parents' new rules, the operator's stop (as the device's button: remembered for "continue") or volume
+        (within the parents' cap)."""
+        from core.devices.policy import load as load_policy
+        from core.fleet.messages import SetPolicy, SetVolume, StopDevice
+        if isinstance(msg, SetPolicy):
+            self.set_policy(dict(msg.policy))
+        elif isinstance(msg, StopDevice):
+            self.dispatch(ev.TextIn('{"type":"abort"}'))
+        elif isinstance(msg, SetVolume):
+            cap = load_policy(self.core.device_state().policy).max_volume
+            level = min(msg.volume, cap) if cap is not None else msg.volume
+            try:
+                await self.mcp.call(VOLUME_SET_TOOL, {"volume": level})
+            except (McpError, TimeoutError) as exc:
+                self.log.warning("operator volume {} failed: {}", level, exc)
+                return
+            self.log.info("operator volume -> {}", level)
+            self.dispatch(ev.ToolDone(True, level))
+
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, incoming: AsyncIterable[str | bytes]) -> None:
