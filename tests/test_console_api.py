@@ -84,6 +84,14 @@ async def test_wrong_tokens_are_refused_then_rate_limited(make_config, start_nod
     assert status == 429 and body["retry_after_s"] > 0
     # a cookie carries no authority: the token must be in a header
     assert (await call(node, "GET", "/api/whoami", token="", Cookie=f"token={OP}"))[0] == 429
+    assert (await call(node, "GET", "/api/devices", token="", **{"X-Operator-Token": OP}))[0] == 429   # shared
+
+
+async def test_wrong_operator_tokens_count_too(make_config, start_node) -> None:
+    node = await start_node(web_config(make_config, login_attempts_per_min=2))
+    for _ in range(2):
+        assert (await call(node, "GET", "/api/devices", token="", **{"X-Operator-Token": "x" * 30}))[0] == 401
+    assert (await call(node, "GET", "/api/whoami", token=OP))[0] == 429
 
 
 async def test_policy_validation_audit_and_scope(make_config, start_node) -> None:
