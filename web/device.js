@@ -62,6 +62,7 @@ function speaker() {
 }
 
 function play(data) {
+  if (!audioCtx) { data.close(); return; }     // stopped: frames still in the decoder are dropped
   const n = data.numberOfFrames;
   const pcm = new Float32Array(n);
   data.copyTo(pcm, { planeIndex: 0, format: "f32-planar" });
