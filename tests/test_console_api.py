@@ -238,3 +238,15 @@ async def test_a_policy_reaches_a_device_on_another_node(redis_server, make_conf
         assert line["text"] == say("policy_limit", "en")
     stored = await a.rt.session.store.load(device)            # b's last save kept the new rules
     assert stored.policy["daily_limit_min"] == 0 and stored.policy["rev"] == 1
+
+
+async def test_an_odd_stored_policy_record_is_read_and_replaced(make_config, start_node) -> None:
+    node = await start_node(web_config(make_config))
+    device = "aa:bb:cc:00:00:16"
+    store = node.rt.session.store
+    st = await store.load(device)
+    await store.save(replace(st, policy={"rev": "seven", "audit": "gone", "max_volume": "loud", "bedtime": 3}))
+    status, got, _ = await call(node, "GET", f"/api/devices/{device}/policy")
+    assert status == 200 and got["rev"] == 0 and got["audit"] == [] and got["policy"]["max_volume"] is None
+    status, body, _ = await call(node, "PUT", f"/api/devices/{device}/policy", {"max_volume": 60})
+    assert status == 200 and body["rev"] == 1 and len(body["audit"]) == 1

@@ -62,3 +62,16 @@ def test_the_volume_cap_holds_on_both_volume_paths() -> None:
     assert change.cap == 40 and change.delta > 0
     assert d.core._capped({"volume": 90}) == {"volume": 40}
     assert d.core._capped({"volume": 25}) == {"volume": 25}
+
+
+def test_the_queue_stops_before_an_item_the_rules_refuse() -> None:
+    d = Driver()
+    d.say("play english songs")
+    seg = d.start_track()
+    nxt = d.core.player.peek_next()
+    assert nxt is not None                               # a collection plays on by itself
+    out = d.feed(ev.TrackNearEnd(d.turn.turn.id, seg.track))
+    assert [a.segment.track.uid for a in out if isinstance(a, ev.Continue)] == [nxt.uid]
+    d.core.set_policy({"allowed_collections": [seg.track.collection + "-other"]})
+    out = d.feed(ev.TrackNearEnd(d.turn.turn.id, seg.track))
+    assert [a.segment for a in out if isinstance(a, ev.Continue)] == [None]

@@ -58,6 +58,16 @@ def _ok(body: Any) -> web.Response:
     return _secure(web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str)))  # type: ignore[return-value]
 
 
+def _rev(policy: Any) -> int:
+    rev = policy.get("rev", 0) if isinstance(policy, dict) else 0
+    return rev if isinstance(rev, int) and not isinstance(rev, bool) and rev >= 0 else 0
+
+
+def _audit(policy: Any) -> list[dict[str, Any]]:
+    trail = policy.get("audit", []) if isinstance(policy, dict) else []
+    return [a for a in trail if isinstance(a, dict)][: rules.MAX_AUDIT] if isinstance(trail, list) else []
+
+
 def _local_owner(directory: Any, device_id: str) -> Any:
     """The live connection of `device_id` on this node, if any (the local directory, or a fleet's local part)."""
     where = getattr(directory, "local", directory)
@@ -179,8 +189,8 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
         p = rules.load(st.policy)
         now = time.time()
         tags = sorted({tag for t in rt.content.tracks() for tag in t.tags})
-        return _ok({"device_id": device_id, "policy": rules.to_dict(p), "rev": st.policy.get("rev", 0),
-                    "audit": list(st.policy.get("audit", [])), "live": owner is not None,
+        return _ok({"device_id": device_id, "policy": rules.to_dict(p), "rev": _rev(st.policy),
+                    "audit": _audit(st.policy), "live": owner is not None,
                     "listened_today_s": round(rules.listened_today(st.listened_day, st.listened_s, p, now)),
                     "bedtime_now": rules.in_bedtime(p, now), "volume": st.volume,
                     "collections": collections(), "tags": tags})
@@ -204,8 +214,8 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
         now_rules = rules.to_dict(new)
         changes = {k: [old[k], now_rules[k]] for k in rules.RULE_KEYS if old[k] != now_rules[k]}
         entry = {"at": time.time(), "who": who.role.value, "from": request.remote or "?", "changes": changes}
-        audit = [entry, *list(st.policy.get("audit", []))][: rules.MAX_AUDIT]
-        record = {**now_rules, "rev": int(st.policy.get("rev", 0)) + 1, "audit": audit}
+        audit = [entry, *_audit(st.policy)][: rules.MAX_AUDIT]
+        record = {**now_rules, "rev": _rev(st.policy) + 1, "audit": audit}
         owner = owner or _local_owner(directory, device_id)       # connected meanwhile, state still loading
         applied = "live" if owner is not None and hasattr(owner, "set_policy") else "stored"
         if applied == "stored" or not owner.set_policy(record):

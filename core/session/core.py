@@ -451,6 +451,8 @@ class SessionCore:
             out.append(Continue(ev.turn_id, None))
             return
         nxt = self.player.peek_next()
+        if nxt is not None and self._refusal(nxt) is not None:
+            nxt = None                                 # the parents' rules: the queue stops before it
         out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
 
     def _on_TrackFinished(self, ev: TrackFinished, out: list[Action]) -> None:
@@ -472,6 +474,8 @@ class SessionCore:
         if item is not None and item.uid == ev.track.uid:
             self.player.failed()
         nxt = None if ev.busy else self.player.peek_next()
+        if nxt is not None and self._refusal(nxt) is not None:
+            nxt = None
         out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
         out.append(SaveState())
 
