@@ -5,6 +5,7 @@ device then meets; the operator page lists a connected device with what it plays
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from core.device_client import DeviceClient
 from core.lang.replies import say
 from core.session.events import SessionState
 from tests.audio_fixtures import peak_frequencies
-from tests.conftest import TONES, ws_url
+from tests.conftest import TONES, write_tone, ws_url
 from tests.test_console_api import OP, PARENT, web_config
 
 pytestmark = pytest.mark.timeout(240)
@@ -221,10 +222,28 @@ async def test_quiet_hours_from_the_parents_page_refuse_a_scripted_device(make_c
     await shot(page, "parents.png", tmp_path)
 
 
-async def test_the_operator_page_lists_a_playing_device(make_config, start_node, browser, tmp_path) -> None:
-    node = await start_node(web_config(make_config))
+EVIL = '<b>Bold</b> Lullaby <img src=x onerror="window.__xss=1">'
+
+
+@pytest.fixture
+def catalog_with_markup(tone_catalog: Path, tmp_path: Path) -> Path:
+    """The tone catalog plus a song whose title is markup (catalog titles can contain anything)."""
+    root = tmp_path / "markup-catalog"
+    shutil.copytree(tone_catalog, root)
+    english = root / "music" / "English"
+    write_tone(english / "Bold Lullaby.mp3", 330.0, 20.0)
+    meta = json.loads((english / "metadata.json").read_text(encoding="utf-8"))
+    meta[EVIL] = {"romanized": "Bold Lullaby", "filename": "Bold Lullaby.mp3", "alternatives": ["bold lullaby"]}
+    (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    return root
+
+
+async def test_the_operator_page_lists_a_playing_device(make_config, start_node, browser, tmp_path,
+                                                        catalog_with_markup) -> None:
+    node = await start_node(make_config(content={"content_dir": str(catalog_with_markup)},
+                                        fleet={"operator_token": OP}, web={"enabled": True}))
     async with DeviceClient(ws_url(node), device_id="aa:bb:cc:00:00:31") as client:
-        await client.send_text_request("play long lullaby")
+        await client.send_text_request("play bold lullaby")
         await client.wait_for(lambda r: r.kind == "audio", timeout=20)
         page = await browser()
         await page.goto(f"http://127.0.0.1:{node.http_port}/operator")
@@ -233,14 +252,17 @@ async def test_the_operator_page_lists_a_playing_device(make_config, start_node,
         row = page.locator('tr[data-device="aa:bb:cc:00:00:31"]')
         await row.wait_for()
         await page.wait_for_function("""() => { const r = document.querySelector('tr[data-device="aa:bb:cc:00:00:31"]');
-            return r && r.textContent.includes('Long Lullaby') && r.textContent.includes('playing'); }""")
+            return r && r.textContent.includes('Bold Lullaby') && r.textContent.includes('playing'); }""")
         cells = await row.locator("td").all_text_contents()
-        assert cells[1] == node.node_id and cells[5] == "play long lullaby" and "Long Lullaby" in cells[6]
-        assert "4 items" in (await page.text_content("#catalog-total") or "")
-        await page.fill("#utterance", "play <b>twinkle</b> twinkle")       # markup stays text
+        assert cells[1] == node.node_id and cells[2] == "playing" and cells[5] == "play bold lullaby"
+        assert cells[3] == EVIL                                          # the title as text, markup and all
+        assert await page.locator("#devices b, #devices img").count() == 0
+        assert await page.evaluate("() => window.__xss === undefined")
+        assert "5 items" in (await page.text_content("#catalog-total") or "")
+        await page.fill("#utterance", "play twinkle twinkle")
         await page.click("#match button")
         await page.wait_for_selector("#m-title")
         assert await page.text_content("#m-title") == "Twinkle Twinkle Little Star"
         assert await page.text_content("#m-intent") == "play_music"
-        assert await page.locator("#match-result b").count() == 0
+        assert await page.text_content("#m-match_type") in ("fuzzy", "exact", "romanized", "alternative")
         await shot(page, "operator.png", tmp_path)
