@@ -250,3 +250,31 @@ async def test_an_odd_stored_policy_record_is_read_and_replaced(make_config, sta
     assert status == 200 and got["rev"] == 0 and got["audit"] == [] and got["policy"]["max_volume"] is None
     status, body, _ = await call(node, "PUT", f"/api/devices/{device}/policy", {"max_volume": 60})
     assert status == 200 and body["rev"] == 1 and len(body["audit"]) == 1
+
+
+async def test_the_largest_policy_and_audit_trail_keep_the_device_record_usable(make_config, start_node,
+                                                                                 tmp_path) -> None:
+    import json as _json
+
+    from core.devices.state import MAX_STATE_BYTES, DeviceState
+    node = await start_node(web_config(make_config))
+    device = "aa:bb:cc:00:00:17"
+    for i in range(25):                     # more changes than are kept, each as large as a policy gets
+        tags = [f"{i:02d}-" + "t" * 59 + f"{k:02d}" for k in range(50)]   # 50 of 64 characters
+        status, body, _ = await call(node, "PUT", f"/api/devices/{device}/policy",
+                                     {"blocked_tags": tags, "bedtime": {"mon": {"start": "19:00", "end": "07:00"}}})
+        assert status == 200, body
+    assert (await call(node, "PUT", f"/api/devices/{device}/policy", {"blocked_tags": ["x" * 65]}))[1]["field"] \
+        == "blocked_tags"
+    deep = "[" * 5000 + "]" * 5000
+    async with aiohttp.ClientSession() as s, s.put(
+            f"http://127.0.0.1:{node.http_port}/api/devices/{device}/policy", data=deep,
+            headers={"X-Parent-Token": PARENT, "Content-Type": "application/json"}) as r:
+        assert r.status == 400 and (await r.json())["field"] == "body"
+    status, got, _ = await call(node, "GET", f"/api/devices/{device}/policy")
+    assert len(got["audit"]) == rules.MAX_AUDIT and got["rev"] == 25
+    assert got["audit"][0]["changes"] == {"blocked_tags": "changed"}        # too large to keep whole
+    st = await node.rt.session.store.load(device)
+    raw = st.to_json()
+    assert len(raw.encode()) < MAX_STATE_BYTES / 4
+    assert DeviceState.from_json(raw, device).policy["rev"] == 25 and _json.loads(raw)["policy"]["audit"]

@@ -25,6 +25,7 @@ from core.console.guard import Caller, Role, TokenGuard, token_from
 from core.content.types import Kind
 from core.devices import policy as rules
 from core.devices.state import DeviceState, valid_device_id
+from core.utils import safejson
 
 __all__ = ["add_console", "WEB_ROOT", "CSP"]
 
@@ -212,7 +213,9 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
         st, owner = await state_of(device_id)
         old = rules.to_dict(rules.load(st.policy))
         now_rules = rules.to_dict(new)
-        changes = {k: [old[k], now_rules[k]] for k in rules.RULE_KEYS if old[k] != now_rules[k]}
+        changes: dict[str, Any] = {k: [old[k], now_rules[k]] for k in rules.RULE_KEYS if old[k] != now_rules[k]}
+        if len(json.dumps(changes, ensure_ascii=False)) > rules.MAX_AUDIT_CHARS:
+            changes = {k: "changed" for k in changes}          # the log line below keeps the detail
         entry = {"at": time.time(), "who": who.role.value, "from": request.remote or "?", "changes": changes}
         audit = [entry, *_audit(st.policy)][: rules.MAX_AUDIT]
         record = {**now_rules, "rev": _rev(st.policy) + 1, "audit": audit}
@@ -273,6 +276,6 @@ async def _json_body(request: web.Request) -> Any:
     if len(raw) > _MAX_BODY:
         return _error(413, f"body larger than {_MAX_BODY} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return _error(400, "body is not JSON", "body")
+        return safejson.loads(raw.decode("utf-8"), max_chars=_MAX_BODY)
+    except (UnicodeDecodeError, ValueError):                   # JsonLimitError is a ValueError
+        return _error(400, "body is not JSON (or nested too deep)", "body")

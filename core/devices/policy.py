@@ -18,13 +18,14 @@ from core.content.types import Track
 from core.devices.state import DeviceState
 
 __all__ = ["Policy", "Window", "PolicyError", "WEEKDAYS", "RULE_KEYS", "parse", "load", "to_dict", "in_bedtime",
-           "refusal", "day_key", "listened_today", "count", "MAX_AUDIT"]
+           "refusal", "day_key", "listened_today", "count", "MAX_AUDIT", "MAX_AUDIT_CHARS"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KEYS = ("bedtime", "sleep_collections", "daily_limit_min", "max_volume", "allowed_collections", "blocked_tags",
              "sleep_timer_min", "utc_offset_min")
-MAX_AUDIT = 50                  # audit entries kept with the device (the log keeps every one)
-_MAX_NAMES = 200
+MAX_AUDIT = 20                  # audit entries kept with the device (the log keeps every one)
+MAX_AUDIT_CHARS = 2000          # one entry's changes as JSON; a larger change is kept as the list of rules it touched
+_MAX_NAMES = 50                 # the whole record stays far below DeviceState's 256 KiB bound
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -154,8 +155,8 @@ def _names(v: Any, name: str, known: Mapping[str, str] | None) -> tuple[str, ...
         raise PolicyError(name, f"must be a list of at most {_MAX_NAMES} names")
     out: list[str] = []
     for x in v:
-        if not isinstance(x, str) or not x.strip() or len(x) > 100 or not x.isprintable():
-            raise PolicyError(name, "each entry must be a printable name of 1-100 characters")
+        if not isinstance(x, str) or not x.strip() or len(x) > 64 or not x.isprintable():
+            raise PolicyError(name, "each entry must be a printable name of 1-64 characters")
         x = x.strip()
         if known is not None:
             if x.lower() not in known:
