@@ -113,7 +113,8 @@ async def test_the_browser_device_plays_a_song_with_its_tone(make_config, start_
     await ask(page, "play baa baa black sheep")
     await page.wait_for_function("() => window.__device.messages.some(m => m.type === 'stt')")
     await page.wait_for_function(
-        "() => window.__device.messages.some(m => m.type === 'tts' && m.state === 'stop') && window.__device.frames > 30")
+        "() => window.__device.messages.some(m => m.type === 'tts' && m.state === 'stop')"
+        " && window.__device.frames > 30")
     assert await page.text_content("#stt") == "play baa baa black sheep"
     assert "Baa Baa Black Sheep" in (await page.text_content("#tts") or "")
     pcm, rate = await decoded(page)
@@ -179,7 +180,8 @@ async def test_a_spoken_request_through_the_fake_microphone(make_config, start_n
     await page.wait_for_function("() => window.__device.messages.some(m => m.type === 'stt' && m.text)", timeout=60_000)
     heard = await page.text_content("#stt") or ""
     assert "twinkle" in heard.lower(), heard
-    await page.wait_for_function("() => window.__device.messages.some(m => m.type === 'tts' && m.state === 'sentence_start'"
+    await page.wait_for_function("() => window.__device.messages.some(m => m.type === 'tts'"
+                                 " && m.state === 'sentence_start'"
                                  " && (m.text || '').includes('Twinkle'))", timeout=30_000)
     await page.wait_for_function("() => window.__device.messages.filter(m => m.type === 'tts').pop().state === 'stop'",
                                  timeout=30_000)

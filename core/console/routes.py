@@ -55,8 +55,12 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
     return _secure(web.json_response(body, status=status))  # type: ignore[return-value]
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
 def _ok(body: Any) -> web.Response:
-    return _secure(web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str)))  # type: ignore[return-value]
+    return _secure(web.json_response(body, dumps=_dumps))  # type: ignore[return-value]
 
 
 def _rev(policy: Any) -> int:
