@@ -38,13 +38,15 @@ def test_bedtime_beginning_stops_what_plays_and_the_default_timer_is_set() -> No
     assert d.core.state.value == "playing"
     for a in d.core.set_policy({"bedtime": ALL_DAY}):
         assert isinstance(a, ev.SaveState)
-    d.tick(0.25)                                        # the next tick stops it, with the bedtime line
+    d.tick(0.25)                                        # the rules are checked once a second
+    assert d.core.state.value == "playing"
+    d.tick(0.75)                                        # a second on: stopped, with the bedtime line
     assert d.turn is not None and [s.text for s in d.turn.turn.segments if isinstance(s, SpeechSeg)] == [
         say("policy_bedtime", "en")]
     assert not any(isinstance(s, TrackSeg) for s in d.turn.turn.segments)
     st = d.core.device_state()
     assert st.item is not None and st.item.uid == SONG.uid and not st.playing     # remembered, stopped
-    assert st.listened_s == pytest.approx(1.25)         # what played since the first tick was counted
+    assert st.listened_s == pytest.approx(2.0)          # what played since the first tick was counted
 
 
 def test_a_policy_set_while_the_state_loads_applies_once_loaded() -> None:

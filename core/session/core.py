@@ -623,8 +623,10 @@ class SessionCore:
 
     def _enforce(self, wall: float, out: list[Action]) -> bool:
         """While a track plays: count today's listening; stop with a kind line when a rule says so (the daily limit
-        reached, bedtime begun, a policy changed). True when it stopped."""
+        reached, bedtime begun, a policy changed). Once a second: finer adds cost, not fairness. True when it stopped."""
         assert self.player is not None
+        if self._counted_at is not None and 0.0 <= wall - self._counted_at < 1.0:
+            return False
         p = self._rules()
         self.player.state = rules.count(self.player.state, p, wall, self._counted_at)
         self._counted_at = wall
