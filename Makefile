@@ -91,6 +91,7 @@ bench: test-deps
 	$(BIN)/python bench/load_bench.py
 	$(BIN)/python bench/abuse_bench.py
 	$(BIN)/python bench/fleet_bench.py
+	$(BIN)/python bench/policy_bench.py
 
 demo: deps
 	$(BIN)/python app.py demo demo-content
