@@ -6,8 +6,8 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := ffmpeg libopus0 espeak-ng
-# The fleet tests start their own redis-server instances.
-TEST_APT_PACKAGES := redis-server
+# The fleet tests start their own redis-server instances; the web console's tests drive Debian's Chromium.
+TEST_APT_PACKAGES := redis-server chromium
 MOTO_PORT ?= 5055
 S3_DEMO_BUCKET ?= cheeko-audio-files
 # Server ports for make run / run-s3 (e.g. make run PORT=8100 HTTP_PORT=8103).
@@ -17,7 +17,7 @@ HTTP_PORT ?= 8003
 .PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet test bench demo clean
 
 help:
-	@echo "make run      start the server (ws://0.0.0.0:$(PORT)/xiaozhi/v1/, OTA http://0.0.0.0:$(HTTP_PORT)/xiaozhi/ota/) with demo content"
+	@echo "make run      start the server (ws://0.0.0.0:$(PORT)/xiaozhi/v1/, OTA http://0.0.0.0:$(HTTP_PORT)/xiaozhi/ota/) with demo content; the test device at http://localhost:$(HTTP_PORT)/"
 	@echo "               ports: make run PORT=8100 HTTP_PORT=8103"
 	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server (MOTO_PORT=$(MOTO_PORT))"
 	@echo "make demo     generate the demo library into demo-content/"
@@ -105,6 +105,7 @@ bench: test-deps
 	$(BIN)/python bench/load_bench.py
 	$(BIN)/python bench/abuse_bench.py
 	$(BIN)/python bench/fleet_bench.py
+	$(BIN)/python bench/policy_bench.py
 
 demo: deps
 	$(BIN)/python app.py demo demo-content

@@ -266,6 +266,14 @@ class FleetConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    enabled: bool = False                      # serve the pages (/, /parents, /operator); the API needs tokens
+    parent_token: str = ""                     # the household's token for /parents and its API; "" = off
+    parent_devices: tuple[str, ...] = ()       # devices the parent token may manage; empty = every device
+    login_attempts_per_min: int = 10           # wrong tokens per client address per minute, then 429
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json: bool = False
@@ -281,6 +289,7 @@ class Config:
     player: PlayerConfig = field(default_factory=PlayerConfig)
     state: StateConfig = field(default_factory=StateConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 
@@ -316,12 +325,15 @@ ENV_OVERRIDES: dict[str, str] = {
     "REDIS_URL": "state.url",                         # the usual name in container platforms; wins over STATE_URL
     "NODE_ID": "fleet.node_id",
     "OPERATOR_TOKEN": "fleet.operator_token",
+    "PARENT_TOKEN": "web.parent_token",
+    "PARENT_DEVICES": "web.parent_devices",            # comma-separated
     "LOG_LEVEL": "log.level",
 }
 
 SECRET_KEYS = frozenset({
     "server.auth.tokens", "server.auth.hmac_key", "content.s3.access_key_id", "content.s3.secret_access_key",
     "content.s3.session_token", "voice.asr.api_key", "fleet.operator_token", "voice.tts.api_key", "voice.intent.api_key",
+    "web.parent_token",
 })
 
 
@@ -578,6 +590,14 @@ def _validate_fleet(cfg: Config) -> None:
     if f.operator_token and len(f.operator_token) < 16:
         raise ConfigError("fleet.operator_token: use at least 16 characters (env OPERATOR_TOKEN), "
                           "e.g. the output of `openssl rand -hex 16`")
+    w = cfg.web
+    if w.parent_token and len(w.parent_token) < 16:
+        raise ConfigError("web.parent_token: use at least 16 characters (env PARENT_TOKEN), "
+                          "e.g. the output of `openssl rand -hex 16`")
+    if w.parent_token and w.parent_token == f.operator_token:
+        raise ConfigError("web.parent_token: must differ from fleet.operator_token (a parent is not an operator)")
+    if not 1 <= w.login_attempts_per_min <= 1000:
+        raise ConfigError("web.login_attempts_per_min: use 1-1000 (10 is the default)")
     if not f.key_prefix or len(f.key_prefix) > 32 or any(c.isspace() for c in f.key_prefix):
         raise ConfigError("fleet.key_prefix: use 1-32 characters without spaces, e.g. xz:")
 

@@ -126,16 +126,25 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
         body = await asyncio.to_thread(ops.metrics.exposition)     # reads /proc and the cache folder
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
+    app = web.Application(client_max_size=OTA_MAX_BODY)
+    from core.console.routes import add_console      # the pages and the parents'/operator API (docs/api.md)
+    guard = add_console(app, rt, operator_token=ops.operator_token, node_id=ops.node_id,
+                        command=lambda msg: ops.command(msg))     # late-bound: the node fills ops in after building
+
     def operator(request: web.Request) -> web.Response | None:
         """None when the request carries the operator token; otherwise the refusal to send."""
         if not ops.operator_token:
             return web.json_response({"error": "the operator API is off; set OPERATOR_TOKEN (fleet.operator_token) "
                                                "to enable it"}, status=404)
+        client = request.remote or "?"
+        if (wait := guard.blocked(client)) > 0:              # wrong tokens are rate-limited with the console's
+            return web.json_response({"error": f"too many wrong tokens; try again in {wait:.0f} s"}, status=429)
         given = request.headers.get("X-Operator-Token", "")
         auth = request.headers.get("Authorization", "")
         if not given and auth.lower().startswith("bearer "):
             given = auth[7:].strip()
         if not hmac.compare_digest(given.encode(), ops.operator_token.encode()):
+            guard.check(given, client)                        # counts the failure (a parent token is no operator's)
             logger.warning("operator API: refused {} {} from {} (missing or wrong token)", request.method,
                            request.path, request.remote or "?")
             return web.json_response({"error": "operator token missing or wrong (header X-Operator-Token)"},
@@ -179,7 +188,6 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
         return web.json_response({"device_id": device_id, "volume": level, "delivered": delivered},
                                  status=200 if delivered else 404)
 
-    app = web.Application(client_max_size=OTA_MAX_BODY)
     for path in ("/xiaozhi/ota/", "/xiaozhi/ota"):
         app.router.add_post(path, ota_post)
         app.router.add_get(path, ota_get)

@@ -74,6 +74,8 @@ class DeviceState:
     volume: int | None = None
     policy: Mapping[str, Any] = field(default_factory=dict)   # the parents' layer (bedtime, limits, caps)
     updated_at: float = 0.0
+    listened_day: str = ""        # local date (YYYY-MM-DD) that listened_s counts for (the daily limit)
+    listened_s: float = 0.0       # seconds of songs and stories played on listened_day (0..86400)
 
     # ------------------------------------------------------------------ queries used by player and plugins
 
@@ -191,7 +193,9 @@ def _state(raw: dict[str, Any], device_id: str) -> DeviceState:
         shuffle=bool(raw.get("shuffle")), timer=timer, history=tuple(_play(p) for p in history),
         favourites=_uids(raw.get("favourites", []), "favourites", 10_000),
         volume=_opt(volume, lambda v, n: _int(v, n, 0, 100), "volume"),
-        policy=policy, updated_at=_num(raw.get("updated_at", 0.0), "updated_at"))
+        policy=policy, updated_at=_num(raw.get("updated_at", 0.0), "updated_at"),
+        listened_day=_str(raw.get("listened_day", ""), "listened_day", 10),
+        listened_s=min(86400.0, max(0.0, _num(raw.get("listened_s", 0.0), "listened_s"))))
 
 
 def evolve(state: DeviceState, **changes: Any) -> DeviceState:

@@ -15,7 +15,8 @@ from core.config import FleetConfig
 from core.devices.redis_store import check_reachable, redis_client
 from core.fleet.bus import Bus
 from core.fleet.directory import RedisDirectory
-from core.fleet.messages import DevicesQuery, DevicesReply, Message, Released, SetVolume, StopDevice, Takeover
+from core.fleet.messages import (DevicesQuery, DevicesReply, Message, Released, SetPolicy, SetVolume, StopDevice,
+                                 Takeover)
 from core.fleet.registry import NodeInfo, NodeRegistry, pick_node
 
 __all__ = ["Fleet"]
@@ -119,7 +120,7 @@ class Fleet:
             self._replies.pop(request_id, None)
         return out
 
-    async def command(self, msg: StopDevice | SetVolume) -> bool:
+    async def command(self, msg: StopDevice | SetVolume | SetPolicy) -> bool:
         """Deliver an operator command to the node holding the device; True when that node has it connected
         (for another node: when it received the command)."""
         if self.directory.local.owner(msg.device_id) is not None:
@@ -138,7 +139,7 @@ class Fleet:
             await self.directory.on_takeover(msg)
         elif isinstance(msg, Released):
             self.directory.on_released(msg)
-        elif isinstance(msg, (StopDevice, SetVolume)):
+        elif isinstance(msg, (StopDevice, SetVolume, SetPolicy)):
             await self.directory.on_command(msg)
         elif isinstance(msg, DevicesQuery):
             devices = tuple(self._snapshots(msg.device_id or None))

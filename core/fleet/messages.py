@@ -10,7 +10,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar
 
-__all__ = ["Message", "Takeover", "Released", "StopDevice", "SetVolume", "DevicesQuery", "DevicesReply",
+__all__ = ["Message", "Takeover", "Released", "StopDevice", "SetVolume", "SetPolicy", "DevicesQuery", "DevicesReply",
            "MessageError", "encode", "decode", "MAX_MESSAGE_BYTES"]
 
 VERSION = 1
@@ -60,6 +60,15 @@ class SetVolume(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class SetPolicy(Message):
+    """The parents changed the device's rules (the whole stored policy record, already saved): the session
+    holding the device applies it, so its own saves keep it."""
+    TYPE: ClassVar[str] = "policy"
+    device_id: str
+    policy: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class DevicesQuery(Message):
     """Operator view: every node answers with snapshots of its connected devices (one device when device_id)."""
     TYPE: ClassVar[str] = "devices?"
@@ -74,8 +83,8 @@ class DevicesReply(Message):
     devices: tuple[dict[str, Any], ...] = ()
 
 
-_TYPES: dict[str, type[Message]] = {c.TYPE: c for c in (Takeover, Released, StopDevice, SetVolume, DevicesQuery,
-                                                       DevicesReply)}
+_TYPES: dict[str, type[Message]] = {c.TYPE: c for c in (Takeover, Released, StopDevice, SetVolume, SetPolicy,
+                                                       DevicesQuery, DevicesReply)}
 
 
 def encode(msg: Message) -> bytes:
@@ -120,6 +129,9 @@ def decode(raw: bytes | str) -> Message:
         if f.name == "volume":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
                 raise MessageError("volume must be an integer 0-100")
+        elif f.name == "policy":
+            if not isinstance(value, dict):
+                raise MessageError("policy must be an object")
         elif f.name == "devices":
             if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
                 raise MessageError("devices must be a list of objects")

@@ -41,6 +41,7 @@ SendBytes = Callable[[bytes], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
 
 VOLUME_STATUS_TOOL = "self.get_device_status"
+VOLUME_SET_TOOL = "self.audio_speaker.set_volume"
 _TICK_S = 0.25
 
 
@@ -135,6 +136,41 @@ class Connection:
                                 "position_ms": pos if pos is not None else item.position_ms} if item else None,
                 "last_request": self.core.last_request, "last_match": self.core.last_match,
                 "connected_at": self.connected_at}
+
+    def set_policy(self, policy: dict[str, Any]) -> bool:
+        """The parents changed this device's rules: the live session applies and saves them (False while the
+        device's state is still loading: they apply once it is loaded, and the caller saves them to the store)."""
+        actions = self.core.set_policy(policy)
+        cap = policy.get("max_volume")
+        if actions and isinstance(cap, int) and VOLUME_SET_TOOL in self.mcp.tools:
+            actions.append(ev.VolumeChange(0, VOLUME_SET_TOOL, cap))     # a lower cap turns the speaker down now
+        if actions and not self._closing:
+            self._actions.put_nowait(actions)
+        return bool(actions)
+
+    def device_state(self) -> Any:
+        return self.core.device_state()
+
+    async def control(self, msg: Any) -> None:
+        """A command for this device from the node's HTTP side or another node (core/fleet/directory.py): the
+        parents' new rules, the operator's stop (as the device's button: remembered for "continue") or volume
+        (within the parents' cap)."""
+        from core.devices.policy import load as load_policy
+        from core.fleet.messages import SetPolicy, SetVolume, StopDevice
+        if isinstance(msg, SetPolicy):
+            self.set_policy(dict(msg.policy))
+        elif isinstance(msg, StopDevice):
+            self.dispatch(ev.TextIn('{"type":"abort"}'))
+        elif isinstance(msg, SetVolume):
+            cap = load_policy(self.core.device_state().policy).max_volume
+            level = min(msg.volume, cap) if cap is not None else msg.volume
+            try:
+                await self.mcp.call(VOLUME_SET_TOOL, {"volume": level})
+            except (McpError, TimeoutError) as exc:
+                self.log.warning("operator volume {} failed: {}", level, exc)
+                return
+            self.log.info("operator volume -> {}", level)
+            self.dispatch(ev.ToolDone(True, level))
 
     # ------------------------------------------------------------------ lifecycle
 

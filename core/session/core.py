@@ -13,12 +13,13 @@ reason) is a stop.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
 
 from core.content.types import Track
+from core.devices import policy as rules
 from core.devices.state import DeviceState
 from core.lang.replies import say
 from core.lang.wake import WakeWords
@@ -31,7 +32,7 @@ from core.session.events import (Action, BargeIn, BinaryIn, CallTool, CancelTurn
                                  SaveState, Send, SessionState, StartTurn, StateLoaded, TextIn, Tick, ToolDone,
                                  TrackFailed, TrackFinished, TrackNearEnd, TrackStarted, TurnEnded, Understand,
                                  UnderstandFailed, Understood, VoiceFeed, VoiceListen, VoiceUtterance, VolumeChange)
-from plugins_func.actions import (ChangeVolume, DeviceTool, Pause, PlayTrack, Stop)
+from plugins_func.actions import (ChangeVolume, DeviceTool, Pause, PlayTrack, SetTimer, Stop)
 
 __all__ = ["SessionCore", "SessionSettings"]
 
@@ -99,6 +100,11 @@ class SessionCore:
         self._bad_frames = 0
         self.last_request: str = ""
         self.last_match: str = ""
+        self._language = "en"                       # of the last answer: the parents' rules speak in it
+        self._policy_raw: Any = None
+        self._policy = rules.Policy()
+        self._counted_at: float | None = None       # wall time listening was last counted up to
+        self._pending_policy: dict[str, Any] | None = None   # changed while the state was loading
 
     # ------------------------------------------------------------------ public
 
@@ -320,17 +326,23 @@ class SessionCore:
             if isinstance(action, (PlayTrack, Pause, Stop)):
                 playback = playback or action
             elif isinstance(action, ChangeVolume):
-                cap = player.state.policy.get("max_volume") if isinstance(player.state.policy, dict) else None
-                out.append(VolumeChange(action.delta, action.tool, cap if isinstance(cap, int) else None))
+                out.append(VolumeChange(action.delta, action.tool, self._rules().max_volume))
             elif isinstance(action, DeviceTool):
-                out.append(CallTool(action.name, action.arguments))
+                out.append(CallTool(action.name, self._capped(action.arguments)))
             else:
                 player.apply(action, wall)
         self._request = None
+        self._language = r.language or "en"
+        if isinstance(playback, PlayTrack) and (why := self._refusal(playback.track)) is not None:
+            self._log.info("parents' rules: {} not played ({})", playback.track.uid, why)
+            segments = [SpeechSeg(say(why, self._language), self._language)]     # a kind line instead
+            playback = None
         if isinstance(playback, PlayTrack):
             self._interrupted = False
             self._grace_until = None
             player.play(playback)
+            if (minutes := self._rules().sleep_timer_min) and player.state.timer is None:
+                player.apply(SetTimer(minutes=minutes), wall)          # the parents' default sleep timer
             segments.append(TrackSeg(playback.track, playback.start_ms, etag=self._etag_for(playback),
                                      language=r.language))
             out.append(SaveState())
@@ -439,6 +451,8 @@ class SessionCore:
             out.append(Continue(ev.turn_id, None))
             return
         nxt = self.player.peek_next()
+        if nxt is not None and self._refusal(nxt) is not None:
+            nxt = None                                 # the parents' rules: the queue stops before it
         out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
 
     def _on_TrackFinished(self, ev: TrackFinished, out: list[Action]) -> None:
@@ -460,6 +474,8 @@ class SessionCore:
         if item is not None and item.uid == ev.track.uid:
             self.player.failed()
         nxt = None if ev.busy else self.player.peek_next()
+        if nxt is not None and self._refusal(nxt) is not None:
+            nxt = None
         out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
         out.append(SaveState())
 
@@ -493,6 +509,9 @@ class SessionCore:
 
     def _on_StateLoaded(self, ev: StateLoaded, out: list[Action]) -> None:
         self.player = Player.restored(ev.state, self.cfg.player, self._tracks)
+        if self._pending_policy is not None:
+            out.extend(self.set_policy(self._pending_policy))
+            self._pending_policy = None
         item = self.player.state.item
         if item is not None:
             self._log.info("device state loaded: {} at {:.1f} s{}", item.uid, item.position_ms / 1000,
@@ -528,6 +547,10 @@ class SessionCore:
         if player is None:
             return
         playing = self.state is SessionState.PLAYING and self._turn is not None
+        if playing and self._enforce(ev.wall, out):
+            return
+        if not playing:
+            self._counted_at = None
         if playing and ev.position_ms is not None:
             player.progress(ev.position_ms)
             if self._next_save is not None and ev.mono >= self._next_save:
@@ -566,6 +589,57 @@ class SessionCore:
         if self.player is not None and self.state is not SessionState.CLOSED:
             out.append(SaveState())
         self._set(SessionState.CLOSED, "disconnected")
+
+    # ------------------------------------------------------------------ the parents' rules
+
+    def set_policy(self, policy: dict[str, Any]) -> list[Action]:
+        """A policy changed on the parents' page: it applies from now on (the next tick, the next request), or
+        once the device's state is loaded."""
+        if self.player is None:
+            self._pending_policy = dict(policy)
+            return []
+        self.player.state = replace(self.player.state, policy=dict(policy))
+        return [SaveState()]
+
+    def _rules(self) -> rules.Policy:
+        raw = self.player.state.policy if self.player is not None else None
+        if raw is not self._policy_raw:
+            self._policy_raw, self._policy = raw, rules.load(raw)
+        return self._policy
+
+    def _listened(self, wall: float) -> float:
+        st = self.device_state()
+        return rules.listened_today(st.listened_day, st.listened_s, self._rules(), wall)
+
+    def _refusal(self, track: Track) -> str | None:
+        p = self._rules()
+        return None if p.empty else rules.refusal(p, track, self._wall, self._listened(self._wall))
+
+    def _capped(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        cap, level = self._rules().max_volume, arguments.get("volume")
+        if cap is not None and isinstance(level, int) and level > cap:
+            return {**arguments, "volume": cap}
+        return arguments
+
+    def _enforce(self, wall: float, out: list[Action]) -> bool:
+        """While a track plays: count today's listening; stop with a kind line when a rule says so (the daily limit
+        reached, bedtime begun, a policy changed). Once a second: finer adds cost, not fairness. True when it stopped."""
+        assert self.player is not None
+        if self._counted_at is not None and 0.0 <= wall - self._counted_at < 1.0:
+            return False
+        p = self._rules()
+        self.player.state = rules.count(self.player.state, p, wall, self._counted_at)
+        self._counted_at = wall
+        item = self.player.state.item
+        track = self._tracks(item.uid) if item is not None and not p.empty else None
+        why = rules.refusal(p, track, wall, self.player.state.listened_s) if track is not None else None
+        if why is None:
+            return False
+        self._log.info("parents' rules: stopping {} ({})", track.uid if track else "?", why)
+        self._cancel("stop", why, out)
+        self._counted_at = None
+        self._speak(say(why, self._language), self._language, out)
+        return True
 
     # ------------------------------------------------------------------ for the shell
 

@@ -1,0 +1,1 @@
+"""The web console: pages and API for the test device, the parents and the operator."""
