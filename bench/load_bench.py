@@ -242,9 +242,11 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
                         text = _fold(m.get("text", ""))
                         if text == _fold(title):
                             in_song = True
-                        elif in_song:
+                        elif in_song and times:
                             break            # something else started after the song
                         elif "busy" in text or "couldnt play" in text:
+                            # the track's subtitle may come first: the decoder is refused on its first frame
+                            in_song = False
                             out["busy"], out["busy_s"] = True, time.monotonic() - t_req
                         elif not text.startswith(("now playing", "playing")) and not out["wrong"]:
                             out["wrong"] = text[:40]
