@@ -195,7 +195,7 @@ async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> N
     reports: list[str] = []
 
     class Files:
-        async def frames(self, source):
+        async def frames(self, source, holder=None):
             yield b"\x01"
             raise AudioError("decoder bug")
 

@@ -61,7 +61,7 @@ class Turn:
 
 
 class FrameSource(Protocol):
-    def frames(self, source: AudioSource) -> AsyncIterator[bytes]: ...
+    def frames(self, source: AudioSource, *, holder: object = None) -> AsyncIterator[bytes]: ...
 
 
 class SpeechSource(Protocol):
@@ -230,6 +230,9 @@ class TurnRenderer:
             while pending or opened is not None:
                 if opened is None:
                     head = pending.popleft()
+                    if isinstance(head, SpeechSeg) and pending and isinstance(pending[0], TrackSeg):
+                        # open the track while its announcement plays: a busy node answers within the announcement
+                        opened = asyncio.create_task(self._start(pending.popleft()))
                     if isinstance(head, SpeechSeg):
                         if head.announces:
                             await self._announce(pacer, head)
@@ -279,7 +282,9 @@ class TurnRenderer:
             # The object changed since the position was taken: that position means nothing in the new file.
             self._log.info("{} changed since its position was saved; starting it over", seg.track.uid)
             seg, source = replace(seg, start_ms=0), replace(source, start_ms=0)
-        return _Opened(seg, source, _Lookahead(self._files.frames(source), self._ahead), changed=changed)
+        # `holder`: the next item opened early never waits for a decoder behind this device's own current one
+        frames = self._files.frames(source, holder=self._device or self)
+        return _Opened(seg, source, _Lookahead(frames, self._ahead), changed=changed)
 
     async def _track(self, turn: Turn, pacer: Pacer, opening: asyncio.Task[_Opened], *, last: bool
                      ) -> asyncio.Task[_Opened] | None:
