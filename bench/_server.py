@@ -28,6 +28,13 @@ def free_port() -> int:
 def make_catalog(root: Path, count: int, seconds: float, *, prefix: str = "Song") -> list[str]:
     """`count` songs in music/English: one generated MP3 (a melody) copied under distinct names, so every
     stream decodes its own object (no shared cache entries) at the cost of one encode here."""
+    titles = [f"{prefix} Number {i}" for i in range(count)]
+    make_titled_catalog(root, titles, seconds)
+    return titles
+
+
+def make_titled_catalog(root: Path, titles: list[str], seconds: float) -> None:
+    """One generated MP3 (a melody) copied under every title in music/English: each is a distinct object."""
     english = root / "music" / "English"
     english.mkdir(parents=True, exist_ok=True)
     master = root / "_master.mp3"
@@ -36,16 +43,13 @@ def make_catalog(root: Path, count: int, seconds: float, *, prefix: str = "Song"
         subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                         f"aevalsrc={expr}:s=44100:d={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
                         str(master)], check=True)
-    titles, meta = [], {}
-    for i in range(count):
-        title = f"{prefix} Number {i}"
+    meta = {}
+    for title in titles:
         dst = english / f"{title}.mp3"
         if not dst.exists():
             shutil.copyfile(master, dst)
         meta[title] = {"romanized": title, "filename": dst.name, "alternatives": []}
-        titles.append(title)
     (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
-    return titles
 
 
 @contextlib.contextmanager

@@ -52,6 +52,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._server import ROOT, free_port, machine  # noqa: E402
+from bench._server import make_titled_catalog as make_catalog  # noqa: E402
 
 FRAME_S = 0.06
 GAP_S = 0.3
@@ -67,25 +68,6 @@ def song_titles(count: int) -> list[str]:
     if count > len(titles):
         titles += [f"{a} {b} {c}" for c in ("Song", "Tune", "March") for b in _WORDS_B for a in _WORDS_A]
     return titles[:count]
-
-
-def make_catalog(root: Path, titles: list[str], seconds: float) -> None:
-    """One generated MP3 (a melody) copied under every title: each is a distinct object (its own cache key)."""
-    english = root / "music" / "English"
-    english.mkdir(parents=True, exist_ok=True)
-    master = root / "_master.mp3"
-    if not master.exists():
-        expr = "0.3*sin(2*PI*(440+110*floor(mod(t\\,4)))*t)+0.1*sin(2*PI*880*t)"
-        subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                        f"aevalsrc={expr}:s=44100:d={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
-                        str(master)], check=True)
-    meta = {}
-    for title in titles:
-        dst = english / f"{title}.mp3"
-        if not dst.exists():
-            dst.write_bytes(master.read_bytes())
-        meta[title] = {"romanized": title, "filename": dst.name, "alternatives": []}
-    (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- server

@@ -119,6 +119,15 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
             return _error(403, f"this token may not manage device {device_id!r}", "device_id")
         return device_id
 
+
+    def caller_and_device(request: web.Request) -> tuple[Caller, str] | web.Response:
+        """The caller and the device of the URL it may act on, or the refusal to send."""
+        who = caller(request)
+        if isinstance(who, web.Response):
+            return who
+        device_id = device_of(request, who)
+        return device_id if isinstance(device_id, web.Response) else (who, device_id)
+
     async def state_of(device_id: str) -> tuple[DeviceState, Any]:
         owner = _local_owner(directory, device_id)
         live = getattr(owner, "device_state", None)
@@ -184,12 +193,10 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
                     "language": u.result.language})
 
     async def policy_get(request: web.Request) -> web.Response:
-        who = caller(request)
-        if isinstance(who, web.Response):
-            return who
-        device_id = device_of(request, who)
-        if isinstance(device_id, web.Response):
-            return device_id
+        allowed = caller_and_device(request)
+        if isinstance(allowed, web.Response):
+            return allowed
+        _, device_id = allowed
         st, owner = await state_of(device_id)
         p = rules.load(st.policy)
         now = time.time()
@@ -201,12 +208,10 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
                     "collections": collections(), "tags": tags})
 
     async def policy_put(request: web.Request) -> web.Response:
-        who = caller(request)
-        if isinstance(who, web.Response):
-            return who
-        device_id = device_of(request, who)
-        if isinstance(device_id, web.Response):
-            return device_id
+        allowed = caller_and_device(request)
+        if isinstance(allowed, web.Response):
+            return allowed
+        who, device_id = allowed
         body = await _json_body(request)
         if isinstance(body, web.Response):
             return body
@@ -242,12 +247,10 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
                     "audit": audit})
 
     async def history(request: web.Request) -> web.Response:
-        who = caller(request)
-        if isinstance(who, web.Response):
-            return who
-        device_id = device_of(request, who)
-        if isinstance(device_id, web.Response):
-            return device_id
+        allowed = caller_and_device(request)
+        if isinstance(allowed, web.Response):
+            return allowed
+        _, device_id = allowed
         st, owner = await state_of(device_id)
         titles = {t.uid: t.title for t in rt.content.tracks()}
         return _ok({"device_id": device_id, "live": owner is not None,
