@@ -98,3 +98,11 @@ def run_server(workdir: Path, content_dir: Path, *, workers: int = 1, cache_dir:
 def machine() -> str:
     import platform
     return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def load_note(before: float) -> str:
+    """How busy the machine was apart from the bench: the 1-minute load average just before the run started.
+
+    Tail latencies on a 2-core machine depend on it, so every figure printed is labelled with it."""
+    state = "quiet: no other jobs" if before < 0.5 else "SHARED: other jobs were running"
+    return f"load average before the run {before:.2f} ({state})"

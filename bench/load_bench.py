@@ -51,7 +51,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import ROOT, free_port, machine  # noqa: E402
+from bench._server import ROOT, free_port, load_note, machine  # noqa: E402
 from bench._server import make_titled_catalog as make_catalog  # noqa: E402
 
 FRAME_S = 0.06
@@ -355,6 +355,7 @@ def main() -> int:
                     help="extra config override for every scenario (printed next to the figures), "
                          "e.g. --set audio.decoder=ffmpeg")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     wanted = [s for s in args.scenarios.split(",") if s]
     rows = []
@@ -381,7 +382,7 @@ def main() -> int:
                 raise SystemExit(f"unknown scenario {name!r}")
             rows.append(row)
             print_row(row, header=len(rows) == 1, flush=True)
-    print(f"\nmachine: {machine()} -- SHARED with other jobs while measured; server and {args.client_procs} load "
+    print(f"\nmachine: {machine()}; {load_note(load_before)}; server and {args.client_procs} load "
           f"client processes on the same machine; {args.seconds:.0f} s of song per device; config.yaml as shipped "
           f"(spoken replies on) unless noted per row")
     print_table(rows)

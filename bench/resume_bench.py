@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
+import os
 import random
 import socket
 import statistics
@@ -25,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._server import load_note  # noqa: E402
 from bench.stream_bench import BUCKET, _moto_main, free_port, make_mp3, s3_client  # noqa: E402
 
 FORMATS = {"mp3": None, "wav": ["-c:a", "pcm_s16le"], "ogg": ["-c:a", "libopus", "-b:a", "96k"],
@@ -102,6 +104,7 @@ def main() -> int:
     ap.add_argument("--resumes", type=int, default=40)
     ap.add_argument("--workdir", default="/tmp/stream-bench")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     mp3 = make_mp3(work / f"music-{args.minutes:g}min.mp3", args.minutes)
@@ -130,9 +133,8 @@ def main() -> int:
     finally:
         moto.terminate()
         moto.join(5)
-    import os
     print(f"\nResume at a random position of a {args.minutes:g}-minute item: request -> first Opus frame "
-          f"({os.cpu_count()} cores, SHARED machine: other jobs ran meanwhile; config as shipped)")
+          f"({os.cpu_count()} cores, {load_note(load_before)}; config as shipped)")
     print(f"{'from':<12}{'n':>4}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for name, times in res.items():
         print(f"{name:<12}{len(times):>4}{statistics.median(times):>9.1f}{pct(times, 0.99):>9.1f}{max(times):>9.1f}")

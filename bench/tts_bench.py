@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loguru import logger  # noqa: E402
 
+from bench._server import load_note  # noqa: E402
 from core.audio.pipeline import AudioPipeline  # noqa: E402
 from core.audio.types import AudioParams  # noqa: E402
 from core.config import Config, load_config  # noqa: E402
@@ -229,7 +230,7 @@ async def main() -> None:
         base = load_config(args.config)
         cfg = replace(base, voice=replace(base.voice, tts=replace(base.voice.tts, phrase_cache_dir=tmp)))
         print(f"tts bench: config {args.config} (provider {cfg.voice.tts.provider}, english {cfg.voice.tts.english_voice}); "
-              f"{os.cpu_count()} cores; phrase cache in a temp dir; load average {os.getloadavg()[0]:.2f}")
+              f"{os.cpu_count()} cores; phrase cache in a temp dir; {load_note(os.getloadavg()[0])}")
         shipped = cfg.voice.tts.pool_size()
         others = [p for p in (1, 2) if p != shipped]
         for pool in (None, *others):
@@ -237,7 +238,7 @@ async def main() -> None:
         await scenario_same_title(cfg, args.devices)
         await scenario_throughput(cfg, [None, *others], args.phrases)
         await scenario_announcements(cfg, args.titles)
-    print(f"\nload average at the end {os.getloadavg()[0]:.2f} (shared machine: other jobs may run)")
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f} (the bench's own work included)")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ def title_probe(catalog: CatalogView) -> TitleProbe:
     """Tell a bare title ("baa baa black sheep") from chatter: which plugin plays it, if the catalog has it."""
     def probe(utterance: str) -> str | None:
         r = catalog.find_content_match(utterance)
-        if r.track is None or r.match_type in _NOT_A_TITLE:
-            return None
+        if r.track is None or r.match_type in _NOT_A_TITLE or "kind_word" in r.notes:
+            return None        # "star" is not the story whose alias is "star story"
         return "play_story" if r.track.kind == Kind.STORY else "play_music"
     return probe
 

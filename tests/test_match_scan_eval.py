@@ -10,7 +10,8 @@ import pytest
 from core.cli.catalog import scan_dir
 from core.config import Config, MatchingConfig
 from core.content.matcher import MultilingualMatcher
-from tests.match_fixtures import DATA, evaluate, load_eval_set, load_tracks, table
+from core.content.types import Kind
+from tests.match_fixtures import DATA, evaluate, load_eval_set, load_tracks, make_ctx, make_matcher, run_request, table
 
 SCAN_LIBRARY = DATA / "scan_library.txt"
 SCAN_EVAL_SET = DATA / "scan_eval_set.jsonl"
@@ -51,3 +52,24 @@ def test_scanned_library_per_category_floor_and_no_false_claims(scanned: Path, s
         assert all(per_cat[strict]), f"{strict}: every request must be an honest miss"
     low = {c: round(sum(v) / len(v), 3) for c, v in per_cat.items() if sum(v) / len(v) < FLOOR}
     assert not low, f"categories under {FLOOR:.0%}: {low}"
+
+
+@pytest.mark.parametrize("utterance", ["play goldilocks", "tell me goldilocks", "play the goldilocks"])
+def test_a_short_form_of_a_story_title_plays_the_story_whatever_the_verb(scanned: Path, utterance: str) -> None:
+    matcher = MultilingualMatcher(load_tracks(scanned), MatchingConfig(), rng=random.Random(7))
+    intent, result = run_request(utterance, make_ctx(matcher))
+    assert intent.name == "play_story"
+    assert result.match is not None and result.match.track is not None
+    assert result.match.track.title == "Goldilocks (and the 3 Bears)"
+    assert result.speech.startswith("Here is the story")
+
+
+def test_an_alias_that_needs_its_kind_noun_is_no_title_for_the_other_kind() -> None:
+    """'star story' names "The Star Who Couldn't Sleep" as a story; "play star" asks for a song that is not there."""
+    matcher = make_matcher()
+    story = matcher.find_content_match("tell me the star story", None, kind=Kind.STORY)
+    assert story.track is not None and story.track.title == "The Star Who Couldn't Sleep"
+    intent, result = run_request("play star", make_ctx(matcher))
+    assert intent.name == "play_music"
+    assert result.match is None or result.match.track is None or result.match.track.kind is Kind.MUSIC
+    assert result.match is None or result.match.match_type.value not in ("exact", "alternative", "romanized")

@@ -51,6 +51,9 @@ class _Key:
     level: MatchType
     native: bool          # written in an Indic script
     script: str = "latin"
+    # The key lost a kind noun ("star story" is indexed as "star"): it names the item only as that kind, so a
+    # request for the other kind must not take it as a title ("play star" is not the story).
+    kind_word: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +93,17 @@ class MultilingualMatcher:
         key_memo: dict[str, tuple[str, str, str | None]] = {}
         mood_memo: dict[tuple[str, bool], frozenset[str]] = {}
 
-        def key_of(text: str) -> tuple[str, str, str | None]:
+        def key_of(text: str) -> tuple[str, str, str | None, bool]:
             hit = key_memo.get(text)
             if hit is None:
                 toks = normalize(match_text(text)).split()
                 phon = [tok_memo[t] if t in tok_memo else tok_memo.setdefault(t, fold(t)) for t in toks]
                 keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
+                kept = set(keep)
+                nouns = {i for ps in (lex.music_nouns, lex.story_nouns) for s, e, _ in ps.find(phon)
+                         for i in range(s, e)}
                 hit = key_memo[text] = (" ".join(toks[i] for i in keep), " ".join(phon[i] for i in keep),
-                                        native_language(text))
+                                        native_language(text), bool(nouns - kept))
             return hit
 
         def moods_of(phon: str, whole: bool) -> frozenset[str]:
@@ -124,11 +130,11 @@ class MultilingualMatcher:
             for text, level in names:
                 if not text or text.isspace():
                     continue
-                norm, phon, script = key_of(text)
+                norm, phon, script, kind_word = key_of(text)
                 if not phon or norm in seen:
                     continue      # the romanized form or file name repeating the title adds nothing
                 seen.add(norm)
-                pending.append((norm, phon, _Key(i, level, script is not None, script or "latin")))
+                pending.append((norm, phon, _Key(i, level, script is not None, script or "latin", kind_word)))
                 if id(text) in derived_ids:
                     derived_owners[phon].add(i)
                     continue
@@ -136,7 +142,7 @@ class MultilingualMatcher:
                     alias_owners[phon].add(i)
                     self._moods[i] |= moods_of(phon, True)
             for tag in t.tags:
-                _, phon, _ = key_of(tag)
+                _, phon, _, _ = key_of(tag)
                 if phon:
                     self._groups[phon].add(i)
                     self._moods[i] |= moods_of(phon, False)
@@ -320,7 +326,8 @@ class MultilingualMatcher:
             if phonetic:
                 level = (MatchType.TRANSLITERATED if q_script != k.script
                          else MatchType.ALTERNATIVE if level is MatchType.ALTERNATIVE else MatchType.ROMANIZED)
-            return MatchResult(self.tracks[k.track], level, score=100.0, requested=_display(norm))
+            return MatchResult(self.tracks[k.track], level, score=100.0, requested=_display(norm),
+                               notes=("kind_word",) if k.kind_word else ())
         return None
 
     def _prefer(self, keys: list[_Key], hint: str | None) -> _Key:

@@ -62,7 +62,10 @@ def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preferen
         # "play the lion and the mouse": a title of the other kind is still a title match.
         other = Kind.STORY if kind is Kind.MUSIC else Kind.MUSIC
         alt = matcher.find_content_match(request, language_preference, kind=other, avoid=avoid)
-        if alt.track is not None and alt.match_type in TITLE_LEVELS - {MatchType.ALTERNATIVE}:
+        # An alias counts too ("play goldilocks" for the story "Goldilocks (and the 3 Bears)"), unless it named
+        # the item only together with its kind noun ("star story" does not make "play star" the story).
+        if alt.track is not None and alt.match_type in TITLE_LEVELS and not (
+                alt.match_type is MatchType.ALTERNATIVE and "kind_word" in alt.notes):
             result = alt
     track = result.track
     if track is not None and result.match_type in TITLE_LEVELS:

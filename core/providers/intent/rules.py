@@ -147,20 +147,31 @@ class RuleIntentRecognizer:
         if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
             return _help(lang)
         signal = bool(a.kind_cue or a.language or a.moods or a.story_categories or a.music_categories)
+        if titles is not None and a.kind_cue and a.residual and signal and not (
+                a.language or a.moods or a.story_categories or a.music_categories or self._kind_nouns.find(phon)):
+            # Only a verb names the kind ("play goldilocks", "tell me twinkle twinkle"): people play stories and
+            # tell songs, so a title of the other kind decides which plugin answers.
+            name = self._probe(titles, body)
+            if name:
+                return self._play(name, a, text)
         if not signal:
             if phon[0] in self._questions or not a.residual:
                 return _help(lang)
             if titles is not None:
-                try:
-                    name = titles(body)
-                except Exception:
-                    logger.exception("title probe failed")
-                    name = None
+                name = self._probe(titles, body)
                 if name:
                     return self._play(name, a, text)
         story = a.kind_cue == "story" or (a.kind_cue is None and bool(a.story_categories)
                                            and not (a.moods and not _story_only_category(a)))
         return self._play("play_story" if story else "play_music", a, text)
+
+    @staticmethod
+    def _probe(titles: TitleProbe, body: str) -> str | None:
+        try:
+            return titles(body)
+        except Exception:
+            logger.exception("title probe failed")
+            return None
 
     def _control(self, key: str, phon: Sequence[str], lang: str) -> Intent:
         name, args = vocab.CONTROL_VARIANTS.get(key, (key, {}))
