@@ -141,3 +141,18 @@ async def test_client_hints_at_token_on_401(make_config, start_node) -> None:
     assert proc.returncode == 1
     text = err.decode()
     assert "401" in text and "pass --token TOKEN" in text
+
+
+async def test_client_uses_server_port_and_returns_after_a_reply_without_audio(make_config, start_node) -> None:
+    """`SERVER_PORT` picks the port; "stop" with nothing playing answers without audio and the client returns then,
+    not after its idle timeout."""
+    import os
+    node = await start_node(make_config(server={"host": "127.0.0.1", "port": 0, "http_port": 0}))
+    env = {**os.environ, "SERVER_PORT": str(node.ws_port)}
+    proc = await asyncio.create_subprocess_exec(      # on its timeout the client would exit 1 ("no tts stop")
+        sys.executable, str(ROOT / "app.py"), "client", "--text", "stop", "--timeout", "60",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env)
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, err.decode()
+    assert '"state": "stop"' in out.decode() or "'state': 'stop'" in out.decode()
+    assert "received 0 audio frames" in out.decode()
