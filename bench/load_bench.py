@@ -395,7 +395,7 @@ def print_row(r: dict[str, Any], header: bool = False, flush: bool = False) -> N
         print(f"{'scenario':<8}{'devices':>8}{'/s':>5}{'songs':>6}{'heard':>6}{'busy':>5}{'fail':>5}"
               f"{'1st song frame p50/p99':>24}{'late %':>8}{'gaps>300ms':>11}{'max gap':>9}{'peak RSS/PSS MiB':>18}"
               f"{'ffmpeg':>7}{'decodes':>8}{'in use':>7}{'shared':>7}  notes")
-    print(f"{r['scenario']:<8}{r['devices']:>8}{r['rate']:>5.0f}{r['songs']:>6}{r['heard']:>6}{r['busy']:>5}"
+    print(f"{r['scenario']:<8}{r['devices']:>8}{r['rate']:>5g}{r['songs']:>6}{r['heard']:>6}{r['busy']:>5}"
           f"{r['failed']:>5}{r['ttff_p50']:>13.0f} /{r['ttff_p99']:>6.0f} ms{r['late_pct']:>8.2f}"
           f"{r['gaps']:>6} ({r['gap_devices']}){r['max_gap_ms']:>7.0f}ms{r['rss_mib']:>10.0f} /{r['pss_mib']:>6.0f}"
           f"{r['ffmpeg']:>7}{r['started']:>8}{r['in_use']:>7}{r['in_flight']:>7}  {r['note']}"

@@ -12,14 +12,13 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
     store_latency(op, seconds)        device-state store call (op: load, save)
     store_error(op)                   a store call that failed (it was logged and retried or given up)
     asr_latency(seconds) / tts_latency(seconds)
-    upstream_error(kind) / upstream_retry(kind)   S3/HTTP failures and retries (kind: s3, http, ...)
     ota_request(routed_to_self)       one OTA answer
     set_node(node_id)                 label of the xiaozhi_node_info series
     drain_seconds(seconds)            how long the last graceful drain took
 
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
 active_streams, decoders_started, cache_hits, its `stats()` (decoders in use / cap, waiting plays, busy refusals,
-shared decodes) and the transcode cache's bytes; `watch_load(fn)` exposes the node's
+shared decodes, audio fetches retried and failed for good) and the transcode cache's bytes; `watch_load(fn)` exposes the node's
 load report; ffmpeg children of this process are counted from /proc.
 """
 from __future__ import annotations
@@ -71,8 +70,6 @@ class Metrics:
                               buckets=_VOICE_BUCKETS, registry=r)
         self._tts = Histogram(f"{_NS}_tts_latency_seconds", "Speech synthesis to first audio",
                               buckets=_VOICE_BUCKETS, registry=r)
-        self._upstream_errors = Counter(f"{_NS}_upstream_errors", "S3/HTTP errors", ["kind"], registry=r)
-        self._upstream_retries = Counter(f"{_NS}_upstream_retries", "S3/HTTP retries", ["kind"], registry=r)
         self._ota = Counter(f"{_NS}_ota_requests", "OTA answers by where the device was sent", ["routed"],
                             registry=r)
         self._drain = Gauge(f"{_NS}_last_drain_seconds", "Duration of the last graceful drain", registry=r)
@@ -128,12 +125,6 @@ class Metrics:
     def tts_latency(self, seconds: float) -> None:
         self._tts.observe(max(0.0, seconds))
 
-    def upstream_error(self, kind: str) -> None:
-        self._upstream_errors.labels(_label(kind)).inc()
-
-    def upstream_retry(self, kind: str) -> None:
-        self._upstream_retries.labels(_label(kind)).inc()
-
     def ota_request(self, routed_to_self: bool) -> None:
         self._ota.labels("self" if routed_to_self else "other").inc()
 
@@ -165,7 +156,7 @@ class NullMetrics(Metrics):
     request = match = first_frame = late_frames = reanchor = _nothing              # type: ignore[assignment]
     device_connected = device_disconnected = stream_started = stream_ended = _nothing  # type: ignore[assignment]
     store_latency = store_error = asr_latency = tts_latency = _nothing            # type: ignore[assignment]
-    upstream_error = upstream_retry = ota_request = drain_seconds = _nothing      # type: ignore[assignment]
+    ota_request = drain_seconds = _nothing                                          # type: ignore[assignment]
     watch_pipeline = watch_load = set_node = _nothing                                        # type: ignore[assignment]
 
 
@@ -194,9 +185,12 @@ class _ScrapeCollector(Collector):
                                    ("waiting", "gauge", "Plays waiting for a free decoder"),
                                    ("overloaded", "gauge", "1 while plays wait for decoders past the cap"),
                                    ("busy", "counter", "Plays refused as busy (no decoder in time)"),
-                                   ("shared_joins", "counter", "Plays that joined another play's decode")):
+                                   ("shared_joins", "counter", "Plays that joined another play's decode"),
+                                   ("upstream_retries", "counter",
+                                    "Audio fetches repeated after a transient S3/HTTP failure (resume, 5xx, re-sign)"),
+                                   ("upstream_errors", "counter", "Audio fetches that failed for good (S3/HTTP)")):
                 if key in stats:
-                    name = f"{_NS}_decoder_{key}" if not key.startswith("decoders") else f"{_NS}_{key}"
+                    name = (f"{_NS}_{key}" if key.startswith(("decoders", "upstream")) else f"{_NS}_decoder_{key}")
                     family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
                     yield family(name, doc, value=float(stats[key]))
             cache = getattr(p, "cache", None)

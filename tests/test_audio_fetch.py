@@ -62,6 +62,9 @@ async def test_resume_gives_the_complete_audio(faults: list, reference: list[byt
     frames, pipe = await play(source(fault_proxy, moto_s3), tmp_path, read_timeout_s=0.5)
     assert frames == reference  # byte-identical Opus: nothing lost, nothing spliced twice
     assert fault_proxy.faults == []
+    stats = pipe.stats()        # what /metrics reports as xiaozhi_upstream_retries / _errors
+    assert stats["upstream_errors"] == 0
+    assert stats["upstream_retries"] == (0 if faults[0][0] == "slow" else len(faults))
     if faults[0][0] in ("drop", "stall"):
         ranges = [rng for status, rng in fault_proxy.log if status == 206]
         assert ranges and all(r.startswith("bytes=") and r.endswith("-") for r in ranges)
@@ -73,17 +76,21 @@ async def test_resumes_are_bounded_then_audio_error(reference: list[bytes], faul
                                                    tmp_path: Path) -> None:
     fault_proxy.faults = [("drop", 40_000 * (i + 1)) for i in range(6)]
     got: list[bytes] = []
+    pipes: list[AudioPipeline] = []
     with pytest.raises(AudioError, match="gave up after 2 resumes") as err:
-        async for p in _frames(source(fault_proxy, moto_s3), tmp_path, max_resumes=2):
+        async for p in _frames(source(fault_proxy, moto_s3), tmp_path, max_resumes=2, seen=pipes):
             got.append(p)
+    assert pipes[0].stats()["upstream_retries"] == 2 and pipes[0].stats()["upstream_errors"] == 1
     # played what arrived (the last frames, cut inside an MP3 frame, may differ), then the error
     assert 0 < len(got) < len(reference) and got[:-2] == reference[:len(got) - 2]
     assert "X-Amz" not in str(err.value)
     assert not list((tmp_path / "cache").iterdir()) and not child_ffmpeg_pids()
 
 
-async def _frames(src: AudioSource, tmp_path: Path, **cfg: object):
+async def _frames(src: AudioSource, tmp_path: Path, seen: list[AudioPipeline] | None = None, **cfg: object):
     pipe = AudioPipeline(AudioConfig(cache_dir=str(tmp_path / "cache"), **cfg), AudioParams())  # type: ignore[arg-type]
+    if seen is not None:
+        seen.append(pipe)
     await pipe.start()
     try:
         async for p in pipe.frames(src):

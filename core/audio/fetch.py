@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import aiohttp
 from loguru import logger
@@ -122,15 +123,24 @@ class ByteStream:
     async def _resume(self, why: str) -> None:
         self._release()
         if self.resumes >= self._f.max_resumes:
+            self._f.counts.errors += 1
             raise AudioError(f"{self.source.name}: connection lost after {self.received} bytes ({why}); "
                              f"gave up after {self.resumes} resumes")
         self.resumes += 1
+        self._f.counts.retries += 1
         logger.info("resuming {} at byte {} ({}, attempt {}/{})", self.source.name, self.received, why,
                     self.resumes, self._f.max_resumes)
         await asyncio.sleep(min(0.05 * 2 ** (self.resumes - 1), 1.0))
         await self._connect_with_retries(self.received)
 
     async def _connect_with_retries(self, start: int) -> None:
+        try:
+            await self._connect_retrying(start)
+        except AudioError:
+            self._f.counts.errors += 1
+            raise
+
+    async def _connect_retrying(self, start: int) -> None:
         refreshed = False
         while True:
             try:
@@ -152,12 +162,14 @@ class ByteStream:
                     raise AudioError(f"{self.source.name}: access denied and re-signing failed "
                                      f"({type(exc).__name__})") from None
                 refreshed = True
+                self._f.counts.retries += 1
                 logger.info("re-signed the URL of {} after a 403 at byte {}", self.source.name, start)
                 continue
             if self.resumes >= self._f.max_resumes:
                 raise AudioError(f"{self.source.name}: server unavailable ({why}); gave up after "
                                  f"{self.resumes} retries")
             self.resumes += 1
+            self._f.counts.retries += 1
             await asyncio.sleep(min(0.05 * 2 ** (self.resumes - 1), 1.0))
 
     async def _connect(self, start: int) -> None:
@@ -237,13 +249,22 @@ class _Expired(Exception):
     """HTTP 403: an expired (or wrong) presigned URL; re-sign once if the source can."""
 
 
+@dataclass(slots=True)
+class FetchCounts:
+    """For /metrics: requests repeated after a transient failure (resume, 5xx, re-signed URL), and fetches that
+    failed for good (the play was refused or cut short). Owned by the pipeline, so they outlive one session."""
+    retries: int = 0
+    errors: int = 0
+
+
 class Fetcher:
     """Opens sources on one pooled aiohttp session (built by the pipeline in `start()`)."""
 
-    def __init__(self, session: aiohttp.ClientSession, cfg: AudioConfig) -> None:
+    def __init__(self, session: aiohttp.ClientSession, cfg: AudioConfig, counts: FetchCounts | None = None) -> None:
         self.session = session
         self.chunk_bytes = cfg.fetch_chunk_bytes
         self.max_resumes = cfg.max_resumes
+        self.counts = counts or FetchCounts()
 
     async def open(self, source: AudioSource) -> ByteStream:
         stream = ByteStream(self, source)

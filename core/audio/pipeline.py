@@ -41,7 +41,7 @@ from core.audio.cache import FrameCache, S3Share
 from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
 from core.audio.decode_av import AvDecoder
 from core.audio.encode import OpusEncoder, PcmFramer
-from core.audio.fetch import ByteStream, Fetcher, check_local
+from core.audio.fetch import ByteStream, FetchCounts, Fetcher, check_local
 from core.audio.flight import Flight
 from core.audio.p3 import P3_SAMPLE_RATE, P3FormatError, P3Parser
 from core.audio.resample import Resampler
@@ -88,6 +88,7 @@ class AudioPipeline:
         self.cache_hits = 0
         self.active_streams = 0
         self.shared_joins = 0                    # plays served by a flight another play started
+        self.fetch_counts = FetchCounts()
 
     @property
     def overloaded(self) -> bool:
@@ -100,7 +101,8 @@ class AudioPipeline:
                 "waiting": self.slots.waiting, "overloaded": self.overloaded, "busy": self.slots.busy_count,
                 "shared_decodes": len(self._flights), "decoders_started": self.decoders_started,
                 "shared_joins": self.shared_joins, "cache_hits": self.cache_hits,
-                "active_streams": self.active_streams}
+                "active_streams": self.active_streams,
+                "upstream_retries": self.fetch_counts.retries, "upstream_errors": self.fetch_counts.errors}
 
     @classmethod
     def from_config(cls, config: Any, params: AudioParams | None = None, *, s3_client: Any = None) -> AudioPipeline:
@@ -120,7 +122,7 @@ class AudioPipeline:
     async def start(self) -> None:
         if self._session is None:
             self._session = Fetcher.make_session(self.cfg)
-            self._fetcher = Fetcher(self._session, self.cfg)
+            self._fetcher = Fetcher(self._session, self.cfg, self.fetch_counts)
 
     async def close(self) -> None:
         for flight in list(self._flights.values()):
