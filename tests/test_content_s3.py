@@ -190,6 +190,11 @@ async def test_unchanged_refresh_costs_one_small_request_per_catalog(s3_endpoint
     assert await svc.refresh() is True and svc.version == 2
     assert sorted(counter.statuses) == [200, 200, 200, 200, 304]     # + a listing of the changed folder
     assert {t.title for t in svc.tracks(Kind.STORY)} == {"Moon", "Stars"}
+    # A play needs no S3 request before its stream: size and ETag come from the listing, presigning is local.
+    counter.reset()
+    src = await svc.audio_source(svc.tracks(Kind.MUSIC)[0])
+    assert counter.requests == []
+    assert src.etag == hashlib.md5(b"x").hexdigest() and src.size == 1 and "X-Amz-Signature=" in src.uri
     await svc.close()
 
 

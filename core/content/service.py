@@ -12,7 +12,7 @@ from loguru import logger
 from core.audio.types import AudioError, AudioSource
 from core.content.catalog import Catalog, ValidationReport
 from core.content.matcher import MultilingualMatcher
-from core.content.storage import LocalStorage, S3Storage, Storage, StorageError
+from core.content.storage import LocalStorage, ObjectInfo, S3Storage, Storage, StorageError
 from core.content.types import Kind, Track
 from core.content.urls import UrlBuilder
 
@@ -183,14 +183,13 @@ class ContentService:
     async def audio_source(self, track: Track) -> AudioSource:
         """Where to stream `track` from. Raises AudioError (log-safe) when the object is missing or unusable."""
         key = self.object_key(track)
-        try:
-            info = await self.storage.head(key)
-        except StorageError as exc:
-            if exc.not_found or exc.code == "traversal":
-                raise AudioError(f"{track.display_title!r} is in the catalog but its file is missing: {exc}") from None
-            # Our credentials may not allow HEAD on a public object, or the store is flaky: use what the listing said.
-            info = self.catalog.object_info(key)
-            logger.warning("cannot HEAD {} ({}); streaming it anyway", key, exc)
+        # S3: the last listing already holds the object's size and ETag, so a play needs no request before the
+        # stream (a cached song even plays through an S3 outage). An object replaced since that listing plays
+        # its old transcode until the next refresh; one deleted since answers 404 at fetch time. Local files
+        # are stat-ed (microseconds), so an edit shows at once.
+        info = self.catalog.object_info(key) if self.urls is not None else None
+        if info is None:
+            info = await self._head(track, key)
         refresh = None
         if self.urls is not None:
             urls = self.urls
@@ -203,3 +202,13 @@ class ContentService:
             uri = await asyncio.to_thread(self._url_or_path, key)
         return AudioSource(uri=uri, name=key, cache_key=self.storage.cache_key(key),
                            etag=info.etag if info else None, size=info.size if info else None, refresh_url=refresh)
+
+    async def _head(self, track: Track, key: str) -> ObjectInfo | None:
+        try:
+            return await self.storage.head(key)
+        except StorageError as exc:
+            if exc.not_found or exc.code == "traversal":
+                raise AudioError(f"{track.display_title!r} is in the catalog but its file is missing: {exc}") from None
+            # Our credentials may not allow HEAD on a public object, or the store is flaky: use what the listing said.
+            logger.warning("cannot HEAD {} ({}); streaming it anyway", key, exc)
+            return self.catalog.object_info(key)
