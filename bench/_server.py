@@ -104,5 +104,5 @@ def load_note(before: float) -> str:
     """How busy the machine was apart from the bench: the 1-minute load average just before the run started.
 
     Tail latencies on a 2-core machine depend on it, so every figure printed is labelled with it."""
-    state = "quiet: no other jobs" if before < 0.5 else "SHARED: other jobs were running"
+    state = "quiet: no other jobs" if before < 0.5 else "NOT quiet: other work ran within the last minute"
     return f"load average before the run {before:.2f} ({state})"

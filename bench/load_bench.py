@@ -192,7 +192,7 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
     from core.protocol import framing
 
     await asyncio.sleep(delay)
-    out: dict[str, Any] = {"heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0, "frames": 0,
+    out: dict[str, Any] = {"asked": title, "heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0, "frames": 0,
                            "late": 0, "gaps": 0, "max_gap": 0.0, "error": ""}
     times: list[float] = []
     try:
@@ -324,7 +324,9 @@ def run_scenario(name: str, work: Path, titles: list[str], song_titles_: list[st
     audio = sampler.last_audio
     return {"scenario": name, "devices": devices, "rate": rate, "songs": len(set(chosen)),
             "heard": len(heard), "wrong": sum(1 for r in flat if r["wrong"] and not r["heard"]),
+            "wrong_examples": [(r["asked"], r["wrong"]) for r in flat if r["wrong"] and not r["heard"]][:5],
             "busy": len(busy), "busy_slow": sum(1 for r in busy if r["busy_s"] > 2.0),
+            "busy_max_s": max((r["busy_s"] for r in busy), default=0.0),
             "failed": sum(1 for r in flat if not r["heard"] and not r["busy"]),
             "errors": sorted({r["error"] for r in flat if r["error"]}),
             "ttff_p50": statistics.median(ttff) if ttff else float("nan"),
@@ -348,7 +350,8 @@ def main() -> int:
     ap.add_argument("--over", type=int, default=120, help="devices, each a different song, past a lowered cap")
     ap.add_argument("--over-cap", type=int, default=40, help="audio.max_decoders for the past-capacity run")
     ap.add_argument("--rate", type=float, default=15.0, help="devices joining per second")
-    ap.add_argument("--spoken-rate", type=float, default=2.0, help="devices joining per second (spoken)")
+    ap.add_argument("--spoken-rate", type=float, default=1.0,
+                    help="devices joining per second (spoken); whisper on 2 cores serves about one request per second")
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds of song each device listens to")
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -386,6 +389,9 @@ def main() -> int:
           f"client processes on the same machine; {args.seconds:.0f} s of song per device; config.yaml as shipped "
           f"(spoken replies on) unless noted per row")
     print_table(rows)
+    for r in rows:
+        for asked, got in r["wrong_examples"]:
+            print(f"  {r['scenario']}: asked for {asked!r}, the server answered {got!r}")
     print_targets(rows)
     return 0
 
@@ -428,7 +434,8 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
             clean = r["gaps"] == 0 and r["late_pct"] < 0.5
             ok = r["failed"] == 0 and r["busy_slow"] == 0 and clean
             print(f"  over: every device plays cleanly or hears busy within 2 s -> {'met' if ok else 'NOT met'} "
-                  f"({r['heard']} played, {r['busy']} busy, {r['busy_slow']} busy after 2 s, {r['failed']} neither, "
+                  f"({r['heard']} played, {r['busy']} busy (the last after {r['busy_max_s']:.2f} s), "
+                  f"{r['busy_slow']} busy after 2 s, {r['failed']} neither, "
                   f"{r['gaps']} gaps)")
         elif r["scenario"] == "spoken":
             print(f"  spoken: {r['heard']}/{r['devices']} heard their song; end of speech -> first song frame "

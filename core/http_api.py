@@ -178,10 +178,10 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
             return refused
         device_id = request.match_info["device_id"].strip().lower()
         try:
-            body = json.loads(await request.text())
-            level = body["volume"] if isinstance(body, dict) else None
-        except (ValueError, KeyError, UnicodeDecodeError):
-            level = None
+            body = await safejson.read_body(request, max_bytes=1024)
+        except safejson.BodyError as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        level = body.get("volume") if isinstance(body, dict) else None
         if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
             return web.json_response({"error": 'send {"volume": N} with N a whole number 0-100'}, status=400)
         delivered = await ops.command(SetVolume(ops.node_id, device_id, level))

@@ -140,3 +140,24 @@ async def test_object_changed_during_resume_is_not_spliced(reference: list[bytes
             got.append(p)
     assert got[:-2] == reference[:len(got) - 2]
     assert not list((tmp_path / "cache").iterdir())
+
+
+async def test_a_resume_from_a_signed_url_hands_ffmpeg_a_freshly_signed_url(reference: list[bytes],
+                                                                            fault_proxy: FaultProxy, moto_s3,
+                                                                            tmp_path: Path) -> None:
+    """A resume at an offset is fetched by ffmpeg itself, which cannot re-sign: it gets a fresh URL up front
+    (here the URL the source holds has expired already, so only the fresh one plays)."""
+    import dataclasses
+    calls = []
+
+    async def refresh() -> str:
+        calls.append(1)
+        return source(fault_proxy, moto_s3, "&token=new").uri
+
+    fault_proxy.forbid_marker = "token=old"
+    src = dataclasses.replace(source(fault_proxy, moto_s3, "&token=old", refresh_url=refresh), start_ms=6000)
+    frames, _ = await play(src, tmp_path, cache_dir="")
+    assert calls == [1]
+    # From 6 s on: the rest of the tone, the same audio as the whole play's tail (±1 frame for the seek).
+    assert abs(len(frames) - (len(reference) - 100)) <= 1
+    assert_tone(frames, 16000, SECONDS - 6.0)

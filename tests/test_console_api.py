@@ -198,6 +198,13 @@ async def test_operator_stop_and_volume_reach_the_session_within_the_cap(make_co
         status, body, _ = await call(node, "POST", f"/api/devices/{device}/volume", {"volume": 90}, token="",
                                      **{"X-Operator-Token": OP})
         assert status == 200 and body["delivered"] is True
+        # Bodies it cannot use are 4xx with a reason, never 500 (a deeply nested body could raise RecursionError in json.loads).
+        url = f"http://127.0.0.1:{node.http_port}/api/devices/{device}/volume"
+        async with aiohttp.ClientSession(headers={"X-Operator-Token": OP}) as s:
+            for data, ctype, want in (("[" * 1000, "application/json", 400), ('{"volume": "loud"}', "application/json", 400),
+                                      ('{"volume": 50}', "text/plain", 415), ("x" * 5000, "application/json", 413)):
+                async with s.post(url, data=data, headers={"Content-Type": ctype}) as r:
+                    assert r.status == want and "error" in await r.json(), (data[:20], r.status)
         async with asyncio.timeout(5):
             while client.volume != 55:
                 await asyncio.sleep(0.05)

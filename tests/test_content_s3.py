@@ -295,3 +295,45 @@ async def test_secrets_never_reach_the_logs(s3_endpoint: str, tmp_path: Path, ca
     assert "presigned a GET for s3://cheeko-test/music/Kannada/" in logs      # the key is logged...
     for secret in (SECRET_KEY, ACCESS_KEY, "X-Amz-Signature", "X-Amz-Credential", "Authorization"):
         assert secret not in logs                                             # ...never the URL or keys
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(90)
+async def test_a_cached_song_plays_while_s3_is_down(tmp_path: Path) -> None:
+    """Nothing is asked of S3 between a request and its stream, so a song in the transcode cache plays through an
+    outage: here the S3 server is stopped after the first play, and the second play is the real tone."""
+    from moto.server import ThreadedMotoServer
+
+    from core.audio.pipeline import AudioPipeline
+    from core.audio.types import AudioParams
+    from core.config import AudioConfig
+    from tests.audio_fixtures import assert_tone, make_tone
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    cfg = s3_config(f"http://{host}:{port}", url_mode="presigned")
+    song = make_tone(tmp_path / "tone.mp3", "mp3", seconds=3.0).read_bytes()
+    put_catalog(make_bucket(cfg), cfg.bucket, "music/English", _entries({"Tone.mp3": song}), {"Tone.mp3": song})
+    svc = _service(cfg, tmp_path / "catalog")
+    pipe = AudioPipeline(AudioConfig(cache_dir=str(tmp_path / "audio-cache")), AudioParams())
+    stopped = False
+    await pipe.start()
+    try:
+        await svc.start()
+        track = svc.tracks(Kind.MUSIC)[0]
+        first = [p async for p in pipe.frames(await svc.audio_source(track))]
+        assert_tone(first, 16000, 3.0)
+        assert pipe.stats()["cache_hits"] == 0
+        server.stop()
+        stopped = True
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://{host}:{port}/", timeout=2)          # S3 is really gone
+        again = [p async for p in pipe.frames(await svc.audio_source(track))]
+        assert_tone(again, 16000, 3.0)
+        assert pipe.stats()["cache_hits"] == 1
+    finally:
+        await pipe.close()
+        await svc.close()
+        if not stopped:
+            server.stop()

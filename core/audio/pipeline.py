@@ -327,8 +327,15 @@ class AudioPipeline:
             return av_dec, None
         if source.is_url and (source.extension in SEEKING_EXTENSIONS or start_ms > 0):
             # Index at the end (moov) cannot be read from a pipe, and a seek must not fetch what it skips: ffmpeg
-            # fetches the URL itself, seeking with Range.
-            dec = FfmpegDecoder(rate, input_spec=source.uri, loudnorm=loudnorm, url_input=True,
+            # fetches the URL itself, seeking with Range. It cannot re-sign a URL that expires mid-item, so a
+            # signed source is handed over freshly signed (its whole lifetime, not what a reused URL has left).
+            uri = source.uri
+            if source.refresh_url is not None:
+                try:
+                    uri = await source.refresh_url()
+                except Exception as exc:   # noqa: BLE001 - the signer's text may hold the URL: keep the type
+                    logger.warning("re-signing {} failed ({}); using the URL it had", source.name, type(exc).__name__)
+            dec = FfmpegDecoder(rate, input_spec=uri, loudnorm=loudnorm, url_input=True,
                                 pipe_bytes=_PIPE_BYTES, start_ms=start_ms)
         elif not source.is_url:
             await asyncio.to_thread(check_local, source)

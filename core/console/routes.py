@@ -274,15 +274,7 @@ def add_console(app: web.Application, rt: Any, *, operator_token: str, node_id: 
 
 
 async def _json_body(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        return _error(415, "send Content-Type: application/json")
     try:
-        raw = await request.content.read(_MAX_BODY + 1)
-    except web.RequestPayloadError:
-        return _error(400, "body could not be read")
-    if len(raw) > _MAX_BODY:
-        return _error(413, f"body larger than {_MAX_BODY} bytes")
-    try:
-        return safejson.loads(raw.decode("utf-8"), max_chars=_MAX_BODY)
-    except (UnicodeDecodeError, ValueError):                   # JsonLimitError is a ValueError
-        return _error(400, "body is not JSON (or nested too deep)", "body")
+        return await safejson.read_body(request, max_bytes=_MAX_BODY)
+    except safejson.BodyError as exc:
+        return _error(exc.status, exc.message, "body" if exc.status == 400 else None)

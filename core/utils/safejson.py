@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["JsonLimitError", "loads", "depth_exceeds", "MAX_DEPTH"]
+__all__ = ["JsonLimitError", "BodyError", "loads", "read_body", "depth_exceeds", "MAX_DEPTH"]
 
 MAX_DEPTH = 32               # our own messages and catalogs nest 4 deep; JSON-RPC tool schemas rarely pass 10
 
@@ -59,3 +59,29 @@ def loads(text: str | bytes, *, max_chars: int, max_depth: int = MAX_DEPTH,
         raise JsonLimitError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:   # e.g. an integer literal longer than 4300 digits
         raise JsonLimitError(f"unreadable JSON: {str(exc)[:120]}") from None
+
+
+class BodyError(ValueError):
+    """An HTTP request body we will not read: `status` (400, 413, 415) and a message safe to return."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def read_body(request: Any, *, max_bytes: int) -> Any:
+    """The JSON body of an aiohttp request, read at most `max_bytes` (+1 to tell) and parsed within limits; every
+    refusal is a BodyError, so an API answers 4xx and never 500 (a deep body would be a RecursionError)."""
+    if request.content_type != "application/json":
+        raise BodyError(415, "send Content-Type: application/json")
+    try:
+        raw = await request.content.read(max_bytes + 1)
+    except Exception:   # noqa: BLE001 - aiohttp's payload errors: the client broke its own body
+        raise BodyError(400, "body could not be read") from None
+    if len(raw) > max_bytes:
+        raise BodyError(413, f"body larger than {max_bytes} bytes")
+    try:
+        return loads(raw, max_chars=max_bytes)
+    except JsonLimitError as exc:
+        raise BodyError(400, f"body is not JSON we accept: {exc}") from None
