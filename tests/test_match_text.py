@@ -68,3 +68,29 @@ def test_slots_language_mood_category() -> None:
     assert "bedtime" in a.story_categories and a.kind_cue == "story"
     a = analyze("something to dance to", lex)
     assert a.moods == ("dance",) and not a.residual
+
+
+def test_every_number_in_a_title_or_request_is_spelled_or_kept() -> None:
+    """21-29 used to raise KeyError, which stopped a catalog with "25 Little Ducks" from being indexed at all."""
+    from core.content.titles import match_text
+    for n in range(10_000):
+        assert match_text(f"{n} ducks").endswith(" ducks")
+    assert match_text("21 ducks") == "twenty one ducks" and match_text("29") == "twenty nine"
+    assert match_text("101 Dalmatians") == "one hundred one Dalmatians" and match_text("1999") == "1999"
+
+
+def test_a_title_with_a_number_in_the_twenties_is_indexed_and_found() -> None:
+    import random
+
+    from core.config import MatchingConfig
+    from core.content.matcher import MultilingualMatcher
+    from core.content.types import Kind, Track
+    tracks = [Track(kind=Kind.MUSIC, collection="English", title=t, filename=f"{t}.mp3")
+              for t in ("25 Little Ducks", "101 Dalmatians Song", "Baa Baa Black Sheep")]
+    m = MultilingualMatcher(tracks, MatchingConfig(), rng=random.Random(1))
+    for request, title in (("play 25 little ducks", "25 Little Ducks"),
+                           ("play twenty five little ducks", "25 Little Ducks"),
+                           ("play 101 dalmatians song", "101 Dalmatians Song"),
+                           ("play one hundred one dalmatians song", "101 Dalmatians Song")):
+        r = m.find_content_match(request, None, kind=Kind.MUSIC)
+        assert r.track is not None and r.track.title == title, (request, r)

@@ -23,8 +23,7 @@ along from feat ft featuring part bonus track demo acoustic soundtrack ost theme
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                  "sixteen seventeen eighteen nineteen twenty").split()
-_TENS = {30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty", 90: "ninety",
-         100: "one hundred", 1000: "one thousand"}
+_TENS = {20: "twenty", 30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty", 90: "ninety"}
 _DIGITS = re.compile(r"(?<![\w.])\d{1,4}(?![\w.])")
 _POSSESSIVE = re.compile(r"(?<=[^\W\d_])['\u2019]s\b")
 _AMP = re.compile(r"\s*&\s*")
@@ -82,13 +81,18 @@ def title_variants(title: str, collection: str = "") -> list[str]:
 
 def _spell(m: re.Match[str]) -> str:
     n = int(m.group(0))
+    return _words(n) if n < 1000 else ("one thousand" if n == 1000 else m.group(0))   # years stay digits
+
+
+def _words(n: int) -> str:
+    """0-999 in words: 21 'twenty one', 101 'one hundred one' (whisper writes digits, people type either)."""
     if n <= 20:
         return _NUMBER_WORDS[n]
-    if n in _TENS:
-        return _TENS[n]
     if n < 100:
-        return f"{_TENS[n - n % 10]} {_NUMBER_WORDS[n % 10]}"
-    return m.group(0)
+        tens, unit = _TENS[n - n % 10], n % 10
+        return f"{tens} {_NUMBER_WORDS[unit]}" if unit else tens
+    rest = n % 100
+    return f"{_NUMBER_WORDS[n // 100]} hundred" + (f" {_words(rest)}" if rest else "")
 
 
 def match_text(text: str) -> str:
