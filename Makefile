@@ -24,6 +24,8 @@ help:
 	@echo "make test     run the test suite"
 	@echo "make run-fleet  two nodes (ports 8000/8003 and 8100/8103) sharing a local Redis"
 	@echo "make bench    run the benchmarks (prints figures)"
+	@echo "make deps     only the installs (make test-deps: with the test packages)"
+	@echo "make clean    remove .venv, the demo library and the local caches"
 
 deps: system-deps venv
 
