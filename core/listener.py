@@ -359,6 +359,9 @@ class VoiceListener:
             text = await self._asr.transcribe(ev.pcm, SAMPLE_RATE, device=self._device)
         except ASRError as exc:
             logger.warning("voice {}: ASR failed: {}", self._device, exc)
+            if exc.busy and self._cb.on_busy is not None:
+                await self._call(self._cb.on_busy())
+                return
             text = ""
         except Exception:
             logger.exception("voice {}: ASR crashed", self._device)

@@ -18,6 +18,8 @@ class VoiceCallbacks:
     on_utterance: Callable[[str], Awaitable[None]]   # transcribed text ("" = heard speech but understood nothing)
     on_barge_in: Callable[[], Awaitable[None]]       # speech detected while the device is playing (realtime mode)
     is_speaking: Callable[[], bool]                  # True while a turn is playing on the device
+    # The recogniser had no time for this utterance (other devices' speech queued ahead): say busy, not "pardon".
+    on_busy: Callable[[], Awaitable[None]] | None = None
 
 
 class VoiceInput(Protocol):

@@ -305,6 +305,17 @@ def test_resume_with_nothing_and_a_deleted_entry_get_clear_replies() -> None:
     assert not any(isinstance(s, TrackSeg) for s in d.turn.turn.segments)
 
 
+def test_speech_without_words_asks_again_but_a_busy_recogniser_says_busy() -> None:
+    from core.lang.replies import say
+    d = Driver()
+    d.feed(ev.VoiceUtterance(""))
+    assert d.turn.turn.segments[0].text == say("didnt_catch", "en")
+    d.end_turn()
+    d.feed(ev.VoiceUtterance("", busy=True))
+    assert d.turn.turn.segments[0].text == say("busy", "en")
+    assert [s for s in d.sent if s["type"] == "stt"] == [{"type": "stt", "text": "", "session_id": "s"}] * 2
+
+
 def test_periodic_saves_while_playing_and_evict_saves_then_closes() -> None:
     d = Driver(save_every_s=10.0)
     d.say("tell me the little dragon story")

@@ -162,6 +162,14 @@ async def test_hosted_asr_500_becomes_sorry_and_listening_continues(speech: dict
     mode["status"] = 500
     await stream_packets(listener, device_stream(silence(0.5) + speech["stop"] + silence(1.2)))
     assert await wait_for_text(rec) == ""                         # the session says "sorry, I didn't catch that"
+    assert rec.busy == 0
+    mode["status"] = 429                                          # rate-limited: busy, not "didn't catch that"
+    await stream_packets(listener, device_stream(speech["stop"] + silence(1.2)))
+    async with asyncio.timeout(10):
+        while rec.busy == 0:
+            await asyncio.sleep(0.02)
+    rec.got.clear()
+    assert rec.utterances == [""]
     mode["status"] = 200
     await stream_packets(listener, device_stream(speech["tell me a bedtime story"] + silence(1.2)))
     text = await wait_for_text(rec)
@@ -169,7 +177,7 @@ async def test_hosted_asr_500_becomes_sorry_and_listening_continues(speech: dict
     seconds = float(text.split()[1])
     # the upload is the utterance: speech + the silence that ended it (+ pre-roll), as a 16 kHz WAV
     assert len(speech["tell me a bedtime story"]) / 32000 + 0.3 <= seconds <= len(speech["tell me a bedtime story"]) / 32000 + 1.4
-    assert [m for m, _ in uploads] == ["whisper-1", "whisper-1"]
+    assert [m for m, _ in uploads] == ["whisper-1"] * 3
     await listener.aclose()
 
 

@@ -85,6 +85,7 @@ class Recorder:
     speaking: bool = False
     utterances: list[str] = field(default_factory=list)
     barge_ins: int = 0
+    busy: int = 0
     got: asyncio.Event = field(default_factory=asyncio.Event)
 
     def callbacks(self) -> VoiceCallbacks:
@@ -95,7 +96,12 @@ class Recorder:
         async def on_barge_in() -> None:
             self.barge_ins += 1
 
-        return VoiceCallbacks(on_utterance=on_utterance, on_barge_in=on_barge_in, is_speaking=lambda: self.speaking)
+        async def on_busy() -> None:
+            self.busy += 1
+            self.got.set()
+
+        return VoiceCallbacks(on_utterance=on_utterance, on_barge_in=on_barge_in, is_speaking=lambda: self.speaking,
+                              on_busy=on_busy)
 
 
 async def stream_packets(listener: object, packets: list[bytes], *, realtime: float = 0.0) -> None:

@@ -105,7 +105,8 @@ class Connection:
                 failed=lambda tid, t, busy: self.dispatch(ev.TrackFailed(tid, t, busy))))
         self.mcp = McpClient(lambda payload: self.send(m.McpMessage(payload)), log=self.log)
         self.voice = deps.voice.open(VoiceCallbacks(
-            on_utterance=self._on_utterance, on_barge_in=self._on_barge_in, is_speaking=lambda: self.core.speaking),
+            on_utterance=self._on_utterance, on_barge_in=self._on_barge_in, is_speaking=lambda: self.core.speaking,
+            on_busy=self._on_asr_busy),
             device_id=self.device_id)
         self._actions: asyncio.Queue[list[ev.Action] | None] = asyncio.Queue()
         self._tg: asyncio.TaskGroup | None = None
@@ -448,6 +449,9 @@ class Connection:
 
     async def _on_utterance(self, text: str) -> None:
         self.dispatch(ev.VoiceUtterance(text))
+
+    async def _on_asr_busy(self) -> None:
+        self.dispatch(ev.VoiceUtterance("", busy=True))
 
     async def _on_barge_in(self) -> None:
         self.dispatch(ev.BargeIn())

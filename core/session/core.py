@@ -252,7 +252,7 @@ class SessionCore:
             self._resume_interrupted("nothing understood", out)
         elif self._turn is None and self._request is None:
             out.append(Send(m.Stt("")))
-            self._speak(say("didnt_catch", "en"), "en", out)
+            self._speak(say("busy" if ev.busy else "didnt_catch", "en"), "en", out)
 
     def _on_BargeIn(self, ev: BargeIn, out: list[Action]) -> None:
         if self._turn is not None:

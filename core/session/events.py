@@ -56,6 +56,7 @@ class Tick:
 @dataclass(frozen=True, slots=True)
 class VoiceUtterance:
     text: str                        # "" = speech was heard but nothing understood
+    busy: bool = False               # the recogniser had no time for it: the node is past its voice capacity
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,12 @@ __all__ = ["ASRProvider", "ASRError"]
 
 
 class ASRError(Exception):
-    """Transcription failed (timeout, hosted service error). Message is log-safe."""
+    """Transcription failed (timeout, hosted service error). Message is log-safe. `busy`: the engine had no slot
+    free in time (other devices' speech ahead), so the device is told so rather than "didn't catch that"."""
+
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy
 
 
 class ASRProvider(Protocol):

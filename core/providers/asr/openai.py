@@ -64,7 +64,8 @@ class OpenAIASR:
             async with self._client().post(self._url, data=form, headers=headers) as resp:
                 if resp.status != 200:
                     detail = (await resp.text())[:200].replace("\n", " ")
-                    raise ASRError(f"hosted ASR returned HTTP {resp.status}: {detail}")
+                    raise ASRError(f"hosted ASR returned HTTP {resp.status}: {detail}",
+                                   busy=resp.status in (429, 503))     # rate-limited / overloaded: say busy
                 try:
                     body = await resp.json(content_type=None)
                 except ValueError:

@@ -199,7 +199,8 @@ class WhisperASR:
         try:
             held = await asyncio.wait_for(slots.acquire(device), self._cfg.max_seconds)
         except TimeoutError:
-            raise ASRError(f"whisper busy for more than {self._cfg.max_seconds:.0f} s (voice.asr.max_seconds)") from None
+            raise ASRError(f"whisper busy for more than {self._cfg.max_seconds:.0f} s (voice.asr.max_seconds)",
+                           busy=True) from None
         job = asyncio.ensure_future(asyncio.to_thread(self._decode, audio, deadline))
         # The slot is freed when the thread really ends, not when we stop waiting for it.
         job.add_done_callback(lambda _f: slots.release(held))
