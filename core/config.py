@@ -259,6 +259,7 @@ class FleetConfig:
     takeover_timeout_s: float = 3.0            # wait this long for another node to save and close a device
     max_sessions: int = 1000                   # past this many devices the node is overloaded (never routed to)
     max_cpu: float = 0.9                       # past this share of the machine's CPU the node is overloaded
+    max_asr_waiting: int = 4                   # utterances queued for the local recogniser: overloaded at this many
     drain_deadline_s: float = 10.0             # SIGTERM: every device saved and closed within this time
     operator_token: str = ""                   # /api/devices needs it in X-Operator-Token; "" = API off
     redis_fallback: bool = False               # Redis down at start: run alone on local SQLite instead of failing
@@ -585,6 +586,8 @@ def _validate_fleet(cfg: Config) -> None:
         raise ConfigError("fleet.max_sessions: use 1 or more")
     if not 0.05 <= f.max_cpu <= 1.0:
         raise ConfigError("fleet.max_cpu: a share of the machine's CPU, 0.05-1.0 (e.g. 0.9)")
+    if f.max_asr_waiting < 1:
+        raise ConfigError("fleet.max_asr_waiting: use 1 or more (4: about 4 s of queued speech on whisper-base)")
     if not 0.5 <= f.drain_deadline_s <= 300:
         raise ConfigError("fleet.drain_deadline_s: use 0.5-300 seconds (10 is the default)")
     if f.operator_token and len(f.operator_token) < 16:

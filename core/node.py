@@ -159,10 +159,12 @@ class Node:
         cpu_limited = f.max_cpu < 1.0          # 1.0: CPU never counts (a shared test machine)
         # load ranks nodes by what each one carries; overload is about the machine (another node may use it up)
         load = max(sessions / f.max_sessions, self.cpu / f.max_cpu if cpu_limited else 0.0)
+        asr_waiting = int(getattr(self.rt.asr, "waiting", 0))        # utterances queued for a local recogniser
         return {"sessions": sessions, "streams": int(getattr(self.rt.pipeline, "active_streams", 0)),
                 "cpu": round(self.cpu, 3), "machine_cpu": round(self.machine_cpu, 3), "load": round(load, 3),
-                "max_sessions": f.max_sessions, "draining": self.draining,
+                "max_sessions": f.max_sessions, "draining": self.draining, "asr_waiting": asr_waiting,
                 "overloaded": (sessions >= f.max_sessions or (cpu_limited and self.machine_cpu >= f.max_cpu)
+                               or asr_waiting >= f.max_asr_waiting
                                or bool(getattr(self.rt.pipeline, "overloaded", False)))}   # decoders all taken
 
     async def ready_checks(self) -> dict[str, bool]:

@@ -161,6 +161,11 @@ class WhisperASR:
         # Fair per device: one device's utterances queue behind each other, not in front of another device's.
         self._slots = FairLimiter(cfg.max_concurrent, per_key=cfg.max_concurrent)
 
+    @property
+    def waiting(self) -> int:
+        """Utterances queued for a slot now (the node counts as overloaded past `fleet.max_asr_waiting`)."""
+        return self._slots.waiting
+
     # -- model ---------------------------------------------------------------------------------------
     def load(self) -> Any:
         """Load (and on first run assemble) the model; blocking, idempotent."""
