@@ -146,9 +146,10 @@ class RuleIntentRecognizer:
             return Intent("resume", {"target": self._target(phon)}, language=lang)
         if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
             return _help(lang)
-        signal = bool(a.kind_cue or a.language or a.moods or a.story_categories or a.music_categories)
-        if titles is not None and a.kind_cue and a.residual and signal and not (
-                a.language or a.moods or a.story_categories or a.music_categories or self._kind_nouns.find(phon)):
+        slots = bool(a.language or a.moods or a.story_categories or a.music_categories)
+        signal = bool(a.kind_cue) or slots
+        verb_only = bool(a.kind_cue) and not slots and not self._kind_nouns.find(phon)
+        if titles is not None and verb_only and a.residual:
             # Only a verb names the kind ("play goldilocks", "tell me twinkle twinkle"): people play stories and
             # tell songs, so a title of the other kind decides which plugin answers.
             name = self._probe(titles, body)
