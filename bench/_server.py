@@ -10,7 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,67 @@ def make_titled_catalog(root: Path, titles: list[str], seconds: float) -> None:
     (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
+def stop_group(proc: subprocess.Popen[Any], wait_s: float) -> None:
+    """SIGTERM the server's process group (it drains), SIGKILL it after `wait_s`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedServer:
+    proc: subprocess.Popen[Any]
+    ws_port: int
+    http_port: int
+    config: dict[str, Any]          # what it runs with: config.yaml as shipped plus the bench's changes
+    log_path: Path
+
+
+@contextlib.contextmanager
+def shipped_server(work: Path, content: Path, overrides: dict[str, Any] | None = None) -> Iterator[ShippedServer]:
+    """`app.py serve` with config.yaml as shipped on loopback ports, serving `content` with fresh empty caches, plus
+    `overrides` ({"dotted.key": value}, which the caller prints next to its figures). Ready once /health reports
+    the catalog loaded; stopped (drained) afterwards."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    ws_port, http_port = free_port(), free_port()
+    cfg["server"].update(host="127.0.0.1", port=ws_port, http_port=http_port)
+    cfg["content"].update(content_dir=str(content), generate_demo=False,
+                          cache_dir=str(work / f"catalog-cache-{ws_port}"))
+    cfg["audio"]["cache_dir"] = str(work / f"audio-cache-{ws_port}")    # fresh and empty: every song uncached
+    for dotted, value in (overrides or {}).items():
+        node = cfg
+        *path, leaf = dotted.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    path = work / f"bench-{ws_port}.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    log_path = work / f"server-{ws_port}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(path)], cwd=ROOT,
+                            start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}; see {log_path}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=1) as r:
+                    if json.load(r).get("tracks"):
+                        break
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 180 s")
+            time.sleep(0.2)
+        yield ShippedServer(proc, ws_port, http_port, cfg, log_path)
+    finally:
+        stop_group(proc, 15)
+        log.close()
+
+
 @contextlib.contextmanager
 def run_server(workdir: Path, content_dir: Path, *, workers: int = 1, cache_dir: str = "",
                extra: dict[str, Any] | None = None, log_level: str = "WARNING") -> Iterator[tuple[int, int]]:
@@ -86,13 +149,7 @@ def run_server(workdir: Path, content_dir: Path, *, workers: int = 1, cache_dir:
         time.sleep(0.5 if workers > 1 else 0.1)   # let every worker bind
         yield ws_port, http_port
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, 10)
 
 
 def machine() -> str:

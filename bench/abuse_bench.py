@@ -25,8 +25,6 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,11 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import ROOT, free_port, machine  # noqa: E402
+from bench._server import load_note, machine, shipped_server  # noqa: E402
 from tests.abuse import ProbeDevice, fuzz  # noqa: E402
 
 SONG_HZ, SONG_S = 440.0, 6.0
@@ -55,45 +52,6 @@ def make_library(root: Path) -> None:
                         "libmp3lame", "-b:a", "128k", str(english / f"{title}.mp3")], check=True, timeout=60)
         meta[title] = {"romanized": title, "filename": f"{title}.mp3", "alternatives": []}
     (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
-
-
-@contextlib.contextmanager
-def shipped_server(workdir: Path, *, tts_off: bool = False) -> Any:
-    """`app.py serve` with config.yaml as shipped, on loopback ports, the tone library and fresh caches."""
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    if tts_off:                      # for comparison only: spoken replies switched off
-        cfg["voice"]["tts"]["provider"] = "none"
-    ws_port, http_port = free_port(), free_port()
-    cfg["server"].update(host="127.0.0.1", port=ws_port, http_port=http_port)
-    cfg["content"].update(content_dir=str(workdir / "lib"), generate_demo=False,
-                          cache_dir=str(workdir / "catalog-cache"))
-    cfg["audio"]["cache_dir"] = str(workdir / "audio-cache")
-    path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    log = (workdir / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(path)], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}; see {workdir / 'server.log'}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", http_port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 180 s")
-            time.sleep(0.2)
-        yield proc, ws_port, http_port, cfg
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def proc_mem(pid: int) -> tuple[float, float, int]:
@@ -286,18 +244,21 @@ def main() -> int:
     ap.add_argument("--tts-off", action="store_true",
                     help="switch spoken replies off (a comparison; the default is the shipped config)")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     random.seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as tmp:
         work = Path(tmp)
         make_library(work / "lib")
         t_start = time.monotonic()
-        with shipped_server(work, tts_off=args.tts_off) as (proc, ws_port, http_port, cfg):
+        # --tts-off is for comparison only: spoken replies switched off
+        with shipped_server(work, work / "lib", {"voice.tts.provider": "none"} if args.tts_off else {}) as srv:
             boot = time.monotonic() - t_start
-            asyncio.run(run(args, ws_port, http_port, proc.pid, cfg))
-            alive = proc.poll() is None
-        log = (work / "server.log").read_text(encoding="utf-8", errors="replace")
+            asyncio.run(run(args, srv.ws_port, srv.http_port, srv.proc.pid, srv.config))
+            alive = srv.proc.poll() is None
+        cfg = srv.config
+        log = srv.log_path.read_text(encoding="utf-8", errors="replace")
     voice = cfg["voice"]
-    print(f"machine: {machine()} (shared with other jobs: figures are indicative)")
+    print(f"machine: {machine()}; {load_note(load_before)}")
     shipped = "config.yaml as shipped" if not args.tts_off else "config.yaml with spoken replies OFF (comparison)"
     print(f"config: {shipped} (tts {voice['tts']['provider']}, asr {voice['asr']['provider']}, "
           f"vad {voice['vad']['provider']}); server up in {boot:.1f} s")

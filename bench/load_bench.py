@@ -34,8 +34,6 @@ import json
 import multiprocessing
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +41,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +48,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import ROOT, free_port, load_note, machine  # noqa: E402
+from bench._server import load_note, machine, shipped_server  # noqa: E402
 from bench._server import make_titled_catalog as make_catalog  # noqa: E402
 
 FRAME_S = 0.06
@@ -71,51 +68,6 @@ def song_titles(count: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- server
-
-
-@contextlib.contextmanager
-def shipped_server(work: Path, content: Path, overrides: dict[str, Any]) -> Iterator[tuple[int, int, int]]:
-    """`app.py serve` with config.yaml as shipped plus the bench's overrides; yields (ws, http, pid)."""
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    ws_port, http_port = free_port(), free_port()
-    cfg["server"].update(host="127.0.0.1", port=ws_port, http_port=http_port)
-    cfg["content"].update(content_dir=str(content), generate_demo=False, refresh_time_s=0,
-                          cache_dir=str(work / f"catalog-cache-{ws_port}"))
-    cfg["audio"]["cache_dir"] = str(work / f"audio-cache-{ws_port}")    # fresh and empty: every song uncached
-    cfg["log"]["level"] = "WARNING"
-    for dotted, value in overrides.items():
-        node = cfg
-        *path, leaf = dotted.split(".")
-        for part in path:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    path = work / f"bench-{ws_port}.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    log = open(work / f"server-{ws_port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(path)], cwd=ROOT,
-                            start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=1) as r:
-                    if json.load(r).get("tracks"):
-                        break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 120 s")
-            time.sleep(0.2)
-        yield ws_port, http_port, proc.pid
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 class Sampler(threading.Thread):
@@ -307,10 +259,11 @@ def run_scenario(name: str, work: Path, titles: list[str], song_titles_: list[st
     chosen = [titles[i % len(titles)] for i in range(devices)]
     plan = [(t, i / rate) for i, t in enumerate(chosen)]
     start_in = 8.0 if spoken else 2.0     # client processes import, synthesise the requests, then all start
-    with shipped_server(work, content, overrides) as (ws_port, http_port, pid):
-        sampler = Sampler(pid, http_port)
+    quiet = {"content.refresh_time_s": 0, "log.level": "WARNING"}   # the bench's own, not printed as changes
+    with shipped_server(work, content, {**quiet, **overrides}) as srv:
+        sampler = Sampler(srv.proc.pid, srv.http_port)
         sampler.start()
-        url = f"ws://127.0.0.1:{ws_port}/xiaozhi/v1/"
+        url = f"ws://127.0.0.1:{srv.ws_port}/xiaozhi/v1/"
         shards = [[(t, d + start_in) for t, d in plan[i::procs]] for i in range(procs)]
         with multiprocessing.get_context("spawn").Pool(procs) as pool:
             parts = pool.starmap(client_process, [(url, s, seconds, spoken) for s in shards])
