@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml  # noqa: E402
 
-from bench._server import ROOT, free_port, machine, make_catalog  # noqa: E402
+from bench._server import ROOT, free_port, load_note, machine, make_catalog  # noqa: E402
 
 FRAME_S = 0.06
 
@@ -220,6 +220,7 @@ def main() -> int:
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--arrival-rate", type=float, default=40.0, help="devices joining per second")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     levels = [int(x) for x in args.devices.split(",") if x]
     rows: list[tuple[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,8 +268,9 @@ def main() -> int:
         finally:
             redis_proc.kill()
             redis_proc.wait()
-    print(f"\nmachine: {machine()} (shared with other jobs); load clients in {args.client_procs} processes on the "
-          f"same machine; {args.seconds:.0f} s of cached audio per device, {args.arrival_rate:.0f} joins per second")
+    print(f"\nmachine: {machine()}; {load_note(load_before)}; load clients in {args.client_procs} processes on the "
+          f"same machine; {args.seconds:.0f} s of cached audio per device, {args.arrival_rate:.0f} joins per second; "
+          f"NOT the shipped config: spoken replies, ASR and VAD off (routing involves no voice)")
     print(f"{'setup':8} {'devices':>7} {'errors':>6} {'frames':>8} {'late %':>7}  spread over ws ports")
     for setup, r in rows:
         print_row(setup, r)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import machine, make_catalog, run_server  # noqa: E402
+from bench._server import load_note, machine, make_catalog, run_server  # noqa: E402
 from core.device_client import DeviceClient  # noqa: E402
 
 
@@ -59,6 +60,7 @@ def main() -> int:
     ap.add_argument("--hellos", type=int, default=200)
     ap.add_argument("--aborts", type=int, default=30)
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         titles = make_catalog(work / "content", 8, 30.0)
@@ -66,7 +68,8 @@ def main() -> int:
             url = f"ws://127.0.0.1:{ws_port}/xiaozhi/v1/"
             hellos = asyncio.run(hello_latencies(url, args.hellos))
             stops, lasts, after = asyncio.run(abort_latencies(url, args.aborts, titles))
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; {load_note(load_before)}; NOT the shipped config: spoken replies, ASR and VAD off "
+          f"(connect and abort latency involve no voice)")
     print(f"{'measure':40} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for name, values in (("connect + hello -> server hello", hellos), ("abort -> tts stop", stops),
                          ("abort -> last frame received", lasts)):
