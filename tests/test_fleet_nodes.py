@@ -21,10 +21,10 @@ from tests.test_player_e2e import SEG_HZ, SEG_S, play_story_until, player_catalo
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def two_nodes(redis_server: RedisServer, tone_catalog: Path, tmp_path: Path) -> Iterator[tuple[NodeProcess, ...]]:
-    nodes = (NodeProcess(tmp_path, tone_catalog, redis_server.url, "node-a"),
-             NodeProcess(tmp_path, tone_catalog, redis_server.url, "node-b"))
+def _node_pair(redis_server: RedisServer, catalog: Path, tmp_path: Path) -> Iterator[tuple[NodeProcess, ...]]:
+    """node-a and node-b sharing `redis_server`, both ready; stopped afterwards."""
+    nodes = (NodeProcess(tmp_path, catalog, redis_server.url, "node-a"),
+             NodeProcess(tmp_path, catalog, redis_server.url, "node-b"))
     try:
         for n in nodes:
             n.start()
@@ -34,6 +34,11 @@ def two_nodes(redis_server: RedisServer, tone_catalog: Path, tmp_path: Path) -> 
     finally:
         for n in nodes:
             n.stop()
+
+
+@pytest.fixture
+def two_nodes(redis_server: RedisServer, tone_catalog: Path, tmp_path: Path) -> Iterator[tuple[NodeProcess, ...]]:
+    yield from _node_pair(redis_server, tone_catalog, tmp_path)
 
 
 async def ota(node: NodeProcess, device_id: str = "aa:bb:cc:00:00:09") -> str:
@@ -144,17 +149,7 @@ async def continue_on(url: str, device_id: str, text: str = "continue the story"
 
 @pytest.fixture
 def story_nodes(redis_server: RedisServer, player_catalog: Path, tmp_path: Path) -> Iterator[tuple[NodeProcess, ...]]:
-    nodes = (NodeProcess(tmp_path, player_catalog, redis_server.url, "node-a"),
-             NodeProcess(tmp_path, player_catalog, redis_server.url, "node-b"))
-    try:
-        for n in nodes:
-            n.start()
-        for n in nodes:
-            n.wait_ready()
-        yield nodes
-    finally:
-        for n in nodes:
-            n.stop()
+    yield from _node_pair(redis_server, player_catalog, tmp_path)
 
 
 async def test_sigterm_then_continue_the_story_on_the_other_node(story_nodes: tuple[NodeProcess, ...]) -> None:
