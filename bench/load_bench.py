@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._server import load_note, machine, shipped_server  # noqa: E402
 from bench._server import make_titled_catalog as make_catalog  # noqa: E402
+from core.metrics import processes  # noqa: E402
 
 FRAME_S = 0.06
 GAP_S = 0.3
@@ -102,16 +103,8 @@ class Sampler(threading.Thread):
 
 def _tree(root: int) -> list[tuple[int, str]]:
     kids: dict[int, list[tuple[int, str]]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1: stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append((int(entry.name), comm))
+    for pid, comm, ppid in processes():
+        kids.setdefault(ppid, []).append((pid, comm))
     out, todo = [(root, "python")], [root]
     while todo:
         for child in kids.get(todo.pop(), []):

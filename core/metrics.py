@@ -210,14 +210,12 @@ class _ScrapeCollector(Collector):
                 yield GaugeMetricFamily(f"{_NS}_node_{_label(key)}", f"Node load report: {key}", value=float(value))
 
 
-def ffmpeg_children(pid: int | None = None) -> int:
-    """ffmpeg processes whose parent is this process (Linux /proc; 0 elsewhere)."""
-    me = os.getpid() if pid is None else pid
-    count = 0
+def processes() -> Iterator[tuple[int, str, int]]:
+    """(pid, command name, parent pid) of every process, zombies included (Linux /proc; nothing elsewhere)."""
     try:
         entries = list(Path("/proc").iterdir())
     except OSError:
-        return 0
+        return
     for entry in entries:
         if not entry.name.isdigit():
             continue
@@ -228,6 +226,11 @@ def ffmpeg_children(pid: int | None = None) -> int:
         # pid (comm) state ppid ...; comm may contain spaces or parentheses: split at the last ')'
         head, _, tail = stat.rpartition(")")
         fields = tail.split()
-        if len(fields) > 1 and fields[1] == str(me) and head.partition("(")[2] == "ffmpeg":
-            count += 1
-    return count
+        if len(fields) > 1:
+            yield int(entry.name), head.partition("(")[2], int(fields[1])
+
+
+def ffmpeg_children(pid: int | None = None) -> int:
+    """ffmpeg processes whose parent is this process (Linux /proc; 0 elsewhere)."""
+    me = os.getpid() if pid is None else pid
+    return sum(1 for _, comm, ppid in processes() if ppid == me and comm == "ffmpeg")

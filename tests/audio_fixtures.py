@@ -223,17 +223,7 @@ def pid_alive(pid: int) -> bool:
 def child_ffmpeg_pids() -> set[int]:
     """ffmpeg processes whose parent is this test process (zombies included), read from /proc."""
     import os
+
+    from core.metrics import processes
     me = os.getpid()
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1: stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if ppid == me and comm == "ffmpeg":
-            found.add(int(entry.name))
-    return found
+    return {pid for pid, comm, ppid in processes() if ppid == me and comm == "ffmpeg"}
