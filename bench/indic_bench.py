@@ -323,8 +323,7 @@ def print_table(results: dict[str, dict]) -> None:
 async def bench_latency(model_dir: Path, content_dir: Path, clips: list[Clip], rounds: int) -> None:
     from core.device_client import DeviceClient
     from core.node import Node
-    from core.protocol import framing
-    from tests.voice_fixtures import opus_packets
+    from tests.voice_fixtures import opus_packets, send_in_real_time
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(ROOT / "config.yaml", overrides={
@@ -350,13 +349,7 @@ async def bench_latency(model_dir: Path, content_dir: Path, clips: list[Clip], r
                         packets = opus_packets(pcm + bytes(int(2.5 * RATE) * 2))
                         # The clip ends with 0.4 s of room noise after the speech.
                         last_voiced = int((len(pcm) / 2 / RATE - 0.4) / 0.06)
-                        start = time.monotonic()
-                        end_of_speech = 0.0
-                        for i, p in enumerate(packets):
-                            await client.ws.send(framing.pack(1, p, i * 60))
-                            if i == last_voiced:
-                                end_of_speech = time.monotonic() - client._t0
-                            await asyncio.sleep(max(0.0, start + (i + 1) * 0.06 - time.monotonic()))
+                        end_of_speech = await send_in_real_time(client, packets, last_voiced)
                         stt = await client.wait_for(lambda r: r.kind == "json" and r.message.get("type") == "stt",
                                                     timeout=30)
                         try:

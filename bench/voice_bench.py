@@ -131,8 +131,7 @@ def tone_catalog(root: Path) -> None:
 async def bench_server(speech: dict[str, bytes], rounds: int) -> None:
     from core.device_client import DeviceClient
     from core.node import Node
-    from core.protocol import framing
-    from tests.voice_fixtures import opus_packets
+    from tests.voice_fixtures import opus_packets, send_in_real_time
 
     with tempfile.TemporaryDirectory() as tmp:
         tone_catalog(Path(tmp) / "catalog")
@@ -154,13 +153,7 @@ async def bench_server(speech: dict[str, bytes], rounds: int) -> None:
                         packets = opus_packets(silence(0.3) + pcm + silence(2.5))
                         last_voiced = int((0.3 + len(pcm) / 32000) / 0.06)
                         n_log = len(client.log)
-                        start = time.monotonic()
-                        end_of_speech = 0.0
-                        for i, p in enumerate(packets):
-                            await client.ws.send(framing.pack(1, p, i * 60))
-                            if i == last_voiced:
-                                end_of_speech = time.monotonic() - client._t0
-                            await asyncio.sleep(max(0.0, start + (i + 1) * 0.06 - time.monotonic()))
+                        end_of_speech = await send_in_real_time(client, packets, last_voiced)
                         stt = await client.wait_for(lambda r: r.kind == "json" and r.message.get("type") == "stt",
                                                     timeout=30)
                         try:   # "stop" has no spoken reply: only its stt is timed

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import opuslib_next
@@ -32,6 +34,20 @@ def silence(seconds: float) -> bytes:
 def noise(seconds: float, rms: float = 3000.0, seed: int = 1) -> bytes:
     rng = np.random.default_rng(seed)
     return np.clip(rng.normal(0, rms, int(seconds * 16000)), -32768, 32767).astype(np.int16).tobytes()
+
+
+async def send_in_real_time(client: Any, packets: list[bytes], last_voiced: int) -> float:
+    """Send uplink packets at the device's pace (one per 60 ms); returns the client-clock time at which packet
+    `last_voiced`, the end of the speech, went out (what end-of-speech latencies are measured from)."""
+    from core.protocol import framing
+    start = time.monotonic()
+    end_of_speech = 0.0
+    for i, p in enumerate(packets):
+        await client.ws.send(framing.pack(1, p, i * 60))
+        if i == last_voiced:
+            end_of_speech = time.monotonic() - client._t0
+        await asyncio.sleep(max(0.0, start + (i + 1) * 0.06 - time.monotonic()))
+    return end_of_speech
 
 
 def opus_packets(pcm: bytes, *, app: str = "voip", dtx: bool = True, complexity: int = 0) -> list[bytes]:
