@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="app.py",
         description="Voice content server for ESP32 Xiaozhi devices: plays songs and stories from an S3 or local "
                     "catalog as 60 ms Opus frames over the Xiaozhi WebSocket protocol.",
-        epilog="With no command, 'serve' runs with its defaults. 'python app.py COMMAND --help' documents each command.")
+        epilog="With no command, 'serve' runs with its defaults. "
+               "'python app.py COMMAND --help' documents each command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"core.cli.{name}").register(sub)

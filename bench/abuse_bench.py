@@ -36,8 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import load_note, machine, shipped_server  # noqa: E402
-from tests.abuse import ProbeDevice, fuzz  # noqa: E402
+from bench._server import load_note, machine, shipped_server
+from tests.abuse import ProbeDevice, fuzz
 
 SONG_HZ, SONG_S = 440.0, 6.0
 
@@ -57,7 +57,8 @@ def make_library(root: Path) -> None:
 def proc_mem(pid: int) -> tuple[float, float, int]:
     """(RSS MiB, peak RSS MiB, open files) of the server process."""
     status = Path(f"/proc/{pid}/status").read_text()
-    kb = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+    kb = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+          if line.startswith(("VmRSS", "VmHWM"))}
     try:
         fds = len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:

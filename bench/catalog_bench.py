@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loguru import logger  # noqa: E402
+from loguru import logger
 
-from core.config import ContentConfig, S3Config  # noqa: E402
-from core.content.service import ContentService  # noqa: E402
-from core.content.storage import S3Storage, make_s3_client  # noqa: E402
-from core.content.upload import ensure_bucket  # noqa: E402
-from core.content.urls import UrlBuilder  # noqa: E402
+from core.config import ContentConfig, S3Config
+from core.content.service import ContentService
+from core.content.storage import S3Storage, make_s3_client
+from core.content.upload import ensure_bucket
+from core.content.urls import UrlBuilder
 
 MUSIC = ("English", "Hindi", "Telugu", "Kannada", "Phonics")
 STORIES = ("Bedtime", "Fantasy", "Adventure", "Educational", "Fairy Tales", "Slokas")

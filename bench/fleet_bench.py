@@ -32,9 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import yaml  # noqa: E402
+import yaml
 
-from bench._server import ROOT, free_port, load_note, machine, make_catalog  # noqa: E402
+from bench._server import ROOT, free_port, load_note, machine, make_catalog
 
 FRAME_S = 0.06
 
@@ -60,6 +60,7 @@ def late_frames(times: list[float]) -> int:
 
 async def one_device(url: str, title: str, seconds: float, device_id: str) -> dict[str, Any]:
     import json
+
     from websockets.asyncio.client import connect
     times: list[float] = []
     try:

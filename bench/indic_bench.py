@@ -38,13 +38,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loguru import logger  # noqa: E402
+from loguru import logger
 
-from bench.indic_eval_set import (EVAL_VOICES, NOISE_SEED, NON_SPEECH, REQUESTS, SNR_DB, SPEEDS,  # noqa: E402
-                                  TUNING_REQUESTS, TUNING_VOICES, Request)
-from core.audio.resample import parse_wav, resample  # noqa: E402
-from core.config import Config, load_config  # noqa: E402
-from core.providers.asr.base import ASRError  # noqa: E402
+from bench.indic_eval_set import (
+    EVAL_VOICES,
+    NOISE_SEED,
+    NON_SPEECH,
+    REQUESTS,
+    SNR_DB,
+    SPEEDS,
+    TUNING_REQUESTS,
+    TUNING_VOICES,
+    Request,
+)
+from core.audio.resample import parse_wav, resample
+from core.config import Config, load_config
+from core.providers.asr.base import ASRError
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -314,7 +323,8 @@ def print_table(results: dict[str, dict]) -> None:
             r = rows[lang]
             pct = 100 * r["right"] / max(1, r["wanted"])
             verdicts.append(f"{lang} {pct:.0f}% {'ok' if pct >= TARGET[lang] else 'BELOW'} (>= {TARGET[lang]:.0f}%)")
-        print(f"{name}: false plays {false}/{total} = {100 * false / total:.1f}% (target <= 2 %); " + ", ".join(verdicts))
+        print(f"{name}: false plays {false}/{total} = {100 * false / total:.1f}% (target <= 2 %); "
+              + ", ".join(verdicts))
 
 
 # ----------------------------------------------------------------------------- latency through the server
@@ -353,7 +363,7 @@ async def bench_latency(model_dir: Path, content_dir: Path, clips: list[Clip], r
                         stt = await client.wait_for(lambda r: r.kind == "json" and r.message.get("type") == "stt",
                                                     timeout=30)
                         try:
-                            audio = await client.wait_for(lambda r: r.kind == "audio" and r.t > stt.t - 0.01,
+                            audio = await client.wait_for(lambda r, stt=stt: r.kind == "audio" and r.t > stt.t - 0.01,
                                                           timeout=10)
                             await client.wait_json("tts", "stop", timeout=60)
                         except TimeoutError:
@@ -406,7 +416,8 @@ async def main() -> None:
     t0 = time.perf_counter()
     clips = await build_clips(args.smoke, args.tuning)
     print(f"{len(clips)} clips synthesised in {time.perf_counter() - t0:.1f} s "
-          f"({sum(c.language != 'none' for c in clips)} requests, {sum(c.language == 'none' for c in clips)} non-speech)")
+          f"({sum(c.language != 'none' for c in clips)} requests, "
+          f"{sum(c.language == 'none' for c in clips)} non-speech)")
     with tempfile.TemporaryDirectory() as tmp:
         content_dir = Path(tmp) / "demo"
         generate_demo(content_dir)

@@ -48,9 +48,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import load_note, machine, shipped_server  # noqa: E402
-from bench._server import make_titled_catalog as make_catalog  # noqa: E402
-from core.metrics import processes  # noqa: E402
+from bench._server import load_note, machine, shipped_server
+from bench._server import make_titled_catalog as make_catalog
+from core.metrics import processes
 
 FRAME_S = 0.06
 GAP_S = 0.3
@@ -137,8 +137,8 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
     from core.protocol import framing
 
     await asyncio.sleep(delay)
-    out: dict[str, Any] = {"asked": title, "heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0, "frames": 0,
-                           "late": 0, "gaps": 0, "max_gap": 0.0, "error": ""}
+    out: dict[str, Any] = {"asked": title, "heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0,
+                           "frames": 0, "late": 0, "gaps": 0, "max_gap": 0.0, "error": ""}
     times: list[float] = []
     try:
         async with connect(url, open_timeout=30, max_size=2**20, ping_interval=None, compression=None) as ws:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import MatchingConfig  # noqa: E402
-from core.content.matcher import MultilingualMatcher  # noqa: E402
-from core.content.types import Kind, Track  # noqa: E402
+from core.config import MatchingConfig
+from core.content.matcher import MultilingualMatcher
+from core.content.types import Kind, Track
 
 _SYL = ("ka", "ma", "ra", "ta", "na", "la", "pa", "ba", "cha", "sha", "ti", "ri", "lu", "du", "mo", "go", "ve", "ya",
         "ha", "ja", "ki", "nu", "so", "de", "vi", "gu", "pe", "ro", "zi", "fo")
@@ -107,7 +107,7 @@ def bench(n: int, count: int) -> None:
         lat.append((time.perf_counter() - t) * 1000)
         hits += res.track is not None
     lat.sort()
-    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731 - a one-line local helper
     print(f"{n:>8,} entries | index build {build * 1000:8.1f} ms | requests {len(lat):4} | "
           f"p50 {statistics.median(lat):6.3f} ms | p99 {p(0.99):6.3f} ms | max {lat[-1]:6.2f} ms | "
           f"answered {hits}/{len(lat)}")

@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import machine, run_server  # noqa: E402
-from core.device_client import DeviceClient  # noqa: E402
-from core.devices.state import DeviceState, Item, Play  # noqa: E402
-from core.devices.store import SqliteStore  # noqa: E402
+from bench._server import machine, run_server
+from core.device_client import DeviceClient
+from core.devices.state import DeviceState, Item, Play
+from core.devices.store import SqliteStore
 
 SHIPPED_VOICE = {"tts": {"provider": "local"}, "asr": {"provider": "whisper"}, "vad": {"provider": "silero"}}
 
@@ -131,7 +131,7 @@ async def resume_latency(url: str, title: str, rounds: int, device: str) -> list
             mark = len(client.audio)
             t = time.monotonic() - client._t0
             await client.send_text_request("resume")
-            rec = await client.wait_for(lambda x: x.kind == "audio" and len(client.audio) > mark, timeout=30)
+            rec = await client.wait_for(lambda x, mark=mark: x.kind == "audio" and len(client.audio) > mark, timeout=30)
             out.append((rec.t - t) * 1000)
             await client.send_text_request("stop")
             await asyncio.sleep(0.3)

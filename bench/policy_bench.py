@@ -16,15 +16,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import machine  # noqa: E402
-from core.content.types import Kind, Track  # noqa: E402
-from core.devices.state import DeviceState  # noqa: E402
-from core.providers.intent.base import Intent  # noqa: E402
-from core.session import events as ev  # noqa: E402
-from core.session.core import SessionCore, SessionSettings  # noqa: E402
-from core.understand import Understanding  # noqa: E402
-from plugins_func.actions import PlayTrack  # noqa: E402
-from plugins_func.registry import PluginResult  # noqa: E402
+from bench._server import machine
+from core.content.types import Kind, Track
+from core.devices.state import DeviceState
+from core.providers.intent.base import Intent
+from core.session import events as ev
+from core.session.core import SessionCore, SessionSettings
+from core.understand import Understanding
+from plugins_func.actions import PlayTrack
+from plugins_func.registry import PluginResult
 
 SONG = Track(kind=Kind.MUSIC, collection="English", title="Baa Baa Black Sheep", filename="Baa.mp3", tags=("calm",))
 FULL = {"bedtime": {d: {"start": "03:00", "end": "03:01"} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import load_note  # noqa: E402
-from bench.stream_bench import BUCKET, _moto_main, free_port, make_mp3, s3_client  # noqa: E402
+from bench._server import load_note
+from bench.stream_bench import BUCKET, _moto_main, free_port, make_mp3, s3_client
 
 FORMATS = {"mp3": None, "wav": ["-c:a", "pcm_s16le"], "ogg": ["-c:a", "libopus", "-b:a", "96k"],
            "m4a": ["-c:a", "aac", "-b:a", "128k"]}

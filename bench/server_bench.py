@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import load_note, machine, make_catalog, run_server  # noqa: E402
-from core.device_client import DeviceClient  # noqa: E402
+from bench._server import load_note, machine, make_catalog, run_server
+from core.device_client import DeviceClient
 
 
 def pct(values: list[float], q: float) -> float:

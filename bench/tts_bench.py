@@ -30,17 +30,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loguru import logger  # noqa: E402
+from loguru import logger
 
-from bench._server import load_note  # noqa: E402
-from core.audio.pipeline import AudioPipeline  # noqa: E402
-from core.audio.types import AudioParams  # noqa: E402
-from core.config import Config, load_config  # noqa: E402
-from core.content.types import Kind, Track  # noqa: E402
-from core.lang.replies import say  # noqa: E402
-from core.playback.announce import AnnouncementWarmer  # noqa: E402
-from core.playback.speech import SpeechRenderer  # noqa: E402
-from core.providers.tts.factory import build_tts  # noqa: E402
+from bench._server import load_note
+from core.audio.pipeline import AudioPipeline
+from core.audio.types import AudioParams
+from core.config import Config, load_config
+from core.content.types import Kind, Track
+from core.lang.replies import say
+from core.playback.announce import AnnouncementWarmer
+from core.playback.speech import SpeechRenderer
+from core.providers.tts.factory import build_tts
 
 FRAME_S = 0.06
 LEAD = 3
@@ -111,7 +111,7 @@ def piper_pids(tts: object) -> list[int]:
 
 async def scenario_contention(cfg: Config, pool: int | None) -> None:
     speech, tts, _ = build(cfg, pool=pool)
-    await tts.warm_up()  # type: ignore[attr-defined]
+    await tts.warm_up()  # type: ignore[attr-defined]  # build() returns the provider as object
     shipped = " (shipped)" if pool is None else " (not shipped: comparison)"
     print(f"\npool: {speech.limiter.slots} slot(s){shipped}; piper workers {len(piper_pids(tts))}, "
           f"RSS {rss_mb(piper_pids(tts)):.0f} MB; max_reply_chars {cfg.voice.tts.max_reply_chars}")
@@ -126,7 +126,7 @@ async def scenario_contention(cfg: Config, pool: int | None) -> None:
         tag = uuid.uuid4().hex[:6]
         started = [asyncio.Event() for _ in devices]
         loads = [asyncio.create_task(paced(speech, long_text(f"{tag}{i}", limit), dev, ev))
-                 for i, (dev, ev) in enumerate(zip(devices, started))]
+                 for i, (dev, ev) in enumerate(zip(devices, started, strict=True))]
         if devices[0] != "A":
             await asyncio.gather(*(ev.wait() for ev in started))   # the long replies are playing
         else:
@@ -139,30 +139,31 @@ async def scenario_contention(cfg: Config, pool: int | None) -> None:
     for label, (first, total, _n) in rows:
         print(f"   {label:38s} {first:10.3f} s {first - alone[0]:6.3f} s {total:10.2f} s")
     await speech.aclose()
-    await tts.aclose()  # type: ignore[attr-defined]
+    await tts.aclose()  # type: ignore[attr-defined]  # build() returns the provider as object
 
 
 async def scenario_same_title(cfg: Config, devices: int) -> None:
     speech, tts, _ = build(cfg)
-    await tts.warm_up()  # type: ignore[attr-defined]
+    await tts.warm_up()  # type: ignore[attr-defined]  # build() returns the provider as object
     text = say("now_playing", "en", title=f"The Dancing Giraffe {uuid.uuid4().hex[:4]}")
     res = await asyncio.gather(*(paced(speech, text, f"D{i}") for i in range(devices)))
     firsts = sorted(r[0] for r in res)
     within = sum(1 for f in firsts if f <= 2.0)
     print(f"\n2. {devices} devices asking for the same new title at once")
-    print(f"   syntheses {speech.synth_count}, joined {speech.joined}; first frame p50 {statistics.median(firsts):.3f} s, "
-          f"max {firsts[-1]:.3f} s; heard within 2 s: {within}/{devices}; frames per device "
-          f"{min(r[2] for r in res)}-{max(r[2] for r in res)}")
+    print(f"   syntheses {speech.synth_count}, joined {speech.joined}; "
+          f"first frame p50 {statistics.median(firsts):.3f} s, max {firsts[-1]:.3f} s; "
+          f"heard within 2 s: {within}/{devices}; frames per device {min(r[2] for r in res)}-{max(r[2] for r in res)}")
     await speech.aclose()
-    await tts.aclose()  # type: ignore[attr-defined]
+    await tts.aclose()  # type: ignore[attr-defined]  # build() returns the provider as object
 
 
 async def scenario_throughput(cfg: Config, pools: list[int | None], phrases: int) -> None:
     print(f"\n3. Synthesis throughput: {phrases} distinct new phrases from {phrases} devices at once")
-    print(f"   {'pool':22s} {'wall':>8s} {'phrases/s':>10s} {'speech s/s':>11s} {'worst reply':>12s} {'piper RSS':>10s}")
+    print(f"   {'pool':22s} {'wall':>8s} {'phrases/s':>10s} {'speech s/s':>11s} {'worst reply':>12s} "
+          f"{'piper RSS':>10s}")
     for pool in pools:
         speech, tts, _ = build(cfg, pool=pool)
-        await tts.warm_up()  # type: ignore[attr-defined]
+        await tts.warm_up()  # type: ignore[attr-defined]  # build() returns the provider as object
         tag = uuid.uuid4().hex[:4]
         texts = [say("not_found", "en", requested=f"the song number {i} {tag}") for i in range(phrases)]
         t0 = time.perf_counter()
@@ -173,7 +174,7 @@ async def scenario_throughput(cfg: Config, pools: list[int | None], phrases: int
         print(f"   {label:22s} {wall:6.2f} s {phrases / wall:10.1f} {frames * FRAME_S / wall:11.1f} "
               f"{max(r[1] for r in res):10.2f} s {rss_mb(piper_pids(tts)):8.0f} MB")
         await speech.aclose()
-        await tts.aclose()  # type: ignore[attr-defined]
+        await tts.aclose()  # type: ignore[attr-defined]  # build() returns the provider as object
 
 
 class _Catalog:
@@ -189,7 +190,7 @@ class _Catalog:
 
 async def scenario_announcements(cfg: Config, titles: int) -> None:
     speech, tts, _ = build(cfg)
-    await tts.warm_up()  # type: ignore[attr-defined]
+    await tts.warm_up()  # type: ignore[attr-defined]  # build() returns the provider as object
     tag = uuid.uuid4().hex[:4]
     tracks = [Track(Kind.MUSIC, "English", f"Rhyme {tag} {i}", f"r{i}.mp3") for i in range(titles)]
     warmer = AnnouncementWarmer(speech, _Catalog(tracks))
@@ -214,7 +215,7 @@ async def scenario_announcements(cfg: Config, titles: int) -> None:
     await warmer.aclose()
     for s, t in ((speech, tts), (fresh, tts2)):
         await s.aclose()
-        await t.aclose()  # type: ignore[attr-defined]
+        await t.aclose()  # type: ignore[attr-defined]  # build() returns the provider as object
 
 
 async def main() -> None:
@@ -229,8 +230,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tts-bench-") as tmp:
         base = load_config(args.config)
         cfg = replace(base, voice=replace(base.voice, tts=replace(base.voice.tts, phrase_cache_dir=tmp)))
-        print(f"tts bench: config {args.config} (provider {cfg.voice.tts.provider}, english {cfg.voice.tts.english_voice}); "
-              f"{os.cpu_count()} cores; phrase cache in a temp dir; {load_note(os.getloadavg()[0])}")
+        print(f"tts bench: config {args.config} (provider {cfg.voice.tts.provider}, "
+              f"english {cfg.voice.tts.english_voice}); {os.cpu_count()} cores; phrase cache in a temp dir; "
+              f"{load_note(os.getloadavg()[0])}")
         shipped = cfg.voice.tts.pool_size()
         others = [p for p in (1, 2) if p != shipped]
         for pool in (None, *others):

@@ -27,15 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loguru import logger  # noqa: E402
+from loguru import logger
 
-from core.config import config_from_dict  # noqa: E402
-from core.listener import Segmenter  # noqa: E402
-from core.providers.asr.whisper import WhisperASR  # noqa: E402
-from core.providers.tts.espeak import EspeakTTS  # noqa: E402
-from core.providers.tts.piper import PiperTTS  # noqa: E402
-from core.providers.vad.energy import EnergyVAD  # noqa: E402
-from core.providers.vad.silero import SileroVAD  # noqa: E402
+from core.config import config_from_dict
+from core.listener import Segmenter
+from core.providers.asr.whisper import WhisperASR
+from core.providers.tts.espeak import EspeakTTS
+from core.providers.tts.piper import PiperTTS
+from core.providers.vad.energy import EnergyVAD
+from core.providers.vad.silero import SileroVAD
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_BYTES = 960 * 2

@@ -44,7 +44,7 @@ class ServerConfig:
     advertised_url: str = ""                   # ws URL given to devices by OTA; "" = derived from request Host
     protocol_version: int = 1                  # binary framing version advertised by OTA (1, 2 or 3)
     max_message_bytes: int = 65536             # largest WebSocket message accepted from a device
-    idle_timeout_s: float = 120.0              # close a session after this long without device traffic (never while playing)
+    idle_timeout_s: float = 120.0              # close a session idle this long (no device traffic; never while playing)
     hello_timeout_s: float = 10.0              # close if no hello arrives within this time
     wake_words: tuple[str, ...] = ("你好小智", "hey cheeko", "hi cheeko", "hello cheeko", "ok cheeko", "cheeko",
                                    "chiko", "cheeku")   # the one list: device wake words and ASR-kept prefixes
@@ -102,7 +102,7 @@ class S3Config:
 @dataclass(frozen=True, slots=True)
 class ContentConfig:
     content_dir: str = "demo-content"          # local catalog (used when no S3 bucket is set)
-    generate_demo: bool = True                 # create demo content in the default content_dir (demo-content) when it is missing or empty
+    generate_demo: bool = True                 # create demo content when the default content_dir is missing or empty
     refresh_time_s: float = 300.0              # catalog refresh period (conditional requests)
     cache_dir: str = "metadata/catalog-cache"  # last good copy of each metadata.json
     extensions: tuple[str, ...] = (".mp3", ".wav", ".ogg", ".opus", ".m4a", ".aac", ".flac", ".p3")
@@ -135,7 +135,8 @@ class StateConfig:
 
 @dataclass(frozen=True, slots=True)
 class VADConfig:
-    provider: Literal["silero", "energy", "none"] = "silero"  # energy: RMS detector (no model); none: auto mode ends only on listen stop
+    # energy: RMS detector (no model); none: auto mode ends only on listen stop
+    provider: Literal["silero", "energy", "none"] = "silero"
     model_path: str = ""                       # Silero ONNX file; "" = the copy shipped inside faster-whisper
     threshold: float = 0.5                     # speech probability at or above this = voice
     threshold_low: float = 0.35                # at or below this = silence; in between keeps the previous state
@@ -143,7 +144,7 @@ class VADConfig:
     min_speech_ms: int = 250                   # shorter voiced bursts (clicks, coughs) are ignored
     max_utterance_s: float = 15.0              # longer speech is answered with "sorry, I didn't catch that"
     preroll_ms: int = 600                      # audio kept from before speech onset so the first syllable is not lost
-    energy_margin_db: float = 12.0             # energy provider: level above the tracked noise floor that counts as voice
+    energy_margin_db: float = 12.0             # energy provider: dB above the tracked noise floor that counts as voice
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold_low <= self.threshold < 1.0:
@@ -183,7 +184,8 @@ class ASRConfig:
         if self.max_concurrent < 1:
             raise ConfigError("voice.asr.max_concurrent: use 1 or more")
         if self.snap_min_score != 0 and not 50 <= self.snap_min_score <= 100:
-            raise ConfigError("voice.asr.snap_min_score: use 50-100 (84 by default; lower snaps more readily), or 0 to turn snapping off")
+            raise ConfigError("voice.asr.snap_min_score: use 50-100 (84 by default; lower snaps more readily), "
+                              "or 0 to turn snapping off")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("voice.asr.base_url: must start with http:// or https://")
 
@@ -192,7 +194,7 @@ class ASRConfig:
 class TTSConfig:
     provider: Literal["local", "openai", "espeak", "none"] = "local"  # local = piper (en) + espeak-ng (hi/te/kn)
     english_voice: Literal["piper", "espeak"] = "piper"
-    piper_model: str = ""                      # piper .onnx voice (its .onnx.json beside it); "" = packaged en_US joe voice
+    piper_model: str = ""                      # piper .onnx voice (.onnx.json beside it); "" = packaged en_US joe voice
     espeak_english_voice: str = "en-us+f3"     # espeak-ng voice for English when piper is off or unavailable
     base_url: str = ""                         # openai provider: e.g. http://host:8880/v1
     api_key: str = ""                          # from env TTS_API_KEY
@@ -333,8 +335,8 @@ ENV_OVERRIDES: dict[str, str] = {
 
 SECRET_KEYS = frozenset({
     "server.auth.tokens", "server.auth.hmac_key", "content.s3.access_key_id", "content.s3.secret_access_key",
-    "content.s3.session_token", "voice.asr.api_key", "fleet.operator_token", "voice.tts.api_key", "voice.intent.api_key",
-    "web.parent_token",
+    "content.s3.session_token", "voice.asr.api_key", "fleet.operator_token", "voice.tts.api_key",
+    "voice.intent.api_key", "web.parent_token",
 })
 
 
@@ -348,7 +350,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: typing.Mappi
     if path is not None:
         p = Path(path)
         if not p.exists():
-            raise ConfigError(f"config file {p} not found: pass an existing file with --config, or omit it to use defaults")
+            raise ConfigError(f"config file {p} not found: pass an existing file with --config, "
+                              "or omit it to use defaults")
         if p.is_dir():
             raise ConfigError(f"config path {p} is a folder, not a file: pass the file itself with --config "
                               f"(e.g. {p / 'config.yaml'})")

@@ -28,9 +28,9 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from loguru import logger
 
-from core.protocol.messages import clean_text
 from core.fleet.messages import SetVolume, StopDevice
 from core.metrics import CONTENT_TYPE, Metrics, NullMetrics
+from core.protocol.messages import clean_text
 from core.runtime import Runtime
 from core.utils import safejson
 
@@ -127,7 +127,7 @@ def build_http_app(rt: Runtime, *, ws_port: Callable[[], int], session_count: Ca
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     app = web.Application(client_max_size=OTA_MAX_BODY)
-    from core.console.routes import add_console      # the pages and the parents'/operator API (docs/api.md)
+    from core.console.routes import add_console  # the pages and the parents'/operator API (docs/api.md)
     guard = add_console(app, rt, operator_token=ops.operator_token, node_id=ops.node_id,
                         command=lambda msg: ops.command(msg))     # late-bound: the node fills ops in after building
 
@@ -243,7 +243,7 @@ async def _ota_body(request: web.Request) -> tuple[dict[str, Any], web.Response 
     return body, None
 
 
-class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]  # adapts aiohttp's logger; no parameter needed
     """aiohttp's request-handler logger: a malformed HTTP request (bad request line, oversized header, non-HTTP
     bytes) is one WARNING line without a traceback, so junk cannot flood the log; real handler bugs keep theirs."""
 

@@ -232,7 +232,7 @@ class VoiceListener:
     def feed(self, opus_packet: bytes) -> None:
         try:
             self._put(bytes(opus_packet))
-        except Exception as exc:  # never let a bad packet reach the session
+        except Exception as exc:  # noqa: BLE001 - never let a bad packet reach the session
             logger.debug("voice {}: packet ignored ({})", self._device, type(exc).__name__)
 
     async def drained(self) -> None:
@@ -286,11 +286,11 @@ class VoiceListener:
             self._in_batch = True
             try:
                 speaking = bool(self._cb.is_speaking())
-            except Exception:
+            except Exception:   # noqa: BLE001 - a failing session callback counts as not speaking
                 speaking = False
             try:
                 events = await asyncio.to_thread(self._process, items, speaking)
-            except Exception:
+            except Exception:   # noqa: BLE001 - contained to this utterance; the listener goes on
                 logger.exception("voice {}: audio processing failed; utterance dropped", self._device)
                 self._seg.recover()
                 self._in_batch = False
@@ -321,7 +321,7 @@ class VoiceListener:
             return silent
         try:
             pcm = bytes(self._decoder.decode(packet, _MAX_DECODE))
-        except Exception:  # opuslib raises OpusError; anything else must not escape either
+        except Exception:  # noqa: BLE001 - opuslib raises OpusError; anything else must not escape either
             return self._garbage(silent)
         # A device sends one frame size (60 ms by default). Once that is established, a packet decoding
         # to another duration is junk that happened to parse; its noise would only confuse the ASR.
@@ -363,7 +363,7 @@ class VoiceListener:
                 await self._call(self._cb.on_busy())
                 return
             text = ""
-        except Exception:
+        except Exception:   # noqa: BLE001 - an ASR bug drops this utterance, not the listener
             logger.exception("voice {}: ASR crashed", self._device)
             text = ""
         finally:
@@ -380,7 +380,7 @@ class VoiceListener:
             await awaitable
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:   # noqa: BLE001 - a failing session callback must not stop the listener
             logger.exception("voice {}: session callback failed", self._device)
 
     def _spawn(self, coro: Any) -> None:

@@ -119,7 +119,7 @@ def setup_logging(cfg: LogConfig) -> None:
     logger.configure(extra={"device": "-"})
     # The sink scrubs the fully formatted line, tracebacks included: an exception's text can carry a signed URL
     # even when its args are not strings (aiohttp errors hold request info).
-    logger.add(_json_sink if cfg.json else _scrubbing_sink, level=cfg.level, format=fmt if not cfg.json else "{message}",
-               colorize=False, backtrace=False,
+    logger.add(_json_sink if cfg.json else _scrubbing_sink, level=cfg.level,
+               format=fmt if not cfg.json else "{message}", colorize=False, backtrace=False,
                diagnose=False)   # diagnose=False: never print local variables (may hold secrets)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)

@@ -18,8 +18,8 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
 
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
 active_streams, decoders_started, cache_hits, its `stats()` (decoders in use / cap, waiting plays, busy refusals,
-shared decodes, audio fetches retried and failed for good) and the transcode cache's bytes; `watch_load(fn)` exposes the node's
-load report; ffmpeg children of this process are counted from /proc.
+shared decodes, audio fetches retried and failed for good) and the transcode cache's bytes; `watch_load(fn)` exposes
+the node's load report; ffmpeg children of this process are counted from /proc.
 """
 from __future__ import annotations
 
@@ -153,11 +153,11 @@ class NullMetrics(Metrics):
     def _nothing(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    request = match = first_frame = late_frames = reanchor = _nothing              # type: ignore[assignment]
-    device_connected = device_disconnected = stream_started = stream_ended = _nothing  # type: ignore[assignment]
-    store_latency = store_error = asr_latency = tts_latency = _nothing            # type: ignore[assignment]
-    ota_request = drain_seconds = _nothing                                          # type: ignore[assignment]
-    watch_pipeline = watch_load = set_node = _nothing                                        # type: ignore[assignment]
+    request = match = first_frame = late_frames = reanchor = _nothing
+    device_connected = device_disconnected = stream_started = stream_ended = _nothing
+    store_latency = store_error = asr_latency = tts_latency = _nothing
+    ota_request = drain_seconds = _nothing
+    watch_pipeline = watch_load = set_node = _nothing
 
 
 class _ScrapeCollector(Collector):

@@ -80,11 +80,13 @@ class S3Env:
 
     def put(self, key: str, data: bytes, **extra: object) -> str:
         """Upload and return the object's ETag."""
-        self.client.put_object(Bucket=BUCKET, Key=key, Body=data, **extra)  # type: ignore[attr-defined]
-        return self.client.head_object(Bucket=BUCKET, Key=key)["ETag"]  # type: ignore[attr-defined]
+        self.client.put_object(  # type: ignore[attr-defined]  # boto3 client: no stubs
+            Bucket=BUCKET, Key=key, Body=data, **extra)
+        return self.client.head_object(  # type: ignore[attr-defined]  # boto3 client: no stubs
+            Bucket=BUCKET, Key=key)["ETag"]
 
     def url(self, key: str) -> str:
-        return self.client.generate_presigned_url(  # type: ignore[attr-defined]
+        return self.client.generate_presigned_url(  # type: ignore[attr-defined]  # boto3 client: no stubs
             "get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=600)
 
 
@@ -155,14 +157,14 @@ async def _proxy_handler(proxy: FaultProxy, session: ClientSession, request: web
         if fault and fault[0] == "drop":
             await resp.write(body[: fault[1]])
             await asyncio.sleep(0.02)
-            request.transport.close()  # type: ignore[union-attr]
+            request.transport.close()  # type: ignore[union-attr]  # open while the handler runs
             if len(fault) > 2:
                 await asyncio.to_thread(fault[2])
             return resp
         if fault and fault[0] == "stall":
             await resp.write(body[: fault[1]])
             await asyncio.sleep(fault[2])
-            request.transport.close()  # type: ignore[union-attr]
+            request.transport.close()  # type: ignore[union-attr]  # open while the handler runs
             return resp
         if fault and fault[0] == "slow":
             step, delay = fault[1], fault[2]
@@ -194,7 +196,7 @@ def fault_proxy(moto_s3: S3Env) -> Iterator[FaultProxy]:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started: the server is set
         proxy.base = f"http://127.0.0.1:{port}"
         state.update(runner=runner, session=session)
         ready.set()
@@ -207,8 +209,8 @@ def fault_proxy(moto_s3: S3Env) -> Iterator[FaultProxy]:
         yield proxy
     finally:
         async def stop() -> None:
-            await state["runner"].cleanup()  # type: ignore[attr-defined]
-            await state["session"].close()  # type: ignore[attr-defined]
+            await state["runner"].cleanup()  # type: ignore[attr-defined]  # set by the fixture above
+            await state["session"].close()  # type: ignore[attr-defined]  # set by the fixture above
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)

@@ -76,7 +76,7 @@ def _merge(into: dict[str, Any], values: dict[str, Any]) -> None:
 @pytest.fixture
 async def start_node() -> AsyncIterator[Callable[[Config], Any]]:
     """Start real nodes (WebSocket + HTTP on 127.0.0.1, free ports); all are closed after the test."""
-    from core.node import Node   # imported here so unit tests run without the whole server stack
+    from core.node import Node  # imported here so unit tests run without the whole server stack
     nodes: list[Node] = []
 
     async def start(cfg: Config) -> Node:
@@ -90,3 +90,7 @@ async def start_node() -> AsyncIterator[Callable[[Config], Any]]:
 
 def ws_url(node: Any, path: str = "/xiaozhi/v1/") -> str:
     return f"ws://127.0.0.1:{node.ws_port}{path}"
+
+
+# Fixture modules shared by several test modules (their fixtures are found by name; nothing is imported for them).
+pytest_plugins = ["tests.audio_fixtures", "tests.content_fixtures", "tests.fleet_fixtures", "tests.player_fixtures"]

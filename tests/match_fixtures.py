@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,9 @@ def run_request(text: str, ctx: PluginContext) -> tuple[Any, Any]:
     from plugins_func.loader import default_functions
     from plugins_func.registry import PluginRegistry
 
-    u = asyncio.run(Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=Config().server.wake_words)), PluginRegistry(default_functions()))(text, ctx))
+    understander = Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=Config().server.wake_words)),
+                                PluginRegistry(default_functions()))
+    u = asyncio.run(understander(text, ctx))
     return u.intent, u.result
 
 

@@ -10,14 +10,12 @@ import pytest
 
 from core.audio.cache import FrameCache, S3Share
 from core.audio.encode import OpusEncoder, PcmFramer
-from core.audio.resample import Resampler
 from core.audio.p3 import P3FormatError, P3Parser, pack_record, pack_records, read_p3
 from core.audio.pipeline import AudioPipeline
+from core.audio.resample import Resampler
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.config import AudioConfig, config_from_dict
-from tests.audio_fixtures import BUCKET, assert_tone, make_tone, moto_s3, peak_frequencies
-
-__all__ = ["moto_s3"]
+from tests.audio_fixtures import BUCKET, assert_tone, make_tone, peak_frequencies
 
 pytestmark = [pytest.mark.timeout(60)]
 

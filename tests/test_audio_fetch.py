@@ -8,9 +8,7 @@ import pytest
 from core.audio.pipeline import AudioPipeline
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.config import AudioConfig
-from tests.audio_fixtures import (FaultProxy, assert_tone, child_ffmpeg_pids, fault_proxy, make_tone, moto_s3)
-
-__all__ = ["moto_s3", "fault_proxy"]  # re-exported fixtures
+from tests.audio_fixtures import FaultProxy, assert_tone, child_ffmpeg_pids, make_tone
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -25,7 +23,7 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 async def play(source: AudioSource, tmp_path: Path, **cfg: object) -> tuple[list[bytes], AudioPipeline]:
     cfg.setdefault("cache_dir", str(tmp_path / "cache"))
-    pipe = AudioPipeline(AudioConfig(**cfg), AudioParams())  # type: ignore[arg-type]
+    pipe = AudioPipeline(AudioConfig(**cfg), AudioParams())  # type: ignore[arg-type]  # cfg holds AudioConfig fields
     await pipe.start()
     try:
         return [p async for p in pipe.frames(source)], pipe
@@ -46,7 +44,8 @@ def reference(song: bytes, moto_s3, tmp_path: Path) -> list[bytes]:
 
 def source(proxy: FaultProxy, moto_s3, extra: str = "", **kw: object) -> AudioSource:
     return AudioSource(uri=proxy.url_for(moto_s3.url("music/Fault/song.mp3")) + extra, name="song.mp3",
-                       cache_key="music/Fault/song.mp3", etag='"fault-test"', **kw)  # type: ignore[arg-type]
+                       cache_key="music/Fault/song.mp3", etag='"fault-test"',
+                       **kw)  # type: ignore[arg-type]  # kw holds AudioSource fields
 
 
 @pytest.mark.parametrize("faults", [
@@ -88,7 +87,8 @@ async def test_resumes_are_bounded_then_audio_error(reference: list[bytes], faul
 
 
 async def _frames(src: AudioSource, tmp_path: Path, seen: list[AudioPipeline] | None = None, **cfg: object):
-    pipe = AudioPipeline(AudioConfig(cache_dir=str(tmp_path / "cache"), **cfg), AudioParams())  # type: ignore[arg-type]
+    acfg = AudioConfig(cache_dir=str(tmp_path / "cache"), **cfg)  # type: ignore[arg-type]  # cfg: AudioConfig fields
+    pipe = AudioPipeline(acfg, AudioParams())
     if seen is not None:
         seen.append(pipe)
     await pipe.start()

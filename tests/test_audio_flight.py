@@ -14,10 +14,7 @@ from core.audio.p3 import read_p3
 from core.audio.pipeline import AudioPipeline
 from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
 from core.config import AudioConfig
-from tests.audio_fixtures import (assert_tone, child_ffmpeg_pids, decode_packets, make_tone, moto_s3,
-                                  peak_frequencies)
-
-__all__ = ["moto_s3"]  # re-exported fixture
+from tests.audio_fixtures import assert_tone, child_ffmpeg_pids, decode_packets, make_tone, peak_frequencies
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(90)]
 
@@ -52,7 +49,7 @@ def cfg(tmp_path: Path, **kw: object) -> AudioConfig:
     kw.setdefault("cache_dir", str(tmp_path / "cache"))
     kw.setdefault("warm_decoders", 0)
     kw.setdefault("decoder", "ffmpeg")   # so decoders are children that /proc can count; pyav has its own cases
-    return AudioConfig(**kw)  # type: ignore[arg-type]
+    return AudioConfig(**kw)  # type: ignore[arg-type]  # kw holds AudioConfig fields
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +59,7 @@ def stories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 async def play(pipe: AudioPipeline, source: AudioSource, **kw: object) -> list[bytes]:
-    return [p async for p in pipe.frames(source, **kw)]  # type: ignore[arg-type]
+    return [p async for p in pipe.frames(source, **kw)]
 
 
 def entries(tmp_path: Path) -> list[Path]:

@@ -11,10 +11,15 @@ from core.audio.p3 import pack_records, read_p3
 from core.audio.pipeline import AudioPipeline
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.config import AudioConfig
-from tests.audio_fixtures import (FORMATS, TONE_S, assert_tone, child_ffmpeg_pids, decode_packets, make_tone,
-                                  moto_s3, peak_frequencies, pid_alive)
-
-__all__ = ["moto_s3"]  # re-exported fixture
+from tests.audio_fixtures import (
+    FORMATS,
+    assert_tone,
+    child_ffmpeg_pids,
+    decode_packets,
+    make_tone,
+    peak_frequencies,
+    pid_alive,
+)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -27,7 +32,7 @@ def tones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def cfg(tmp_path: Path, **kw: object) -> AudioConfig:
     kw.setdefault("cache_dir", str(tmp_path / "cache"))
-    return AudioConfig(**kw)  # type: ignore[arg-type]
+    return AudioConfig(**kw)  # type: ignore[arg-type]  # kw holds AudioConfig fields
 
 
 async def play(pipe: AudioPipeline, source: AudioSource) -> list[bytes]:

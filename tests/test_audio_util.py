@@ -10,9 +10,7 @@ from core.audio.p3 import pack_records
 from core.audio.types import AudioError
 from core.config import config_from_dict
 from core.utils.util import audio_to_data, pcm_to_data
-from tests.audio_fixtures import TONE_S, assert_tone, make_tone, moto_s3
-
-__all__ = ["moto_s3"]
+from tests.audio_fixtures import TONE_S, assert_tone, make_tone
 
 pytestmark = [pytest.mark.timeout(120)]
 

@@ -19,7 +19,6 @@ from core.content.types import Kind
 from core.mcp import MAX_RESULT_CHARS, MAX_TOOLS, McpClient, McpError
 from core.protocol import messages as m
 from core.utils import safejson
-from tests.content_fixtures import captured_logs  # noqa: F401
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -194,7 +193,7 @@ def _collection(root: Path, path: str, body: bytes, files: tuple[str, ...] = ())
 
 
 async def test_a_deep_catalog_skips_its_collection_logs_once_and_refresh_keeps_working(
-        tmp_path: Path, captured_logs) -> None:  # noqa: F811
+        tmp_path: Path, captured_logs) -> None:
     _collection(tmp_path, "music/English", _meta(Song={"filename": "song.mp3"}), ("song.mp3",))
     _collection(tmp_path, "music/Deep", b'{"X": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
     cat = Catalog(LocalStorage(tmp_path), prefixes={Kind.MUSIC: "music", Kind.STORY: "stories"})
@@ -215,7 +214,7 @@ async def test_a_deep_catalog_skips_its_collection_logs_once_and_refresh_keeps_w
     assert cat.report().ok
 
 
-async def test_an_unexpected_failure_in_one_collection_is_contained(tmp_path: Path, captured_logs,  # noqa: F811
+async def test_an_unexpected_failure_in_one_collection_is_contained(tmp_path: Path, captured_logs,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _collection(tmp_path, "music/English", _meta(Song={"filename": "song.mp3"}), ("song.mp3",))
     _collection(tmp_path, "music/Broken", _meta(Other={"filename": "o.mp3"}), ("o.mp3",))
@@ -238,7 +237,7 @@ async def test_an_unexpected_failure_in_one_collection_is_contained(tmp_path: Pa
     assert cat.report().ok
 
 
-async def test_missing_audio_is_skipped_until_it_is_uploaded(tmp_path: Path, captured_logs) -> None:  # noqa: F811
+async def test_missing_audio_is_skipped_until_it_is_uploaded(tmp_path: Path, captured_logs) -> None:
     _collection(tmp_path, "music/English", _meta(Song={"filename": "song.mp3"}, Later={"filename": "later.mp3"}),
                 ("song.mp3",))
     svc = ContentService(LocalStorage(tmp_path), _content_cfg())
@@ -274,7 +273,7 @@ async def test_the_server_starts_and_serves_beside_a_deep_catalog(make_config, s
     assert not node.rt.content.validation_report().ok
 
 
-async def test_a_deep_disk_cache_file_is_ignored(tmp_path: Path, captured_logs) -> None:  # noqa: F811
+async def test_a_deep_disk_cache_file_is_ignored(tmp_path: Path, captured_logs) -> None:
     storage = LocalStorage(tmp_path / "lib")
     (tmp_path / "lib").mkdir()
     cat = Catalog(storage, prefixes={Kind.MUSIC: "music"}, cache_dir=tmp_path / "cache")

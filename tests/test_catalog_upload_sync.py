@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from core.cli import catalog as catalog_cli
-from tests.content_fixtures import ACCESS_KEY, SECRET_KEY, moto_endpoint, s3_endpoint  # noqa: F401
+from tests.content_fixtures import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.timeout(120)
 BUCKET = "mirror-test"
@@ -23,7 +23,7 @@ def _upload(*argv: str) -> int:
 
 
 @pytest.fixture
-def env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> object:  # noqa: F811
+def env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> object:
     for var, value in {"S3_ENDPOINT_URL": s3_endpoint, "S3_BUCKET": BUCKET, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                        "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(var, value)
@@ -41,7 +41,8 @@ def _library(root: Path) -> Path:
 
 
 def _keys(client: object) -> set[str]:
-    return {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}  # type: ignore[attr-defined]
+    listing = client.list_objects_v2(Bucket=BUCKET)  # type: ignore[attr-defined]  # boto3 client: no stubs
+    return {o["Key"] for o in listing.get("Contents", [])}
 
 
 def test_dry_run_before_the_bucket_exists_and_no_such_bucket_hint(env: object, tmp_path: Path,
@@ -62,7 +63,8 @@ def test_delete_mirrors_the_folder_within_the_content_prefixes(env: object, tmp_
     client = env
     lib = _library(tmp_path / "lib")
     assert _upload(str(lib), "--create-bucket") == 0
-    client.put_object(Bucket=BUCKET, Key="backups/keep.txt", Body=b"not content")  # type: ignore[attr-defined]
+    client.put_object(  # type: ignore[attr-defined]  # boto3 client: no stubs
+        Bucket=BUCKET, Key="backups/keep.txt", Body=b"not content")
     (lib / "music" / "Rhymes" / "b.mp3").unlink()
     (lib / "music" / "Rhymes" / "metadata.json").write_text('{"A": {"filename": "a.mp3"}}')
     capsys.readouterr()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.device_client import DeviceClient
-from tests.conftest import ws_url, write_tone
+from tests.conftest import write_tone, ws_url
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(120)

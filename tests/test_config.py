@@ -26,7 +26,7 @@ def test_shipped_config_yaml_loads_and_documents_every_key() -> None:
 
     def keys(obj: object, prefix: str = "") -> list[str]:
         out = []
-        for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        for f in dataclasses.fields(obj):  # type: ignore[arg-type]  # obj is a config dataclass
             value = getattr(obj, f.name)
             out += keys(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else [f.name]
         return out

@@ -17,7 +17,6 @@ from core.device_client import DeviceClient
 from core.devices import policy as rules
 from core.lang.replies import say
 from tests.conftest import ws_url
-from tests.fleet_fixtures import redis_server  # noqa: F401
 
 pytestmark = pytest.mark.timeout(90)
 OP = "operator-token-0123456789abcdef"
@@ -46,7 +45,7 @@ def around_now() -> dict[str, dict[str, str]]:
     """Quiet time from an hour ago to an hour from now (UTC), every day."""
     t = time.gmtime()
     now = t.tm_hour * 60 + t.tm_min
-    fmt = lambda m: f"{(m % 1440) // 60:02d}:{m % 60:02d}"      # noqa: E731
+    fmt = lambda m: f"{(m % 1440) // 60:02d}:{m % 60:02d}"      # noqa: E731 - a one-line local helper
     return all_week(fmt(now - 60), fmt(now + 60))
 
 
@@ -198,10 +197,12 @@ async def test_operator_stop_and_volume_reach_the_session_within_the_cap(make_co
         status, body, _ = await call(node, "POST", f"/api/devices/{device}/volume", {"volume": 90}, token="",
                                      **{"X-Operator-Token": OP})
         assert status == 200 and body["delivered"] is True
-        # Bodies it cannot use are 4xx with a reason, never 500 (a deeply nested body could raise RecursionError in json.loads).
+        # Bodies it cannot use are 4xx with a reason, never 500
+        # (a deeply nested body could raise RecursionError in json.loads).
         url = f"http://127.0.0.1:{node.http_port}/api/devices/{device}/volume"
         async with aiohttp.ClientSession(headers={"X-Operator-Token": OP}) as s:
-            for data, ctype, want in (("[" * 1000, "application/json", 400), ('{"volume": "loud"}', "application/json", 400),
+            for data, ctype, want in (("[" * 1000, "application/json", 400),
+                                      ('{"volume": "loud"}', "application/json", 400),
                                       ('{"volume": 50}', "text/plain", 415), ("x" * 5000, "application/json", 413)):
                 async with s.post(url, data=data, headers={"Content-Type": ctype}) as r:
                     assert r.status == want and "error" in await r.json(), (data[:20], r.status)

@@ -10,7 +10,6 @@ import pytest
 from core.content.catalog import Catalog, CatalogFormatError, parse_metadata, unsafe_filename
 from core.content.storage import LocalStorage
 from core.content.types import Kind
-from tests.content_fixtures import captured_logs  # noqa: F401 - fixture
 
 EXTS = (".mp3", ".wav")
 
@@ -57,16 +56,16 @@ def test_safe_filenames_pass(name: str) -> None:
 
 
 def test_bad_entries_are_reported_and_the_rest_kept() -> None:
-    raw = ('{"Good": {"filename": "good.mp3", "alternatives": ["x", 5, ""]},'
-           ' "Escape": {"filename": "../../etc/passwd"},'
-           ' "Abs": {"filename": "/abs/x.mp3"},'
-           ' "NoFile": {"romanized": "n"},'
-           ' "NotObj": "x.mp3",'
-           ' "  ": {"romanized": "Untitled Song", "filename": "u.mp3"},'
-           ' "Odd": {"filename": "odd.xyz", "duration": "long", "tags": "energetic"},'
-           ' "Twin": {"filename": "good.mp3"},'
-           ' "Dup": {"filename": "dup1.mp3"},'
-           ' "Dup": {"filename": "dup2.mp3"}}').encode()
+    raw = (b'{"Good": {"filename": "good.mp3", "alternatives": ["x", 5, ""]},'
+           b' "Escape": {"filename": "../../etc/passwd"},'
+           b' "Abs": {"filename": "/abs/x.mp3"},'
+           b' "NoFile": {"romanized": "n"},'
+           b' "NotObj": "x.mp3",'
+           b' "  ": {"romanized": "Untitled Song", "filename": "u.mp3"},'
+           b' "Odd": {"filename": "odd.xyz", "duration": "long", "tags": "energetic"},'
+           b' "Twin": {"filename": "good.mp3"},'
+           b' "Dup": {"filename": "dup1.mp3"},'
+           b' "Dup": {"filename": "dup2.mp3"}}')
     tracks, issues = _parse(raw)
     titles = [t.title for t in tracks]
     assert titles == ["Good", "Untitled Song", "Odd", "Twin", "Dup"]
@@ -107,7 +106,7 @@ def _catalog(root: Path) -> Catalog:
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(20)
-async def test_local_catalog_discovers_validates_and_refreshes(tmp_path: Path, captured_logs) -> None:  # noqa: F811
+async def test_local_catalog_discovers_validates_and_refreshes(tmp_path: Path, captured_logs) -> None:
     _write(tmp_path, "music/English", {"Baa Baa Black Sheep": {"filename": "Baa Baa Black Sheep.mp3",
                                                               "alternatives": ["nursery rhyme"]},
                                        "Black Sheep": {"filename": "Baa Baa Black Sheep.mp3",

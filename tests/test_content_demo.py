@@ -18,7 +18,7 @@ from core.config import load_config
 from core.content.demo import SONGS, STORIES, generate_demo, seed_s3
 from core.content.service import ContentService
 from core.content.types import Kind
-from tests.content_fixtures import (ACCESS_KEY, SECRET_KEY, demo_dir, moto_endpoint, s3_endpoint)  # noqa: F401
+from tests.content_fixtures import ACCESS_KEY, SECRET_KEY
 
 
 def _pcm(path: Path, rate: int = 16000) -> np.ndarray:
@@ -47,7 +47,7 @@ def _run(*argv: str) -> int:
 
 
 @pytest.mark.timeout(60)
-def test_demo_library_layout_and_real_audio(demo_dir: Path) -> None:  # noqa: F811
+def test_demo_library_layout_and_real_audio(demo_dir: Path) -> None:
     english = json.loads((demo_dir / "music/English/metadata.json").read_text(encoding="utf-8"))
     assert {"Baa Baa Black Sheep", "Twinkle Twinkle Little Star"} <= set(english)
     hindi = json.loads((demo_dir / "music/Hindi/metadata.json").read_text(encoding="utf-8"))
@@ -77,7 +77,7 @@ def test_demo_library_layout_and_real_audio(demo_dir: Path) -> None:  # noqa: F8
 
 
 @pytest.mark.timeout(60)
-def test_generate_demo_is_idempotent_and_protects_other_catalogs(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_generate_demo_is_idempotent_and_protects_other_catalogs(demo_dir: Path, tmp_path: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in demo_dir.rglob("*") if p.is_file()}
     generate_demo(demo_dir)
     assert {p: p.stat().st_mtime_ns for p in demo_dir.rglob("*") if p.is_file()} == before
@@ -89,7 +89,7 @@ def test_generate_demo_is_idempotent_and_protects_other_catalogs(demo_dir: Path,
 
 
 @pytest.mark.timeout(60)
-def test_scan_then_validate_a_folder_of_real_mp3s(demo_dir: Path, tmp_path: Path,  # noqa: F811
+def test_scan_then_validate_a_folder_of_real_mp3s(demo_dir: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "lib"
     hindi = root / "music/Hindi"
@@ -148,7 +148,7 @@ async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Pat
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
-async def test_matcher_follows_catalog_changes(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+async def test_matcher_follows_catalog_changes(demo_dir: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     shutil.copytree(demo_dir, lib)
     svc = ContentService.from_config(load_config(env={"CONTENT_DIR": str(lib)}))
@@ -170,7 +170,7 @@ async def test_matcher_follows_catalog_changes(demo_dir: Path, tmp_path: Path) -
 
 
 @pytest.mark.timeout(120)
-def test_upload_syncs_then_serves_through_s3(demo_dir: Path, s3_endpoint: str,  # noqa: F811
+def test_upload_syncs_then_serves_through_s3(demo_dir: Path, s3_endpoint: str,
                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     lib = tmp_path / "lib"
@@ -214,7 +214,7 @@ def test_upload_syncs_then_serves_through_s3(demo_dir: Path, s3_endpoint: str,  
 
 
 @pytest.mark.timeout(120)
-def test_seed_s3_makes_a_public_demo_bucket(demo_dir: Path, s3_endpoint: str) -> None:  # noqa: F811
+def test_seed_s3_makes_a_public_demo_bucket(demo_dir: Path, s3_endpoint: str) -> None:
     seed_s3("cheeko-seeded", s3_endpoint, demo_dir, public=True)
     url = f"{s3_endpoint}/cheeko-seeded/music/Telugu/Chitti%20Chilakamma.mp3"
     assert requests.get(url, timeout=10).content == (demo_dir / "music/Telugu/Chitti Chilakamma.mp3").read_bytes()

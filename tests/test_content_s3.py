@@ -16,8 +16,15 @@ from core.content.service import ContentService
 from core.content.storage import S3Storage, StorageError, describe_s3_error, make_s3_client
 from core.content.types import Kind
 from core.content.urls import UrlBuilder
-from tests.content_fixtures import (ACCESS_KEY, SECRET_KEY, captured_logs, content_config,  # noqa: F401
-                                    dead_endpoint, make_bucket, moto_endpoint, put_catalog, s3_config, s3_endpoint)
+from tests.content_fixtures import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    content_config,
+    dead_endpoint,
+    make_bucket,
+    put_catalog,
+    s3_config,
+)
 
 AWKWARD_FILES = {
     "Baa Baa Black Sheep.mp3": b"sheep" * 100,
@@ -201,7 +208,7 @@ async def test_unchanged_refresh_costs_one_small_request_per_catalog(s3_endpoint
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_startup_from_disk_cache_when_s3_is_down(s3_endpoint: str, tmp_path: Path,
-                                                       captured_logs) -> None:  # noqa: F811
+                                                       captured_logs) -> None:
     cfg = s3_config(s3_endpoint)
     client = make_bucket(cfg)
     put_catalog(client, cfg.bucket, "music/Hindi", {"हनुमान चालीसा": {"romanized": "Hanuman Chalisa",
@@ -232,7 +239,7 @@ async def test_startup_from_disk_cache_when_s3_is_down(s3_endpoint: str, tmp_pat
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_malformed_catalog_in_one_collection_keeps_the_others(s3_endpoint: str, tmp_path: Path,
-                                                                    captured_logs) -> None:  # noqa: F811
+                                                                    captured_logs) -> None:
     cfg = s3_config(s3_endpoint)
     client = make_bucket(cfg)
     put_catalog(client, cfg.bucket, "music/English", _entries({"Twinkle.mp3": b"t"}), {"Twinkle.mp3": b"t"})
@@ -256,7 +263,7 @@ async def test_malformed_catalog_in_one_collection_keeps_the_others(s3_endpoint:
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_access_denied_is_explained_and_the_server_keeps_running(s3_endpoint: str,
-                                                                       captured_logs) -> None:  # noqa: F811
+                                                                       captured_logs) -> None:
     cfg = s3_config(s3_endpoint, url_mode="presigned")
     client = make_bucket(cfg)
     put_catalog(client, cfg.bucket, "music/English", _entries({"Twinkle.mp3": b"t"}), {"Twinkle.mp3": b"t"})
@@ -275,7 +282,7 @@ async def test_access_denied_is_explained_and_the_server_keeps_running(s3_endpoi
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
-async def test_secrets_never_reach_the_logs(s3_endpoint: str, tmp_path: Path, captured_logs) -> None:  # noqa: F811
+async def test_secrets_never_reach_the_logs(s3_endpoint: str, tmp_path: Path, captured_logs) -> None:
     cfg = s3_config(s3_endpoint, url_mode="presigned")
     client = make_bucket(cfg)
     put_catalog(client, cfg.bucket, "music/Kannada", _entries(AWKWARD_FILES), AWKWARD_FILES)

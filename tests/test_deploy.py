@@ -89,7 +89,8 @@ def test_dashboard_queries_only_metrics_a_node_exposes() -> None:
     missing = used - _exposed_names()
     assert not missing, f"dashboard queries metrics no node exposes: {sorted(missing)}"
     for wanted in ("xiaozhi_first_frame_seconds_bucket", "xiaozhi_late_frames_total",
-                   "xiaozhi_store_latency_seconds_bucket", "xiaozhi_ffmpeg_children", "xiaozhi_node_load", "xiaozhi_requests_total"):
+                   "xiaozhi_store_latency_seconds_bucket", "xiaozhi_ffmpeg_children", "xiaozhi_node_load",
+                   "xiaozhi_requests_total"):
         assert wanted in used
     ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8"))
     assert {p["datasource"]["uid"] for p in dash["panels"]} == {ds["datasources"][0]["uid"]}

@@ -14,7 +14,7 @@ from core.device_client import DeviceClient
 from core.metrics import ffmpeg_children
 from core.node import Node, NodeStartError
 from tests.conftest import ws_url
-from tests.fleet_fixtures import RedisServer, caplog_loguru, free_port, redis_server  # noqa: F401
+from tests.fleet_fixtures import RedisServer, free_port
 
 pytestmark = pytest.mark.timeout(90)
 TOKEN = "operator-token-0123456789abcdef"

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from core.device_client import DeviceClient
-from tests.fleet_fixtures import ROOT, NodeProcess, RedisServer, free_port, redis_server  # noqa: F401
-from tests.test_player_e2e import SEG_HZ, SEG_S, play_story_until, player_catalog  # noqa: F401
+from tests.fleet_fixtures import ROOT, NodeProcess, RedisServer, free_port
+from tests.player_fixtures import SEG_HZ, SEG_S, play_story_until
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,7 +11,7 @@ from core.config import FleetConfig
 from core.fleet.fleet import Fleet
 from core.fleet.messages import SetVolume, StopDevice
 from core.fleet.registry import DuplicateNode, NodeInfo, pick_node
-from tests.fleet_fixtures import RedisServer, caplog_loguru, redis_server  # noqa: F401
+from tests.fleet_fixtures import RedisServer
 
 CFG = FleetConfig(heartbeat_s=0.2, node_ttl_s=0.6, takeover_timeout_s=2.0)
 
@@ -50,13 +50,13 @@ async def test_registry_lists_live_nodes_and_expires_a_dead_one(redis_server: Re
     b = await _join(redis_server.url, "node-b", report=_load(sessions=1, load=0.1))
     try:
         assert {n.id for n in await a.nodes()} == {"node-a", "node-b"}
-        assert (await a.route()).id == "node-b"                          # type: ignore[union-attr]
+        assert (await a.route()).id == "node-b"                          # type: ignore[union-attr]  # a node is up
         # node-b dies without leaving (no more heartbeats): gone from the registry after node_ttl_s
         await b.registry.stop_heartbeat()
         async with asyncio.timeout(5):
             while "node-b" in {n.id for n in await a.nodes()}:
                 await asyncio.sleep(0.1)
-        assert (await a.route()).id == "node-a"                          # type: ignore[union-attr]
+        assert (await a.route()).id == "node-a"                          # type: ignore[union-attr]  # a node is up
         raw = aioredis.Redis.from_url(redis_server.url)
         assert await raw.smembers("xz:nodes") == {b"node-a"}            # the dead id left the set too
         await raw.aclose()
@@ -82,10 +82,10 @@ async def test_a_second_node_with_the_same_id_is_refused(redis_server: RedisServ
 def test_pick_node_never_chooses_a_draining_or_overloaded_node() -> None:
     nodes = [NodeInfo("a", "ws://a", load=0.0, draining=True), NodeInfo("b", "ws://b", load=0.01, overloaded=True),
              NodeInfo("c", "ws://c", load=0.7), NodeInfo("d", "ws://d", load=0.3)]
-    assert {pick_node(nodes).id for _ in range(50)} == {"d"}             # type: ignore[union-attr]
+    assert {pick_node(nodes).id for _ in range(50)} == {"d"}             # type: ignore[union-attr]  # one is eligible
     assert pick_node(nodes[:2]) is None
     near = [NodeInfo("e", "ws://e", load=0.30), NodeInfo("f", "ws://f", load=0.31), NodeInfo("g", "ws://g", load=0.9)]
-    assert {pick_node(near).id for _ in range(200)} == {"e", "f"}      # type: ignore[union-attr]
+    assert {pick_node(near).id for _ in range(200)} == {"e", "f"}      # type: ignore[union-attr]  # two are eligible
 
 
 async def test_takeover_waits_for_the_old_node_to_save(redis_server: RedisServer) -> None:

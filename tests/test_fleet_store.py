@@ -10,7 +10,7 @@ from core.devices.redis_store import RedisStore, StoreUnavailable
 from core.devices.state import DeviceState, Item, Play
 from core.devices.store import open_store
 from core.metrics import Metrics
-from tests.fleet_fixtures import RedisServer, caplog_loguru, free_port, redis_server  # noqa: F401
+from tests.fleet_fixtures import RedisServer, free_port
 
 
 def _story(device_id: str, position_ms: int) -> DeviceState:
@@ -48,7 +48,7 @@ async def test_corrupt_and_oversize_records_read_as_empty(redis_server: RedisSer
             assert await store.load(dev) == DeviceState(dev)
         assert sum("unusable" in line for line in caplog_loguru) == 4
         assert await store.save(_story("bad-json", 1000))           # a good save replaces the corrupt record
-        assert (await store.load("bad-json")).item.position_ms == 1000   # type: ignore[union-attr]
+        assert (await store.load("bad-json")).item.position_ms == 1000   # type: ignore[union-attr]  # has an item
         assert await store.save(DeviceState("x" * 500)) is False    # absurd ids are never written
     finally:
         await store.close()
@@ -65,7 +65,7 @@ async def test_redis_killed_mid_run_writes_wait_and_land_in_order(redis_server: 
             assert await store.save(_story("dev-1", pos)) is False
         assert await store.save(_story("dev-2", 9_000)) is False
         assert store.pending == 2
-        assert (await store.load("dev-1")).item.position_ms == 4_000   # type: ignore[union-attr]
+        assert (await store.load("dev-1")).item.position_ms == 4_000   # type: ignore[union-attr]  # has an item
         assert await store.ping() is False
         assert any("retrying in the background" in line for line in caplog_loguru)
         failed = store.failures
@@ -79,8 +79,8 @@ async def test_redis_killed_mid_run_writes_wait_and_land_in_order(redis_server: 
                 await asyncio.sleep(0.05)
         check = await RedisStore.connect(redis_server.url)
         try:
-            assert (await check.load("dev-1")).item.position_ms == 4_000   # type: ignore[union-attr]
-            assert (await check.load("dev-2")).item.position_ms == 9_000   # type: ignore[union-attr]
+            assert (await check.load("dev-1")).item.position_ms == 4_000   # type: ignore[union-attr]  # has an item
+            assert (await check.load("dev-2")).item.position_ms == 9_000   # type: ignore[union-attr]  # has an item
         finally:
             await check.close()
         assert any("Redis answers again" in line for line in caplog_loguru)
@@ -112,7 +112,7 @@ async def test_a_device_loaded_during_an_outage_never_overwrites_its_saved_recor
         assert DeviceState.from_json(await raw.get("xz:dev:dev-3"), "dev-3") == saved   # ... keeps the record
         assert await store.load("dev-3") == saved                       # a read succeeds: normal saves again
         assert await store.save(_story("dev-3", 3_000))
-        assert (await store.load("dev-3")).item.position_ms == 3_000   # type: ignore[union-attr]
+        assert (await store.load("dev-3")).item.position_ms == 3_000   # type: ignore[union-attr]  # has an item
         await raw.aclose()
     finally:
         await store.close()

@@ -425,7 +425,7 @@ def _documented() -> list[Any]:
         head = cells[0].strip("`")
         name, _, raw = head.partition(" ")
         args = json.loads(raw) if raw else {}
-        for lang, cell in zip(vocab.LANGS, cells[1:]):
+        for lang, cell in zip(vocab.LANGS, cells[1:], strict=True):
             out += [pytest.param(p, name, args, id=f"{name}-{lang}-{p}") for p in re.findall(r"`([^`]+)`", cell)]
     return out
 

@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 
 from core.config import Config
-from core.content.types import Kind
-from core.lang import replies, vocab
+from core.lang import replies
 from core.providers.intent.base import IntentContext
-from core.understand import title_probe
 from core.providers.intent.contract import PLAYER_FUNCTIONS
 from core.providers.intent.rules import CONTROL_FUNCTIONS, RuleIntentRecognizer, RulesIntentProvider
+from core.understand import title_probe
 from plugins_func.loader import default_functions
 from plugins_func.registry import PluginRegistry
 from tests.match_fixtures import make_matcher

@@ -20,81 +20,11 @@ import pytest
 from core.device_client import DeviceClient
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import write_tone, ws_url
+from tests.player_fixtures import COUNTING, first_audio_after, play_story_until, request, segment_at
 
 pytestmark = pytest.mark.timeout(240)
 
 ROOT = Path(__file__).resolve().parent.parent
-SEG_S = 3.0
-SEG_HZ = [300.0, 420.0, 540.0, 660.0, 780.0, 900.0, 1020.0, 1140.0]
-COUNTING = {"One Little Finger": 350.0, "Two Little Hands": 500.0, "Three Blind Mice": 800.0}
-
-
-@pytest.fixture(scope="module")
-def player_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("player-catalog")
-    story_dir = root / "stories" / "Bedtime"
-    story_dir.mkdir(parents=True)
-    parts = []
-    for i, hz in enumerate(SEG_HZ):
-        parts.append(write_tone(root / f"seg{i}.mp3", hz, SEG_S))
-    listing = root / "parts.txt"
-    listing.write_text("".join(f"file '{p}'\n" for p in parts))
-    subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i",
-                    str(listing), "-c:a", "libmp3lame", "-b:a", "128k", str(story_dir / "The Tone Story.mp3")],
-                   check=True, timeout=60)
-    (story_dir / "metadata.json").write_text(json.dumps({"The Tone Story": {
-        "romanized": "The Tone Story", "filename": "The Tone Story.mp3", "alternatives": []}}), encoding="utf-8")
-    counting = root / "music" / "Counting"
-    counting.mkdir(parents=True)
-    meta = {}
-    for title, hz in COUNTING.items():
-        write_tone(counting / f"{title}.mp3", hz, 1.5)
-        meta[title] = {"romanized": title, "filename": f"{title}.mp3", "alternatives": []}
-    (counting / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
-    english = root / "music" / "English"
-    english.mkdir(parents=True)
-    write_tone(english / "Long Hum.mp3", 440.0, 75.0)
-    (english / "metadata.json").write_text(json.dumps({"Long Hum": {
-        "romanized": "Long Hum", "filename": "Long Hum.mp3", "alternatives": []}}), encoding="utf-8")
-    return root
-
-
-@pytest.fixture
-def player_config(make_config: Any, player_catalog: Path, tmp_path: Path) -> Any:
-    def build(**extra: Any) -> Any:
-        return make_config(content={"content_dir": str(player_catalog)},
-                           state={"url": f"sqlite:{tmp_path / 'devices.db'}"}, **extra)
-    return build
-
-
-def segment_at(client: DeviceClient, start: int, seconds: float = 0.6, skip_s: float = 0.12) -> int:
-    """Which story segment the device hears in the audio received from packet `start` on."""
-    rate = client.downlink_rate
-    first = start + int(skip_s / 0.06)
-    packets = client.audio[first:first + max(2, int(seconds / 0.06))]
-    assert packets, "no audio received"
-    hz = peak_frequencies(client.decode_audio(packets), rate, 1)[0]
-    return int(np.argmin([abs(hz - f) for f in SEG_HZ]))
-
-
-async def request(client: DeviceClient, text: str) -> int:
-    """Send a text request; the index of the next audio packet (what answers it)."""
-    mark = len(client.audio)
-    await client.send_text_request(text)
-    return mark
-
-
-async def play_story_until(client: DeviceClient, seconds: float) -> None:
-    await client.send_text_request("tell me the tone story")
-    await client.wait_json("tts", "sentence_start", timeout=10)
-    first = await client.wait_for(lambda r: r.kind == "audio", timeout=20)
-    while client.audio_times[-1] - first.t < seconds:
-        await client.wait_for(lambda r: r.kind == "audio", timeout=10)
-
-
-async def first_audio_after(client: DeviceClient, mark: int, timeout: float = 15.0) -> int:
-    await client.wait_for(lambda r: r.kind == "audio" and len(client.audio) > mark + 12, timeout=timeout)
-    return mark
 
 
 async def test_pause_then_resume_continues_at_the_paused_segment(player_config: Any, start_node: Any) -> None:
@@ -172,7 +102,7 @@ async def test_a_collection_plays_three_items_in_a_row(player_config: Any, start
         heard = peak_frequencies(client.decode_audio(), client.downlink_rate, 3)
         assert sorted(round(h, -1) for h in heard) == sorted(round(COUNTING[t], -1) for t in titles)
         times = client.audio_times
-        assert max(b - a for a, b in zip(times, times[1:])) < 1.0
+        assert max(b - a for a, b in zip(times, times[1:], strict=False)) < 1.0
 
 
 async def test_stop_after_this_song_stops_at_the_boundary(player_config: Any, start_node: Any) -> None:
@@ -217,7 +147,7 @@ async def test_stop_in_one_minute_fades_out_and_stops(player_config: Any, start_
         levels = [float(np.sqrt(np.mean(tail[i:i + half] ** 2))) for i in range(0, len(tail) - half + 1, half)]
         # full level before the fade, then falling to near silence by the stop (a gain ramp, not a cut)
         assert levels[0] > 5 * levels[-1], levels
-        assert all(a >= b * 0.85 for a, b in zip(levels[2:], levels[3:])), levels
+        assert all(a >= b * 0.85 for a, b in zip(levels[2:], levels[3:], strict=False)), levels
 
 
 def _free_port() -> int:

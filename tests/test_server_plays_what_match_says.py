@@ -10,7 +10,6 @@ import pytest
 
 from core.device_client import DeviceClient
 from tests.conftest import ws_url
-from tests.content_fixtures import demo_dir  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 UTTERANCES = ["play baa baa black sheep", "play hanuman chaleesa", "हनुमान चालीसा सुनाओ",
@@ -19,7 +18,7 @@ UTTERANCES = ["play baa baa black sheep", "play hanuman chaleesa", "हनुम
 
 
 @pytest.mark.timeout(120)
-async def test_server_plays_what_match_reports(make_config, start_node, demo_dir) -> None:  # noqa: F811
+async def test_server_plays_what_match_reports(make_config, start_node, demo_dir) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "app.py"), "match", "--content-dir", str(demo_dir), *UTTERANCES,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.device_client import DeviceClient
 from core.content.upload import make_public
+from core.device_client import DeviceClient
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, ws_url
-from tests.content_fixtures import ACCESS_KEY, SECRET_KEY, make_bucket, moto_endpoint, s3_config, s3_endpoint  # noqa: F401
+from tests.content_fixtures import ACCESS_KEY, SECRET_KEY, make_bucket, s3_config
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -20,7 +20,7 @@ def upload(client, bucket: str, tone_catalog) -> None:
 
 
 @pytest.mark.parametrize("mode", ["public", "presigned"])
-async def test_play_from_s3(make_config, start_node, tone_catalog, s3_endpoint, mode) -> None:  # noqa: F811
+async def test_play_from_s3(make_config, start_node, tone_catalog, s3_endpoint, mode) -> None:
     s3 = s3_config(s3_endpoint, bucket="cheeko-server-test")
     client = make_bucket(s3)
     upload(client, s3.bucket, tone_catalog)

@@ -1,9 +1,8 @@
 """Sans-I/O units: message parsing, binary framing, pacing (injected clock), auth tokens."""
 from __future__ import annotations
 
-import json
-
 import asyncio
+import json
 
 import pytest
 
@@ -123,7 +122,7 @@ def test_auth_static_allowlist_and_hmac() -> None:
     now = [1_000_000.0]
     auth = Authenticator(AuthConfig(enabled=True, tokens=("tok",), allowed_devices=("AA:BB",), hmac_key="k",
                                     token_ttl_s=60), clock=lambda: now[0])
-    ident = lambda token, dev="11:22", client="c": identity_from(  # noqa: E731
+    ident = lambda token, dev="11:22", client="c": identity_from(  # noqa: E731 - a local shorthand with defaults
         {"Authorization": f"Bearer {token}", "Device-Id": dev, "Client-Id": client}, {})
     assert auth.check(ident("tok")) is None
     assert auth.check(ident("", dev="aa:bb")) is None

@@ -16,7 +16,7 @@ class CountingEspeak(EspeakTTS):
         super().__init__()
         self.calls: list[str] = []
 
-    async def synthesize(self, text, language, sample_rate):  # type: ignore[override]
+    async def synthesize(self, text, language, sample_rate):
         self.calls.append(text)
         async for chunk in super().synthesize(text, language, sample_rate):
             yield chunk

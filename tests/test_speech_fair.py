@@ -29,7 +29,7 @@ from core.providers.asr.whisper import WhisperASR
 from core.providers.tts.espeak import EspeakTTS
 from core.providers.tts.piper import PiperTTS
 from core.utils.fair import FairLimiter
-from tests.audio_fixtures import BUCKET, moto_s3  # noqa: F401  (fixture)
+from tests.audio_fixtures import BUCKET
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -93,7 +93,7 @@ class CountingEspeak(EspeakTTS):
         super().__init__(**kw)
         self.calls: list[str] = []
 
-    async def synthesize(self, text, language, sample_rate):  # type: ignore[override]
+    async def synthesize(self, text, language, sample_rate):
         self.calls.append(text)
         async for chunk in super().synthesize(text, language, sample_rate):
             yield chunk
@@ -486,7 +486,8 @@ async def test_from_config_pool_phrase_cache_keyed_by_output_and_an_unusable_dir
         return SpeechRenderer.from_config(cfg, build_tts(cfg.voice.tts), AudioPipeline(cfg.audio, AudioParams()))
 
     local = config_from_dict({"voice": {"tts": {"workers": 3, "phrase_cache_dir": ""}}})
-    piper_pool = SpeechRenderer.from_config(local, build_tts(local.voice.tts), AudioPipeline(local.audio, AudioParams()))
+    piper_pool = SpeechRenderer.from_config(local, build_tts(local.voice.tts),
+                                            AudioPipeline(local.audio, AudioParams()))
     assert piper_pool.limiter.slots == 3 and piper_pool.limiter.per_key == 2     # one worker kept for others
     speech = built()
     assert speech.limiter.slots == (os.cpu_count() or 2)                       # espeak: a process per call

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from core.audio.resample import wav_bytes
 from core.config import config_from_dict
 from core.providers.asr.base import ASRError
 from core.providers.asr.openai import OpenAIASR
+from core.providers.intent.base import Intent, IntentContext
 from core.providers.intent.factory import build_intent
 from core.providers.intent.llm import LLMIntentProvider
 from core.providers.tts.base import TTSError
 from core.providers.tts.openai import OpenAITTS
-from core.audio.resample import wav_bytes
-from core.providers.intent.base import Intent, IntentContext
 from plugins_func.registry import PluginFunction, PluginRegistry, PluginResult
 from tests.voice_fixtures import dominant_hz, rms
 
@@ -90,7 +90,8 @@ async def standin():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    s.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started: the server is set
+    s.url = f"http://127.0.0.1:{port}/v1"
     yield s
     await runner.cleanup()
 
@@ -178,7 +179,8 @@ async def test_tts_errors_are_tts_errors(standin: StandIn, behaviour: str, messa
 # ----------------------------------------------------------------------------- LLM intent
 
 
-def play_music(conn: Any, user_request: str, song_type: str = "any", language_preference: str | None = None) -> PluginResult:
+def play_music(conn: Any, user_request: str, song_type: str = "any",
+               language_preference: str | None = None) -> PluginResult:
     return PluginResult(speech=f"playing {user_request}")
 
 

@@ -126,7 +126,7 @@ async def asr_standin():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started: the server is set
     cfg = config_from_dict({"voice": {"asr": {"provider": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
                                               "timeout_s": 3}}}).voice
     asr = OpenAIASR(cfg.asr)
@@ -176,7 +176,8 @@ async def test_hosted_asr_500_becomes_sorry_and_listening_continues(speech: dict
     assert text.startswith("heard ")
     seconds = float(text.split()[1])
     # the upload is the utterance: speech + the silence that ended it (+ pre-roll), as a 16 kHz WAV
-    assert len(speech["tell me a bedtime story"]) / 32000 + 0.3 <= seconds <= len(speech["tell me a bedtime story"]) / 32000 + 1.4
+    said = len(speech["tell me a bedtime story"]) / 32000
+    assert said + 0.3 <= seconds <= said + 1.4
     assert [m for m, _ in uploads] == ["whisper-1"] * 3
     await listener.aclose()
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.audio.resample import Resampler, resample
 from core.config import config_from_dict
+from core.lang.script import native_language
 from core.providers.tts.base import SilentTTS, TTSError
 from core.providers.tts.espeak import EspeakTTS
 from core.providers.tts.factory import build_tts
 from core.providers.tts.piper import PiperTTS
-from core.audio.resample import Resampler, resample
 from core.providers.tts.router import TTSRouter
-from core.lang.script import native_language
 from core.providers.tts.text import split_sentences
 from tests.voice_fixtures import dominant_hz, rms
 
@@ -26,7 +26,8 @@ TEXTS = {
 
 
 async def collect(tts: object, text: str, language: str, rate: int) -> bytes:
-    return b"".join([c async for c in tts.synthesize(text, language, rate)])  # type: ignore[attr-defined]
+    chunks = tts.synthesize(text, language, rate)  # type: ignore[attr-defined]  # any TTS provider
+    return b"".join([c async for c in chunks])
 
 
 def speech_like(pcm: bytes, rate: int, min_s: float, max_s: float) -> None:

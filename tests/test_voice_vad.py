@@ -57,7 +57,8 @@ def test_silero_scores_speech_high_and_silence_low(silero: SileroVAD, phrases: d
 
 
 @pytest.mark.parametrize("min_silence_ms", [300, 500, 800])
-def test_end_of_utterance_follows_min_silence(silero: SileroVAD, phrases: dict[str, bytes], min_silence_ms: int) -> None:
+def test_end_of_utterance_follows_min_silence(silero: SileroVAD, phrases: dict[str, bytes],
+                                              min_silence_ms: int) -> None:
     cfg = voice_cfg(min_silence_ms=min_silence_ms).vad
     seg = Segmenter(cfg, silero.new_stream())
     seg.listen("start", "auto")

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import opuslib_next
 
+from core.audio.resample import parse_wav, resample
 from core.config import VoiceConfig, config_from_dict
 from core.listener_base import VoiceCallbacks
-from core.audio.resample import parse_wav, resample
 
 FRAME = 960                      # 60 ms at 16 kHz
 FRAME_BYTES = FRAME * 2
@@ -123,7 +123,7 @@ class Recorder:
 async def stream_packets(listener: object, packets: list[bytes], *, realtime: float = 0.0) -> None:
     """Feed packets as the device would; `realtime` = fraction of 60 ms to wait between packets (0 = burst)."""
     for i, p in enumerate(packets):
-        listener.feed(p)  # type: ignore[attr-defined]
+        listener.feed(p)  # type: ignore[attr-defined]  # a Listener or a test double
         if realtime:
             await asyncio.sleep(0.06 * realtime)
         elif i % 20 == 0:

@@ -91,7 +91,7 @@ class FrameCache:
             logger.debug("audio cache: fetched shared entry {} from S3", key[:12])
             self._evict()        # shared entries count against max_bytes like local ones
             return self.path_for(key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the shared copy is optional: on any failure, decode here
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
             if code not in ("NoSuchKey", "404"):
                 logger.warning("audio cache: shared copy of {} unusable ({} {})", key[:12], type(exc).__name__, code)
@@ -141,7 +141,7 @@ class FrameCache:
         try:
             await asyncio.to_thread(self.s3.client.upload_file, str(self.path_for(key)), self.s3.bucket,
                                     self.s3.key(key))
-        except Exception as exc:  # sharing is an optimisation: a failed upload only costs another node a decode
+        except Exception as exc:  # noqa: BLE001 - optional: a failed upload only costs another node a decode
             logger.warning("audio cache: upload of {} failed ({})", key[:12], type(exc).__name__)
 
     async def evict(self) -> int:

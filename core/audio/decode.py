@@ -74,7 +74,7 @@ class FfmpegDecoder:
         # The default 64 KiB pipe alone would hold 2 s of 16 kHz PCM; a smaller one keeps decode-ahead bounded by
         # our own queue (best effort: Linux only, and harmless if refused).
         with contextlib.suppress(Exception):
-            transport = self.proc._transport  # type: ignore[union-attr]
+            transport = self.proc._transport  # type: ignore[union-attr]  # started by now; private, best effort
             pipe = transport.get_pipe_transport(1).get_extra_info("pipe")
             fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, self._pipe_bytes)
 
@@ -100,10 +100,10 @@ class FfmpegDecoder:
 
         async def fetch() -> None:
             try:
-                async with contextlib.aclosing(chunks) as it:  # type: ignore[type-var]
+                async with contextlib.aclosing(chunks) as it:  # type: ignore[type-var]  # callers pass async generators
                     async for chunk in it:
                         await queue.put(chunk)
-            except Exception as exc:  # handed to the writer below, which re-raises it
+            except Exception as exc:  # noqa: BLE001 - handed to the writer below, which re-raises it
                 failure.append(exc)
             await queue.put(None)
 
@@ -183,7 +183,7 @@ class WarmPool:
         self._closed = False
 
     def _new(self) -> FfmpegDecoder:
-        return FfmpegDecoder(self._rate, **self._kw)  # type: ignore[arg-type]
+        return FfmpegDecoder(self._rate, **self._kw)  # type: ignore[arg-type]  # _kw holds FfmpegDecoder keywords
 
     async def take(self) -> FfmpegDecoder:
         while self._idle:

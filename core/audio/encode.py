@@ -5,7 +5,6 @@ pipeline encodes on the event loop in small batches (see pipeline.py for the mea
 """
 from __future__ import annotations
 
-
 import opuslib_next
 
 from core.audio.types import AudioParams

@@ -158,7 +158,7 @@ class ByteStream:
                     raise AudioError(f"{self.source.name}: access denied (HTTP 403)") from None
                 try:
                     self._url = await self.source.refresh_url()
-                except Exception as exc:  # the signer is another module; never let its error text leak the URL
+                except Exception as exc:  # noqa: BLE001 - the signer's text may hold the URL: keep the type
                     raise AudioError(f"{self.source.name}: access denied and re-signing failed "
                                      f"({type(exc).__name__})") from None
                 refreshed = True

@@ -166,7 +166,7 @@ class AudioPipeline:
             path = await self.cache.lookup(key) if key and self.cache else None
             if path is not None:
                 self.cache_hits += 1
-                inner = self.cache.read(path, start_frame=start_frame)  # type: ignore[union-attr]
+                inner = self.cache.read(path, start_frame=start_frame)  # type: ignore[union-attr]  # path implies cache
             elif source.extension == ".p3":
                 inner = self._p3_frames(source, start_frame)
             else:

@@ -35,7 +35,8 @@ class Resampler:
         fc = 0.5 * min(1.0, L / self._M) / L * 0.92       # cut a little below Nyquist of the lower rate
         h = 2 * fc * np.sinc(2 * fc * (n - centre))
         span = 2 * K * L
-        window = np.where(n <= span, 0.42 - 0.5 * np.cos(2 * np.pi * n / span) + 0.08 * np.cos(4 * np.pi * n / span), 0.0)
+        window = np.where(n <= span,
+                          0.42 - 0.5 * np.cos(2 * np.pi * n / span) + 0.08 * np.cos(4 * np.pi * n / span), 0.0)
         h = h * window * L
         # table[phase, k] = h[phase + k*L]
         self._table = h.reshape(2 * K + 1, L).T.astype(np.float32)

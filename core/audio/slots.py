@@ -78,7 +78,7 @@ class DecoderSlots:
         self._waiters.append(fut)
         try:
             await asyncio.wait_for(asyncio.shield(fut), self.wait_s)
-        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        except (TimeoutError, asyncio.CancelledError) as exc:
             if fut.done() and not fut.cancelled():
                 self._release_count()    # a slot was handed to us just as we gave up: pass it on
             else:

@@ -17,7 +17,8 @@ __all__ = ["register", "run", "romanize", "scan_dir", "scan_entry"]
 def register(sub: Any) -> None:
     p = sub.add_parser("catalog", help="validate, scan, upload or list metadata.json catalogs",
                        description="Tools for the content catalog: <prefix>/<Collection>/metadata.json files.")
-    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present, else built-in defaults; env overrides apply)")
+    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present, "
+                                                  "else built-in defaults; env overrides apply)")
     catsub = p.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND", required=True)
     # --config is accepted before or after the subcommand; SUPPRESS keeps a subcommand from erasing it.
     common = argparse.ArgumentParser(add_help=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 from core.device_client import DeviceClient
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # generic only in typeshed
     p = sub.add_parser("client", help="act as a device: send requests, print the replies, save the audio",
                        description="Connect like a Xiaozhi device (headers + hello), send --text the way text "
                                    "clients do (listen start, then listen detect) or stream --wav as the "

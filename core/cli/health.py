@@ -13,7 +13,7 @@ from core.cli import load_cli_config
 from core.config import ConfigError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # generic only in typeshed
     p = sub.add_parser("health", help="probe the local node (exit 0 when healthy)",
                        description="GET /health (or /ready with --ready) on 127.0.0.1 at the configured "
                                    "server.http_port (env HTTP_PORT); exit 0 when it answers 200.")

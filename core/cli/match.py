@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--content-dir", metavar="DIR", default=None,
                    help="local catalog folder (music/<Language>/metadata.json, stories/<Category>/...); "
                         "default: the configured source")
-    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present, else built-in defaults; env overrides apply)")
+    p.add_argument("--config", default=None, help="config file (default: config.yaml next to app.py if present, "
+                                                  "else built-in defaults; env overrides apply)")
     p.add_argument("utterances", nargs="*", metavar="UTTERANCE", help="requests to try; none: read stdin lines")
     p.set_defaults(func=run)
 

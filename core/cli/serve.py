@@ -20,14 +20,15 @@ from core.logs import setup_logging
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="PATH", default=None,
-                   help=f"config file (default: {DEFAULT_CONFIG.name} next to app.py if present, else built-in defaults)")
+                   help=f"config file (default: {DEFAULT_CONFIG.name} next to app.py if present, "
+                        "else built-in defaults)")
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> Config:
     return load_cli_config(args.config, {k: v for k, v in overrides.items() if v is not None})
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # generic only in typeshed
     p = sub.add_parser("serve", help="run the server (the default command)",
                        description="Run the Xiaozhi device server: WebSocket on --port (path /xiaozhi/v1/, any path "
                                    "accepted) and HTTP on --http-port (POST /xiaozhi/ota/, GET /health, /ready, "
@@ -176,7 +177,8 @@ def _run_workers(cfg: Config, config_file: str | None = None) -> int:
         logger.error("server.workers > 1 needs fixed ports (server.port and server.http_port)")
         return 2
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(cfg, i, config_file), name=f"worker-{i}") for i in range(cfg.server.workers)]
+    procs = [ctx.Process(target=_worker, args=(cfg, i, config_file), name=f"worker-{i}")
+             for i in range(cfg.server.workers)]
     for p in procs:
         p.start()
     logger.info("{} workers started (pids {})", len(procs), [p.pid for p in procs])

@@ -31,7 +31,7 @@ class Caller:
 
 def token_from(headers: dict[str, str] | object) -> str:
     """X-Operator-Token, X-Parent-Token or `Authorization: Bearer ...`."""
-    get = getattr(headers, "get")
+    get = headers.get
     given = get("X-Operator-Token", "") or get("X-Parent-Token", "")
     auth = get("Authorization", "")
     if not given and auth.lower().startswith("bearer "):
@@ -54,7 +54,7 @@ class TokenGuard:
 
     def blocked(self, client: str) -> float:
         """Seconds until `client` may try again (0: it may)."""
-        now = self.clock()  # type: ignore[operator]
+        now = self.clock()  # type: ignore[operator]  # clock is callable (typed object: not read as a method)
         q = self._failures.get(client)
         if q is None:
             return 0.0
@@ -78,4 +78,4 @@ class TokenGuard:
     def _fail(self, client: str) -> None:
         if client not in self._failures and len(self._failures) >= _MAX_CLIENTS:
             self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(client, deque()).append(self.clock())  # type: ignore[operator]
+        self._failures.setdefault(client, deque()).append(self.clock())  # type: ignore[operator]  # clock is callable

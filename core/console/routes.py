@@ -52,7 +52,7 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
     if field is not None:
         body["field"] = field
     body.update(extra)
-    return _secure(web.json_response(body, status=status))  # type: ignore[return-value]
+    return _secure(web.json_response(body, status=status))  # type: ignore[return-value]  # _secure returns its argument
 
 
 def _dumps(obj: Any) -> str:
@@ -60,7 +60,7 @@ def _dumps(obj: Any) -> str:
 
 
 def _ok(body: Any) -> web.Response:
-    return _secure(web.json_response(body, dumps=_dumps))  # type: ignore[return-value]
+    return _secure(web.json_response(body, dumps=_dumps))  # type: ignore[return-value]  # _secure returns its argument
 
 
 def _rev(policy: Any) -> int:

@@ -25,8 +25,8 @@ from core.content.storage import ObjectInfo, Storage, StorageError
 from core.content.types import Kind, Track
 from core.utils import safejson
 
-__all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog", "type_name",
-           "METADATA_NAME"]
+__all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog",
+           "type_name", "METADATA_NAME"]
 
 METADATA_NAME = "metadata.json"
 _FETCH_CONCURRENCY = 8

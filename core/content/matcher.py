@@ -17,11 +17,20 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.lang.text import MAX_CHARS, Analysis, Lexicon, PhraseSet, analyze, fold, native_language, normalize, \
-    strip_carriers
 from core.content.titles import match_text, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
+from core.lang.text import (
+    MAX_CHARS,
+    Analysis,
+    Lexicon,
+    PhraseSet,
+    analyze,
+    fold,
+    native_language,
+    normalize,
+    strip_carriers,
+)
 
 __all__ = ["MultilingualMatcher", "language_code"]
 
@@ -111,7 +120,8 @@ class MultilingualMatcher:
             if hit is None:
                 words = phon.split()
                 ok = not whole or lex.moods.covers(words)     # an alias is a mood only when it is nothing else
-                hit = mood_memo[(phon, whole)] = frozenset(v for _, _, v in lex.moods.find(words)) if ok else frozenset()
+                hit = frozenset(v for _, _, v in lex.moods.find(words)) if ok else frozenset()
+                mood_memo[(phon, whole)] = hit
             return hit
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
@@ -216,7 +226,7 @@ class MultilingualMatcher:
                            avoid: Collection[str] = ()) -> MatchResult:
         try:
             return self._match(user_request if isinstance(user_request, str) else "", language_hint, kind, avoid)
-        except Exception:    # the matcher must never take a session down; log and report a miss
+        except Exception:    # noqa: BLE001 - the matcher must never take a session down; log and report a miss
             logger.exception("matcher failed on a request of {} chars", len(user_request or ""))
             return MatchResult(None, MatchType.NONE, notes=("error",))
 
@@ -521,7 +531,7 @@ def _cover(q: str, key: str) -> float:
     """How well every request word is found in the key (length-weighted best word ratio): one shared word among
     unknown ones ("happy birthday" vs "If You're Happy...") stays far below the threshold."""
     kt = key.split()
-    kt += [a + b for a, b in zip(kt, kt[1:])]          # "baba" meets "ba ba"
+    kt += [a + b for a, b in zip(kt, kt[1:], strict=False)]          # "baba" meets "ba ba"
     total = acc = 0.0
     for t in q.split():
         acc += len(t) * max(fuzz.ratio(t, k) for k in kt)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 

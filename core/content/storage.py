@@ -255,8 +255,13 @@ _CAUSES = {
 
 def describe_s3_error(exc: BaseException, *, bucket: str, region: str, key: str = "") -> StorageError:
     """Turn a botocore exception into a StorageError naming bucket, region, key and the likely cause."""
-    from botocore.exceptions import (ClientError, ConnectTimeoutError, EndpointConnectionError,
-                                     NoCredentialsError, ReadTimeoutError)
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     if isinstance(exc, ClientError):
@@ -318,7 +323,7 @@ class S3Storage(_BlockingStorage):
             for page in self._pages(Prefix=base):
                 for obj in page.get("Contents", []):
                     out[obj["Key"]] = ObjectInfo(obj["Key"], int(obj["Size"]), obj["ETag"].strip('"'))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every botocore failure becomes a log-safe StorageError
             raise self._err(exc, base) from None
         return out
 
@@ -343,13 +348,13 @@ class S3Storage(_BlockingStorage):
             if status == 304 or exc.response.get("Error", {}).get("Code") in {"304", "NotModified"}:
                 return Fetched(key, None, etag)
             raise self._err(exc, key) from None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every botocore failure becomes a log-safe StorageError
             raise self._err(exc, key) from None
 
     def _head(self, key: str) -> ObjectInfo:
         try:
             resp = self.client.head_object(Bucket=self.bucket, Key=key)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every botocore failure becomes a log-safe StorageError
             raise self._err(exc, key) from None
         return ObjectInfo(key, int(resp.get("ContentLength", 0)), str(resp.get("ETag", "")).strip('"'))
 

@@ -162,7 +162,7 @@ def make_public(client: Any, bucket: str, prefixes: tuple[str, ...]) -> None:
         "Resource": [f"arn:aws:s3:::{bucket}/{p.strip('/')}/*" for p in prefixes]}]}
     try:
         client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - reported with bucket/region/cause
         err = describe_s3_error(exc, bucket=bucket, region=client.meta.region_name)
         raise type(err)(f"{err} (on AWS, Block Public Access must allow bucket policies for --public)",
                         code=err.code) from None

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Repeat", "Item", "Play", "Timer", "DeviceState", "StateError", "MAX_STATE_BYTES", "valid_device_id", "evolve"]
+__all__ = ["Repeat", "Item", "Play", "Timer", "DeviceState", "StateError", "MAX_STATE_BYTES", "valid_device_id",
+           "evolve"]
 
 SCHEMA = 1
 MAX_STATE_BYTES = 256 * 1024      # a saved record larger than this is corrupt (100 plays + 100 queued uids << this)

@@ -115,7 +115,7 @@ class SqliteStore:
             raise
         return db
 
-    async def _run(self, fn, *args):   # type: ignore[no-untyped-def]
+    async def _run(self, fn, *args):   # type: ignore[no-untyped-def]  # passes any function and its result through
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def load(self, device_id: str) -> DeviceState:
@@ -168,7 +168,7 @@ class SqliteStore:
         if self._fallback is not None:
             return False
         try:
-            await self._run(lambda: self._db.execute("SELECT 1").fetchone())   # type: ignore[union-attr]
+            await self._run(lambda: self._db.execute("SELECT 1").fetchone())   # type: ignore[union-attr]  # db is open
             return True
         except sqlite3.Error:
             return False
@@ -183,7 +183,7 @@ class SqliteStore:
 async def open_store(url: str) -> DeviceStore:
     """`sqlite:PATH` (default), `memory:`, or `redis://...` (a fleet's shared store)."""
     if url.startswith("redis://") or url.startswith("rediss://"):
-        from core.devices.redis_store import RedisStore     # only a fleet needs the redis client
+        from core.devices.redis_store import RedisStore  # only a fleet needs the redis client
         return await RedisStore.connect(url)
     if url in ("memory:", "memory"):
         return MemoryStore()

@@ -15,8 +15,16 @@ from core.config import FleetConfig
 from core.devices.redis_store import check_reachable, redis_client
 from core.fleet.bus import Bus
 from core.fleet.directory import RedisDirectory
-from core.fleet.messages import (DevicesQuery, DevicesReply, Message, Released, SetPolicy, SetVolume, StopDevice,
-                                 Takeover)
+from core.fleet.messages import (
+    DevicesQuery,
+    DevicesReply,
+    Message,
+    Released,
+    SetPolicy,
+    SetVolume,
+    StopDevice,
+    Takeover,
+)
 from core.fleet.registry import NodeInfo, NodeRegistry, pick_node
 
 __all__ = ["Fleet"]

@@ -149,7 +149,7 @@ def _whole(toks: list[str], keys: list[str]) -> float | None:
     total = 0          # hundreds part
     part = 0           # below a hundred
     stage = 0          # 0 nothing yet, 1 tens seen, 2 units/atomic seen (nothing may follow but "hundred")
-    for tok, key in zip(toks, keys):
+    for tok, key in zip(toks, keys, strict=True):
         if tok in _AND:
             if total == 0 or stage:
                 return None

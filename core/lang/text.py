@@ -59,8 +59,8 @@ def _syncope(s: str) -> str:
     end = len(s)
     while True:
         last = None
-        for last in _SYNCOPE.finditer(s, 0, end):
-            pass
+        for m in _SYNCOPE.finditer(s, 0, end):
+            last = m
         if last is None:
             return s
         s = s[:last.start(1)] + last.group(1) + s[last.end():]
@@ -171,7 +171,7 @@ class Lexicon:
 
     @classmethod
     def build(cls) -> Lexicon:
-        one = lambda words, v: PhraseSet([(w, v) for w in words])  # noqa: E731
+        one = lambda words, v: PhraseSet([(w, v) for w in words])  # noqa: E731 - a one-line local helper
         cues: dict[str, str] = {}
         for lang, words in vocab.LANGUAGE_CUES.items():
             for w in words:

@@ -25,7 +25,7 @@ Phrases = Callable[[Track], list[tuple[str, str]]]
 
 def announcement_phrases(track: Track) -> list[tuple[str, str]]:
     """(text, language) of the track's announcement as the play plugins word it."""
-    from plugins_func.functions.play_music import spoken_title   # the plugins own the wording of a title
+    from plugins_func.functions.play_music import spoken_title  # the plugins own the wording of a title
     key = "now_telling" if track.kind is Kind.STORY else "now_playing"
     out = [(say(key, "en", title=spoken_title(track, "en")), "en")]
     native = native_language(track.title)
@@ -71,7 +71,7 @@ class AnnouncementWarmer:
         for track in tracks:
             try:
                 phrases = self._phrases(track)
-            except Exception:
+            except Exception:   # noqa: BLE001 - background warm-up: skip this track, warm the rest
                 logger.exception("announcement text for {} failed", track.uid)
                 continue
             for phrase in phrases:

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from core.content.types import Kind, Track
-from core.devices.state import DeviceState, Item, Play, Repeat, Timer
-from plugins_func.actions import (Action, CancelTimer, Enqueue, Favourite, Pause, PlayTrack, SetModes, SetTimer,
-                                  Stop)
+from core.devices.state import DeviceState, Item, Play, Timer
+from plugins_func.actions import Action, CancelTimer, Enqueue, Favourite, PlayTrack, SetModes, SetTimer
 
 __all__ = ["ResumeRules", "Player"]
 

@@ -215,7 +215,7 @@ class SpeechRenderer:
         jobs = [j for j in self._jobs.values() if j.task is not None]
         for j in jobs:
             if not j.done.is_set():
-                j.task.cancel()  # type: ignore[union-attr]
+                j.task.cancel()  # type: ignore[union-attr]  # jobs without a task are filtered out above
         tasks = [j.task for j in jobs if j.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
@@ -297,7 +297,7 @@ class SpeechRenderer:
             raise
         except TTSError as exc:
             logger.warning("speech for a {}-char {} reply failed: {}", len(text), language, exc)
-        except Exception:
+        except Exception:   # noqa: BLE001 - a background job: contained to this one reply
             logger.exception("speech rendering failed for a {}-char {} reply", len(text), language)
         finally:
             job.finish()
@@ -316,7 +316,7 @@ class SpeechRenderer:
                     yield chunk
 
         opus = self._encode(pcm(), self._rate)
-        async with contextlib.aclosing(opus):  # type: ignore[type-var]
+        async with contextlib.aclosing(opus):  # type: ignore[type-var]  # the encoder is an async generator (aclose)
             async for frame in opus:
                 job.push(frame)
 

@@ -172,7 +172,8 @@ def _parse_listen(obj: dict[str, Any]) -> Listen | Invalid:
 
 @dataclass(frozen=True, slots=True)
 class ServerHello:
-    """§2.2: type + transport are mandatory (firmware dereferences a missing transport); audio_params is OUR downlink."""
+    """§2.2: type + transport are mandatory (firmware dereferences a missing transport);
+    audio_params is OUR downlink."""
     sample_rate: int
     frame_ms: int = 60
 

@@ -27,7 +27,8 @@ from core.listener_base import VoiceCallbacks, VoiceInputFactory
 from core.mcp import McpClient, McpError
 from core.metrics import NullMetrics
 from core.playback.turn import EndOfTurn, FrameSource, SpeechSource, TurnCallbacks, TurnRenderer
-from core.protocol import framing, messages as m
+from core.protocol import framing
+from core.protocol import messages as m
 from core.protocol.errors import CloseCode, SendError
 from core.session import events as ev
 from core.session.core import SessionCore, SessionSettings
@@ -444,7 +445,7 @@ class Connection:
     async def _send_audio(self, opus: bytes, timestamp_ms: int) -> None:
         try:
             await self._send_bytes_raw(framing.pack(self.core.version, opus, timestamp_ms))
-        except Exception as exc:       # noqa: BLE001
+        except Exception as exc:
             raise SendError(type(exc).__name__) from exc
 
     async def _on_utterance(self, text: str) -> None:

@@ -2,7 +2,8 @@
 
 `handle(event) -> list[Action]`. Events are what the device sent, timer ticks and the results of work the shell
 ran (understanding a request, rendering a turn). Actions are what to send and what work to start. Nothing here
-awaits, reads a clock or touches a socket, so every transition is testable by feeding events (tests/test_session_core.py).
+awaits, reads a clock or touches a socket, so every transition is testable by feeding events
+(tests/test_session_core.py).
 
 Interruptions are pauses: an utterance, a wake-word abort, push-to-talk or a barge-in while a track plays suspends
 it at the device's position; what the child says next decides. A question or a control is answered and the item
@@ -25,14 +26,47 @@ from core.lang.replies import say
 from core.lang.wake import WakeWords
 from core.playback.player import Player, ResumeRules
 from core.playback.turn import Segment, SpeechSeg, TrackSeg, Turn
-from core.protocol import framing, messages as m
+from core.protocol import framing
+from core.protocol import messages as m
 from core.protocol.errors import CloseCode
-from core.session.events import (Action, BargeIn, BinaryIn, CallTool, CancelTurn, CancelUnderstanding, Close,
-                                 Continue, Disconnected, Event, Evict, FadeOut, LoadState, McpDiscover, McpIn,
-                                 SaveState, Send, SessionState, StartTurn, StateLoaded, TextIn, Tick, ToolDone,
-                                 TrackFailed, TrackFinished, TrackNearEnd, TrackStarted, TurnEnded, Understand,
-                                 UnderstandFailed, Understood, VoiceFeed, VoiceListen, VoiceUtterance, VolumeChange)
-from plugins_func.actions import (ChangeVolume, DeviceTool, Pause, PlayTrack, SetTimer, Stop)
+from core.session.events import (
+    Action,
+    BargeIn,
+    BinaryIn,
+    CallTool,
+    CancelTurn,
+    CancelUnderstanding,
+    Close,
+    Continue,
+    Disconnected,
+    Event,
+    Evict,
+    FadeOut,
+    LoadState,
+    McpDiscover,
+    McpIn,
+    SaveState,
+    Send,
+    SessionState,
+    StartTurn,
+    StateLoaded,
+    TextIn,
+    Tick,
+    ToolDone,
+    TrackFailed,
+    TrackFinished,
+    TrackNearEnd,
+    TrackStarted,
+    TurnEnded,
+    Understand,
+    UnderstandFailed,
+    Understood,
+    VoiceFeed,
+    VoiceListen,
+    VoiceUtterance,
+    VolumeChange,
+)
+from plugins_func.actions import ChangeVolume, DeviceTool, Pause, PlayTrack, SetTimer, Stop
 
 __all__ = ["SessionCore", "SessionSettings"]
 
@@ -623,7 +657,8 @@ class SessionCore:
 
     def _enforce(self, wall: float, out: list[Action]) -> bool:
         """While a track plays: count today's listening; stop with a kind line when a rule says so (the daily limit
-        reached, bedtime begun, a policy changed). Once a second: finer adds cost, not fairness. True when it stopped."""
+        reached, bedtime begun, a policy changed). Once a second: finer adds cost, not fairness.
+        True when it stopped."""
         assert self.player is not None
         if self._counted_at is not None and 0.0 <= wall - self._counted_at < 1.0:
             return False

@@ -69,7 +69,8 @@ class _Level:
             if not can_take(key):
                 continue
             head = min(q, key=Waiter.order)
-            rank = (0, float(last.get(key, -1)), head.seq) if head.deadline <= urgent_by else (1, head.deadline, head.seq)
+            rank = ((0, float(last.get(key, -1)), head.seq) if head.deadline <= urgent_by
+                    else (1, head.deadline, head.seq))
             if best_rank is None or rank < best_rank:
                 best, best_rank = head, rank
         if best is not None:

@@ -10,10 +10,19 @@ from __future__ import annotations
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.devices.state import Repeat
 from core.lang.replies import NOUNS, duration_words, join_titles, say
-from plugins_func.actions import (CancelTimer, ChangeVolume, Enqueue, Favourite, Pause, PlayTrack, SetModes,
-                                  SetTimer, Stop)
-from plugins_func.functions.play_music import TITLE_LEVELS, spoken_title
 from core.providers.intent.contract import PLAYER_FUNCTIONS
+from plugins_func.actions import (
+    CancelTimer,
+    ChangeVolume,
+    Enqueue,
+    Favourite,
+    Pause,
+    PlayTrack,
+    SetModes,
+    SetTimer,
+    Stop,
+)
+from plugins_func.functions.play_music import TITLE_LEVELS, spoken_title
 from plugins_func.registry import PluginContext, PluginFunction, PluginResult, register_function
 
 __all__ = ["CONTROL_FUNCTIONS", "VOLUME_STEP"]
@@ -21,7 +30,7 @@ __all__ = ["CONTROL_FUNCTIONS", "VOLUME_STEP"]
 VOLUME_STEP = 10                      # percent per "louder" / "softer"
 
 
-def player(name: str):   # type: ignore[no-untyped-def]
+def player(name: str):   # type: ignore[no-untyped-def]  # returns register_function's typed decorator
     """Register a player function under the schema the intent recognisers are built against (one contract)."""
     spec = PLAYER_FUNCTIONS[name]
     return register_function(name, spec.description, spec.parameters)
@@ -31,7 +40,8 @@ _PREFERRED_VOLUME_TOOL = "self.audio_speaker.set_volume"
 
 def _reply(ctx: PluginContext, key: str, *actions: object, **slots: str) -> PluginResult:
     text = say(key, ctx.language, **slots)
-    return PluginResult(speech=text or None, language=ctx.language, actions=tuple(actions))   # type: ignore[arg-type]
+    return PluginResult(speech=text or None, language=ctx.language,
+                        actions=tuple(actions))   # type: ignore[arg-type]  # callers pass Action values only
 
 
 def _noun(ctx: PluginContext, kind: str) -> str:

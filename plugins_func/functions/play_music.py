@@ -80,8 +80,8 @@ def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preferen
                             language=lang, actions=(play_group(track, result.group or (track.uid,)),), match=result,
                             announces=True)
     if not result.requested:
-        return PluginResult(speech=_say("empty_catalog", lang, what=NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])),
-                            language=lang, match=result)
+        what = NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])
+        return PluginResult(speech=_say("empty_catalog", lang, what=what), language=lang, match=result)
     return _miss(ctx, kind, request, language_preference, result, lang, avoid)
 
 

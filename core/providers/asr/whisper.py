@@ -26,7 +26,6 @@ from loguru import logger
 
 from core.config import ASRConfig
 from core.lang.script import script_of
-
 from core.utils.fair import FairLimiter
 
 from .base import ASRError

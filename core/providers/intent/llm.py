@@ -68,7 +68,7 @@ class LLMIntentProvider:
     async def recognize(self, text: str, context: IntentContext) -> Intent:
         try:
             return await self._ask(text, context)
-        except Exception as exc:  # any failure: the rule-based recogniser still answers
+        except Exception as exc:  # noqa: BLE001 - any failure: the rule-based recogniser still answers
             logger.warning("LLM intent failed ({}: {}); using the rule-based recogniser", type(exc).__name__,
                            str(exc)[:160])
             return await self._fallback.recognize(text, context)

@@ -122,7 +122,7 @@ class RuleIntentRecognizer:
         """Decide what `text` asks for. `titles` lets a bare title ("baa baa black sheep") be told from chatter."""
         try:
             return self._recognize(text if isinstance(text, str) else "", titles)
-        except Exception:    # never let one odd utterance end a session
+        except Exception:    # noqa: BLE001 - never let one odd utterance end a session
             logger.exception("intent rules failed on a {}-char utterance", len(text or ""))
             return _help("en")
 
@@ -170,7 +170,7 @@ class RuleIntentRecognizer:
     def _probe(titles: TitleProbe, body: str) -> str | None:
         try:
             return titles(body)
-        except Exception:
+        except Exception:   # noqa: BLE001 - a failing title probe only means no title was found
             logger.exception("title probe failed")
             return None
 

@@ -11,8 +11,9 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 
-from .base import TTSError, TTSProviderBase
 from core.audio.resample import WavResampler
+
+from .base import TTSError, TTSProviderBase
 from .text import split_sentences
 
 __all__ = ["EspeakTTS", "ESPEAK_VOICES"]

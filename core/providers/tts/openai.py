@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from core.audio.resample import Resampler, parse_wav
 from core.config import TTSConfig
 
 from .base import TTSError, TTSProviderBase
-from core.audio.resample import Resampler, parse_wav
 
 __all__ = ["OpenAITTS"]
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from loguru import logger
 
-from .base import TTSError, TTSProviderBase
 from core.audio.resample import WavResampler
+
+from .base import TTSError, TTSProviderBase
 from .text import split_sentences
 
 __all__ = ["PiperTTS", "packaged_voice"]

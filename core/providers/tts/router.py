@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 
 from loguru import logger
 
-from .base import TTSError, TTSProvider, TTSProviderBase
 from core.lang.script import native_language
+
+from .base import TTSError, TTSProvider, TTSProviderBase
 
 __all__ = ["TTSRouter"]
 
