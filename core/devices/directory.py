@@ -12,6 +12,9 @@ from typing import Protocol
 
 from loguru import logger
 
+from core.devices.commands import Command
+from core.devices.view import SessionView
+
 __all__ = ["Owner", "DeviceDirectory", "LocalDirectory"]
 
 
@@ -21,6 +24,15 @@ class Owner(Protocol):
 
     async def evict(self, reason: str) -> None:
         """Save the device's state, then close the connection (a newer one took over). Must not raise."""
+        ...
+
+    def command(self, cmd: Command) -> bool:
+        """Hand a command to the device's session, which decides what it means; False when the session can no
+        longer take it (it is closing). Must not raise."""
+        ...
+
+    def view(self) -> SessionView:
+        """What the operator may see of the session now."""
         ...
 
 

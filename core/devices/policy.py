@@ -1,13 +1,16 @@
 """The parents' layer as pure functions: bedtime per weekday, a daily listening limit, a maximum volume, allowed
 collections and blocked tags, and a default sleep timer.
 
-A policy lives in `DeviceState.policy` as a JSON object (rules at the top level, plus the server-kept `rev` and
-`audit`). `parse` is strict (the policy API: a bad value raises `PolicyError` naming the field), `load` is lenient
+A device's rules are stored as a `PolicyRecord` (rules, revision, audit trail) of their own, next to the device
+state: the policy API is its only writer (a revision compare-and-set), sessions read it and never write it, so a
+session's periodic save can never undo a parent's change. Records written before that split kept the rules inside
+the device state (rules at the top level plus `rev` and `audit`): `PolicyRecord.from_legacy` reads them. `parse` is strict (the policy API: a bad value raises `PolicyError` naming the field), `load` is lenient
 (a stored record: anything unusable counts as "no rule", so an odd record never stops a device). Times are the
 household's local time: `utc_offset_min` comes from the parents' page (the browser knows its time zone).
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Collection, Mapping
@@ -17,7 +20,7 @@ from typing import Any
 from core.content.types import Track
 from core.devices.state import DeviceState
 
-__all__ = ["Policy", "Window", "PolicyError", "WEEKDAYS", "RULE_KEYS", "parse", "load", "to_dict", "in_bedtime",
+__all__ = ["Policy", "PolicyRecord", "Window", "PolicyError", "WEEKDAYS", "RULE_KEYS", "parse", "load", "to_dict", "in_bedtime",
            "refusal", "day_key", "listened_today", "count", "MAX_AUDIT", "MAX_AUDIT_CHARS"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -62,6 +65,54 @@ class Policy:
     @property
     def empty(self) -> bool:
         return self == Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    """The household's rules of one device as stored: `rev` counts the changes (0: never set)."""
+    rev: int = 0
+    rules: Mapping[str, Any] = field(default_factory=dict)       # RULE_KEYS -> JSON values, as `to_dict` writes
+    audit: tuple[Mapping[str, Any], ...] = ()                    # newest first, at most MAX_AUDIT
+
+    def policy(self) -> Policy:
+        return load(self.rules)
+
+    def to_json(self) -> str:
+        return json.dumps({"rev": self.rev, "rules": dict(self.rules), "audit": [dict(a) for a in self.audit]},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PolicyRecord:
+        """A stored record; anything unusable reads as "no rules" (a bad rule is dropped, never fatal)."""
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError):
+            return cls()
+        if not isinstance(raw, Mapping):
+            return cls()
+        rules = raw.get("rules")
+        return cls(_rev(raw.get("rev")), _kept_rules(rules if isinstance(rules, Mapping) else {}),
+                   _audit(raw.get("audit")))
+
+    @classmethod
+    def from_legacy(cls, raw: Mapping[str, Any] | None) -> PolicyRecord:
+        """The rules as older records kept them inside the device state: rules at the top level, `rev`, `audit`."""
+        if not raw:
+            return cls()
+        return cls(_rev(raw.get("rev")), _kept_rules(raw), _audit(raw.get("audit")))
+
+
+def _rev(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
+
+
+def _audit(v: Any) -> tuple[Mapping[str, Any], ...]:
+    return tuple(a for a in v if isinstance(a, Mapping))[:MAX_AUDIT] if isinstance(v, list) else ()
+
+
+def _kept_rules(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The rules of `raw` that parse, one by one, in their stored form."""
+    return to_dict(load(raw))
 
 
 # ---------------------------------------------------------------------------------------------- parsing
