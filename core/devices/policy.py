@@ -4,8 +4,10 @@ collections and blocked tags, and a default sleep timer.
 A device's rules are stored as a `PolicyRecord` (rules, revision, audit trail) of their own, next to the device
 state: the policy API is its only writer (a revision compare-and-set), sessions read it and never write it, so a
 session's periodic save can never undo a parent's change. Records written before that split kept the rules inside
-the device state (rules at the top level plus `rev` and `audit`): `PolicyRecord.from_legacy` reads them. `parse` is strict (the policy API: a bad value raises `PolicyError` naming the field), `load` is lenient
-(a stored record: anything unusable counts as "no rule", so an odd record never stops a device). Times are the
+the device state (rules at the top level plus `rev` and `audit`): `PolicyRecord.from_legacy` reads them.
+
+`parse` is strict (the policy API: a bad value raises `PolicyError` naming the field), `load` is lenient (a stored
+record: anything unusable counts as "no rule", so an odd record never stops a device). Times are the
 household's local time: `utc_offset_min` comes from the parents' page (the browser knows its time zone).
 """
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 from core.content.types import Track
 from core.devices.state import DeviceState
 
-__all__ = ["Policy", "PolicyRecord", "Window", "PolicyError", "WEEKDAYS", "RULE_KEYS", "parse", "load", "to_dict", "in_bedtime",
-           "refusal", "day_key", "listened_today", "count", "MAX_AUDIT", "MAX_AUDIT_CHARS"]
+__all__ = ["Policy", "PolicyRecord", "Window", "PolicyError", "WEEKDAYS", "RULE_KEYS", "parse", "load", "to_dict",
+           "in_bedtime", "refusal", "day_key", "listened_today", "count", "MAX_AUDIT", "MAX_AUDIT_CHARS"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KEYS = ("bedtime", "sleep_collections", "daily_limit_min", "max_volume", "allowed_collections", "blocked_tags",
