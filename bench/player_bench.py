@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._server import machine, run_server
 from core.device_client import DeviceClient
-from core.devices.state import DeviceState, Item, Play
+from core.devices.state import DeviceState, Item, Play, PlaybackState
 from core.devices.store import SqliteStore
 
 SHIPPED_VOICE = {"tts": {"provider": "local"}, "asr": {"provider": "whisper"}, "vad": {"provider": "silero"}}
@@ -42,7 +42,8 @@ def realistic_state(i: int) -> DeviceState:
     history = tuple(Play(uids[k % 50], "music", f"Song Number {k}", 1.7e9 + k, 61_000, k % 3 == 0)
                     for k in range(100))
     return DeviceState(f"aa:bb:cc:{i // 65536:02x}:{i // 256 % 256:02x}:{i % 256:02x}",
-                       item=Item(uids[3], "music", "Song Number 3", 42_000, "etag"), playing=True, queue=uids,
+                       item=Item(uids[3], "music", "Song Number 3", 42_000, "etag"), playback=PlaybackState.PLAYING,
+                       queue=uids,
                        index=3, continuous=True, history=history, favourites=uids[:20], updated_at=time.time())
 
 

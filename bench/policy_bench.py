@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._server import machine
 from core.content.types import Kind, Track
-from core.devices.state import DeviceState
+from core.devices.policy import PolicyRecord
+from core.devices.state import DeviceState, PlaybackState
 from core.providers.intent.base import Intent
 from core.session import events as ev
 from core.session.core import SessionCore, SessionSettings
@@ -45,14 +46,14 @@ def playing_core(policy: dict[str, Any]) -> tuple[SessionCore, float]:
     core = SessionCore("aa:bb", 1, SessionSettings(), lambda uid: SONG if uid == SONG.uid else None, now=0.0,
                        log=_Quiet())
     core.handle(ev.TextIn(json.dumps({"type": "hello", "version": 1})), 0.0, wall)
-    core.handle(ev.StateLoaded(DeviceState("aa:bb", policy=policy)), 0.0, wall)
+    core.handle(ev.StateLoaded(DeviceState("aa:bb"), PolicyRecord(1, policy)), 0.0, wall)
     out = core.handle(ev.TextIn(json.dumps({"type": "listen", "state": "detect", "text": "play baa baa"})), 0.0, wall)
     req = next(a for a in out if isinstance(a, ev.Understand))
     u = Understanding("play baa baa", Intent("play_music"), PluginResult("Now playing.", actions=(PlayTrack(SONG),)))
     out = core.handle(ev.Understood(req.request_id, u), 0.0, wall)
     turn = next(a for a in out if isinstance(a, ev.StartTurn)).turn
     core.handle(ev.TrackStarted(turn.id, SONG, 0, None), 0.0, wall)
-    assert core.state.value == "playing", core.state
+    assert core.playback is not None and core.playback.state is PlaybackState.PLAYING, core.playback
     return core, wall
 
 
@@ -62,7 +63,8 @@ def per_tick_us(policy: dict[str, Any], ticks: int) -> float:
     for i in range(1, ticks + 1):
         core.handle(ev.Tick(i * 0.25, wall + i * 0.0001, i * 250))
     took = time.perf_counter() - t0
-    assert core.state.value == "playing"          # nothing refused: the whole loop measured a playing device
+    # nothing refused: the whole loop measured a playing device
+    assert core.playback is not None and core.playback.state is PlaybackState.PLAYING
     return took / ticks * 1e6
 
 

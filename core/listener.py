@@ -25,6 +25,7 @@ from loguru import logger
 
 from core.config import VADConfig, VoiceConfig
 from core.listener_base import VoiceCallbacks
+from core.protocol.messages import ListenMode, ListenState
 from core.providers.asr.base import ASRError, ASRProvider
 from core.providers.vad.base import SAMPLE_RATE, WINDOW_SAMPLES, VADProvider, VADStream
 
@@ -59,7 +60,7 @@ class Segmenter:
     def __init__(self, cfg: VADConfig, vad: VADStream | None) -> None:
         self._cfg = cfg
         self._vad = vad
-        self.mode = "auto"
+        self.mode = ListenMode.AUTO
         self.active = False
         self._preroll: deque[bytes] = deque()
         self._preroll_bytes = 0
@@ -82,18 +83,18 @@ class Segmenter:
             self._vad.reset()
 
     # -- control -------------------------------------------------------------------------------------
-    def listen(self, state: str, mode: str | None) -> list[Utterance]:
-        if state == "start":
-            self.mode = mode if mode in ("auto", "manual", "realtime") else "auto"
+    def listen(self, state: ListenState, mode: ListenMode | None) -> list[Utterance]:
+        if state is ListenState.START:
+            self.mode = mode or ListenMode.AUTO
             self.active = True
             self._reset()
             return []
-        if state == "stop":
+        if state is ListenState.STOP:
             out = self._finish(forced=True) if self.active else []
             self.active = False
             self._reset()
             return out
-        if state == "detect":               # wake-word audio precedes this; it is not a request
+        if state is ListenState.DETECT:               # wake-word audio precedes this; it is not a request
             self._reset()
         return []
 
@@ -105,20 +106,20 @@ class Segmenter:
 
     @property
     def in_speech(self) -> bool:
-        return self._state is _State.SPEECH or (self.mode == "manual" and self._utt_bytes > 0)
+        return self._state is _State.SPEECH or (self.mode is ListenMode.MANUAL and self._utt_bytes > 0)
 
     # -- audio ---------------------------------------------------------------------------------------
     def process(self, pcm: bytes, *, speaking: bool, busy: bool) -> list[Utterance]:
         """One decoded frame. `speaking`: the device is playing; `busy`: the previous utterance is in ASR."""
         if not self.active:
             return []
-        if busy or (speaking and self.mode == "auto"):
+        if busy or (speaking and self.mode is ListenMode.AUTO):
             if self._state is not _State.IDLE or self._utt_bytes:
                 self._reset()
             return []
         samples = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0
         voiced_windows = self._run_vad(samples)
-        if self.mode == "manual":
+        if self.mode is ListenMode.MANUAL:
             self._voiced += voiced_windows * WINDOW_SAMPLES
             self._append(pcm)
             return []
@@ -164,7 +165,7 @@ class Segmenter:
 
     def _finish(self, *, forced: bool) -> list[Utterance]:
         """End the current utterance: speech long enough -> ASR; a click or nothing -> dropped."""
-        collecting = self._state is _State.SPEECH or (self.mode == "manual" and forced)
+        collecting = self._state is _State.SPEECH or (self.mode is ListenMode.MANUAL and forced)
         out: list[Utterance] = []
         if collecting and self._overflow:
             out = [Utterance("too_long", voiced_ms=self._voiced_ms())]
@@ -226,7 +227,7 @@ class VoiceListener:
         self.last_speech_end: float | None = None         # when the VAD ended the last utterance (for timing)
 
     # -- VoiceInput ----------------------------------------------------------------------------------
-    def listen(self, state: str, mode: str | None) -> None:
+    def listen(self, state: ListenState, mode: ListenMode | None) -> None:
         self._put(("listen", state, mode))
 
     def feed(self, opus_packet: bytes) -> None:
@@ -275,7 +276,7 @@ class VoiceListener:
         assert self._wake is not None
         while True:
             if not self._inbox:
-                timeout = self._gap_s if self._seg.in_speech and self._seg.mode != "manual" else None
+                timeout = self._gap_s if self._seg.in_speech and self._seg.mode is not ListenMode.MANUAL else None
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:

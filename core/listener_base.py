@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.protocol.messages import ListenMode, ListenState
+
 __all__ = ["VoiceCallbacks", "VoiceInput", "VoiceInputFactory", "NullVoiceInput", "NullVoiceInputFactory"]
 
 
@@ -23,7 +25,7 @@ class VoiceCallbacks:
 
 
 class VoiceInput(Protocol):
-    def listen(self, state: str, mode: str | None) -> None:
+    def listen(self, state: ListenState, mode: ListenMode | None) -> None:
         """`listen` message: state start/stop/detect, mode auto/manual/realtime."""
 
     def feed(self, opus_packet: bytes) -> None:
@@ -39,7 +41,7 @@ class VoiceInputFactory(Protocol):
 class NullVoiceInput:
     """Ignores audio: text requests only."""
 
-    def listen(self, state: str, mode: str | None) -> None:
+    def listen(self, state: ListenState, mode: ListenMode | None) -> None:
         return None
 
     def feed(self, opus_packet: bytes) -> None:

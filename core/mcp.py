@@ -1,7 +1,8 @@
 """Server side of the device's MCP channel (docs/xiaozhi-protocol.md §3.6): the device is the MCP *server*.
 
-After a hello with `features.mcp` we send `initialize`, then `tools/list` (following `nextCursor`), and keep the
-tool list; `call()` invokes a device tool (e.g. `self.audio_speaker.set_volume`) and awaits its result.
+After a hello with `features.mcp` we send `initialize`, then `tools/list` (following `nextCursor`, with
+`withUserTools` so the user-only tools such as reboot are listed too), and keep the tool list; `call()` invokes a
+device tool (e.g. `self.audio_speaker.set_volume`) and awaits its result.
 What a device sends is bounded: tool count, name and description lengths, schema size, result text size and depth.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from loguru import logger
 
+from core.protocol.tools import USER_ONLY
 from core.utils import safejson
 
 __all__ = ["McpClient", "McpError", "MAX_TOOLS", "MAX_RESULT_CHARS"]
@@ -50,7 +52,7 @@ class McpClient:
             cursor = ""
             dropped = 0
             for _ in range(MAX_PAGES):
-                result = await self.request("tools/list", {"cursor": cursor})
+                result = await self.request("tools/list", {"cursor": cursor, "withUserTools": True})
                 tools = result.get("tools")
                 if not isinstance(tools, list):
                     raise McpError("tools/list result without a tools list")
@@ -71,6 +73,11 @@ class McpClient:
             self._log.warning("MCP discovery: the device did not answer within {:.0f} s", self._timeout)
         except McpError as exc:
             self._log.warning("MCP discovery failed: {}", exc)
+
+    @property
+    def llm_tools(self) -> dict[str, dict[str, Any]]:
+        """The tools an intent may name: never the user-only ones (the firmware keeps those from its own model)."""
+        return {name: tool for name, tool in self.tools.items() if name not in USER_ONLY}
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         msg_id = next(self._ids)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["Metrics", "NullMetrics", "CONTENT_TYPE", "ffmpeg_children"]
+__all__ = ["Metrics", "NullMetrics", "SessionMetrics", "CONTENT_TYPE", "ffmpeg_children"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NS = "xiaozhi"
@@ -45,6 +45,20 @@ _MAX_LABEL = 48          # label values come from plugins and providers: bound t
 def _label(value: object) -> str:
     text = str(value)[:_MAX_LABEL]
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in text) or "none"
+
+
+class SessionMetrics(Protocol):
+    """What a device session records (Metrics and NullMetrics have it)."""
+
+    def request(self, intent: str, outcome: str) -> None: ...
+
+    def match(self, match_type: str) -> None: ...
+
+    def first_frame(self, seconds: float, cached: bool) -> None: ...
+
+    def stream_started(self) -> None: ...
+
+    def stream_ended(self) -> None: ...
 
 
 class Metrics:

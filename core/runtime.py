@@ -37,6 +37,7 @@ WARM_PHRASES = ("Sorry, I didn't catch that.",)
 
 
 def session_settings(cfg: Config, params: AudioParams) -> SessionSettings:
+    """The session's settings from the config sections that shape it."""
     p = cfg.player
     return SessionSettings(
         sample_rate=params.sample_rate, frame_ms=params.frame_ms, hello_timeout_s=cfg.server.hello_timeout_s,

@@ -1,13 +1,15 @@
 """The WebSocket server: the only module that knows about `websockets`.
 
 Accepts any path (the advertised one is /xiaozhi/v1/), reads the device identity from headers or the query
-string, refuses unauthenticated clients with HTTP 401 at the upgrade, and runs one Session per connection.
-A failing session is logged and closed with 1011; it never affects other devices.
+string, refuses unauthenticated clients with HTTP 401 at the upgrade, and runs one Connection per socket through a
+`WebSocketLink` (core/session/link.py). A failing session is logged and closed with 1011; it never affects other
+devices.
 """
 from __future__ import annotations
 
 import asyncio
 import http
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlsplit
 
 from loguru import logger
@@ -16,11 +18,47 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from core.auth import DeviceIdentity, identity_from
-from core.protocol.errors import CloseCode
+from core.protocol.errors import CloseCode, SendError
 from core.runtime import Runtime
 from core.session.connection import Connection
+from core.session.link import LinkEvent
 
-__all__ = ["DeviceServer"]
+__all__ = ["DeviceServer", "WebSocketLink"]
+
+
+class WebSocketLink:
+    """One device WebSocket: a conversation lasts as long as the socket."""
+    transport = "websocket"
+    persistent = False
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+        self.peer = _peer(ws)
+
+    async def incoming(self) -> AsyncIterator[str | bytes | LinkEvent]:
+        async for message in self._ws:
+            yield message
+
+    def hello_fields(self) -> dict[str, object]:
+        return {}
+
+    def end_conversation(self) -> None:
+        return None
+
+    async def send_text(self, text: str) -> None:
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed as exc:
+            raise SendError("connection closed") from exc
+
+    async def send_audio(self, packet: bytes, timestamp_ms: int) -> None:
+        try:
+            await self._ws.send(packet)
+        except ConnectionClosed as exc:
+            raise SendError("connection closed") from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code, reason)
 
 
 def _identity(request: Request) -> DeviceIdentity:
@@ -45,10 +83,6 @@ class DeviceServer:
         bound = self._server.sockets[0].getsockname()[1]
         logger.info("WebSocket server on ws://{}:{}{}", host, bound, cfg.websocket_path)
         return bound
-
-    @property
-    def sessions(self) -> set[Connection]:
-        return self.connections
 
     def stop_accepting(self) -> None:
         """New connections are refused (503) from now on; live ones go on until closed."""
@@ -88,15 +122,10 @@ class DeviceServer:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         ident = _identity(ws.request)
-
-        async def close(code: int, reason: str) -> None:
-            await ws.close(code, reason)
-
-        conn = Connection(self.rt.session, ident, send_text=ws.send, send_bytes=ws.send, close=close,
-                          peer=_peer(ws))
+        conn = Connection(self.rt.session, ident, WebSocketLink(ws))
         self.connections.add(conn)
         try:
-            await conn.run(ws)
+            await conn.run()
         except ConnectionClosed:
             pass                          # the device vanished; the connection cleaned up in its finally
         except Exception:   # noqa: BLE001 - contain any session bug to this one connection
@@ -113,6 +142,3 @@ def _peer(ws: ServerConnection) -> str:
     except (OSError, TypeError, IndexError):
         return "?"
 
-
-async def wait_forever() -> None:
-    await asyncio.Event().wait()

@@ -75,6 +75,9 @@ class PluginResult:
     actions: tuple[Action, ...] = ()     # carried out by the player, in order, after the speech starts
     match: MatchResult | None = None     # what the matcher decided (logs, `app.py match`)
     announces: bool = False              # `speech` only announces the track (may be shortened when not ready)
+    # A miss: what to say instead when the request suspended an item that should then continue ("I couldn't find
+    # X", with the alternative offered in words); None when this result is no miss.
+    miss_speech: str | None = None
 
     @property
     def play(self) -> Track | None:

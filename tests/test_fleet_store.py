@@ -7,7 +7,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.devices.redis_store import RedisStore, StoreUnavailable
-from core.devices.state import DeviceState, Item, Play
+from core.devices.state import DeviceState, Item, Play, PlaybackState
 from core.devices.store import open_store
 from core.metrics import Metrics
 from tests.fleet_fixtures import RedisServer, free_port
@@ -15,7 +15,8 @@ from tests.fleet_fixtures import RedisServer, free_port
 
 def _story(device_id: str, position_ms: int) -> DeviceState:
     return DeviceState(device_id, item=Item("stories/Bedtime/moon.mp3", "story", "The Moon", position_ms=position_ms),
-                       playing=True, history=(Play("stories/Bedtime/moon.mp3", "story", "The Moon", 1.0e9, 5),),
+                       playback=PlaybackState.PLAYING,
+                       history=(Play("stories/Bedtime/moon.mp3", "story", "The Moon", 1.0e9, 5),),
                        volume=40, updated_at=1.0e9)
 
 

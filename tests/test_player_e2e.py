@@ -227,13 +227,14 @@ async def test_a_changed_file_starts_over_and_says_so(player_catalog: Path, make
 
 async def test_a_position_past_the_end_counts_as_finished(player_config: Any, start_node: Any, tmp_path: Path
                                                           ) -> None:
-    from core.devices.state import DeviceState, Item, Play
+    from core.devices.state import DeviceState, Item, Play, PlaybackState
     from core.devices.store import open_store
     cfg = player_config()
     store = await open_store(cfg.state.url)
     uid = "story/Bedtime/The Tone Story.mp3"
     await store.save(DeviceState("aa:00:00:00:00:0a", item=Item(uid, "story", "The Tone Story", 999_000),
-                                 paused=True, history=(Play(uid, "story", "The Tone Story", 1.0, 999_000),)))
+                                 playback=PlaybackState.PAUSED,
+                                 history=(Play(uid, "story", "The Tone Story", 1.0, 999_000),)))
     await store.close()
     node = await start_node(cfg)
     async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:0a") as client:

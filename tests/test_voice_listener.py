@@ -15,6 +15,7 @@ from aiohttp import web
 
 from core.config import config_from_dict
 from core.listener import ListenerFactory
+from core.protocol.messages import ListenMode, ListenState
 from core.providers.asr.openai import OpenAIASR
 from core.providers.asr.whisper import WhisperASR
 from core.providers.tts.piper import PiperTTS
@@ -72,7 +73,7 @@ async def test_auto_mode_hears_one_utterance_with_the_right_words(phrase: str, s
                                                                    vad: SileroVAD, whisper: WhisperASR) -> None:
     rec = Recorder()
     listener = ListenerFactory(voice_cfg(), whisper, vad).open(rec.callbacks(), device_id="aa:bb")
-    listener.listen("start", "auto")
+    listener.listen(ListenState.START, ListenMode.AUTO)
     packets = device_stream(silence(1.0) + speech[phrase] + silence(2.0), garbage_every=5,
                             app="audio" if phrase == "stop" else "voip")
     assert sum(len(p) <= 3 for p in packets) >= 10            # DTX packets are really in the stream
@@ -90,13 +91,13 @@ async def test_auto_mode_hears_one_utterance_with_the_right_words(phrase: str, s
 async def test_manual_mode_ends_on_listen_stop(speech: dict[str, bytes], vad: SileroVAD, whisper: WhisperASR) -> None:
     rec = Recorder()
     listener = ListenerFactory(voice_cfg(), whisper, vad).open(rec.callbacks(), device_id="aa:bb")
-    listener.listen("start", "manual")
+    listener.listen(ListenState.START, ListenMode.MANUAL)
     packets = device_stream(speech["play twinkle twinkle little star"] + silence(1.5))
     await stream_packets(listener, packets)
     await listener.drained()
     assert listener.processed == len(packets)
     assert rec.utterances == []                              # silence alone doesn't end push-to-talk
-    listener.listen("stop", None)
+    listener.listen(ListenState.STOP, None)
     text = (await wait_for_text(rec)).lower()
     assert "twinkle" in text
     await listener.aclose()
@@ -141,7 +142,7 @@ async def test_silence_dtx_and_garbage_give_nothing_and_never_raise(vad: SileroV
     rec = Recorder()
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
     listener.feed(b"\x01\x02")                                   # before listen start: ignored
-    listener.listen("start", "auto")
+    listener.listen(ListenState.START, ListenMode.AUTO)
     packets = device_stream(silence(3.0), garbage_every=2)
     packets += [bytes([i]) * n for i, n in ((0xFF, 1), (0x7F, 2), (0x00, 3), (0xFC, 1275), (0x4B, 4000))]
     packets += [bytes((i * 37) % 256 for i in range(j, j + 90)) for j in range(60)]
@@ -158,7 +159,7 @@ async def test_hosted_asr_500_becomes_sorry_and_listening_continues(speech: dict
     asr, cfg, uploads, mode = asr_standin
     rec = Recorder()
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
-    listener.listen("start", "auto")
+    listener.listen(ListenState.START, ListenMode.AUTO)
     mode["status"] = 500
     await stream_packets(listener, device_stream(silence(0.5) + speech["stop"] + silence(1.2)))
     assert await wait_for_text(rec) == ""                         # the session says "sorry, I didn't catch that"
@@ -188,13 +189,13 @@ async def test_realtime_barge_in_then_the_interruption_is_transcribed(speech: di
     asr, cfg, uploads, _ = asr_standin
     rec = Recorder(speaking=True)
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
-    listener.listen("start", "auto")
+    listener.listen(ListenState.START, ListenMode.AUTO)
     first = device_stream(silence(0.5) + speech["stop"] + silence(1.2))
     await stream_packets(listener, first)
     await listener.drained()
     assert listener.processed == len(first)
     assert rec.barge_ins == 0 and rec.utterances == []            # auto mode: the device's own output, ignored
-    listener.listen("start", "realtime")
+    listener.listen(ListenState.START, ListenMode.REALTIME)
     await stream_packets(listener, device_stream(silence(0.5) + speech["stop"] + silence(1.2)))
     assert (await wait_for_text(rec)).startswith("heard ")
     assert rec.barge_ins == 1 and len(uploads) == 1
@@ -208,7 +209,7 @@ async def test_too_long_monologue_and_device_that_stops_sending(speech: dict[str
     cfg = config_from_dict({"voice": {"vad": {"max_utterance_s": 3}}}).voice
     rec = Recorder()
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
-    listener.listen("start", "auto")
+    listener.listen(ListenState.START, ListenMode.AUTO)
     ramble = b"".join([speech["tell me a bedtime story"]] * 4)
     await stream_packets(listener, device_stream(ramble + silence(1.0)))
     assert await wait_for_text(rec) == ""                         # over the limit: "sorry", no ASR spent
@@ -224,7 +225,7 @@ async def test_noise_is_not_speech(vad: SileroVAD, asr_standin) -> None:
     asr, cfg, uploads, _ = asr_standin
     rec = Recorder()
     listener = ListenerFactory(cfg, asr, vad).open(rec.callbacks(), device_id="aa:bb")
-    listener.listen("start", "auto")
+    listener.listen(ListenState.START, ListenMode.AUTO)
     packets = device_stream(noise(4.0, rms=2500) + silence(1.0))
     await stream_packets(listener, packets)
     await listener.drained()

@@ -6,6 +6,7 @@ import pytest
 
 from core.config import ConfigError, config_from_dict
 from core.listener import Segmenter
+from core.protocol.messages import ListenMode, ListenState
 from core.providers.vad.base import WINDOW_SAMPLES
 from core.providers.vad.energy import EnergyVAD
 from core.providers.vad.factory import build_vad
@@ -61,7 +62,7 @@ def test_end_of_utterance_follows_min_silence(silero: SileroVAD, phrases: dict[s
                                               min_silence_ms: int) -> None:
     cfg = voice_cfg(min_silence_ms=min_silence_ms).vad
     seg = Segmenter(cfg, silero.new_stream())
-    seg.listen("start", "auto")
+    seg.listen(ListenState.START, ListenMode.AUTO)
     parts = [silence(1.0), phrases["play twinkle twinkle little star"], silence(1.5),
              phrases["tell me a bedtime story"], silence(1.5), phrases["stop"], silence(1.5)]
     ends, offset = [], 0
@@ -82,7 +83,7 @@ def test_end_of_utterance_follows_min_silence(silero: SileroVAD, phrases: dict[s
 
 def test_utterance_keeps_preroll_so_first_syllable_survives(silero: SileroVAD, phrases: dict[str, bytes]) -> None:
     seg = Segmenter(voice_cfg(preroll_ms=600).vad, silero.new_stream())
-    seg.listen("start", "auto")
+    seg.listen(ListenState.START, ListenMode.AUTO)
     speech = phrases["play twinkle twinkle little star"]
     [(_, ev)] = run(seg, silence(2.0) + speech + silence(1.0))
     x = np.frombuffer(ev.pcm, np.int16)
@@ -93,7 +94,7 @@ def test_utterance_keeps_preroll_so_first_syllable_survives(silero: SileroVAD, p
 
 def test_click_and_noise_are_not_utterances(silero: SileroVAD) -> None:
     seg = Segmenter(voice_cfg().vad, silero.new_stream())
-    seg.listen("start", "auto")
+    seg.listen(ListenState.START, ListenMode.AUTO)
     t = np.arange(int(0.08 * 16000)) / 16000
     click = (np.sin(2 * np.pi * 1000 * t) * 12000).astype(np.int16).tobytes()
     assert run(seg, silence(1.0) + click + silence(1.0) + noise(3.0, rms=2000) + silence(1.0)) == []
@@ -101,7 +102,7 @@ def test_click_and_noise_are_not_utterances(silero: SileroVAD) -> None:
 
 def test_too_long_speech_is_reported_once_then_waits_for_silence(silero: SileroVAD, phrases: dict[str, bytes]) -> None:
     seg = Segmenter(voice_cfg(max_utterance_s=3.0).vad, silero.new_stream())
-    seg.listen("start", "auto")
+    seg.listen(ListenState.START, ListenMode.AUTO)
     ramble = b"".join([phrases["tell me a bedtime story"]] * 5)   # ~8 s, short pauses only
     events = run(seg, silence(0.5) + ramble + silence(1.0) + phrases["stop"] + silence(1.0))
     assert [ev.kind for _, ev in events] == ["too_long", "speech"]
@@ -110,30 +111,30 @@ def test_too_long_speech_is_reported_once_then_waits_for_silence(silero: SileroV
 
 def test_manual_mode_keeps_everything_until_stop(silero: SileroVAD, phrases: dict[str, bytes]) -> None:
     seg = Segmenter(voice_cfg().vad, silero.new_stream())
-    seg.listen("start", "manual")
+    seg.listen(ListenState.START, ListenMode.MANUAL)
     pcm = phrases["play twinkle twinkle little star"] + silence(1.5) + phrases["stop"]
     assert run(seg, pcm) == []                     # silence inside does not end a push-to-talk utterance
-    [ev] = seg.listen("stop", None)
+    [ev] = seg.listen(ListenState.STOP, None)
     assert ev.kind == "speech"
     assert abs(len(ev.pcm) - len(pcm)) <= FRAME_BYTES
-    seg.listen("start", "manual")
+    seg.listen(ListenState.START, ListenMode.MANUAL)
     run(seg, silence(2.0))
-    assert seg.listen("stop", None) == []          # a silent press says nothing
+    assert seg.listen(ListenState.STOP, None) == []          # a silent press says nothing
 
 
 def test_auto_mode_ignores_audio_while_device_speaks_but_realtime_barges_in(silero: SileroVAD,
                                                                              phrases: dict[str, bytes]) -> None:
     pcm = silence(0.5) + phrases["stop"] + silence(1.0)
     seg = Segmenter(voice_cfg().vad, silero.new_stream())
-    seg.listen("start", "auto")
+    seg.listen(ListenState.START, ListenMode.AUTO)
     assert run(seg, pcm, speaking=True) == []
-    seg.listen("start", "realtime")
+    seg.listen(ListenState.START, ListenMode.REALTIME)
     assert [ev.kind for _, ev in run(seg, pcm, speaking=True)] == ["barge_in", "speech"]
 
 
 def test_energy_vad_segments_clean_speech(phrases: dict[str, bytes]) -> None:
     seg = Segmenter(voice_cfg(provider="energy").vad, EnergyVAD(12.0).new_stream())
-    seg.listen("start", "auto")
+    seg.listen(ListenState.START, ListenMode.AUTO)
     pcm = silence(1.0) + phrases["play twinkle twinkle little star"] + silence(1.5) + phrases["stop"] + silence(1.5)
     assert [ev.kind for _, ev in run(seg, pcm)] == ["speech", "speech"]
 

@@ -23,7 +23,9 @@ from loguru import logger
 from redis.exceptions import RedisError
 
 from core.config import safe_url
+from core.devices.policy import PolicyRecord
 from core.devices.state import DeviceState, StateError, valid_device_id
+from core.devices.store import legacy_policy
 
 __all__ = ["RedisStore", "StoreUnavailable", "redis_client"]
 
@@ -124,6 +126,17 @@ class RedisStore:
             return False
         self.saves += 1
         return True
+
+    async def load_policy(self, device_id: str) -> PolicyRecord:
+        if not valid_device_id(device_id):
+            return PolicyRecord()
+        try:
+            raw = await self._r.get(self.key(device_id))
+        except (RedisError, OSError) as exc:
+            logger.warning("device state: cannot read the rules of {} from Redis ({}); none apply until the next "
+                           "read", device_id, type(exc).__name__)
+            return PolicyRecord()
+        return legacy_policy(raw) if raw is not None else PolicyRecord()
 
     async def ping(self) -> bool:
         try:

@@ -2,17 +2,21 @@
 
 The player changes it (`dataclasses.replace`), the store saves it as JSON, plugins read it. Parsing a saved state
 never raises past `StateError`, and `from_json` ignores unknown keys, so an older node can read a newer record.
+What plays is one `PlaybackState` (core/session/playback.py owns its transitions). Records written before it existed
+kept two booleans, `playing` and `paused`; they load unchanged (`_playback_of`). The household's rules are not part
+of this record: they live in a `PolicyRecord` of their own (core/devices/policy.py), which sessions never write.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Repeat", "Item", "Play", "Timer", "DeviceState", "StateError", "MAX_STATE_BYTES", "valid_device_id",
-           "evolve"]
+from loguru import logger
+
+__all__ = ["Repeat", "PlaybackState", "Item", "Play", "Timer", "DeviceState", "StateError", "MAX_STATE_BYTES",
+           "valid_device_id"]
 
 SCHEMA = 1
 MAX_STATE_BYTES = 256 * 1024      # a saved record larger than this is corrupt (100 plays + 100 queued uids << this)
@@ -21,6 +25,15 @@ _MAX_ID = 128
 
 class StateError(ValueError):
     """A saved record that cannot be used (corrupt, truncated, wrong types)."""
+
+
+class PlaybackState(StrEnum):
+    """What the device's player is doing; the one truth about playback (transitions: core/session/playback.py)."""
+    IDLE = "idle"              # nothing in hand
+    PLAYING = "playing"        # the item is on the device (or starting)
+    SUSPENDED = "suspended"    # held at its position while the child is heard; `suspended_until` resumes it
+    PAUSED = "paused"          # paused on purpose: resumes where it was, even a song after a reconnect
+    STOPPED = "stopped"        # stopped; the item and its position are remembered for "continue"
 
 
 class Repeat(StrEnum):
@@ -62,8 +75,8 @@ class Timer:
 class DeviceState:
     device_id: str
     item: Item | None = None
-    playing: bool = False         # was playing at the last save (a reconnect does not restart it by itself)
-    paused: bool = False          # paused on purpose ("pause"): resumes where it was even for songs
+    playback: PlaybackState = PlaybackState.IDLE
+    suspended_until: float | None = None   # SUSPENDED: wall time it resumes by itself (None: when answered)
     queue: tuple[str, ...] = ()   # uids; `item` is queue[index] while index >= 0
     index: int = -1
     continuous: bool = False      # advance through the queue by itself (collections, moods, favourites)
@@ -73,7 +86,6 @@ class DeviceState:
     history: tuple[Play, ...] = ()
     favourites: tuple[str, ...] = ()
     volume: int | None = None
-    policy: Mapping[str, Any] = field(default_factory=dict)   # the parents' layer (bedtime, limits, caps)
     updated_at: float = 0.0
     listened_day: str = ""        # local date (YYYY-MM-DD) that listened_s counts for (the daily limit)
     listened_s: float = 0.0       # seconds of songs and stories played on listened_day (0..86400)
@@ -103,7 +115,6 @@ class DeviceState:
     def to_json(self) -> str:
         data = asdict(self)
         data["schema"] = SCHEMA
-        data["policy"] = dict(self.policy)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -181,23 +192,41 @@ def _state(raw: dict[str, Any], device_id: str) -> DeviceState:
     history = raw.get("history", [])
     if not isinstance(history, list) or len(history) > 1000:
         raise TypeError("history must be a list")
-    policy = raw.get("policy", {})
-    if not isinstance(policy, dict):
-        raise TypeError("policy must be an object")
     volume = raw.get("volume")
+    item = _item(raw["item"]) if raw.get("item") is not None else None
+    playback = _playback_of(raw, item is not None, device_id)
+    until = raw.get("suspended_until")
     return DeviceState(
         device_id=device_id,
-        item=_item(raw["item"]) if raw.get("item") is not None else None,
-        playing=bool(raw.get("playing")), paused=bool(raw.get("paused")),
+        item=item, playback=playback,
+        suspended_until=_num(until, "suspended_until") if until is not None and playback is PlaybackState.SUSPENDED
+        else None,
         queue=_uids(raw.get("queue", []), "queue", 10_000), index=_int(raw.get("index", -1), "index", -1),
         continuous=bool(raw.get("continuous")), repeat=Repeat(raw.get("repeat", "off")),
         shuffle=bool(raw.get("shuffle")), timer=timer, history=tuple(_play(p) for p in history),
         favourites=_uids(raw.get("favourites", []), "favourites", 10_000),
         volume=_opt(volume, lambda v, n: _int(v, n, 0, 100), "volume"),
-        policy=policy, updated_at=_num(raw.get("updated_at", 0.0), "updated_at"),
+        updated_at=_num(raw.get("updated_at", 0.0), "updated_at"),
         listened_day=_str(raw.get("listened_day", ""), "listened_day", 10),
         listened_s=min(86400.0, max(0.0, _num(raw.get("listened_s", 0.0), "listened_s"))))
 
 
-def evolve(state: DeviceState, **changes: Any) -> DeviceState:
-    return replace(state, **changes)
+def _playback_of(raw: dict[str, Any], has_item: bool, device_id: str) -> PlaybackState:
+    """The stored playback state; records older than the enum say `playing`/`paused`. Nothing in hand is IDLE, and
+    an item in hand is never IDLE (it is remembered: STOPPED)."""
+    if "playback" in raw:
+        try:
+            state = PlaybackState(raw["playback"])
+        except ValueError:
+            logger.warning("device state of {}: unknown playback state {!r}; read as not playing", device_id,
+                           str(raw["playback"])[:20])
+            state = PlaybackState.IDLE
+    elif raw.get("paused"):
+        state = PlaybackState.PAUSED
+    elif raw.get("playing"):
+        state = PlaybackState.PLAYING
+    else:
+        state = PlaybackState.STOPPED
+    if not has_item:
+        return PlaybackState.IDLE
+    return PlaybackState.STOPPED if state is PlaybackState.IDLE else state

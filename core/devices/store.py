@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -19,9 +20,10 @@ from typing import Protocol
 
 from loguru import logger
 
+from core.devices.policy import PolicyRecord
 from core.devices.state import DeviceState, StateError, valid_device_id
 
-__all__ = ["DeviceStore", "MemoryStore", "SqliteStore", "open_store"]
+__all__ = ["DeviceStore", "MemoryStore", "SqliteStore", "open_store", "legacy_policy"]
 
 
 class DeviceStore(Protocol):
@@ -31,6 +33,10 @@ class DeviceStore(Protocol):
 
     async def save(self, state: DeviceState) -> bool:
         """Persist `state`; False (logged) when it could not be written. Never raises."""
+        ...
+
+    async def load_policy(self, device_id: str) -> PolicyRecord:
+        """The household's rules for the device (never set: an empty record). Never raises."""
         ...
 
     async def ping(self) -> bool:
@@ -55,6 +61,10 @@ class MemoryStore:
     async def save(self, state: DeviceState) -> bool:
         self._rows[state.device_id] = state.to_json()
         return True
+
+    async def load_policy(self, device_id: str) -> PolicyRecord:
+        row = self._rows.get(device_id)
+        return legacy_policy(row) if row is not None else PolicyRecord()
 
     async def ping(self) -> bool:
         return True
@@ -137,6 +147,18 @@ class SqliteStore:
                            device_id, exc)
             return DeviceState(device_id)
 
+    async def load_policy(self, device_id: str) -> PolicyRecord:
+        if self._fallback is not None:
+            return await self._fallback.load_policy(device_id)
+        if not valid_device_id(device_id):
+            return PolicyRecord()
+        try:
+            row = await self._run(self._select, device_id)
+        except sqlite3.Error as exc:
+            logger.warning("device state: cannot read the rules of {} ({}); none apply", device_id, exc)
+            return PolicyRecord()
+        return legacy_policy(row) if row is not None else PolicyRecord()
+
     def _select(self, device_id: str) -> str | None:
         assert self._db is not None
         row = self._db.execute("SELECT state FROM devices WHERE device_id = ?", (device_id,)).fetchone()
@@ -178,6 +200,16 @@ class SqliteStore:
             db, self._db = self._db, None
             await self._run(db.close)
         self._pool.shutdown(wait=False)
+
+
+def legacy_policy(row: str | bytes) -> PolicyRecord:
+    """The rules kept inside a device record written before they had a record of their own."""
+    try:
+        raw = json.loads(row)
+    except (ValueError, RecursionError):
+        return PolicyRecord()
+    embedded = raw.get("policy") if isinstance(raw, dict) else None
+    return PolicyRecord.from_legacy(embedded) if isinstance(embedded, dict) else PolicyRecord()
 
 
 async def open_store(url: str) -> DeviceStore:

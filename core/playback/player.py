@@ -3,7 +3,8 @@ the modes (repeat, shuffle, continuous), the sleep timer, history and favourites
 
 Sans-I/O and synchronous: it turns plugin actions and playback progress into a new `DeviceState` (frozen) and
 tells the session what to render next. Time comes in as arguments (wall clock, epoch seconds), so tests drive it
-without sleeping.
+without sleeping. It keeps the data of playback; whether the item plays, is held, paused or stopped is the
+`PlaybackState`, changed only by core/session/playback.py through `set_playback`.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from core.content.types import Kind, Track
-from core.devices.state import DeviceState, Item, Play, Timer
+from core.devices.state import DeviceState, Item, Play, PlaybackState, Timer
 from plugins_func.actions import Action, CancelTimer, Enqueue, Favourite, PlayTrack, SetModes, SetTimer
 
 __all__ = ["ResumeRules", "Player"]
@@ -39,13 +40,17 @@ class Player:
 
     @classmethod
     def restored(cls, state: DeviceState, cfg: ResumeRules, tracks: TrackLookup) -> Player:
-        """A saved state at the start of a new connection: nothing plays by itself; the resume rules apply."""
+        """A saved state at the start of a new connection: the resume rules apply to the position (the session
+        decides that nothing plays by itself)."""
         item = state.item
-        if item is not None and not state.paused:
+        if item is not None and state.playback is not PlaybackState.PAUSED:
             keep = cfg.stories_resume if item.kind == Kind.STORY.value else cfg.songs_resume_after_disconnect
             if not keep:
                 item = replace(item, position_ms=0)
-        return cls(replace(state, item=item, playing=False), cfg, tracks)
+        return cls(replace(state, item=item), cfg, tracks)
+
+    def set_playback(self, playback: PlaybackState, suspended_until: float | None = None) -> None:
+        self.state = replace(self.state, playback=playback, suspended_until=suspended_until)
 
     # ------------------------------------------------------------------ plugin actions
 
@@ -72,7 +77,7 @@ class Player:
             self.state = replace(s, favourites=favs)
 
     def play(self, action: PlayTrack) -> None:
-        """Make `action.track` the item in hand (it becomes `playing` once its first frame is out)."""
+        """Make `action.track` the item in hand, from `action.start_ms`."""
         s = self.state
         t = action.track
         if action.keep_queue and s.queue:
@@ -90,24 +95,17 @@ class Player:
         item = Item(uid=t.uid, kind=t.kind.value, title=t.display_title, position_ms=max(0, action.start_ms),
                     etag=s.item.etag if same and s.item else None,     # the version the position belongs to
                     duration_ms=int(t.duration * 1000) if t.duration else None)
-        self.state = replace(s, item=item, queue=queue, index=index, continuous=continuous, paused=False)
+        self.state = replace(s, item=item, queue=queue, index=index, continuous=continuous)
 
-    def pause(self, position_ms: int | None) -> None:
-        self._at(position_ms)
-        self.state = replace(self.state, playing=False, paused=self.state.item is not None)
+    def near_end(self) -> bool:
+        """The item in hand stopped this close to its end counts as finished."""
+        item = self.state.item
+        return item is not None and _near_end(item, self.cfg.finished_within_ms)
 
-    def stop(self, position_ms: int | None) -> None:
-        """Stopped: remembered for "continue" unless it was practically over."""
-        self._at(position_ms)
-        s = self.state
-        if s.item is not None and _near_end(s.item, self.cfg.finished_within_ms):
-            self._mark_finished()
-            s = replace(self.state, item=None)
-        self.state = replace(s, playing=False, paused=False)
-
-    def interrupted(self, position_ms: int | None) -> None:
-        """Suspended while the child is heard: the item and its position are kept, `playing` stays as it was."""
-        self._at(position_ms)
+    def drop_finished(self) -> None:
+        """The item was practically over when it stopped: it goes to the history as finished, not to "continue"."""
+        self._mark_finished()
+        self.state = replace(self.state, item=None)
 
     # ------------------------------------------------------------------ playback progress
 
@@ -131,10 +129,17 @@ class Player:
             history = (replace(head, position_ms=start_ms), *history[1:])        # a resume continues its entry
         else:
             history = (Play(track.uid, track.kind.value, track.display_title, now, start_ms), *history)
-        self.state = replace(s, item=item, index=index, playing=True, paused=False,
-                             history=history[: self.cfg.history_max])
+        self.state = replace(s, item=item, index=index, history=history[: self.cfg.history_max])
 
-    def progress(self, position_ms: int) -> None:
+    def counted(self, day: str, seconds: float) -> None:
+        """Today's listening, as the parents' rules counted it."""
+        self.state = replace(self.state, listened_day=day, listened_s=seconds)
+
+    def volume_is(self, level: int) -> None:
+        self.state = replace(self.state, volume=level)
+
+    def at(self, position_ms: int | None) -> None:
+        """Where the device is in the item (None: unknown, nothing changes)."""
         self._at(position_ms)
 
     def peek_next(self) -> Track | None:
@@ -161,13 +166,13 @@ class Player:
         self._mark_finished()
         s = self.state
         timer = None if s.timer is not None and s.timer.after_item else s.timer
-        self.state = replace(s, item=None, playing=False, timer=timer)
+        self.state = replace(s, item=None, timer=timer)
 
     def failed(self) -> None:
         """The item could not be played: forget it (it is not something to continue)."""
         s = self.state
         history = s.history[1:] if s.history and s.item and s.history[0].uid == s.item.uid else s.history
-        self.state = replace(s, item=None, playing=False, paused=False, history=history)
+        self.state = replace(s, item=None, history=history)
 
     def timer_due(self, now: float, fade_s: float) -> str | None:
         """"fade" when a timed stop is `fade_s` away, "stop" when it is due, else None."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -15,9 +16,9 @@ from core.utils import safejson
 
 __all__ = [
     "ListenState", "ListenMode", "TtsState",
-    "Hello", "Listen", "Abort", "Mcp", "Iot", "Unknown", "Invalid", "ClientMessage",
-    "parse_message", "ServerHello", "Stt", "Tts", "LlmEmotion", "McpMessage", "Alert", "ServerMessage", "encode",
-    "clean_text",
+    "Hello", "Listen", "Abort", "Mcp", "Goodbye", "Iot", "Unknown", "Invalid", "ClientMessage",
+    "parse_message", "ServerHello", "Stt", "Tts", "LlmEmotion", "McpMessage", "Alert", "ServerGoodbye",
+    "ServerMessage", "encode", "clean_text", "UDP_TRANSPORT",
 ]
 
 
@@ -40,9 +41,12 @@ class TtsState(StrEnum):
     STOP = "stop"
 
 
+UDP_TRANSPORT = "udp"      # the hello's transport over MQTT: audio goes in encrypted UDP datagrams, raw Opus
+
+
 @dataclass(frozen=True, slots=True)
 class Hello:
-    version: int                        # binary framing version the device will use (1, 2, 3)
+    version: int                        # binary framing version the device will use (1, 2, 3); over UDP always 3
     features: dict[str, Any] = field(default_factory=dict)
     transport: str = "websocket"
     audio_format: str = "opus"          # uplink audio params (ours may differ; the device follows our hello)
@@ -73,6 +77,12 @@ class Mcp:
 
 
 @dataclass(frozen=True, slots=True)
+class Goodbye:
+    """MQTT: the device closed the conversation's audio channel (anchors: the device sends it, then idles)."""
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Iot:
     """Legacy firmware (< 1.8) IoT descriptors/states; accepted and ignored."""
     data: dict[str, Any]
@@ -88,7 +98,7 @@ class Invalid:
     reason: str
 
 
-ClientMessage = Hello | Listen | Abort | Mcp | Iot | Unknown | Invalid
+ClientMessage = Hello | Listen | Abort | Mcp | Goodbye | Iot | Unknown | Invalid
 
 _MAX_TEXT = 4096   # longest utterance text we keep (a 10 kB "utterance" is truncated, not rejected)
 MAX_MESSAGE_CHARS = 1 << 20   # websockets already caps frames at server.max_message_bytes; this bounds direct callers
@@ -118,6 +128,9 @@ def parse_message(text: str, *, max_chars: int = MAX_MESSAGE_CHARS, max_depth: i
         if not isinstance(payload, dict):
             return Invalid("mcp message without an object payload")
         return Mcp(payload)
+    if kind == "goodbye":
+        sid = obj.get("session_id")
+        return Goodbye(clean_text(sid[:64]) if isinstance(sid, str) else None)
     if kind == "iot":
         return Iot(obj)
     return Unknown(clean_text(kind[:40]))
@@ -172,13 +185,15 @@ def _parse_listen(obj: dict[str, Any]) -> Listen | Invalid:
 
 @dataclass(frozen=True, slots=True)
 class ServerHello:
-    """§2.2: type + transport are mandatory (firmware dereferences a missing transport);
-    audio_params is OUR downlink."""
+    """§2.2: type + transport are mandatory (firmware dereferences a missing transport); audio_params is OUR
+    downlink. Over MQTT the transport adds its `udp` block (a fresh key per hello) when the message is encoded."""
     sample_rate: int
     frame_ms: int = 60
+    udp: bool = False                   # the device said transport "udp": answer as the MQTT gateway does
 
     def fields(self) -> dict[str, Any]:
-        return {"type": "hello", "version": 1, "transport": "websocket",
+        return {"type": "hello", "version": 3 if self.udp else 1,
+                "transport": UDP_TRANSPORT if self.udp else "websocket",
                 "audio_params": {"format": "opus", "sample_rate": self.sample_rate, "channels": 1,
                                  "frame_duration": self.frame_ms}}
 
@@ -235,12 +250,21 @@ class Alert:
         return {"type": "alert", "status": self.status, "message": self.message, "emotion": self.emotion}
 
 
-ServerMessage = ServerHello | Stt | Tts | LlmEmotion | McpMessage | Alert
+@dataclass(frozen=True, slots=True)
+class ServerGoodbye:
+    """MQTT: the conversation is over; the device closes its audio channel (only for its current session id)."""
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": "goodbye"}
 
 
-def encode(msg: ServerMessage, session_id: str) -> str:
-    """The JSON text frame for `msg`, with the session id."""
-    return json.dumps({**msg.fields(), "session_id": session_id}, ensure_ascii=False, separators=(",", ":"))
+ServerMessage = ServerHello | Stt | Tts | LlmEmotion | McpMessage | Alert | ServerGoodbye
+
+
+def encode(msg: ServerMessage, session_id: str, extra: Mapping[str, object] | None = None) -> str:
+    """The JSON text frame for `msg`, with the session id (and the transport's fields of a hello, `extra`)."""
+    return json.dumps({**msg.fields(), **(extra or {}), "session_id": session_id}, ensure_ascii=False,
+                      separators=(",", ":"))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

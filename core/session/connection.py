@@ -1,7 +1,8 @@
-"""The connection shell: the only I/O around the session core.
+"""The connection shell: the only I/O around the session core, for any transport (core/session/link.py).
 
-It owns the socket's send/close functions, one `TaskGroup` (reader, actor, ticker, the turn being rendered, the
-request being understood, device-tool calls), feeds the core with events and carries out its actions in order.
+It owns the link, one `TaskGroup` (reader, actor, ticker, the turn being rendered, the request being understood,
+device-tool calls), feeds the core with events and carries out its actions in order. It decides nothing: commands
+from the operator or the parents go in as events (`command`), the outside reads a typed `view()`.
 Ordering rule: actions run one after another in the actor; the consequences of a cancelled turn (its `tts stop`,
 its saved position) run before whatever was queued after the cancel, so no frame or stop crosses a new turn.
 """
@@ -11,44 +12,44 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, assert_never
 
 from loguru import logger
 
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.auth import DeviceIdentity
 from core.content.types import Track
+from core.devices.commands import Command, PolicyUpdated
 from core.devices.directory import DeviceDirectory
-from core.devices.state import valid_device_id
+from core.devices.state import DeviceState, valid_device_id
 from core.devices.store import DeviceStore, MemoryStore
+from core.devices.view import SessionView
 from core.listener_base import VoiceCallbacks, VoiceInputFactory
 from core.mcp import McpClient, McpError
-from core.metrics import NullMetrics
-from core.playback.turn import EndOfTurn, FrameSource, SpeechSource, TurnCallbacks, TurnRenderer
+from core.metrics import Metrics, NullMetrics
+from core.playback.turn import EndOfTurn, FrameSource, SpeechSource, Turn, TurnCallbacks, TurnRenderer
 from core.protocol import framing
 from core.protocol import messages as m
 from core.protocol.errors import CloseCode, SendError
 from core.session import events as ev
 from core.session.core import SessionCore, SessionSettings
+from core.session.link import AudioChannelLost, Link
 from core.understand import Understander
 from plugins_func.registry import CatalogView, PluginContext
 
-__all__ = ["Connection", "SessionDeps"]
+__all__ = ["Connection", "SessionDeps", "ContentView"]
 
-SendText = Callable[[str], Awaitable[None]]
-SendBytes = Callable[[bytes], Awaitable[None]]
-CloseFn = Callable[[int, str], Awaitable[None]]
-
-VOLUME_STATUS_TOOL = "self.get_device_status"
-VOLUME_SET_TOOL = "self.audio_speaker.set_volume"
-_TICK_S = 0.25
+_TICK_S = 0.25            # while something is in flight: positions, grace ends, the rules' once-a-second checks
+_IDLE_TICK_S = 1.0        # otherwise (an idle MQTT speaker needs only its timers and the household's clock)
 
 
-class _Content:
-    """What a connection needs of the content service (catalog view and playable sources)."""
-    matcher: CatalogView
+class ContentView(Protocol):
+    """What a session needs of the content service: the catalog view and playable sources."""
+
+    @property
+    def matcher(self) -> CatalogView: ...
 
     async def audio_source(self, track: Track) -> AudioSource: ...
 
@@ -58,7 +59,7 @@ class SessionDeps:
     """Exactly what a session uses; built once per process (core/runtime.py)."""
     settings: SessionSettings
     params: AudioParams
-    content: Any                       # ContentService: .matcher (CatalogView) and .audio_source(track)
+    content: ContentView
     pipeline: FrameSource
     speech: SpeechSource
     understand: Understander
@@ -69,31 +70,29 @@ class SessionDeps:
     recent_history: int = 5
     lead_frames: int = 3
     stop_grace_s: float = 0.12
-    metrics: Any = None                # core.metrics.Metrics (requests, matches, first frames, streams, store)
+    metrics: Metrics | None = None
 
 
 class Connection:
-    """One device connection. `run(incoming)` returns when the device has gone and everything is saved."""
+    """One device connection. `run()` returns when the device has gone and everything is saved."""
 
-    def __init__(self, deps: SessionDeps, ident: DeviceIdentity, *, send_text: SendText, send_bytes: SendBytes,
-                 close: CloseFn, peer: str = "") -> None:
+    def __init__(self, deps: SessionDeps, ident: DeviceIdentity, link: Link) -> None:
         self.deps = deps
+        self.link = link
         self.session_id = str(uuid.uuid4())
         given = ident.device_id
         self.persist = bool(given) and valid_device_id(given)
         self.device_id = given if self.persist else f"anon-{uuid.uuid4().hex[:8]}"
-        self.log = logger.bind(device=self.device_id[:64], session=self.session_id[:8], peer=peer)
+        self.log = logger.bind(device=self.device_id[:64], session=self.session_id[:8], peer=link.peer)
         if given and not self.persist:
             self.log.warning("Device-Id of {} characters is not usable; state is kept for this connection only",
                              len(given))
         self._store: DeviceStore = deps.store if self.persist else MemoryStore()
         self.metrics = deps.metrics if deps.metrics is not None else NullMetrics()
-        self._send_text_raw = send_text
-        self._send_bytes_raw = send_bytes
-        self._close_raw = close
         self.connected_at = time.time()
-        self.core = SessionCore(self.device_id, ident.protocol_version, deps.settings, self._track,
-                                now=time.monotonic(), log=self.log, report=self._report)
+        self.core = SessionCore(self.device_id, ident.protocol_version, deps.settings, deps.content.matcher.track,
+                                now=time.monotonic(), persistent=link.persistent, log=self.log,
+                                metrics=self.metrics)
         self.renderer = TurnRenderer(
             send_json=self.send, send_audio=self._send_audio, files=deps.pipeline, speech=deps.speech,
             open_source=self._open_source, params=deps.params, lead_frames=deps.lead_frames,
@@ -115,7 +114,6 @@ class Connection:
         self._understand_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()          # our close went out and the state was saved
         self._closing = False
-        self._saved_at = 0.0
 
     # ------------------------------------------------------------------ the directory's Owner
 
@@ -128,69 +126,63 @@ class Connection:
             self.dispatch(ev.Evict(code, reason))
         await self._closed.wait()
 
-    def snapshot(self) -> dict[str, Any]:
-        st = self.core.device_state()
-        item = st.item
-        pos = self.renderer.progress.position_ms() if self.core.position_needed() else None
-        return {"device_id": self.device_id, "session_id": self.session_id, "state": self.core.state.value,
-                "listen_mode": self.core.listen_mode.value if self.core.listen_mode else None,
-                "now_playing": {"uid": item.uid, "title": item.title,
-                                "position_ms": pos if pos is not None else item.position_ms} if item else None,
-                "last_request": self.core.last_request, "last_match": self.core.last_match,
-                "connected_at": self.connected_at}
+    def command(self, cmd: Command) -> bool:
+        """A command from the operator, the parents or another node; the core decides what it means."""
+        if self._closing:
+            return False
+        self.dispatch(cmd)
+        return True
 
-    def set_policy(self, policy: dict[str, Any]) -> bool:
-        """The parents changed this device's rules: the live session applies and saves them (False while the
-        device's state is still loading: they apply once it is loaded, and the caller saves them to the store)."""
-        actions = self.core.set_policy(policy)
-        cap = policy.get("max_volume")
-        if actions and isinstance(cap, int) and VOLUME_SET_TOOL in self.mcp.tools:
-            actions.append(ev.VolumeChange(0, VOLUME_SET_TOOL, cap))     # a lower cap turns the speaker down now
-        if actions and not self._closing:
-            self._actions.put_nowait(actions)
-        return bool(actions)
+    def view(self) -> SessionView:
+        core = self.core
+        pos = self.renderer.progress.position_ms() if core.position_needed() else None
+        return SessionView(
+            device_id=self.device_id, session_id=self.session_id, transport=self.link.transport,
+            state=core.summary(), conversation=core.conversation.state.value,
+            playback=core.playback.state.value if core.playback else "idle",
+            listen_mode=core.conversation.listen_mode.value if core.conversation.listen_mode else None,
+            now_playing=core.now_playing(pos), last_request=core.conversation.last_request,
+            last_match=core.conversation.last_match, connected_at=self.connected_at, status=core.status)
 
-    def device_state(self) -> Any:
+    def device_state(self) -> DeviceState:
         return self.core.device_state()
 
-    async def control(self, msg: Any) -> None:
-        """A command for this device from the node's HTTP side or another node (core/fleet/directory.py): the
-        parents' new rules, the operator's stop (as the device's button: remembered for "continue") or volume
-        (within the parents' cap)."""
-        from core.devices.policy import load as load_policy
-        from core.fleet.messages import SetPolicy, SetVolume, StopDevice
-        if isinstance(msg, SetPolicy):
-            self.set_policy(dict(msg.policy))
-        elif isinstance(msg, StopDevice):
-            self.dispatch(ev.TextIn('{"type":"abort"}'))
-        elif isinstance(msg, SetVolume):
-            cap = load_policy(self.core.device_state().policy).max_volume
-            level = min(msg.volume, cap) if cap is not None else msg.volume
-            try:
-                await self.mcp.call(VOLUME_SET_TOOL, {"volume": level})
-            except (McpError, TimeoutError) as exc:
-                self.log.warning("operator volume {} failed: {}", level, exc)
-                return
-            self.log.info("operator volume -> {}", level)
-            self.dispatch(ev.ToolDone(True, level))
+    async def control(self, msg: object) -> None:
+        """transitional: the fleet's operator messages until the bus carries commands."""
+        from core.devices.commands import SetVolume, StopNow
+        from core.fleet.messages import SetVolume as SetVolumeMsg
+        from core.fleet.messages import StopDevice
+        if isinstance(msg, StopDevice):
+            self.command(StopNow())
+        elif isinstance(msg, SetVolumeMsg):
+            self.command(SetVolume(msg.volume))
+
+    def snapshot(self) -> dict[str, Any]:
+        """transitional: the node's snapshot until it reads `view()`."""
+        return self.view().to_dict()
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(self, incoming: AsyncIterable[str | bytes]) -> None:
-        self.log.info("connected (protocol v{})", self.core.version)
+    async def run(self) -> None:
+        self.log.info("connected over {} (protocol v{})", self.link.transport, self.core.version)
         self.metrics.device_connected()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 actor = tg.create_task(self._actor(), name=f"actions-{self.session_id[:8]}")
                 ticker = tg.create_task(self._ticker(), name=f"tick-{self.session_id[:8]}")
+                self._queue(self.core.start())
                 try:
-                    async for message in incoming:
-                        if isinstance(message, str):
-                            self.dispatch(ev.TextIn(message))
+                    async for item in self.link.incoming():
+                        if isinstance(item, str):
+                            self.dispatch(ev.TextIn(item))
+                        elif isinstance(item, bytes):
+                            self.dispatch(ev.BinaryIn(item))
+                        elif isinstance(item, AudioChannelLost):
+                            self.dispatch(ev.ChannelLost(item.reason))
                         else:
-                            self.dispatch(ev.BinaryIn(message))
-                except Exception as exc:   # noqa: BLE001 - the transport ended abnormally: still a disconnect
+                            assert_never(item)
+                except Exception as exc:  # noqa: BLE001 - the transport ended abnormally: still a disconnect
                     self.log.debug("connection ended: {}", type(exc).__name__)
                 finally:
                     ticker.cancel()
@@ -215,7 +207,9 @@ class Connection:
 
     def dispatch(self, event: ev.Event) -> None:
         """Feed the core; answers the renderer needs at once go to it directly, the rest to the actor."""
-        actions = self.core.handle(event, time.monotonic(), time.time())
+        self._queue(self.core.handle(event, time.monotonic(), time.time()))
+
+    def _queue(self, actions: list[ev.Action]) -> None:
         rest = []
         for action in actions:
             if isinstance(action, ev.Continue):
@@ -237,55 +231,58 @@ class Connection:
                 await self._do(action)
             except SendError:
                 await self._send_failed()
-            except Exception:   # noqa: BLE001 - one failing action must not end the session
+            except Exception:  # noqa: BLE001 - one failing action must not end the session
                 self.log.exception("action {} failed", type(action).__name__)
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(_TICK_S)
+            await asyncio.sleep(_TICK_S if self.core.busy or self.core.speaking else _IDLE_TICK_S)
             pos = self.renderer.progress.position_ms() if self.core.position_needed() else None
             self.dispatch(ev.Tick(time.monotonic(), time.time(), pos))
 
     # ------------------------------------------------------------------ actions
 
-    async def _do(self, a: ev.Action) -> None:  # noqa: C901 - one branch per action type, nothing more
-        if isinstance(a, ev.Send):
-            await self.send(a.message)
-        elif isinstance(a, ev.StartTurn):
-            self.renderer.reset(a.turn.id)
-            self._turn_task = self._spawn(lambda: self._render(a.turn), f"turn-{a.turn.id}")
-        elif isinstance(a, ev.CancelTurn):
-            await self._cancel_turn(a.reason)
-        elif isinstance(a, ev.Understand):
-            if self._understand_task is not None and not self._understand_task.done():
-                self._understand_task.cancel()
-            self._understand_task = self._spawn(lambda: self._understand(a.request_id, a.text), "understand")
-        elif isinstance(a, ev.CancelUnderstanding):
-            if self._understand_task is not None and not self._understand_task.done():
-                self._understand_task.cancel()
-        elif isinstance(a, ev.SaveState):
-            await self._save()
-        elif isinstance(a, ev.LoadState):
-            self._spawn(self._load, "load-state")
-        elif isinstance(a, ev.Close):
-            self._closing = True
-            with contextlib.suppress(Exception):
-                await self._close_raw(int(a.code), a.reason)
-            self._closed.set()
-        elif isinstance(a, ev.FadeOut):
-            self.renderer.fade_out(a.seconds)
-        elif isinstance(a, ev.VolumeChange):
-            self._spawn(lambda: self._volume(a), "volume")
-        elif isinstance(a, ev.CallTool):
-            self._spawn(lambda: self._call_tool(a), "device-tool")
-        elif isinstance(a, ev.McpIn):
-            self.mcp.on_message(a.payload)
-        elif isinstance(a, ev.McpDiscover):
-            self._spawn(self.mcp.discover, "mcp-discover")
-        elif isinstance(a, ev.VoiceListen):
-            self.voice.listen(a.state.value, a.mode.value if a.mode else None)
-        else:
-            self.log.warning("unhandled action {}", type(a).__name__)
+    async def _do(self, a: ev.Action) -> None:
+        match a:
+            case ev.Send(message):
+                await self.send(message)
+            case ev.StartTurn(turn):
+                self.renderer.reset(turn.id)
+                self._turn_task = self._spawn(lambda: self._render(turn), f"turn-{turn.id}")
+            case ev.CancelTurn(reason):
+                await self._cancel_turn(reason)
+            case ev.Understand(request_id, text):
+                self._cancel_understanding()
+                self._understand_task = self._spawn(lambda: self._understand(request_id, text), "understand")
+            case ev.CancelUnderstanding():
+                self._cancel_understanding()
+            case ev.SaveState():
+                await self._save()
+            case ev.LoadState():
+                self._spawn(self._load, "load-state")
+            case ev.LoadPolicy():
+                self._spawn(self._load_policy, "load-policy")
+            case ev.Close(code, reason):
+                self._closing = True
+                with contextlib.suppress(Exception):
+                    await self.link.close(int(code), reason)
+                self._closed.set()
+            case ev.EndConversation():
+                self.link.end_conversation()
+            case ev.FadeOut(seconds):
+                self.renderer.fade_out(seconds)
+            case ev.CallTool():
+                self._spawn(lambda: self._call_tool(a), "device-tool")
+            case ev.McpIn(payload):
+                self.mcp.on_message(payload)
+            case ev.McpDiscover():
+                self._spawn(self._discover, "mcp-discover")
+            case ev.VoiceListen(state, mode):
+                self.voice.listen(state, mode)
+            case ev.Continue() | ev.VoiceFeed():
+                raise AssertionError("handled on dispatch")
+            case _:
+                assert_never(a)
 
     def _spawn(self, work: Callable[[], Awaitable[Any]], name: str) -> asyncio.Task[Any] | None:
         """Run `work()` in the connection's TaskGroup. The coroutine is created inside the task, so work that is
@@ -305,7 +302,7 @@ class Connection:
             raise
         except SendError:
             await self._send_failed()
-        except Exception:   # noqa: BLE001 - contained to this piece of work
+        except Exception:  # noqa: BLE001 - contained to this piece of work
             self.log.exception("session task failed")
 
     async def _send_failed(self) -> None:
@@ -315,20 +312,24 @@ class Connection:
         self.log.info("send failed; closing")
         self._closing = True
         with contextlib.suppress(Exception):
-            await self._close_raw(int(CloseCode.INTERNAL), "send failed")
+            await self.link.close(int(CloseCode.INTERNAL), "send failed")
 
     def _continue(self, a: ev.Continue) -> None:
         if a.turn_id == self.renderer.turn_id:
             self.renderer.inbox.put_nowait(a.segment if a.segment is not None else EndOfTurn())
 
-    async def _render(self, turn: Any) -> None:
+    def _cancel_understanding(self) -> None:
+        if self._understand_task is not None and not self._understand_task.done():
+            self._understand_task.cancel()
+
+    async def _render(self, turn: Turn) -> None:
         try:
             await self.renderer.render(turn)
         except asyncio.CancelledError:
             raise
         except SendError:
             await self._send_failed()
-        except Exception:   # noqa: BLE001 - the turn ends; the session goes on
+        except Exception:  # noqa: BLE001 - the turn ends; the session goes on
             self.log.exception("turn {} failed", turn.id)
             with contextlib.suppress(SendError):
                 await self.send(m.Tts(m.TtsState.STOP))
@@ -352,13 +353,13 @@ class Connection:
 
     async def _understand(self, request_id: int, text: str) -> None:
         deps = self.deps
-        ctx = PluginContext(catalog=deps.content.matcher, device=self.core.device_state(), tools=dict(self.mcp.tools),
+        ctx = PluginContext(catalog=deps.content.matcher, device=self.core.device_state(), tools=self.mcp.llm_tools,
                             on_miss=deps.on_miss, recent_size=deps.recent_history)
         try:
             understood = await deps.understand(text, ctx)
         except asyncio.CancelledError:
             raise
-        except Exception:   # noqa: BLE001 - one bad request must not end the session
+        except Exception:  # noqa: BLE001 - one bad request must not end the session
             self.log.exception("understanding {!r} failed", text[:80])
             self.dispatch(ev.UnderstandFailed(request_id))
             return
@@ -369,83 +370,67 @@ class Connection:
             await self.deps.directory.claim(self)
         t = time.perf_counter()
         state = await self._store.load(self.device_id)
+        policy = await self._store.load_policy(self.device_id)
         self.metrics.store_latency("load", time.perf_counter() - t)
-        self.dispatch(ev.StateLoaded(state))
+        self.dispatch(ev.StateLoaded(state, policy))
+
+    async def _load_policy(self) -> None:
+        self.dispatch(PolicyUpdated(await self._store.load_policy(self.device_id)))
 
     async def _save(self) -> None:
-        if self.core.player is None:
+        if self.core.playback is None:
             return
-        self._saved_at = time.time()
         t = time.perf_counter()
-        if not await self._store.save(self.core.player.touch(self._saved_at)) and self.persist:
+        if not await self._store.save(self.core.playback.player.touch(time.time())) and self.persist:
             self.metrics.store_error("save")
         self.metrics.store_latency("save", time.perf_counter() - t)
 
-    def _report(self, what: str, **fields: Any) -> None:
-        """What the core reports for metrics (it does no I/O itself)."""
-        m = self.metrics
-        if what == "request":
-            m.request(fields["intent"], fields["outcome"])
-            if fields.get("match"):
-                m.match(fields["match"])
-            if fields.get("first_frame_s") is not None:
-                m.first_frame(fields["first_frame_s"], bool(fields.get("cached")))
-        elif what == "stream_started":
-            m.stream_started()
-        elif what == "stream_ended":
-            m.stream_ended()
-
-    async def _volume(self, a: ev.VolumeChange) -> None:
-        try:
-            current = self.core.device_state().volume or 60
-            if VOLUME_STATUS_TOOL in self.mcp.tools:
-                status = await self.mcp.call(VOLUME_STATUS_TOOL, {})
-                speaker = status.get("audio_speaker") if isinstance(status, dict) else None
-                if isinstance(speaker, dict) and isinstance(speaker.get("volume"), int):
-                    current = speaker["volume"]
-            target = max(0, min(a.cap if a.cap is not None else 100, current + a.delta))
-            await self.mcp.call(a.tool, {"volume": target})
-            self.log.info("volume {} -> {}", current, target)
-            self.dispatch(ev.ToolDone(True, target))
-        except (McpError, TimeoutError) as exc:
-            self.log.warning("volume change failed: {}", exc)
-            self.dispatch(ev.ToolDone(False))
+    async def _discover(self) -> None:
+        await self.mcp.discover()
+        self.dispatch(ev.ToolsDiscovered(frozenset(self.mcp.tools)))
 
     async def _call_tool(self, a: ev.CallTool) -> None:
         try:
-            await self.mcp.call(a.name, dict(a.arguments))
-            self.log.info("device tool {} called", a.name)
-            self.dispatch(ev.ToolDone(True))
+            result = await self.mcp.call(a.name, dict(a.arguments))
         except (McpError, TimeoutError) as exc:
             self.log.warning("device tool {} failed: {}", a.name, exc)
-            self.dispatch(ev.ToolDone(False))
+            self.dispatch(ev.ToolResult(a.call_id, False))
+            return
+        self.dispatch(ev.ToolResult(a.call_id, True, result))
 
     # ------------------------------------------------------------------ I/O helpers
-
-    def _track(self, uid: str) -> Track | None:
-        return self.deps.content.matcher.track(uid)
 
     async def _open_source(self, track: Track, start_ms: int) -> AudioSource:
         try:
             source = await self.deps.content.audio_source(track)
         except AudioError:
             raise
-        except Exception as exc:   # noqa: BLE001 - storage errors become a spoken apology, not a crash
+        except Exception as exc:  # noqa: BLE001 - storage errors become a spoken apology, not a crash
             raise AudioError(f"no audio source for {track.uid}: {type(exc).__name__}") from None
         return replace(source, start_ms=start_ms) if start_ms else source
 
     async def send(self, msg: m.ServerMessage) -> None:
         if self._closing:
             raise SendError("closing")
+        extra: dict[str, object] | None = None
+        if isinstance(msg, m.ServerHello):
+            if self.link.persistent:            # a new conversation on a lasting link gets its own session id
+                self.session_id = str(uuid.uuid4())
+                self.log = self.log.bind(session=self.session_id[:8])
+            extra = self.link.hello_fields()
         try:
-            await self._send_text_raw(m.encode(msg, self.session_id))
-        except Exception as exc:       # noqa: BLE001 - any transport failure means the device is gone
+            await self.link.send_text(m.encode(msg, self.session_id, extra))
+        except SendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any transport failure means the device is gone
             raise SendError(type(exc).__name__) from exc
 
     async def _send_audio(self, opus: bytes, timestamp_ms: int) -> None:
         try:
-            await self._send_bytes_raw(framing.pack(self.core.version, opus, timestamp_ms))
-        except Exception as exc:
+            await self.link.send_audio(framing.pack(self.core.version, opus, timestamp_ms), timestamp_ms)
+        except SendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any transport failure means the device is gone
             raise SendError(type(exc).__name__) from exc
 
     async def _on_utterance(self, text: str) -> None:

@@ -1,58 +1,71 @@
-"""The session core: one device conversation as a state machine, sans I/O.
+"""The session core: one device's session, sans I/O, as three small machines and the rules that join them.
 
-`handle(event) -> list[Action]`. Events are what the device sent, timer ticks and the results of work the shell
-ran (understanding a request, rendering a turn). Actions are what to send and what work to start. Nothing here
-awaits, reads a clock or touches a socket, so every transition is testable by feeding events
-(tests/test_session_core.py).
+`handle(event) -> list[Action]`. Events are what the device sent, timer ticks, the results of work the shell ran
+(understanding a request, rendering a turn, a device tool) and commands from the operator or the parents. Actions
+are what to send and what work to start. Nothing here awaits, reads a clock or touches a socket, so every transition
+is testable by feeding events (tests/session/).
 
-Interruptions are pauses: an utterance, a wake-word abort, push-to-talk or a barge-in while a track plays suspends
-it at the device's position; what the child says next decides. A question or a control is answered and the item
-continues where it was; "pause" keeps it paused; "stop" ends it (remembered for "continue"); a new request
-replaces it. A wake word or silence alone resumes it after `resume_grace_s`. The device's button (abort without a
-reason) is a stop.
+The machines, each with one state enum and one transition table:
+- `Conversation` (conversation.py): hello, listen, request, answer;
+- `PlaybackControl` (playback.py): the item in hand and whether it plays (the persisted `PlaybackState`);
+- `HouseRules` (house.py): the parents' rules, the only place a refusal, a cap or the daily counter is computed.
+What the answer to a request means for the device is one pure function, `plan_answer` (answer.py).
+
+Interruptions are holds: an utterance, a wake-word abort, push-to-talk or a barge-in while a track plays suspends it
+at the device's position; what the child says next decides. A question or a control is answered and the item
+continues; "pause" keeps it paused; "stop" ends it (remembered for "continue"); a new request replaces it; a miss
+gives it back. A wake word or silence alone resumes it after `resume_grace_s`. The device's button (an abort with no
+reason) and the operator's stop are a stop.
 """
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, assert_never
 
 from loguru import logger
 
 from core.content.types import Track
-from core.devices import policy as rules
-from core.devices.state import DeviceState
+from core.devices.commands import PauseNow, PolicyUpdated, Reboot, SetVolume, StopNow, UpgradeFirmware
+from core.devices.policy import PolicyRecord
+from core.devices.state import DeviceState, PlaybackState
+from core.devices.view import DeviceStatus, NowPlaying
 from core.lang.replies import say
 from core.lang.wake import WakeWords
-from core.playback.player import Player, ResumeRules
+from core.metrics import NullMetrics, SessionMetrics
+from core.playback.player import ResumeRules, TrackLookup
 from core.playback.turn import Segment, SpeechSeg, TrackSeg, Turn
 from core.protocol import framing
 from core.protocol import messages as m
 from core.protocol.errors import CloseCode
+from core.protocol.tools import GET_DEVICE_STATUS, REBOOT, SET_VOLUME, UPGRADE_FIRMWARE
+from core.session.answer import plan_answer
+from core.session.conversation import Conversation, ConversationState, RequestInfo
 from core.session.events import (
     Action,
     BargeIn,
     BinaryIn,
-    CallTool,
     CancelTurn,
     CancelUnderstanding,
+    ChannelLost,
     Close,
     Continue,
     Disconnected,
+    EndConversation,
     Event,
     Evict,
     FadeOut,
+    LoadPolicy,
     LoadState,
     McpDiscover,
     McpIn,
     SaveState,
     Send,
-    SessionState,
     StartTurn,
     StateLoaded,
     TextIn,
     Tick,
-    ToolDone,
+    ToolResult,
+    ToolsDiscovered,
     TrackFailed,
     TrackFinished,
     TrackNearEnd,
@@ -64,13 +77,21 @@ from core.session.events import (
     VoiceFeed,
     VoiceListen,
     VoiceUtterance,
-    VolumeChange,
 )
-from plugins_func.actions import ChangeVolume, DeviceTool, Pause, PlayTrack, SetTimer, Stop
+from core.session.house import HouseRules, RulesChange
+from core.session.playback import PlaybackCommand, PlaybackControl
+from core.session.tools import DeviceTools, PlainCall, StatusRead, VolumeSet, VolumeStep, status_of
+from plugins_func.actions import PlayTrack, SetTimer
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 __all__ = ["SessionCore", "SessionSettings"]
 
-TrackLookup = Any      # Callable[[str], Track | None]
+C = ConversationState
+P = PlaybackState
+MAX_REQUEST_CHARS = 4096         # longest utterance text kept (the protocol parser bounds messages the same way)
+_MAX_PENDING = 1                 # utterances heard before the state loaded: only the newest is answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,602 +105,771 @@ class SessionSettings:
     resume_grace_s: float = 8.0          # a wake word or silence alone resumes an interrupted item after this
     save_every_s: float = 10.0           # position saves while playing
     fade_s: float = 5.0                  # fade before a timed stop
+    policy_refresh_s: float = 30.0       # the household's rules are re-read this often (a lost bus message heals)
+    status_every_s: float = 300.0        # an idle speaker's status (volume, battery) is read this often
+    default_volume: int = 60             # assumed when the speaker cannot say its volume
     player: ResumeRules = field(default_factory=ResumeRules)
 
 
 @dataclass(slots=True)
-class _TurnInfo:
-    id: int
-    tracks: bool                 # has (or may get) a track segment
-    request: _Request | None = None
-
-
-@dataclass(slots=True)
-class _Request:
-    id: int
-    text: str
-    at: float                    # monotonic time the request was heard
-    summary: str = ""            # intent + match, for the one log line per request
-    intent: str = ""
-    match_type: str = ""
+class _Due:
+    """When the periodic work is next due (monotonic seconds)."""
+    save: float | None = None            # while a track is audible
+    policy: float = 0.0
+    status: float = 0.0
+    fading: bool = False                 # the sleep timer's fade is under way
 
 
 class SessionCore:
     def __init__(self, device_id: str, version: int, settings: SessionSettings, tracks: TrackLookup, *,
-                 now: float, log: Any = logger, report: Any = None) -> None:
+                 now: float, persistent: bool = False, log: Logger = logger,
+                 metrics: SessionMetrics | None = None) -> None:
         self.device_id = device_id
-        self.version = version if version in (1, 2, 3) else 1
+        self.version = version if version in (1, 2, 3) else 1    # binary framing; over UDP raw Opus (v1)
+        self.persistent = persistent     # the link outlives conversations (MQTT): goodbye, not close
         self.cfg = settings
+        self.conversation = Conversation(now=now, log=log)
+        self.playback: PlaybackControl | None = None     # once the device's state is loaded
+        self.rules = HouseRules(log=log)
+        self.tools = DeviceTools()
         self._tracks = tracks
         self._log = log
-        self._report = report or (lambda what, **fields: None)      # metrics: the shell records them
+        self._metrics: SessionMetrics = metrics if metrics is not None else NullMetrics()
         self._wake = WakeWords(settings.wake_words)
-        self.state = SessionState.AWAITING_HELLO
-        self.player: Player | None = None
-        self.listen_mode: m.ListenMode | None = None
-        self._connected_at = now
-        self._last_activity = now
-        self._now = now
-        self._wall = 0.0
-        self._turn: _TurnInfo | None = None
-        self._turn_ids = itertools.count(1)
-        self._request: _Request | None = None
-        self._request_ids = itertools.count(1)
-        self._cancelling: dict[int, str] = {}      # cancelled turn id -> what its last position is for
-        self._interrupted = False                   # an item was suspended: it continues after the answer
-        self._grace_until: float | None = None      # ...or by itself at this time
-        self._next_save: float | None = None
-        self._fading = False
-        self._pending: list[str] = []               # utterances heard before the device state was loaded
-        self._bad_frames = 0
-        self.last_request: str = ""
-        self.last_match: str = ""
-        self._language = "en"                       # of the last answer: the parents' rules speak in it
-        self._policy_raw: Any = None
-        self._policy = rules.Policy()
-        self._counted_at: float | None = None       # wall time listening was last counted up to
-        self._pending_policy: dict[str, Any] | None = None   # changed while the state was loading
+        self._now, self._wall = now, 0.0
+        self._due = _Due()
+        self._udp = False
+        self._loading = False
 
     # ------------------------------------------------------------------ public
 
+    def start(self) -> list[Action]:
+        """A persistent link (MQTT) is up: claim and load the device now, so it is reachable while idle."""
+        if not self.persistent or self._loading:
+            return []
+        self._loading = True
+        return [LoadState(self.device_id), McpDiscover()]
+
     def handle(self, event: Event, now: float | None = None, wall: float | None = None) -> list[Action]:
         """The actions `event` calls for. `now` (monotonic seconds) times requests and timeouts, `wall` (epoch
-        seconds) stamps what is saved (timers, history); ticks carry their own."""
+        seconds) stamps what is saved and is the household's clock; ticks carry their own."""
         if now is not None:
             self._now = now
         if wall is not None:
             self._wall = wall
         out: list[Action] = []
-        if self.state is SessionState.CLOSED and not isinstance(event, (TurnEnded, Disconnected)):
+        if self.conversation.state is C.CLOSED and not isinstance(event, TurnEnded | Disconnected):
             return out
-        handler = getattr(self, f"_on_{type(event).__name__}")
-        handler(event, out)
+        match event:
+            case TextIn(text):
+                self._text(text, out)
+            case BinaryIn(data):
+                self._audio(data, out)
+            case Tick():
+                self._tick(event, out)
+            case VoiceUtterance():
+                self._utterance(event, out)
+            case BargeIn():
+                if self.conversation.turn is not None:
+                    self._suspend("barge-in", out, grace=True)
+            case StateLoaded(state, policy):
+                self.rules.apply(policy)
+                self._loaded(state, out)
+            case Understood():
+                self._understood(event, out)
+            case UnderstandFailed(request_id):
+                self._understand_failed(request_id, out)
+            case TrackStarted():
+                self._track_started(event, out)
+            case TrackNearEnd(turn_id, _):
+                self._near_end(turn_id, out)
+            case TrackFinished():
+                self._track_finished(event, out)
+            case TrackFailed():
+                self._track_failed(event, out)
+            case TurnEnded():
+                self._turn_ended(event, out)
+            case ToolsDiscovered(names):
+                self.tools.names = names
+                self._read_status(out)
+            case ToolResult():
+                self._tool_result(event, out)
+            case ChannelLost(reason):
+                self._log.warning("audio channel lost: {}", reason)
+                self._end_conversation(reason, out, goodbye=True)
+            case Evict(code, reason):
+                self._close(code, reason, out)
+            case Disconnected():
+                self._disconnected(out)
+            case StopNow():
+                self._stop("stopped from the console", out)
+            case PauseNow():
+                self._pause_now(out)
+            case SetVolume(level):
+                self._set_volume(level, "operator", out)
+            case PolicyUpdated(record):
+                self._policy_updated(record, out)
+            case Reboot():
+                self._operator_tool(REBOOT, {}, out)
+            case UpgradeFirmware(url):
+                self._operator_tool(UPGRADE_FIRMWARE, {"url": url}, out)
+            case _:
+                assert_never(event)
         return out
 
     def device_state(self) -> DeviceState:
-        return self.player.state if self.player is not None else DeviceState(self.device_id)
+        return self.playback.device if self.playback is not None else DeviceState(self.device_id)
+
+    @property
+    def state(self) -> ConversationState:
+        return self.conversation.state
 
     @property
     def busy(self) -> bool:
-        """A turn is on the device or a request is being answered (the idle timer does not run)."""
-        return self._turn is not None or self._request is not None or self._grace_until is not None
+        """A request or a turn is in flight, or a held item waits out its grace (the idle timer does not run)."""
+        pb = self.playback
+        return self.conversation.state in (C.UNDERSTANDING, C.ANSWERING) or (
+            pb is not None and pb.state is P.SUSPENDED and pb.suspended_until is not None)
 
     @property
     def speaking(self) -> bool:
-        return self.state in (SessionState.SPEAKING, SessionState.PLAYING)
+        """Something is on the device's speaker (the VAD listens for barge-in then)."""
+        return self.conversation.state is C.ANSWERING
 
-    # ------------------------------------------------------------------ state
+    def position_needed(self) -> bool:
+        """The shell measures where the device is in the track only while one is audible."""
+        return self._audible()
 
-    def _set(self, new: SessionState, why: str) -> None:
-        if new is not self.state:
-            self._log.info("state {} -> {} ({})", self.state.value, new.value, why)
-            self.state = new
+    def summary(self) -> str:
+        """One word for people (the operator view)."""
+        conv, pb = self.conversation.state, self.playback.state if self.playback else P.IDLE
+        if conv is C.AWAITING_HELLO:
+            return "idle" if self.persistent else "connecting"
+        if conv is C.CLOSED:
+            return "closed"
+        if self._audible():
+            return "playing"
+        if conv in (C.ANSWERING, C.UNDERSTANDING, C.LISTENING):
+            return {C.ANSWERING: "speaking", C.UNDERSTANDING: "understanding", C.LISTENING: "listening"}[conv]
+        return {P.PAUSED: "paused", P.SUSPENDED: "held"}.get(pb, "idle")
 
-    def _settle(self, why: str) -> None:
-        """The state once nothing is in flight."""
-        if self._turn is not None or self._request is not None:
-            return
-        held = self.player is not None and self.player.state.item is not None and (
-            self.player.state.paused or self._interrupted)
-        self._set(SessionState.PAUSED if held else SessionState.IDLE, why)
+    def now_playing(self, position_ms: int | None) -> NowPlaying | None:
+        item = self.device_state().item
+        if item is None:
+            return None
+        return NowPlaying(item.uid, item.title, position_ms if position_ms is not None else item.position_ms)
+
+    @property
+    def status(self) -> DeviceStatus | None:
+        return self.tools.status
 
     # ------------------------------------------------------------------ device input
 
-    def _on_TextIn(self, ev: TextIn, out: list[Action]) -> None:
-        msg = m.parse_message(ev.text)
+    def _text(self, text: str, out: list[Action]) -> None:
+        msg = m.parse_message(text)
         if isinstance(msg, m.Invalid):
             self._count_bad(f"bad message: {msg.reason}")    # junk neither floods the log nor keeps us open
             return
-        self._last_activity = self._now
+        self.conversation.last_activity = self._now
         if isinstance(msg, m.Hello):
             self._hello(msg, out)
-        elif self.state is SessionState.AWAITING_HELLO:
-            self._log.warning("ignored {} before hello", type(msg).__name__)
+        elif isinstance(msg, m.Mcp) and (self.conversation.open or self.persistent):
+            out.append(McpIn(msg.payload))                 # an idle MQTT speaker answers tool calls too
+        elif not self.conversation.open:
+            self._log.warning("ignored {} outside a conversation", type(msg).__name__)
         elif isinstance(msg, m.Listen):
             self._listen(msg, out)
         elif isinstance(msg, m.Abort):
             self._abort(msg.reason, out)
-        elif isinstance(msg, m.Mcp):
-            out.append(McpIn(msg.payload))
+        elif isinstance(msg, m.Goodbye):
+            self._end_conversation("goodbye from the device", out, goodbye=False)
         elif isinstance(msg, m.Iot):
             self._log.debug("ignored legacy iot message")
-        else:
+        elif isinstance(msg, m.Unknown):
             self._log.debug("ignored unknown message type {!r}", msg.type)
 
-    def _on_BinaryIn(self, ev: BinaryIn, out: list[Action]) -> None:
-        if self.state is SessionState.AWAITING_HELLO:
-            self._count_bad("audio before hello")
+    def _audio(self, data: bytes, out: list[Action]) -> None:
+        if not self.conversation.open:
+            self._count_bad("audio outside a conversation")
             return
         try:
-            packet = framing.unpack(self.version, ev.data)
+            packet = framing.unpack(self.version, data)
         except framing.FramingError as exc:
             self._count_bad(str(exc))
             return
-        self._last_activity = self._now
+        self.conversation.last_activity = self._now
         out.append(VoiceFeed(packet.opus))
 
     def _count_bad(self, reason: str) -> None:
-        self._bad_frames += 1
-        if self._bad_frames in (1, 10, 100) or self._bad_frames % 1000 == 0:   # rate-limited: a stream of junk
-            self._log.warning("ignored bad input #{}: {}", self._bad_frames, reason)
+        n = self.conversation.bad_input = self.conversation.bad_input + 1
+        if n in (1, 10, 100) or n % 1000 == 0:        # rate-limited: a stream of junk
+            self._log.warning("ignored bad input #{}: {}", n, reason)
 
     def _hello(self, hello: m.Hello, out: list[Action]) -> None:
-        if hello.version != self.version:
-            self._log.info("hello says protocol v{} (header said v{}); using v{}", hello.version, self.version,
-                           hello.version)
-            self.version = hello.version
+        udp = hello.transport == m.UDP_TRANSPORT
+        version = 1 if udp else hello.version           # over UDP the payload is raw Opus, whatever `version` says
+        if version != self.version:
+            self._log.info("hello says framing v{} (header said v{}); using v{}", version, self.version, version)
+            self.version = version
+        self._udp = udp
         if hello.audio_format != "opus" or hello.sample_rate not in (8000, 12000, 16000, 24000, 48000) \
                 or hello.frame_duration not in (10, 20, 40, 60, 80, 100, 120):
             self._log.warning("device uplink audio_params {}/{}/{} ms are unusual; downlink stays opus/{}/60 ms",
                               hello.audio_format, hello.sample_rate, hello.frame_duration, self.cfg.sample_rate)
-        first = self.state is SessionState.AWAITING_HELLO
-        out.append(Send(m.ServerHello(self.cfg.sample_rate, self.cfg.frame_ms)))
-        if first:
-            self._set(SessionState.IDLE, "hello")
+        if self.conversation.open:                     # a second hello replaces the conversation
+            self._end_conversation("a new hello", out, goodbye=False)
+        out.append(Send(m.ServerHello(self.cfg.sample_rate, self.cfg.frame_ms, udp=udp)))
+        self.conversation.hello()
+        if not self._loading:
+            self._loading = True
             out.append(LoadState(self.device_id))
             if hello.mcp:
                 out.append(McpDiscover())
 
     def _listen(self, msg: m.Listen, out: list[Action]) -> None:
-        if msg.mode is not None:
-            self.listen_mode = msg.mode
         out.append(VoiceListen(msg.state, msg.mode))
+        conv = self.conversation
         if msg.state is m.ListenState.START:
-            if msg.mode is m.ListenMode.MANUAL and (self._turn is not None or self._request is not None):
-                self._interrupt("push-to-talk", out, grace=True)     # the child pressed the button to talk
-            if self._turn is None and self._request is None and self.state is not SessionState.PAUSED:
-                self._set(SessionState.LISTENING, "listen start")
+            if msg.mode is m.ListenMode.MANUAL and conv.state in (C.UNDERSTANDING, C.ANSWERING):
+                self._suspend("push-to-talk", out, grace=True)     # the child pressed the button to talk
+            conv.listening(msg.mode)
         elif msg.state is m.ListenState.DETECT:
             text = (msg.text or "").strip()
+            if msg.mode is not None:
+                conv.listen_mode = msg.mode
             if text:
                 self._heard(text, out)
 
     def _abort(self, reason: str | None, out: list[Action]) -> None:
         self._log.info("abort from device ({})", reason or "button")
         if reason:          # wake word: the child wants to talk; the item waits for what comes next
-            self._interrupt(f"abort: {reason}", out, grace=True)
+            self._suspend(f"abort: {reason}", out, grace=True)
             return
-        # The button: a stop, still remembered for "continue".
-        if self._request is not None:
-            self._request = None
+        self._stop("device abort", out)               # the button: a stop, still remembered
+
+    def _stop(self, why: str, out: list[Action]) -> None:
+        """Stop everything in flight: the request being understood, the turn, the item (remembered)."""
+        self._log.info("stop: {}", why)
+        if self.conversation.drop_request(why) is not None:
             out.append(CancelUnderstanding())
-        if self._turn is not None:
-            self._cancel("stop", "device abort", out)
-        elif self._interrupted and self.player is not None:
-            self._interrupted = False
-            self._grace_until = None
-            self.player.stop(None)
-            out.append(SaveState())
-            self._settle("abort")
+        self._halt(PlaybackCommand.STOP, why, out)
 
     # ------------------------------------------------------------------ what the child said
 
-    def _on_VoiceUtterance(self, ev: VoiceUtterance, out: list[Action]) -> None:
-        if self.state is SessionState.AWAITING_HELLO:
+    def _utterance(self, ev: VoiceUtterance, out: list[Action]) -> None:
+        conv = self.conversation
+        if not conv.open:
             return
-        self._last_activity = self._now
+        conv.last_activity = self._now
         if ev.text.strip():
             self._heard(ev.text, out)
             return
-        # Speech without words: an interrupted item simply continues; otherwise ask again, unless busy.
-        if self._interrupted and self._turn is None and self._request is None:
-            self._resume_interrupted("nothing understood", out)
-        elif self._turn is None and self._request is None:
+        # Speech without words: a held item simply continues; otherwise ask again, unless busy.
+        if conv.state in (C.UNDERSTANDING, C.ANSWERING):
+            return
+        pb = self.playback
+        if pb is not None and pb.state is P.SUSPENDED:
+            self._resume_held("nothing understood", out)
+        else:
+            conv.listen_over()
             out.append(Send(m.Stt("")))
             self._speak(say("busy" if ev.busy else "didnt_catch", "en"), "en", out)
 
-    def _on_BargeIn(self, ev: BargeIn, out: list[Action]) -> None:
-        if self._turn is not None:
-            self._interrupt("barge-in", out, grace=True)
-
     def _heard(self, text: str, out: list[Action]) -> None:
-        text = text.strip()[:4096]
+        text = text.strip()[:MAX_REQUEST_CHARS]
+        conv = self.conversation
         if self._wake.is_only_wake_word(text):
             self._log.info("wake word {!r}", text)
-            held = self._interrupted or (self._turn is not None and self._turn.tracks)
-            self._interrupt("wake word", out, grace=True)
+            held = self.playback is not None and self.playback.in_hand
+            self._suspend("wake word", out, grace=True)
             if not held:
                 self._speak(self.cfg.greeting, "en", out)
             return
-        if self.player is None:                    # hello just arrived; the state is loading
-            self._pending.append(text)
+        if self.playback is None:                   # hello just arrived; the state is loading
+            conv.pending = [*conv.pending, text][-_MAX_PENDING:]
             return
         out.append(Send(m.Stt(text)))
-        if self._turn is not None:
-            self._interrupt("new request", out, grace=False)
-        if self._request is not None:
+        if conv.drop_request("superseded") is not None:
             out.append(CancelUnderstanding())
-        self._grace_until = None
-        self._request = _Request(next(self._request_ids), text, self._now)
-        self.last_request = text
-        out.append(Understand(self._request.id, text))
-        self._set(SessionState.UNDERSTANDING, "request")
+        self._halt(PlaybackCommand.SUSPEND, "new request", out)     # held for the answer to decide
+        req = conv.heard(text, self._now)
+        out.append(Understand(req.id, text))
 
-    def _interrupt(self, why: str, out: list[Action], *, grace: bool) -> None:
-        """Suspend what is on the device; a track in it is kept at the device's position."""
-        held = self._interrupted
-        if self._turn is not None:
-            held = held or self._turn.tracks
-            self._cancel("interrupt", why, out)
-        if grace and held:
-            self._grace_until = self._now + self.cfg.resume_grace_s
-        if self._request is not None and grace:
-            self._request = None
+    def _suspend(self, why: str, out: list[Action], *, grace: bool) -> None:
+        """Hold what is on the device; with `grace` it resumes by itself unless the child asks for something, and
+        a request in flight is dropped (the child wants to say something else)."""
+        self._halt(PlaybackCommand.SUSPEND, why, out, grace=grace)
+        if grace and self.conversation.drop_request(why) is not None:
             out.append(CancelUnderstanding())
-        self._settle(why)
 
-    def _cancel(self, purpose: str, why: str, out: list[Action]) -> None:
-        """Stop the current turn; its TurnEnded brings the device's position, used for `purpose`."""
-        assert self._turn is not None
-        self._cancelling[self._turn.id] = purpose if self._turn.tracks else "discard"
-        self._turn = None
+    def _halt(self, command: PlaybackCommand, why: str, out: list[Action], *, grace: bool = False) -> None:
+        """Cancel the turn on the device and apply `command` (SUSPEND, PAUSE or STOP) to the item in hand. The
+        position lands when the cancelled turn reports where the device was (then the state is saved)."""
+        conv = self.conversation
+        saved_later = conv.turn is not None and conv.turn.tracks
+        if conv.turn is not None:
+            self._cancel_turn(why, out)
+        pb = self.playback
+        if pb is None or not pb.may(command) or (command is PlaybackCommand.PAUSE and pb.state is P.PAUSED):
+            return
+        if command is PlaybackCommand.SUSPEND:
+            pb.suspend(self._wall + self.cfg.resume_grace_s if grace else None, why)
+            return                                  # a hold is saved with the position the turn reports
+        if command is PlaybackCommand.PAUSE:
+            pb.pause(why)
+        else:
+            pb.stop(why)
+        if not saved_later:
+            out.append(SaveState())
+
+    def _cancel_turn(self, why: str, out: list[Action]) -> None:
+        turn = self.conversation.end_turn(why)
+        assert turn is not None
+        self.conversation.cancelled[turn.id] = turn.tracks      # its TurnEnded brings the device's position
+        if self.playback is not None:
+            self.playback.following = None
+        self.rules.rest()
+        self._due.fading = False
         out.append(CancelTurn(why))
 
     # ------------------------------------------------------------------ answers
 
-    def _on_Understood(self, ev: Understood, out: list[Action]) -> None:
-        req = self._request
-        if req is None or ev.request_id != req.id or self.player is None:
+    def _understood(self, ev: Understood, out: list[Action]) -> None:
+        conv, pb = self.conversation, self.playback
+        req = conv.request
+        if req is None or ev.request_id != req.id or pb is None:
             return                                   # superseded by a newer request or an abort
-        u = ev.understanding
-        r = u.result
+        r = ev.understanding.result
+        intent = ev.understanding.intent.name
         match = r.match
-        self.last_match = (f"{match.match_type.value} {match.score:.0f} {match.track.uid}"
+        conv.last_match = (f"{match.match_type.value} {match.score:.0f} {match.track.uid}"
                            if match is not None and match.track is not None else
                            (match.match_type.value if match is not None else ""))
-        req.summary = f"intent={u.intent.name or '-'} match={self.last_match or '-'}"
-        req.intent = u.intent.name or "none"
+        req.summary = f"intent={intent or '-'} match={conv.last_match or '-'}"
+        req.intent = intent or "none"
         req.match_type = match.match_type.value if match is not None else ""
-        player = self.player
-        wall = self._wall
-        segments: list[Segment] = []
-        if r.speech:
-            segments.append(SpeechSeg(r.speech, r.language, announces=r.announces))
-        playback = None
-        for action in r.actions:
-            if isinstance(action, (PlayTrack, Pause, Stop)):
-                playback = playback or action
-            elif isinstance(action, ChangeVolume):
-                out.append(VolumeChange(action.delta, action.tool, self._rules().max_volume))
-            elif isinstance(action, DeviceTool):
-                out.append(CallTool(action.name, self._capped(action.arguments)))
-            else:
-                player.apply(action, wall)
-        self._request = None
-        self._language = r.language or "en"
-        if isinstance(playback, PlayTrack) and (why := self._refusal(playback.track)) is not None:
-            self._log.info("parents' rules: {} not played ({})", playback.track.uid, why)
-            segments = [SpeechSeg(say(why, self._language), self._language)]     # a kind line instead
-            playback = None
-        if isinstance(playback, PlayTrack):
-            self._interrupted = False
-            self._grace_until = None
-            player.play(playback)
-            if (minutes := self._rules().sleep_timer_min) and player.state.timer is None:
-                player.apply(SetTimer(minutes=minutes), wall)          # the parents' default sleep timer
-            segments.append(TrackSeg(playback.track, playback.start_ms, etag=self._etag_for(playback),
-                                     language=r.language))
+        conv.language = r.language or "en"
+        held = self._held_segment() if pb.state is P.SUSPENDED else None
+        plan = plan_answer(r, held=held, refusal=lambda t: self.rules.refusal(t, pb.device, self._wall),
+                           item_etag=self._etag_of)
+        for action in plan.player_actions:
+            pb.player.apply(action, self._wall)
+        if plan.volume is not None:
+            self._volume_step(plan.volume.delta, plan.volume.tool, "asked", out)
+        for tool in plan.tools:
+            self._device_tool(tool.name, dict(tool.arguments), out)
+        if plan.refused is not None:
+            self._log.info("parents' rules: {} not played ({})", plan.play or "request", plan.refused)
+        match plan.playback:
+            case PlaybackCommand.PLAY:
+                assert plan.play is not None
+                pb.play(plan.play, "request")
+                if (minutes := self.rules.sleep_timer_min) and pb.device.timer is None:
+                    pb.player.apply(SetTimer(minutes=minutes), self._wall)     # the parents' default sleep timer
+                out.append(SaveState())
+            case PlaybackCommand.PAUSE | PlaybackCommand.STOP:
+                self._halt(plan.playback, "asked", out)
+            case PlaybackCommand.RESUME:
+                pb.resume("answered")
+            case None:
+                if r.actions:
+                    out.append(SaveState())
+            case _:
+                raise AssertionError(f"the answer planner never asks for {plan.playback}")
+        if pb.state is P.SUSPENDED:                  # held, but its track is gone from the catalog
+            pb.stop("its track is gone")
             out.append(SaveState())
-        elif isinstance(playback, Pause):
-            self._interrupted = False
-            self._grace_until = None
-            player.pause(None)
-            out.append(SaveState())
-        elif isinstance(playback, Stop):
-            self._interrupted = False
-            self._grace_until = None
-            player.stop(None)
-            out.append(SaveState())
-        elif self._interrupted and player.state.item is not None:
-            resume = self._resume_segment()
-            if resume is not None:
-                segments.append(resume)
-            self._interrupted = False
-        elif r.actions:
-            out.append(SaveState())
-        if segments:
-            self._start_turn(segments, out, request=req)
+        if plan.segments:
+            self._start_turn(list(plan.segments), out, request=req)
         else:
             out.append(Send(m.Tts(m.TtsState.STOP)))     # the answer is complete: nothing to say or play
             self._log_request(req, "done", None)
-            self._settle(u.intent.name or "no request")
+            conv.drop_request(intent or "no request")
 
-    def _on_UnderstandFailed(self, ev: UnderstandFailed, out: list[Action]) -> None:
-        if self._request is None or ev.request_id != self._request.id:
+    def _understand_failed(self, request_id: int, out: list[Action]) -> None:
+        conv = self.conversation
+        if conv.request is None or conv.request.id != request_id:
             return
-        req, self._request = self._request, None
+        req = conv.drop_request("understanding failed")
+        assert req is not None
         self._log_request(req, "error", None)
         segments: list[Segment] = [SpeechSeg(say("sorry_error", "en"), "en")]
-        if self._interrupted:
-            resume = self._resume_segment()
-            if resume is not None:
-                segments.append(resume)
-            self._interrupted = False
+        held = self._held_segment()
+        if held is not None:
+            assert self.playback is not None
+            self.playback.resume("after an apology")
+            segments.append(held)
         self._start_turn(segments, out)
 
-    def _etag_for(self, action: PlayTrack) -> str | None:
-        item = self.player.state.item if self.player else None
-        return item.etag if item is not None and item.uid == action.track.uid else None
+    def _etag_of(self, track: Track) -> str | None:
+        item = self.device_state().item
+        return item.etag if item is not None and item.uid == track.uid else None
 
-    def _resume_segment(self) -> TrackSeg | None:
-        assert self.player is not None
-        item = self.player.state.item
-        track = self._tracks(item.uid) if item is not None else None
-        if item is None or track is None:
+    def _held_segment(self) -> TrackSeg | None:
+        """The held item as the segment that continues it (None when nothing is held or its track is gone)."""
+        pb = self.playback
+        if pb is None or pb.state is not P.SUSPENDED or (item := pb.device.item) is None:
             return None
-        return TrackSeg(track, item.position_ms, etag=item.etag)
+        track = self._tracks(item.uid)
+        return TrackSeg(track, item.position_ms, etag=item.etag) if track is not None else None
 
-    def _resume_interrupted(self, why: str, out: list[Action]) -> None:
-        self._grace_until = None
-        self._interrupted = False
-        seg = self._resume_segment()
+    def _resume_held(self, why: str, out: list[Action]) -> None:
+        seg = self._held_segment()
+        pb = self.playback
+        assert pb is not None
         if seg is None:
-            self._settle(why)
+            pb.stop(f"{why}; its track is gone")
+            out.append(SaveState())
             return
+        pb.resume(why)
         self._log.info("resuming {} at {:.1f} s ({})", seg.track.uid, seg.start_ms / 1000, why)
         self._start_turn([seg], out)
 
     def _speak(self, text: str, language: str, out: list[Action]) -> None:
         self._start_turn([SpeechSeg(text, language)], out)
 
-    def _start_turn(self, segments: list[Segment], out: list[Action], *, request: _Request | None = None) -> None:
-        if self._turn is not None:
-            self._cancel("interrupt" if self._turn.tracks else "discard", "superseded", out)
-        turn = Turn(next(self._turn_ids), tuple(segments))
+    def _start_turn(self, segments: list[Segment], out: list[Action], *, request: RequestInfo | None = None
+                    ) -> None:
+        if self.conversation.turn is not None:
+            self._halt(PlaybackCommand.SUSPEND, "superseded", out)
         tracks = any(isinstance(s, TrackSeg) for s in segments)
-        self._turn = _TurnInfo(turn.id, tracks, request)
-        self._fading = False
+        turn = self.conversation.answer(tracks, request)
+        self._due.fading = False
         if tracks:
             # The device's face follows `llm` emotion messages (protocol §3.3): smile while a song or story plays.
             out.append(Send(m.LlmEmotion("happy", "😊")))
-        out.append(StartTurn(turn))
-        self._set(SessionState.SPEAKING, "turn")
+        out.append(StartTurn(Turn(turn.id, tuple(segments))))
 
-    def _log_request(self, req: _Request, outcome: str, first_frame_ms: float | None) -> None:
+    def _log_request(self, req: RequestInfo, outcome: str, first_frame_ms: float | None) -> None:
         ttff = f" first_frame={first_frame_ms:.0f}ms" if first_frame_ms is not None else ""
         self._log.bind(utterance=req.text[:120], outcome=outcome, first_frame_ms=first_frame_ms).info(
             "request {!r} {} outcome={}{}", req.text[:120], req.summary, outcome, ttff)
-        self._report("request", intent=req.intent or "none", outcome=outcome, match=req.match_type,
-                     first_frame_s=first_frame_ms / 1000 if first_frame_ms is not None else None)
+        self._metrics.request(req.intent or "none", outcome)
+        if req.match_type:
+            self._metrics.match(req.match_type)
+        if first_frame_ms is not None:
+            self._metrics.first_frame(first_frame_ms / 1000, False)
 
     # ------------------------------------------------------------------ turn progress
 
-    def _current(self, turn_id: int) -> bool:
-        return self._turn is not None and self._turn.id == turn_id
-
-    def _on_TrackStarted(self, ev: TrackStarted, out: list[Action]) -> None:
-        if not self._current(ev.turn_id) or self.player is None:
+    def _track_started(self, ev: TrackStarted, out: list[Action]) -> None:
+        conv, pb = self.conversation, self.playback
+        if not conv.current(ev.turn_id) or pb is None or conv.turn is None:
             return
-        self.player.started(ev.track, ev.start_ms, ev.etag, self._wall)
-        self._report("stream_started")
-        self._next_save = self._now + self.cfg.save_every_s
+        pb.player.started(ev.track, ev.start_ms, ev.etag, self._wall)
+        if pb.state is not P.PLAYING:        # the turn's track plays: the state says so (never expected otherwise)
+            self._log.warning("a track started while playback was {}", pb.state.value)
+        conv.turn.track_started = True
+        self._metrics.stream_started()
+        self._due.save = self._now + self.cfg.save_every_s
         out.append(SaveState())
-        assert self._turn is not None
-        if self._turn.request is not None:
-            self._log_request(self._turn.request, "playing", (self._now - self._turn.request.at) * 1000)
-            self._turn.request = None
-        self._set(SessionState.PLAYING, f"playing {ev.track.uid} from {ev.start_ms / 1000:.1f} s")
+        if conv.turn.request is not None:
+            self._log_request(conv.turn.request, "playing", (self._now - conv.turn.request.at) * 1000)
+            conv.turn.request = None
+        self._log.info("playing {} from {:.1f} s", ev.track.uid, ev.start_ms / 1000)
 
-    def _on_TrackNearEnd(self, ev: TrackNearEnd, out: list[Action]) -> None:
-        if not self._current(ev.turn_id) or self.player is None:
-            out.append(Continue(ev.turn_id, None))
+    def _next_allowed(self) -> Track | None:
+        """What plays by itself after the item, unless the parents' rules refuse it (the queue stops before it)."""
+        assert self.playback is not None
+        nxt = self.playback.player.peek_next()
+        if nxt is not None and self.rules.refusal(nxt, self.playback.device, self._wall) is not None:
+            return None
+        return nxt
+
+    def _near_end(self, turn_id: int, out: list[Action]) -> None:
+        pb = self.playback
+        if not self.conversation.current(turn_id) or pb is None:
+            out.append(Continue(turn_id, None))
             return
-        nxt = self.player.peek_next()
-        if nxt is not None and self._refusal(nxt) is not None:
-            nxt = None                                 # the parents' rules: the queue stops before it
-        out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
+        pb.following = self._next_allowed()
+        out.append(Continue(turn_id, TrackSeg(pb.following) if pb.following is not None else None))
 
-    def _on_TrackFinished(self, ev: TrackFinished, out: list[Action]) -> None:
-        if not self._current(ev.turn_id) or self.player is None:
+    def _track_finished(self, ev: TrackFinished, out: list[Action]) -> None:
+        pb = self.playback
+        if not self.conversation.current(ev.turn_id) or pb is None:
             return
-        self.player.finished(ev.end_ms, self._wall)
-        self._report("stream_ended")
-        out.append(SaveState())
-
-    def _on_TrackFailed(self, ev: TrackFailed, out: list[Action]) -> None:
-        if not self._current(ev.turn_id) or self.player is None:
-            out.append(Continue(ev.turn_id, None))
-            return
-        assert self._turn is not None
-        if self._turn.request is not None:
-            self._log_request(self._turn.request, "busy" if ev.busy else "unplayable", None)
-            self._turn.request = None
-        item = self.player.state.item
-        if item is not None and item.uid == ev.track.uid:
-            self.player.failed()
-        nxt = None if ev.busy else self.player.peek_next()
-        if nxt is not None and self._refusal(nxt) is not None:
-            nxt = None
-        out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
-        out.append(SaveState())
-
-    def _on_TurnEnded(self, ev: TurnEnded, out: list[Action]) -> None:
-        purpose = self._cancelling.pop(ev.turn_id, None)
-        if purpose is None:
-            if not self._current(ev.turn_id):
-                return
-            self._turn = None                         # played to its end
+        pb.player.finished(ev.end_ms, self._wall)
+        following, pb.following = pb.following, None
+        if following is not None:
+            pb.play(PlayTrack(following, keep_queue=True), "next in the queue")
         else:
-            out.append(Send(m.Tts(m.TtsState.STOP)))     # at once: no frame follows (the turn task is over)
-            player = self.player
-            if player is not None and purpose != "discard":
-                pos = ev.position_ms
-                if purpose in ("stop", "timer"):
-                    player.stop(pos)
-                    if purpose == "timer":
-                        player.timer_fired()
-                    self._interrupted = False
-                    self._grace_until = None
-                else:                                  # interrupt / evict: held where the device was
-                    player.interrupted(pos)
-                    if purpose == "interrupt":
-                        self._interrupted = self._interrupted or pos is not None or player.state.playing
-                out.append(SaveState())
-        if self.state is SessionState.CLOSED:
+            pb.finish("played to its end")
+            self.rules.rest()
+        self._metrics.stream_ended()
+        out.append(SaveState())
+
+    def _track_failed(self, ev: TrackFailed, out: list[Action]) -> None:
+        conv, pb = self.conversation, self.playback
+        if not conv.current(ev.turn_id) or pb is None or conv.turn is None:
+            out.append(Continue(ev.turn_id, None))
             return
-        self._settle("turn cancelled" if purpose is not None else "turn done")
+        if conv.turn.request is not None:
+            self._log_request(conv.turn.request, "busy" if ev.busy else "unplayable", None)
+            conv.turn.request = None
+        pb.fail(ev.track, "busy" if ev.busy else "unplayable")
+        nxt = None if ev.busy else self._next_allowed()
+        if nxt is not None:
+            pb.play(PlayTrack(nxt, keep_queue=True), "next after a failure")
+        elif pb.state is P.PLAYING:
+            pb.stop("could not play")
+        out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
+        out.append(SaveState())
 
-    # ------------------------------------------------------------------ device state and tools
+    def _turn_ended(self, ev: TurnEnded, out: list[Action]) -> None:
+        conv, pb = self.conversation, self.playback
+        tracks = conv.cancelled.pop(ev.turn_id, None)
+        if tracks is None:
+            if not conv.current(ev.turn_id):
+                return
+            conv.end_turn("turn done")            # played to its end
+            self.rules.rest()
+            if pb is not None and pb.state is P.PLAYING:
+                pb.stop("its turn ended early")      # (never expected: the track reports finished or failed)
+                out.append(SaveState())
+            return
+        out.append(Send(m.Tts(m.TtsState.STOP)))   # at once: no frame follows (the turn task is over)
+        if tracks and pb is not None:
+            pb.settle(ev.position_ms)
+            out.append(SaveState())
 
-    def _on_StateLoaded(self, ev: StateLoaded, out: list[Action]) -> None:
-        self.player = Player.restored(ev.state, self.cfg.player, self._tracks)
-        if self._pending_policy is not None:
-            out.extend(self.set_policy(self._pending_policy))
-            self._pending_policy = None
-        item = self.player.state.item
+    # ------------------------------------------------------------------ device state, rules and tools
+
+    def _loaded(self, state: DeviceState, out: list[Action]) -> None:
+        pb = self.playback = PlaybackControl.restored(state, self.cfg.player, self._tracks, log=self._log)
+        item = pb.device.item
         if item is not None:
-            self._log.info("device state loaded: {} at {:.1f} s{}", item.uid, item.position_ms / 1000,
-                           " (paused)" if self.player.state.paused else "")
-        self._settle("state loaded")
-        pending, self._pending = self._pending, []
-        for text in pending[-1:]:          # only the newest: older ones were superseded anyway
+            self._log.info("device state loaded: {} at {:.1f} s ({})", item.uid, item.position_ms / 1000,
+                           pb.state.value)
+        self.rules.update(pb.device, self._wall)          # where the household is now: no edge to act on yet
+        self._due.policy = self._now + self.cfg.policy_refresh_s
+        self._due.status = self._now + self.cfg.status_every_s
+        pending, self.conversation.pending = self.conversation.pending, []
+        for text in pending:
             self._heard(text, out)
 
-    def _on_ToolDone(self, ev: ToolDone, out: list[Action]) -> None:
-        if self.player is not None and ev.volume is not None:
-            from dataclasses import replace
-            self.player.state = replace(self.player.state, volume=ev.volume)
-        if not ev.ok and self._turn is None and not self._interrupted:
-            self._speak(say("volume_failed", "en"), "en", out)
+    def _policy_updated(self, record: PolicyRecord, out: list[Action]) -> None:
+        old = self.rules.apply(record)
+        if old is None:
+            return
+        cap = self.rules.max_volume
+        if cap is not None and (old.max_volume is None or cap < old.max_volume):
+            self._volume_step(0, SET_VOLUME, "cap", out)      # a lower cap turns the speaker down now
+        if self.playback is not None:
+            self._rules_changed(self.rules.update(self.playback.device, self._wall), out)
+
+    def _rules_changed(self, change: RulesChange | None, out: list[Action]) -> None:
+        """Bedtime began or the day's time ran out: stop what plays (with the kind line); an idle speaker that
+        can still be reached (MQTT) is shown the line as an alert."""
+        if change not in (RulesChange.BEDTIME_BEGINS, RulesChange.LIMIT_REACHED):
+            return
+        why = "policy_bedtime" if change is RulesChange.BEDTIME_BEGINS else "policy_limit"
+        if self._enforce(why):
+            return
+        self._alert(why, "sleepy" if why == "policy_bedtime" else "neutral", out)
+
+    def _enforce(self, why: str) -> bool:
+        """True when the item on the device is refused by the rules now (the tick stops it)."""
+        pb = self.playback
+        item = pb.device.item if pb is not None and self._audible() else None
+        track = self._tracks(item.uid) if item is not None else None
+        return track is not None and pb is not None and self.rules.refusal(track, pb.device, self._wall) is not None
+
+    def _alert(self, key: str, emotion: str, out: list[Action]) -> None:
+        lang = self.conversation.language
+        if self.conversation.open or self.persistent:
+            out.append(Send(m.Alert(say("alert_title", lang), say(key, lang), emotion)))
+
+    def _pause_now(self, out: list[Action]) -> None:
+        pb = self.playback
+        if pb is not None and pb.in_hand:
+            self._log.info("pause from the parents")
+            self._halt(PlaybackCommand.PAUSE, "paused by the parents", out)
+        self._alert("policy_pause", "neutral", out)
+
+    def _volume_step(self, delta: int, tool: str, why: str, out: list[Action]) -> None:
+        """Move the volume by `delta` within the cap: from what the speaker says it is, if it can say."""
+        if self.tools.has(GET_DEVICE_STATUS):
+            out.append(self.tools.call(GET_DEVICE_STATUS, {}, VolumeStep(delta, tool, why)))
+            return
+        current = self.device_state().volume or self.cfg.default_volume
+        self._set_volume(current + delta, why, out, tool=tool)
+
+    def _set_volume(self, level: int, why: str, out: list[Action], *, tool: str | None = None) -> None:
+        target = self.rules.cap(level)
+        call = self.tools.set_volume(target, why, tool) if tool else self.tools.set_volume(target, why)
+        if call is None:
+            self._log.info("volume {} ({}): the device has no volume tool", target, why)
+            return
+        out.append(call)
+
+    def _device_tool(self, name: str, arguments: dict[str, object], out: list[Action]) -> None:
+        """A device tool an intent named; a volume among its arguments stays within the cap."""
+        level = arguments.get("volume")
+        if isinstance(level, int) and not isinstance(level, bool):
+            arguments = {**arguments, "volume": self.rules.cap(level)}
+        out.append(self.tools.call(name, arguments, PlainCall(name)))
+
+    def _operator_tool(self, name: str, arguments: dict[str, object], out: list[Action]) -> None:
+        if not self.tools.has(name):
+            self._log.warning("operator action {}: the device did not list that tool", name)
+            return
+        self._log.bind(audit=True).info("operator action {} sent to the device", name)
+        out.append(self.tools.call(name, arguments, PlainCall(name, audit=True)))
+
+    def _read_status(self, out: list[Action]) -> None:
+        call = self.tools.read_status()
+        if call is not None:
+            out.append(call)
+
+    def _tool_result(self, ev: ToolResult, out: list[Action]) -> None:
+        purpose = self.tools.done(ev.call_id)
+        if purpose is None:
+            return
+        if isinstance(purpose, VolumeStep):
+            status = status_of(ev.result, self._wall) if ev.ok else None
+            if status is not None:
+                self.tools.status = status
+            current = (status.volume if status is not None else None) or self.device_state().volume \
+                or self.cfg.default_volume
+            self._set_volume(current + purpose.delta, purpose.why, out, tool=purpose.tool)
+        elif isinstance(purpose, VolumeSet):
+            if ev.ok:
+                self._log.info("volume -> {} ({})", purpose.level, purpose.why)
+                self._remember_volume(purpose.level)
+            elif purpose.why == "asked" and self.conversation.state in (C.IDLE, C.LISTENING):
+                self._speak(say("volume_failed", "en"), "en", out)
+        elif isinstance(purpose, StatusRead):
+            status = status_of(ev.result, self._wall) if ev.ok else None
+            if status is None:
+                return
+            self.tools.status = status
+            cap = self.rules.max_volume
+            if status.volume is not None:
+                self._remember_volume(status.volume)
+                if cap is not None and status.volume > cap:
+                    self._set_volume(cap, "cap", out)         # the buttons raised it past the parents' cap
+        elif isinstance(purpose, PlainCall):
+            log = self._log.bind(audit=True) if purpose.audit else self._log
+            log.info("device tool {} {}", purpose.name, "done" if ev.ok else "failed")
+
+    def _remember_volume(self, level: int) -> None:
+        if self.playback is not None:
+            self.playback.player.volume_is(level)
 
     # ------------------------------------------------------------------ time
 
-    def _on_Tick(self, ev: Tick, out: list[Action]) -> None:
+    def _audible(self) -> bool:
+        turn, pb = self.conversation.turn, self.playback
+        return turn is not None and turn.track_started and pb is not None and pb.state is P.PLAYING
+
+    def _tick(self, ev: Tick, out: list[Action]) -> None:
         self._now, self._wall = ev.mono, ev.wall
-        if self.state is SessionState.AWAITING_HELLO:
-            if ev.mono - self._connected_at > self.cfg.hello_timeout_s:   # junk does not count as a hello
+        conv = self.conversation
+        if conv.state is C.AWAITING_HELLO and not self.persistent:
+            if ev.mono - conv.connected_at > self.cfg.hello_timeout_s:   # junk does not count as a hello
                 self._log.warning("no hello within {:.0f} s; closing", self.cfg.hello_timeout_s)
                 self._close(CloseCode.POLICY, "hello expected", out)
             return
-        if self.busy:
-            self._last_activity = ev.mono          # never time out while something plays or is prepared
-        elif ev.mono - self._last_activity > self.cfg.idle_timeout_s:
-            self._log.info("idle for {:.0f} s; closing", self.cfg.idle_timeout_s)
-            self._close(CloseCode.NORMAL, "idle", out)
-            return
-        player = self.player
-        if player is None:
-            return
-        playing = self.state is SessionState.PLAYING and self._turn is not None
-        if playing and self._enforce(ev.wall, out):
-            return
-        if not playing:
-            self._counted_at = None
-        if playing and ev.position_ms is not None:
-            player.progress(ev.position_ms)
-            if self._next_save is not None and ev.mono >= self._next_save:
-                self._next_save = ev.mono + self.cfg.save_every_s
-                out.append(SaveState())
-        if self._grace_until is not None and ev.mono >= self._grace_until and self._turn is None \
-                and self._request is None:
-            self._resume_interrupted("resume grace over", out)
-        due = player.timer_due(ev.wall, self.cfg.fade_s)
-        if due == "fade" and playing and not self._fading:
-            self._fading = True
-            timer = player.state.timer
-            out.append(FadeOut(max(0.5, (timer.at or ev.wall) - ev.wall) if timer else self.cfg.fade_s))
-        elif due == "stop":
-            self._log.info("sleep timer: stopping")
-            if self._turn is not None:
-                self._cancel("timer", "sleep timer", out)
+        if self.busy or not conv.open:
+            conv.last_activity = ev.mono          # never time out while something plays or is prepared
+        elif ev.mono - conv.last_activity > self.cfg.idle_timeout_s:
+            self._log.info("idle for {:.0f} s", self.cfg.idle_timeout_s)
+            if self.persistent:
+                self._end_conversation("idle", out, goodbye=True)
             else:
-                player.timer_fired()
+                self._close(CloseCode.NORMAL, "idle", out)
+            return
+        pb = self.playback
+        if pb is None:
+            return
+        if ev.mono >= self._due.policy:
+            self._due.policy = ev.mono + self.cfg.policy_refresh_s
+            out.append(LoadPolicy())
+        audible = self._audible()
+        if audible and self._rules_tick(pb, ev.wall, out):
+            return
+        if not audible:
+            self.rules.rest()
+            self._rules_changed(self.rules.update(pb.device, ev.wall), out)
+            if self.persistent and not conv.open and ev.mono >= self._due.status:
+                self._due.status = ev.mono + self.cfg.status_every_s
+                self._read_status(out)
+        if audible and ev.position_ms is not None:
+            pb.player.at(ev.position_ms)
+            if self._due.save is not None and ev.mono >= self._due.save:
+                self._due.save = ev.mono + self.cfg.save_every_s
                 out.append(SaveState())
+        if pb.state is P.SUSPENDED and (until := pb.suspended_until) is not None and ev.wall >= until \
+                and conv.turn is None and conv.request is None:
+            self._resume_held("resume grace over", out)
+        self._sleep_timer(pb, ev.wall, audible, out)
 
-    def _close(self, code: CloseCode, reason: str, out: list[Action]) -> None:
-        if self._turn is not None:
-            self._cancel("evict", reason, out)
-        if self.player is not None:
-            out.append(SaveState())
-        out.append(Close(code, reason))
-        self._set(SessionState.CLOSED, reason)
-
-    def _on_Evict(self, ev: Evict, out: list[Action]) -> None:
-        self._close(ev.code, ev.reason, out)
-
-    def _on_Disconnected(self, ev: Disconnected, out: list[Action]) -> None:
-        if self._turn is not None:
-            self._cancel("evict", "disconnected", out)
-        if self.player is not None and self.state is not SessionState.CLOSED:
-            out.append(SaveState())
-        self._set(SessionState.CLOSED, "disconnected")
-
-    # ------------------------------------------------------------------ the parents' rules
-
-    def set_policy(self, policy: dict[str, Any]) -> list[Action]:
-        """A policy changed on the parents' page: it applies from now on (the next tick, the next request), or
-        once the device's state is loaded."""
-        if self.player is None:
-            self._pending_policy = dict(policy)
-            return []
-        self.player.state = replace(self.player.state, policy=dict(policy))
-        return [SaveState()]
-
-    def _rules(self) -> rules.Policy:
-        raw = self.player.state.policy if self.player is not None else None
-        if raw is not self._policy_raw:
-            self._policy_raw, self._policy = raw, rules.load(raw)
-        return self._policy
-
-    def _listened(self, wall: float) -> float:
-        st = self.device_state()
-        return rules.listened_today(st.listened_day, st.listened_s, self._rules(), wall)
-
-    def _refusal(self, track: Track) -> str | None:
-        p = self._rules()
-        return None if p.empty else rules.refusal(p, track, self._wall, self._listened(self._wall))
-
-    def _capped(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        cap, level = self._rules().max_volume, arguments.get("volume")
-        if cap is not None and isinstance(level, int) and level > cap:
-            return {**arguments, "volume": cap}
-        return arguments
-
-    def _enforce(self, wall: float, out: list[Action]) -> bool:
-        """While a track plays: count today's listening; stop with a kind line when a rule says so (the daily limit
-        reached, bedtime begun, a policy changed). Once a second: finer adds cost, not fairness.
-        True when it stopped."""
-        assert self.player is not None
-        if self._counted_at is not None and 0.0 <= wall - self._counted_at < 1.0:
+    def _rules_tick(self, pb: PlaybackControl, wall: float, out: list[Action]) -> bool:
+        """While a track is audible: count today's listening; stop with a kind line when a rule refuses the item
+        (bedtime begun, the daily limit reached, a policy changed). Once a second. True when it stopped."""
+        counted = self.rules.count(pb.device, wall)
+        if counted is None:
             return False
-        p = self._rules()
-        self.player.state = rules.count(self.player.state, p, wall, self._counted_at)
-        self._counted_at = wall
-        item = self.player.state.item
-        track = self._tracks(item.uid) if item is not None and not p.empty else None
-        why = rules.refusal(p, track, wall, self.player.state.listened_s) if track is not None else None
+        pb.player.counted(counted.listened_day, counted.listened_s)
+        self.rules.update(counted, wall)
+        item = counted.item
+        track = self._tracks(item.uid) if item is not None else None
+        why = self.rules.refusal(track, counted, wall) if track is not None else None
         if why is None:
             return False
-        self._log.info("parents' rules: stopping {} ({})", track.uid if track else "?", why)
-        self._cancel("stop", why, out)
-        self._counted_at = None
-        self._speak(say(why, self._language), self._language, out)
+        self._log.info("parents' rules: stopping {} ({})", item.uid if item else "?", why)
+        self._halt(PlaybackCommand.STOP, why, out)
+        lang = self.conversation.language
+        self._speak(say(why, lang), lang, out)
         return True
 
-    # ------------------------------------------------------------------ for the shell
+    def _sleep_timer(self, pb: PlaybackControl, wall: float, audible: bool, out: list[Action]) -> None:
+        due = pb.player.timer_due(wall, self.cfg.fade_s)
+        if due == "fade" and audible and not self._due.fading:
+            self._due.fading = True
+            timer = pb.device.timer
+            out.append(FadeOut(max(0.5, (timer.at or wall) - wall) if timer else self.cfg.fade_s))
+        elif due == "stop":
+            self._log.info("sleep timer: stopping")
+            pb.player.timer_fired()
+            if self.conversation.turn is not None:
+                self._halt(PlaybackCommand.STOP, "sleep timer", out)
+            else:
+                out.append(SaveState())
 
-    def position_needed(self) -> bool:
-        return self.state is SessionState.PLAYING
+    # ------------------------------------------------------------------ the end of a conversation or session
 
-    def track_of(self, uid: str) -> Track | None:
-        return self._tracks(uid)
+    def _end_conversation(self, why: str, out: list[Action], *, goodbye: bool) -> None:
+        """The conversation ends (goodbye either way, a new hello, a lost channel, idle): what plays is stopped and
+        remembered; a persistent link stays up for the next one."""
+        self._halt(PlaybackCommand.STOP, why, out)
+        if not self.persistent:
+            if why != "a new hello":
+                self._close(CloseCode.NORMAL, why, out)
+            return
+        if goodbye:
+            out.append(Send(m.ServerGoodbye()))
+        out.append(EndConversation())
+        self.conversation.goodbye(why)
+
+    def _close(self, code: CloseCode, reason: str, out: list[Action]) -> None:
+        """Stop what plays (remembered: the device resumes it elsewhere or later), save, then close."""
+        conv = self.conversation
+        if conv.drop_request(reason) is not None:
+            out.append(CancelUnderstanding())
+        self._halt(PlaybackCommand.STOP, reason, out)
+        if self.playback is not None:
+            out.append(SaveState())          # after the cancelled turn's position landed, before the close
+        out.append(Close(code, reason))
+        conv.close(reason)
+
+    def _disconnected(self, out: list[Action]) -> None:
+        conv = self.conversation
+        if conv.turn is not None:
+            self._halt(PlaybackCommand.STOP, "disconnected", out)
+        elif self.playback is not None and conv.state is not C.CLOSED:
+            if self.playback.in_hand:
+                self.playback.stop("disconnected")
+            out.append(SaveState())
+        conv.close("disconnected")
+

@@ -1,37 +1,28 @@
 """What goes into the session core (events) and what comes out (actions). Plain frozen values, no I/O.
 
-The connection shell (core/session/connection.py) turns socket traffic, timers and task results into events and
-carries out the actions in order.
+The connection shell (core/session/connection.py) turns socket traffic, timers, task results and commands from the
+operator or the parents (core/devices/commands.py) into events, and carries out the actions in order.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from core.content.types import Track
+from core.devices.commands import Command
+from core.devices.policy import PolicyRecord
 from core.devices.state import DeviceState
 from core.playback.turn import Segment, Turn
 from core.protocol.errors import CloseCode
 from core.protocol.messages import ListenMode, ListenState, ServerMessage
 from core.understand import Understanding
 
-__all__ = ["SessionState", "Event", "Action"] + [
+__all__ = ["Event", "Action"] + [
     "TextIn", "BinaryIn", "Tick", "VoiceUtterance", "BargeIn", "StateLoaded", "Understood", "UnderstandFailed",
-    "TrackStarted", "TrackNearEnd", "TrackFinished", "TrackFailed", "TurnEnded", "ToolDone", "Evict",
-    "Disconnected", "Send", "Close", "LoadState", "SaveState", "Understand", "CancelUnderstanding", "StartTurn",
-    "Continue", "CancelTurn", "FadeOut", "VolumeChange", "CallTool", "McpIn", "McpDiscover", "VoiceListen",
-    "VoiceFeed"]
-
-
-class SessionState(StrEnum):
-    AWAITING_HELLO = "awaiting_hello"
-    IDLE = "idle"
-    LISTENING = "listening"          # the device streams its microphone (listen start)
-    UNDERSTANDING = "understanding"  # a request is being recognised and answered
-    SPEAKING = "speaking"            # a spoken reply is on the device
-    PLAYING = "playing"              # a song or story is on the device
-    PAUSED = "paused"                # an item is held at its position (paused, or interrupted and waiting)
-    CLOSED = "closed"
+    "TrackStarted", "TrackNearEnd", "TrackFinished", "TrackFailed", "TurnEnded", "ToolsDiscovered", "ToolResult",
+    "ChannelLost", "Evict", "Disconnected",
+    "Send", "Close", "LoadState", "SaveState", "LoadPolicy", "Understand", "CancelUnderstanding", "StartTurn",
+    "Continue", "CancelTurn", "FadeOut", "CallTool", "McpIn", "McpDiscover", "VoiceListen", "VoiceFeed",
+    "EndConversation"]
 
 
 # ------------------------------------------------------------------------------------------------ events
@@ -43,13 +34,14 @@ class TextIn:
 
 @dataclass(frozen=True, slots=True)
 class BinaryIn:
+    """One audio packet from the device, in the framing the hello agreed (over UDP: raw Opus, framing v1)."""
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Tick:
     mono: float                      # time.monotonic(): timeouts
-    wall: float                      # time.time(): what is saved (timers, history)
+    wall: float                      # time.time(): what is saved (timers, history), the household's clock
     position_ms: int | None = None   # where the device is in the current track, if one plays
 
 
@@ -67,6 +59,7 @@ class BargeIn:
 @dataclass(frozen=True, slots=True)
 class StateLoaded:
     state: DeviceState
+    policy: PolicyRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +109,23 @@ class TurnEnded:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolDone:
+class ToolsDiscovered:
+    """The device's MCP tools (names), after discovery."""
+    names: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The answer to CallTool(call_id, ...): `result` is the tool's parsed content (None when it failed)."""
+    call_id: int
     ok: bool
-    volume: int | None = None
+    result: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLost:
+    """The transport lost the conversation's audio channel (e.g. no UDP datagram ever arrived)."""
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +141,8 @@ class Disconnected:
 
 
 Event = (TextIn | BinaryIn | Tick | VoiceUtterance | BargeIn | StateLoaded | Understood | UnderstandFailed
-         | TrackStarted | TrackNearEnd | TrackFinished | TrackFailed | TurnEnded | ToolDone | Evict | Disconnected)
+         | TrackStarted | TrackNearEnd | TrackFinished | TrackFailed | TurnEnded | ToolsDiscovered | ToolResult
+         | ChannelLost | Evict | Disconnected | Command)
 
 
 # ------------------------------------------------------------------------------------------------ actions
@@ -152,13 +160,19 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class LoadState:
-    """Claim the device (an older session saves and closes first), then load its state -> StateLoaded."""
+    """Claim the device (an older session saves and closes first), then load its state and its household's rules
+    -> StateLoaded."""
     device_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class SaveState:
     """Save the device state as it is when this action runs (a cancelled turn's position lands first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPolicy:
+    """Read the household's rules as stored -> PolicyUpdated (a change the bus did not bring reaches us this way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,14 +211,9 @@ class FadeOut:
 
 
 @dataclass(frozen=True, slots=True)
-class VolumeChange:
-    delta: int
-    tool: str
-    cap: int | None = None           # the parents' maximum volume
-
-
-@dataclass(frozen=True, slots=True)
 class CallTool:
+    """Call one of the device's MCP tools -> ToolResult(call_id, ...)."""
+    call_id: int
     name: str
     arguments: dict[str, object]
 
@@ -216,7 +225,7 @@ class McpIn:
 
 @dataclass(frozen=True, slots=True)
 class McpDiscover:
-    pass
+    """Initialise the device's MCP server and list its tools -> ToolsDiscovered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,5 +239,10 @@ class VoiceFeed:
     opus: bytes
 
 
-Action = (Send | Close | LoadState | SaveState | Understand | CancelUnderstanding | StartTurn | Continue | CancelTurn
-          | FadeOut | VolumeChange | CallTool | McpIn | McpDiscover | VoiceListen | VoiceFeed)
+@dataclass(frozen=True, slots=True)
+class EndConversation:
+    """The conversation is over (a goodbye either way): the transport drops its audio channel; the link stays."""
+
+
+Action = (Send | Close | LoadState | SaveState | LoadPolicy | Understand | CancelUnderstanding | StartTurn | Continue
+          | CancelTurn | FadeOut | CallTool | McpIn | McpDiscover | VoiceListen | VoiceFeed | EndConversation)

@@ -8,8 +8,9 @@ language the child spoke.
 from __future__ import annotations
 
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.devices.state import Repeat
+from core.devices.state import PlaybackState, Repeat
 from core.lang.replies import NOUNS, duration_words, join_titles, say
+from core.protocol.tools import SET_VOLUME
 from core.providers.intent.contract import PLAYER_FUNCTIONS
 from plugins_func.actions import (
     CancelTimer,
@@ -35,7 +36,7 @@ def player(name: str):   # type: ignore[no-untyped-def]  # returns register_func
     spec = PLAYER_FUNCTIONS[name]
     return register_function(name, spec.description, spec.parameters)
 
-_PREFERRED_VOLUME_TOOL = "self.audio_speaker.set_volume"
+_PREFERRED_VOLUME_TOOL = SET_VOLUME
 
 
 def _reply(ctx: PluginContext, key: str, *actions: object, **slots: str) -> PluginResult:
@@ -87,8 +88,9 @@ def resume(ctx: PluginContext, target: str = "any") -> PluginResult:
             return _reply(ctx, "cannot_find_any_more", title=item.title)
         # A pause the child asked for resumes silently; anything else says what continues.
         action = PlayTrack(track, start_ms=item.position_ms, keep_queue=True)
-        return PluginResult(language=ctx.language, actions=(action,)) if ctx.device.paused else \
-            _reply(ctx, "resumed", action, title=_title(ctx, track))
+        if ctx.device.playback is PlaybackState.PAUSED:
+            return PluginResult(language=ctx.language, actions=(action,))
+        return _reply(ctx, "resumed", action, title=_title(ctx, track))
     played = ctx.device.last_unfinished(kind)
     if played is None:
         return _reply(ctx, "nothing_to_resume")
@@ -285,7 +287,8 @@ def _volume(ctx: PluginContext, delta: int) -> PluginResult:
         return _reply(ctx, "no_volume")
     # While something plays, the change itself is the answer; otherwise say it.
     key = "louder" if delta > 0 else "quieter"
-    speech = None if ctx.device.playing else say(key, ctx.language)
+    speech = None if ctx.device.playback in (PlaybackState.PLAYING, PlaybackState.SUSPENDED) else \
+        say(key, ctx.language)
     return PluginResult(speech=speech, language=ctx.language, actions=(ChangeVolume(delta, name),))
 
 

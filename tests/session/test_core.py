@@ -1,108 +1,43 @@
-"""The session core without a socket: events in, actions out (docs: core/session/core.py).
-
-A small driver plays the shell's part: it answers `Understand` with the real understand() path over the fixture
-catalog, and turns `CancelTurn` into `TurnEnded` with a position, exactly as core/session/connection.py does.
-"""
+"""The session core without a socket: events in, actions out (core/session/core.py), through the driver of
+tests/session/driver.py: the whole conversation, playback and household behaviour of one device."""
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
-from core.devices.state import DeviceState, Item, Play, Timer
+from core.devices.state import DeviceState, Item, Play, PlaybackState, Timer
 from core.playback.turn import SpeechSeg, TrackSeg
-from core.protocol import messages as m
 from core.protocol.errors import CloseCode
-from core.providers.intent.rules import RuleIntentRecognizer, RulesIntentProvider
 from core.session import events as ev
+from core.session.conversation import ConversationState
 from core.session.core import SessionCore, SessionSettings
-from core.session.events import SessionState
-from core.understand import Understander
-from plugins_func.loader import default_functions
-from plugins_func.registry import PluginContext, PluginRegistry
-from tests.match_fixtures import make_matcher
+from tests.session.driver import MATCHER, SONG, STORY, Driver
 
-MATCHER = make_matcher()
-UNDERSTAND = Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=("hey cheeko",))),
-                          PluginRegistry(default_functions()))
-STORY = next(t for t in MATCHER.tracks if t.title == "The Little Dragon")
-SONG = next(t for t in MATCHER.tracks if t.title == "Humpty Dumpty")
+C = ConversationState
+P = PlaybackState
 
 
-class Driver:
-    """Feeds the core like the connection shell does and records what it asks for."""
-
-    def __init__(self, state: DeviceState | None = None, **settings: Any) -> None:
-        self.now = 100.0
-        self.wall = 1_700_000_000.0
-        self.core = SessionCore("aa:bb", 1, SessionSettings(wake_words=("hey cheeko",), **settings), MATCHER.track,
-                                now=self.now)
-        self.sent: list[dict[str, Any]] = []
-        self.actions: list[ev.Action] = []
-        self.saved: list[DeviceState] = []
-        self.turn: ev.StartTurn | None = None
-        self.position = 0
-        self.feed(ev.TextIn(json.dumps({"type": "hello", "version": 1, "features": {"mcp": True}})))
-        self.feed(ev.StateLoaded(state or DeviceState("aa:bb")))
-
-    def feed(self, event: ev.Event) -> list[ev.Action]:
-        out = self.core.handle(event, self.now, self.wall)
-        for a in out:
-            self.actions.append(a)
-            if isinstance(a, ev.Send):
-                self.sent.append(json.loads(m.encode(a.message, "s")))
-            elif isinstance(a, ev.SaveState):
-                self.saved.append(self.core.device_state())
-            elif isinstance(a, ev.StartTurn):
-                self.turn = a
-            elif isinstance(a, ev.CancelTurn):
-                assert self.turn is not None
-                tid, self.turn = self.turn.turn.id, None
-                self.feed(ev.TurnEnded(tid, True, self.position if self.playing_track else None))
-            elif isinstance(a, ev.Understand):
-                u = asyncio.run(UNDERSTAND(a.text, PluginContext(catalog=MATCHER, device=self.core.device_state(),
-                                                                   tools={"self.audio_speaker.set_volume": {}})))
-                self.feed(ev.Understood(a.request_id, u))
-        return out
-
-    playing_track = False
-
-    def say(self, text: str) -> None:
-        self.feed(ev.TextIn(json.dumps({"type": "listen", "state": "detect", "text": text})))
-
-    def start_track(self, start_ms: int | None = None) -> TrackSeg:
-        assert self.turn is not None
-        seg = next(s for s in self.turn.turn.segments if isinstance(s, TrackSeg))
-        self.playing_track = True
-        self.position = seg.start_ms if start_ms is None else start_ms
-        self.feed(ev.TrackStarted(self.turn.turn.id, seg.track, self.position, "etag-1"))
-        return seg
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
-        self.wall += seconds
-        if self.playing_track:
-            self.position += int(seconds * 1000)
-        self.feed(ev.Tick(self.now, self.wall, self.position if self.playing_track else None))
-
-    def end_turn(self) -> None:
-        assert self.turn is not None
-        tid, self.turn = self.turn.turn.id, None
-        self.playing_track = False
-        self.feed(ev.TurnEnded(tid, False, None))
-
-    def texts(self) -> list[str]:
-        return [s["text"] for s in self.sent if s.get("state") == "sentence_start" or s["type"] == "stt"]
-
-
-def test_hello_then_state_load_and_one_logged_transition_each(capsys: pytest.CaptureFixture[str]) -> None:
+def test_hello_then_state_load_and_one_logged_transition_each(caplog_loguru: list[str]) -> None:
     d = Driver()
     assert d.sent[0]["type"] == "hello" and d.sent[0]["transport"] == "websocket"
     assert any(isinstance(a, ev.LoadState) for a in d.actions) and any(isinstance(a, ev.McpDiscover) for a in d.actions)
-    assert d.core.state is SessionState.IDLE
+    assert d.core.conversation.state is C.IDLE
+    d.say("play humpty dumpty")
+    d.start_track()
+    d.say("pause")
+    d.end_turn()
+    moves = [line.split(" - ", 1)[1].strip() for line in caplog_loguru if " -> " in line]
+    assert moves == ["conversation awaiting_hello -> idle (hello)",
+                     "conversation idle -> understanding (request)",
+                     "playback idle -> playing (request)",
+                     "conversation understanding -> answering (turn)",
+                     "conversation answering -> idle (new request)",
+                     "playback playing -> suspended (new request)",
+                     "conversation idle -> understanding (request)",
+                     "playback suspended -> paused (asked)",
+                     "conversation understanding -> answering (turn)",
+                     "conversation answering -> idle (turn done)"]
 
 
 def test_messages_before_hello_are_ignored_and_no_hello_closes() -> None:
@@ -110,15 +45,15 @@ def test_messages_before_hello_are_ignored_and_no_hello_closes() -> None:
     assert core.handle(ev.TextIn('{"type":"listen","state":"detect","text":"play humpty dumpty"}'), 1.0) == []
     assert core.handle(ev.BinaryIn(b"\x00" * 10), 1.0) == []
     out = core.handle(ev.Tick(11.0, 0.0))
-    assert out == [ev.Close(CloseCode.POLICY, "hello expected")] and core.state is SessionState.CLOSED
+    assert out == [ev.Close(CloseCode.POLICY, "hello expected")] and core.conversation.state is C.CLOSED
 
 
 def test_a_request_plays_its_track_and_a_question_keeps_it() -> None:
     d = Driver()
     d.say("play humpty dumpty")
-    assert d.core.state is SessionState.SPEAKING
+    assert d.core.conversation.state is C.ANSWERING
     seg = d.start_track()
-    assert seg.track == SONG and d.core.state is SessionState.PLAYING
+    assert seg.track == SONG and d.core.playback.state is P.PLAYING
     d.tick(12.0)                                    # 12 s into the song
     d.say("what song is this")
     # the song was suspended at 12 s, the answer is spoken, then the song continues from there
@@ -148,9 +83,9 @@ def test_pause_keeps_position_and_resume_continues_there() -> None:
     d.say("pause")
     assert d.turn is not None and not any(isinstance(x, TrackSeg) for x in d.turn.turn.segments)   # said, not played
     d.end_turn()
-    assert d.core.state is SessionState.PAUSED
+    assert d.core.playback.state is P.PAUSED and d.core.conversation.state is C.IDLE
     st = d.saved[-1]
-    assert st.paused and st.item is not None and st.item.position_ms == 21000
+    assert st.playback is P.PAUSED and st.item is not None and st.item.position_ms == 21000
     d.tick(30.0)                                   # no auto-resume for a pause the child asked for
     assert d.turn is None
     d.say("continue")
@@ -165,7 +100,7 @@ def test_stop_is_remembered_for_continue_and_a_new_request_keeps_the_old_positio
     d.start_track()
     d.tick(40.0)
     d.say("stop")
-    assert d.turn is None and d.core.state is SessionState.IDLE
+    assert d.turn is None and d.core.conversation.state is C.IDLE
     assert d.sent[-1] == {"type": "tts", "state": "stop", "session_id": "s"}
     d.say("play humpty dumpty")
     d.start_track()
@@ -182,7 +117,7 @@ def test_wake_word_abort_then_silence_resumes_after_the_grace() -> None:
     d.start_track()
     d.tick(10.0)
     d.feed(ev.TextIn('{"type":"abort","reason":"wake_word_detected"}'))
-    assert d.turn is None and d.core.state is SessionState.PAUSED
+    assert d.turn is None and d.core.playback.state is P.SUSPENDED and d.core.conversation.state is C.IDLE
     assert d.sent[-1]["state"] == "stop"
     d.say("hey cheeko")                            # the wake word alone: no greeting over a held story
     assert d.turn is None
@@ -203,9 +138,9 @@ def test_button_abort_is_a_stop_still_remembered() -> None:
     d.feed(ev.TextIn('{"type":"abort"}'))
     d.playing_track = False
     d.tick(20.0)
-    assert d.turn is None and d.core.state is SessionState.IDLE
+    assert d.turn is None and d.core.conversation.state is C.IDLE
     st = d.core.device_state()
-    assert st.item is not None and st.item.position_ms == 15000 and not st.playing and not st.paused
+    assert st.item is not None and st.item.position_ms == 15000 and st.playback is P.STOPPED
 
 
 def test_push_to_talk_and_barge_in_suspend_playback() -> None:
@@ -215,7 +150,7 @@ def test_push_to_talk_and_barge_in_suspend_playback() -> None:
         d.start_track()
         d.tick(3.0)
         d.feed(event)
-        assert d.turn is None and d.core.state is SessionState.PAUSED
+        assert d.turn is None and d.core.playback.state is P.SUSPENDED
         assert d.core.device_state().item.position_ms == 3000
 
 
@@ -255,7 +190,7 @@ def test_timed_sleep_fades_then_stops_and_the_queue_does_not_advance() -> None:
     fades = [a for a in d.actions if isinstance(a, ev.FadeOut)]
     assert len(fades) == 1 and 3.0 <= fades[0].seconds <= 5.0
     d.tick(5.0)
-    assert d.turn is None and d.core.device_state().timer is None and not d.core.device_state().playing
+    assert d.turn is None and d.core.device_state().timer is None and d.core.device_state().playback is not P.PLAYING
     d.tick(30.0)
     assert d.turn is None
 
@@ -276,18 +211,18 @@ def test_history_favourites_and_play_my_favourites() -> None:
 
 
 def test_reconnect_rules_stories_keep_their_place_songs_restart() -> None:
-    story = DeviceState("aa:bb", item=Item(STORY.uid, "story", STORY.title, 61000), playing=True,
+    story = DeviceState("aa:bb", item=Item(STORY.uid, "story", STORY.title, 61000), playback=P.PLAYING,
                         history=(Play(STORY.uid, "story", STORY.title, 1.0, 61000),))
     d = Driver(story)
     d.say("continue the story")
     seg = next(s for s in d.turn.turn.segments if isinstance(s, TrackSeg))
     assert seg.track == STORY and seg.start_ms == 61000
-    song = DeviceState("aa:bb", item=Item(SONG.uid, "music", SONG.title, 20000), playing=True)
+    song = DeviceState("aa:bb", item=Item(SONG.uid, "music", SONG.title, 20000), playback=P.PLAYING)
     d = Driver(song)
     d.say("resume")
     seg = next(s for s in d.turn.turn.segments if isinstance(s, TrackSeg))
     assert seg.track == SONG and seg.start_ms == 0
-    paused = replace(song, paused=True, playing=False)
+    paused = replace(song, playback=P.PAUSED)
     d = Driver(paused)
     d.say("resume")
     seg = next(s for s in d.turn.turn.segments if isinstance(s, TrackSeg))
@@ -298,7 +233,7 @@ def test_resume_with_nothing_and_a_deleted_entry_get_clear_replies() -> None:
     d = Driver()
     d.say("continue")
     assert "nothing to continue" in d.turn.turn.segments[0].text.lower()
-    gone = DeviceState("aa:bb", item=Item("story/Bedtime/gone.mp3", "story", "The Lost Tale", 5000), paused=True)
+    gone = DeviceState("aa:bb", item=Item("story/Bedtime/gone.mp3", "story", "The Lost Tale", 5000), playback=P.PAUSED)
     d = Driver(gone)
     d.say("continue")
     assert d.turn.turn.segments[0].text == "I can't find The Lost Tale any more."
@@ -328,7 +263,7 @@ def test_periodic_saves_while_playing_and_evict_saves_then_closes() -> None:
     kinds = [type(a).__name__ for a in out]
     assert kinds.index("CancelTurn") < kinds.index("SaveState") < kinds.index("Close")
     assert d.saved[-1].item.position_ms == 20000
-    assert d.core.state is SessionState.CLOSED
+    assert d.core.conversation.state is C.CLOSED
 
 
 def test_a_failed_track_is_forgotten_and_the_collection_goes_on() -> None:
@@ -338,7 +273,9 @@ def test_a_failed_track_is_forgotten_and_the_collection_goes_on() -> None:
     out = d.feed(ev.TrackFailed(d.turn.turn.id, first.track, busy=False))
     cont = [a for a in out if isinstance(a, ev.Continue)]
     assert cont and isinstance(cont[0].segment, TrackSeg) and cont[0].segment.track != first.track
-    assert d.core.device_state().item is None
+    st = d.core.device_state()                 # forgotten: not in hand, not in the history; the next one is
+    assert st.item is not None and st.item.uid == cont[0].segment.track.uid
+    assert first.track.uid not in [h.uid for h in st.history] and d.core.playback.state is P.PLAYING
 
 
 def test_timer_state_survives_json() -> None:
