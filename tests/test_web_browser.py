@@ -19,7 +19,6 @@ import pytest
 
 from core.device_client import DeviceClient
 from core.lang.replies import say
-from core.session.events import SessionState
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, write_tone, ws_url
 from tests.test_console_api import OP, PARENT, web_config
@@ -135,17 +134,17 @@ async def test_pause_and_resume_buttons(make_config, start_node, browser) -> Non
     await page.wait_for_function("() => window.__device.frames > 40")          # 2.4 s of the 20 s song
     conn = connection(node, "web:00:00:02")
     await page.click("#pause")
-    await until(lambda: conn.core.state is SessionState.PAUSED)
+    await until(lambda: conn.view().playback == "paused")
     await page.wait_for_function("() => window.__device.messages.filter(m => m.type === 'stt').pop().text === 'pause'")
-    held = conn.core.device_state().item
-    assert held is not None and held.title == "Long Lullaby" and held.position_ms > 1500
+    now = conn.view().now_playing
+    assert now is not None and now.title == "Long Lullaby" and now.position_ms > 1500
     frames_paused = await page.evaluate("window.__device.frames")
     await page.click("#resume")
-    await until(lambda: conn.core.state is SessionState.PLAYING)
+    await until(lambda: conn.view().state == "playing")
     await page.wait_for_function(f"() => window.__device.frames > {frames_paused + 20}")
-    snap = conn.snapshot()
-    assert snap["now_playing"]["title"] == "Long Lullaby"
-    assert snap["now_playing"]["position_ms"] >= held.position_ms          # where it was, not from the start
+    playing = conn.view().now_playing
+    assert playing is not None and playing.title == "Long Lullaby"
+    assert playing.position_ms >= now.position_ms          # where it was, not from the start
     pcm, rate = await decoded(page)
     assert abs(peak_frequencies(sounding(pcm, rate), rate, 1)[0] - 330.0) < 5
 
