@@ -62,7 +62,8 @@ class McpClient:
                         dropped += 1
                     else:
                         self.tools[kept["name"]] = kept
-                cursor = result.get("nextCursor") if isinstance(result.get("nextCursor"), str) else ""
+                following = result.get("nextCursor")
+                cursor = following if isinstance(following, str) else ""
                 if not cursor or len(cursor) > 256:
                     break
             if dropped:

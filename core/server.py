@@ -80,7 +80,7 @@ class DeviceServer:
             max_size=cfg.max_message_bytes, max_queue=64, ping_interval=30, ping_timeout=30,
             compression=None,   # Opus does not deflate; compression would only cost CPU and memory per device
             open_timeout=10, close_timeout=2, reuse_port=reuse_port or None)
-        bound = self._server.sockets[0].getsockname()[1]
+        bound = int(self._server.sockets[0].getsockname()[1])
         logger.info("WebSocket server on ws://{}:{}{}", host, bound, cfg.websocket_path)
         return bound
 

@@ -230,9 +230,10 @@ class TurnRenderer:
             while pending or opened is not None:
                 if opened is None:
                     head = pending.popleft()
-                    if isinstance(head, SpeechSeg) and pending and isinstance(pending[0], TrackSeg):
+                    if isinstance(head, SpeechSeg) and pending and isinstance(track := pending[0], TrackSeg):
                         # open the track while its announcement plays: a busy node answers within the announcement
-                        opened = asyncio.create_task(self._start(pending.popleft()))
+                        pending.popleft()
+                        opened = asyncio.create_task(self._start(track))
                     if isinstance(head, SpeechSeg):
                         if head.announces:
                             await self._announce(pacer, head)

@@ -166,8 +166,9 @@ def _parse_hello(obj: dict[str, Any]) -> Hello | Invalid:
 
 
 def _parse_listen(obj: dict[str, Any]) -> Listen | Invalid:
+    raw = obj.get("state")
     try:
-        state = ListenState(obj.get("state"))
+        state = ListenState(raw if isinstance(raw, str) else "")
     except ValueError:
         return Invalid(f"listen with unknown state {str(obj.get('state'))[:20]!r}")
     mode: ListenMode | None

@@ -210,7 +210,7 @@ class Connection:
         self._queue(self.core.handle(event, time.monotonic(), time.time()))
 
     def _queue(self, actions: list[ev.Action]) -> None:
-        rest = []
+        rest: list[ev.Action] = []
         for action in actions:
             if isinstance(action, ev.Continue):
                 self._continue(action)
