@@ -204,8 +204,10 @@ class VoiceListener:
     """The VoiceInput for one connection."""
 
     def __init__(self, cfg: VADConfig, asr: ASRProvider, vad: VADStream | None, callbacks: VoiceCallbacks,
-                 device_id: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+                 device_id: str, *, clock: Callable[[], float] = time.monotonic,
+                 on_latency: Callable[[float], None] | None = None) -> None:
         self._asr = asr
+        self._on_latency = on_latency
         self._cb = callbacks
         self._device = device_id
         self._clock = clock
@@ -358,6 +360,8 @@ class VoiceListener:
         t0 = self._clock()
         try:
             text = await self._asr.transcribe(ev.pcm, SAMPLE_RATE, device=self._device)
+            if self._on_latency is not None:
+                self._on_latency(self._clock() - t0)
         except ASRError as exc:
             logger.warning("voice {}: ASR failed: {}", self._device, exc)
             if exc.busy and self._cb.on_busy is not None:
@@ -393,11 +397,13 @@ class VoiceListener:
 class ListenerFactory:
     """`VoiceInputFactory`: shares the ASR provider and the VAD model across connections."""
 
-    def __init__(self, cfg: VoiceConfig, asr: ASRProvider, vad: VADProvider | None) -> None:
+    def __init__(self, cfg: VoiceConfig, asr: ASRProvider, vad: VADProvider | None, *,
+                 on_latency: Callable[[float], None] | None = None) -> None:
         self._cfg = cfg
         self._asr = asr
         self._vad = vad
+        self._on_latency = on_latency      # metrics: seconds per transcribed utterance
 
     def open(self, callbacks: VoiceCallbacks, *, device_id: str) -> VoiceListener:
         stream = self._vad.new_stream() if self._vad is not None else None
-        return VoiceListener(self._cfg.vad, self._asr, stream, callbacks, device_id)
+        return VoiceListener(self._cfg.vad, self._asr, stream, callbacks, device_id, on_latency=self._on_latency)

@@ -13,7 +13,6 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
     store_error(op)                   a store call that failed (it was logged and retried or given up)
     asr_latency(seconds) / tts_latency(seconds)
     ota_request(routed_to_self)       one OTA answer
-    set_node(node_id)                 label of the xiaozhi_node_info series
     drain_seconds(seconds)            how long the last graceful drain took
 
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
@@ -88,13 +87,9 @@ class Metrics:
                             registry=r)
         self._drain = Gauge(f"{_NS}_last_drain_seconds", "Duration of the last graceful drain", registry=r)
         self._info = Gauge(f"{_NS}_node_info", "This node", ["node_id"], registry=r)
-        self.set_node(node_id or "local")
+        self._info.labels(_label(node_id or "local")).set(1)
         self._scraped = _ScrapeCollector()
         r.register(self._scraped)
-
-    def set_node(self, node_id: str) -> None:
-        self._info.clear()
-        self._info.labels(_label(node_id)).set(1)
 
     # ------------------------------------------------------------------ events
     def request(self, intent: str, outcome: str) -> None:
@@ -171,7 +166,7 @@ class NullMetrics(Metrics):
     device_connected = device_disconnected = stream_started = stream_ended = _nothing
     store_latency = store_error = asr_latency = tts_latency = _nothing
     ota_request = drain_seconds = _nothing
-    watch_pipeline = watch_load = set_node = _nothing
+    watch_pipeline = watch_load = _nothing
 
 
 class _ScrapeCollector(Collector):

@@ -18,7 +18,7 @@ from core.content.service import ContentService
 from core.devices.directory import DeviceDirectory, LocalDirectory
 from core.devices.store import DeviceStore, open_store
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
-from core.metrics import NullMetrics
+from core.metrics import Metrics, NullMetrics
 from core.playback.announce import AnnouncementWarmer
 from core.playback.player import ResumeRules
 from core.playback.speech import SpeechRenderer
@@ -64,7 +64,7 @@ class Runtime:
 
     @classmethod
     async def create(cls, cfg: Config, *, directory: DeviceDirectory | None = None,
-                     store: DeviceStore | None = None, metrics: Any = None) -> Runtime:
+                     store: DeviceStore | None = None, metrics: Metrics | None = None) -> Runtime:
         params = AudioParams(sample_rate=cfg.audio.sample_rate, frame_ms=cfg.audio.frame_ms)
         content = ContentService.from_config(cfg)
         await content.start()
@@ -72,7 +72,9 @@ class Runtime:
         pipeline = AudioPipeline.from_config(cfg, params, s3_client=getattr(content.storage, "client", None))
         await pipeline.start()
         tts = _build_tts(cfg)
-        speech = SpeechRenderer.from_config(cfg, tts, pipeline, s3_client=getattr(content.storage, "client", None))
+        sink = metrics or NullMetrics()
+        speech = SpeechRenderer.from_config(cfg, tts, pipeline, s3_client=getattr(content.storage, "client", None),
+                                            on_latency=sink.tts_latency)
         warmer = AnnouncementWarmer(speech, content)
         registry = PluginRegistry(default_functions())
         intent = build_intent(cfg.voice.intent, registry.tool_schemas(), wake_words=cfg.server.wake_words)
@@ -81,14 +83,14 @@ class Runtime:
         if asr is not None:
             from core.listener import ListenerFactory
             from core.providers.vad.factory import build_vad
-            voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad))
+            voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad), on_latency=sink.asr_latency)
         store = store or await open_store(cfg.state.url)
         deps = SessionDeps(
             settings=session_settings(cfg, params), params=params, content=content, pipeline=pipeline,
             speech=speech, understand=Understander(intent, registry), voice=voice, store=store,
             directory=directory or LocalDirectory(), on_miss=cfg.matching.on_miss,
             recent_history=cfg.matching.recent_history, lead_frames=cfg.audio.lead_frames,
-            stop_grace_s=cfg.audio.stop_grace_ms / 1000.0, metrics=metrics or NullMetrics())
+            stop_grace_s=cfg.audio.stop_grace_ms / 1000.0, metrics=sink)
         rt = cls(cfg, params, Authenticator(cfg.server.auth), content, pipeline, speech, tts, store, deps, asr)
         await rt._warm_up()
         rt.warmer = warmer

@@ -2,15 +2,14 @@
 targets, the Grafana dashboard against the metrics a node really exposes, and the image (non-root, healthcheck)."""
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from core.config import ENV_OVERRIDES, load_config
-from core.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -53,47 +52,81 @@ def test_prometheus_scrapes_every_node_on_its_http_port() -> None:
     assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in prom["scrape_configs"])
 
 
-def _exposed_names() -> set[str]:
-    m = Metrics(node_id="t")
-
-    class Pipeline:
-        active_streams, decoders_started, cache_hits = 1, 2, 3
-
-        @staticmethod
-        def stats() -> dict[str, int]:
-            return {"decoders_in_use": 1, "decoders_max": 2, "upstream_retries": 4, "upstream_errors": 1}
-
-        class cache:   # noqa: N801 - stands in for FrameCache
-            @staticmethod
-            def total_bytes() -> int:
-                return 10
-
-    m.watch_pipeline(Pipeline())
-    m.watch_load(lambda: {"sessions": 1, "streams": 1, "cpu": 0.5, "load": 0.5, "draining": False,
-                          "overloaded": False})
-    m.request("play_music", "played"), m.match("exact"), m.first_frame(0.1, True), m.late_frames(2), m.reanchor()
-    m.device_connected(), m.stream_started(), m.store_latency("save", 0.001), m.store_error("save")
-    m.asr_latency(0.4), m.tts_latency(0.2), m.ota_request(True)
-    m.drain_seconds(1.0)
-    names: set[str] = set()
-    for fam in text_string_to_metric_families(m.exposition().decode()):
-        names |= {s.name for s in fam.samples}
-    return names
+METRICS_SRC = ROOT / "core" / "metrics.py"
+PRODUCTION = [ROOT / "app.py", *sorted((ROOT / "core").rglob("*.py")), *sorted((ROOT / "plugins_func").rglob("*.py"))]
 
 
-def test_dashboard_queries_only_metrics_a_node_exposes() -> None:
+def _recorders() -> dict[str, set[str]]:
+    """Each metric family core/metrics.py declares -> the methods that feed it, read from the module's own source:
+    `self._x = Counter("xiaozhi_...")` fed by the methods that use `self._x`; families yielded at scrape time fed by
+    whatever the collector reads there (`watch_pipeline`, `watch_load`; /proc needs no feeding)."""
+    tree = ast.parse(METRICS_SRC.read_text(encoding="utf-8"))
+    classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+    family_of: dict[str, str] = {}
+    uses: dict[str, set[str]] = {}
+    for fn in (n for n in classes["Metrics"].body if isinstance(n, ast.FunctionDef)):
+        for node in ast.walk(fn):
+            if fn.name == "__init__" and isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                    and isinstance(node.targets[0], ast.Attribute) and node.value.args \
+                    and isinstance(node.value.args[0], ast.JoinedStr):
+                name = ast.unparse(node.value.args[0]).split("}", 1)[1].rstrip("'\"")    # f"{_NS}_requests"
+                family_of[node.targets[0].attr] = "xiaozhi" + name
+            elif fn.name != "__init__" and isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id == "self":
+                uses.setdefault(node.attr, set()).add(fn.name)
+    out = {family: uses.get(attr, set()) for attr, family in family_of.items()}
+    collect = next(n for n in classes["_ScrapeCollector"].body
+                   if isinstance(n, ast.FunctionDef) and n.name == "collect")
+    source = ast.get_source_segment(METRICS_SRC.read_text(encoding="utf-8"), collect) or ""
+    assert "p = self.pipeline" in source and "self.load" in source     # what watch_pipeline and watch_load set
+    for m in re.finditer(r'f"\{_NS\}_([a-z_{}().]+)"', source):
+        name = m.group(1)
+        feeder = "watch_load" if name.startswith("node_") else "watch_pipeline"
+        out["xiaozhi_" + name] = set() if name == "ffmpeg_children" else {feeder}
+    return out
+
+
+def _family(series: str, families: set[str]) -> str | None:
+    for suffix in ("", "_total", "_bucket", "_sum", "_count"):
+        if suffix and series.endswith(suffix) and series[: -len(suffix)] in families:
+            return series[: -len(suffix)]
+        if not suffix and series in families:
+            return series
+    node = next((f for f in families if "{" in f and series.startswith(f.split("{")[0])), None)
+    return node
+
+
+def _called_in_production(method: str) -> bool:
+    pattern = re.compile(rf"\.{method}\b")
+    return any(pattern.search(f.read_text(encoding="utf-8")) for f in PRODUCTION if f != METRICS_SRC)
+
+
+def test_dashboard_queries_only_metrics_a_node_records() -> None:
+    """Every series the dashboard plots is declared in core/metrics.py and fed by production code (a recorder
+    method called outside core/metrics.py, or a scrape-time source the node registers); nothing is fed by hand."""
     dash = json.loads((DEPLOY / "grafana/dashboards/xiaozhi-fleet.json").read_text(encoding="utf-8"))
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     assert len(dash["panels"]) >= 12 and len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
     used = {n for e in exprs for n in re.findall(r"\b(xiaozhi_[a-z_]+)\b", e)}
-    missing = used - _exposed_names()
-    assert not missing, f"dashboard queries metrics no node exposes: {sorted(missing)}"
+    recorders = _recorders()
+    families = {_family(s, set(recorders)) for s in used}
+    assert None not in families, f"dashboard queries metrics no node declares: {sorted(used)}"
+    silent = {f for f in families if f and recorders[f] and not any(_called_in_production(m) for m in recorders[f])}
+    assert not silent, f"dashboard series that no production code records: {sorted(silent)}"
     for wanted in ("xiaozhi_first_frame_seconds_bucket", "xiaozhi_late_frames_total",
                    "xiaozhi_store_latency_seconds_bucket", "xiaozhi_ffmpeg_children", "xiaozhi_node_load",
-                   "xiaozhi_requests_total"):
+                   "xiaozhi_requests_total", "xiaozhi_asr_latency_seconds_bucket",
+                   "xiaozhi_tts_latency_seconds_bucket"):
         assert wanted in used
     ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8"))
     assert {p["datasource"]["uid"] for p in dash["panels"]} == {ds["datasources"][0]["uid"]}
+
+
+def test_every_recorder_of_the_metrics_object_has_a_production_caller() -> None:
+    """No recorder stands unused (a metric that never moves is a lie on a dashboard)."""
+    methods = {m for feeders in _recorders().values() for m in feeders}
+    assert {"late_frames", "asr_latency", "tts_latency", "reanchor", "request", "first_frame"} <= methods
+    assert not [m for m in sorted(methods) if not _called_in_production(m)]
 
 
 def test_image_runs_unprivileged_with_a_healthcheck_and_runtime_deps_only() -> None:

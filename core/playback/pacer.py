@@ -24,13 +24,15 @@ class Pacer:
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], *, frame_s: float = 0.06, lead: int = 3,
                  clock: Clock = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 on_reanchor: Callable[[float], None] | None = None) -> None:
+                 on_reanchor: Callable[[float], None] | None = None,
+                 on_late: Callable[[], None] | None = None) -> None:
         self._send = send
         self._frame_s = frame_s
         self._lead = lead
         self._clock = clock
         self._sleep = sleep
         self._on_reanchor = on_reanchor    # metrics: how often and how late the device ran dry
+        self._on_late = on_late            # metrics: a frame left more than half a frame after its slot
         self._anchor: float | None = None
         self._n = 0
         self.frames_sent = 0
@@ -43,6 +45,8 @@ class Pacer:
             self._anchor, self._n = now, 0
         due = self._anchor + max(0, self._n - self._lead) * self._frame_s
         late = now - due
+        if late > self._frame_s / 2 and self._on_late is not None:
+            self._on_late()
         if late > self._frame_s:
             # Stalled for more than a frame: the device has drained its lead; restart the schedule from now
             # (with a fresh lead) rather than bursting the backlog into a buffer that drops overflow.

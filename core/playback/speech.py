@@ -77,8 +77,9 @@ class SpeechRenderer:
     def __init__(self, tts: TTSProvider, encode_pcm: EncodePcm, sample_rate: int, *, cache_phrases: int = 256,
                  max_cached_chars: int = 160, max_reply_chars: int = 400, workers: int | None = None,
                  phrase_cache: PhraseCache | None = None, output_key: str = "",
-                 announce_budget_s: float = 0.3) -> None:
+                 announce_budget_s: float = 0.3, on_latency: Callable[[float], None] | None = None) -> None:
         self._tts = tts
+        self._on_latency = on_latency      # metrics: seconds from a synthesis's start to its first audio
         self._encode = encode_pcm
         self._rate = sample_rate
         self._cache: OrderedDict[tuple[str, str], tuple[bytes, ...]] = OrderedDict()
@@ -97,7 +98,8 @@ class SpeechRenderer:
         self.joined = 0                   # requests that shared a job already in flight
 
     @classmethod
-    def from_config(cls, config: Any, tts: TTSProvider, pipeline: Any, *, s3_client: Any = None) -> SpeechRenderer:
+    def from_config(cls, config: Any, tts: TTSProvider, pipeline: Any, *, s3_client: Any = None,
+                    on_latency: Callable[[float], None] | None = None) -> SpeechRenderer:
         """Built as the server runs it: the engine's own concurrency (piper: `voice.tts.workers` processes), the reply
         bound and the phrase cache (shared in S3 under
         `<audio.cache_s3_prefix>/phrases` when that is set and `s3_client` is the content storage's client)."""
@@ -119,7 +121,7 @@ class SpeechRenderer:
         output = f"{p.sample_rate}/{p.frame_ms}/{acfg.opus_bitrate}/{acfg.opus_complexity}"
         return cls(tts, pipeline.encode_pcm, p.sample_rate, cache_phrases=tcfg.cache_phrases,
                    max_reply_chars=tcfg.max_reply_chars, phrase_cache=disk,
-                   output_key=output, announce_budget_s=tcfg.announce_budget_ms / 1000)
+                   output_key=output, announce_budget_s=tcfg.announce_budget_ms / 1000, on_latency=on_latency)
 
     # ------------------------------------------------------------------ public API
 
@@ -306,12 +308,17 @@ class SpeechRenderer:
 
     async def _synthesise(self, job: _Job, text: str, language: str) -> None:
         lang = _route_language(text, language)
+        started = time.perf_counter()
 
         async def pcm() -> AsyncIterator[bytes]:
+            first = True
             for unit in split_sentences(text, UNIT_CHARS):
                 async with self.limiter.slot(job.device, low=job.low, deadline=job.deadline(), waiter=job.pending):
                     self.units += 1
                     chunks = [c async for c in self._tts.synthesize(unit, lang, self._rate)]
+                if first and chunks and self._on_latency is not None:
+                    self._on_latency(time.perf_counter() - started)     # queueing for an engine slot included
+                first = False
                 for chunk in chunks:      # the slot is free before this unit is encoded
                     yield chunk
 

@@ -177,8 +177,10 @@ class TurnRenderer:
     def __init__(self, *, send_json: SendJson, send_audio: SendAudio, files: FrameSource, speech: SpeechSource,
                  open_source: OpenSource, params: AudioParams, callbacks: TurnCallbacks, lead_frames: int = 3,
                  stop_grace_s: float = 0.12, first_frame_gap_s: float = 0.06, lookahead_s: float = 2.0,
-                 device: str = "", on_reanchor: Callable[[float], None] | None = None, log: Any = logger) -> None:
+                 device: str = "", on_reanchor: Callable[[float], None] | None = None,
+                 on_late: Callable[[], None] | None = None, log: Any = logger) -> None:
         self._on_reanchor = on_reanchor
+        self._on_late = on_late
         self._device = device             # fair queueing of this device's replies in the speech engines
         self._send_json = send_json
         self._send_audio = send_audio
@@ -220,7 +222,8 @@ class TurnRenderer:
     async def render(self, turn: Turn) -> None:
         await self._send_json(Tts(TtsState.START))
         self.opened = True
-        pacer = Pacer(self._send_frame, frame_s=self._params.frame_s, lead=self._lead, on_reanchor=self._on_reanchor)
+        pacer = Pacer(self._send_frame, frame_s=self._params.frame_s, lead=self._lead, on_reanchor=self._on_reanchor,
+                      on_late=self._on_late)
         self.progress.pacer = pacer
         # The device resets its decoder when it enters Speaking; give that a moment before audio arrives.
         await asyncio.sleep(self._gap)

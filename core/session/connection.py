@@ -97,7 +97,7 @@ class Connection:
             send_json=self.send, send_audio=self._send_audio, files=deps.pipeline, speech=deps.speech,
             open_source=self._open_source, params=deps.params, lead_frames=deps.lead_frames,
             stop_grace_s=deps.stop_grace_s, device=self.device_id, log=self.log,
-            on_reanchor=lambda late: self.metrics.reanchor(),
+            on_reanchor=lambda late: self.metrics.reanchor(), on_late=lambda: self.metrics.late_frames(1),
             callbacks=TurnCallbacks(
                 started=lambda tid, t, start, etag: self.dispatch(ev.TrackStarted(tid, t, start, etag)),
                 near_end=lambda tid, t: self.dispatch(ev.TrackNearEnd(tid, t)),
