@@ -1,6 +1,7 @@
 """Shared fixtures: a small local catalog of generated tones and a real server node on loopback."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -86,6 +87,13 @@ async def start_node() -> AsyncIterator[Callable[[Config], Any]]:
     yield start
     for node in nodes:
         await node.close()
+
+
+async def until(check: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> None:
+    """Wait for a condition the test cannot be told about by an event (a server-side effect), with a deadline."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(step)
 
 
 def ws_url(node: Any, path: str = "/xiaozhi/v1/") -> str:

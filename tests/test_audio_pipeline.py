@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.audio.p3 import pack_records, read_p3
-from core.audio.pipeline import AudioPipeline
+from core.audio.pipeline import READ_FRAMES, AudioPipeline
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.config import AudioConfig
 from tests.audio_fixtures import (
@@ -218,11 +218,17 @@ async def test_decode_runs_only_a_bounded_distance_ahead(decoder: str, tmp_path:
     try:
         gen = pipe.frames(src)
         await gen.__anext__()
-        await asyncio.sleep(1.0)  # a stalled consumer: decoding must not run to the end of the 60 s track
+        # A stalled consumer that took one frame: the decode fills its lead, then waits. Observed over a second
+        # (the decoder runs >100x real time: unbounded, it would be hundreds of frames in by then).
+        bound = 1 + pipe.ahead_frames + READ_FRAMES + 1          # consumed + lead + one read's overshoot (+ a tail)
+        async with asyncio.timeout(10):
+            while (pipe.decoded_frames(src) or 0) < pipe.ahead_frames:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(1.0)
+        decoded = pipe.decoded_frames(src)
+        assert decoded is not None and pipe.ahead_frames <= decoded <= bound, (decoded, bound)
+        assert bound < 60 / 0.06 / 10          # the bound itself is a few seconds of a 60 s track, in frames
         assert list((tmp_path / "cache").glob("*.p3")) == []
-        tmp_files = list((tmp_path / "cache").iterdir())
-        written = sum(f.stat().st_size for f in tmp_files)
-        assert written < 64 * 1024  # under one cache flush: at most a few seconds of frames were produced
         await gen.aclose()
     finally:
         await pipe.close()

@@ -20,7 +20,7 @@ import pytest
 from core.device_client import DeviceClient
 from core.lang.replies import say
 from tests.audio_fixtures import peak_frequencies
-from tests.conftest import TONES, write_tone, ws_url
+from tests.conftest import TONES, until, write_tone, ws_url
 from tests.test_console_api import OP, PARENT, web_config
 
 pytestmark = pytest.mark.timeout(240)
@@ -97,12 +97,6 @@ def sounding(pcm: np.ndarray, rate: int) -> np.ndarray:
 
 def connection(node: Any, device_id: str) -> Any:
     return next(c for c in node.connections() if c.device_id == device_id)
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
 
 
 async def test_the_browser_device_plays_a_song_with_its_tone(make_config, start_node, browser, tmp_path) -> None:

@@ -52,6 +52,7 @@ from core.config import AudioConfig
 __all__ = ["AudioPipeline", "decoder_cap"]
 
 _THREAD_BATCH = 4
+READ_FRAMES = 8                  # frames of PCM read from the decoder at a time (a flight may overshoot by these)
 _PIPE_BYTES = 8192
 _FILL_SPEED = 8.0            # background cache fills run at most this many times real time
 
@@ -213,6 +214,16 @@ class AudioPipeline:
                 self._start_fill(source, key)
         return flight.listen(0)
 
+    @property
+    def ahead_frames(self) -> int:
+        """How many frames a decode runs ahead of its fastest listener (`audio.decode_ahead_s` less the pipes)."""
+        return self._ahead()
+
+    def decoded_frames(self, source: AudioSource) -> int | None:
+        """Frames decoded so far of `source` while it is being decoded (None when it is not): diagnostics, tests."""
+        flight = self._flights.get(self.cache_key(source))
+        return flight.produced if flight is not None else None
+
     def _ahead(self) -> int:
         ahead = max(2, round(self.cfg.decode_ahead_s / self.params.frame_s))
         pipe_frames = (3 * _PIPE_BYTES) // self.params.frame_bytes  # OS pipe + reader buffer (paused at 2x limit)
@@ -364,7 +375,7 @@ class AudioPipeline:
         eof = False
         while not eof:
             await flight.wait_for_demand()
-            data = await dec.read(fb * 8)
+            data = await dec.read(fb * READ_FRAMES)
             if data:
                 pcm = framer.push(data)
             else:
