@@ -1,4 +1,4 @@
-"""The whole-file seed API (core.utils.util) and the `catalog transcode` pre-warm command."""
+"""The whole-file seed API (core.compat.seed) and the `catalog transcode` pre-warm command."""
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +8,8 @@ import pytest
 
 from core.audio.p3 import pack_records
 from core.audio.types import AudioError
+from core.compat.seed import audio_to_data, pcm_to_data
 from core.config import config_from_dict
-from core.utils.util import audio_to_data, pcm_to_data
 from tests.audio_fixtures import TONE_S, assert_tone, make_tone
 
 pytestmark = [pytest.mark.timeout(120)]

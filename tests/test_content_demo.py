@@ -14,6 +14,7 @@ import requests
 
 from core.cli import catalog as catalog_cli
 from core.cli import demo as demo_cli
+from core.compat.seed import generate_s3_music_url
 from core.config import load_config
 from core.content.demo import SONGS, STORIES, generate_demo, seed_s3
 from core.content.service import ContentService
@@ -141,7 +142,7 @@ async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Pat
         assert Path(src.uri).is_file() and src.uri.endswith("Kothi Mattu Bale Hannu Haadu .mp3")
         assert src.cache_key == f"file:{src.uri}" and src.etag and src.size == Path(src.uri).stat().st_size
         assert src.refresh_url is None
-        assert svc.generate_s3_music_url("Kannada", track.filename) == src.uri
+        assert generate_s3_music_url(svc, "Kannada", track.filename) == src.uri
     finally:
         await svc.close()
 

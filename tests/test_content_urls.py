@@ -43,14 +43,14 @@ def test_public_url_hosts_follow_region_and_endpoint() -> None:
         "http://127.0.0.1:5055/cheeko-audio-files/music/English/Baa%20Baa%20Black%20Sheep.mp3"
 
 
-def test_cdn_and_seed_names() -> None:
+def test_cdn_and_prefixed_keys() -> None:
     b = _builder(url_mode="cdn", cdn_base_url="https://d123.cloudfront.net/")
-    assert b.generate_s3_music_url("English", "Jack & Jill.mp3") == \
+    assert b.url_for_key(b.music_key("English", "Jack & Jill.mp3")) == \
         "https://d123.cloudfront.net/music/English/Jack%20%26%20Jill.mp3"
-    assert b.generate_s3_story_url("Bedtime", "The Sleepy Moon.mp3") == \
+    assert b.url_for_key(b.story_key("Bedtime", "The Sleepy Moon.mp3")) == \
         "https://d123.cloudfront.net/stories/Bedtime/The%20Sleepy%20Moon.mp3"
     b2 = _builder(url_mode="public", prefix_music="/audio/music/")
-    assert b2.generate_s3_music_url("Hindi", "Hanuman Chalisa .mp3").endswith(
+    assert b2.url_for_key(b2.music_key("Hindi", "Hanuman Chalisa .mp3")).endswith(
         "/audio/music/Hindi/Hanuman%20Chalisa%20.mp3")
 
 
@@ -60,7 +60,7 @@ def test_presigned_urls_are_sigv4_bounded_and_cached(monkeypatch: pytest.MonkeyP
     real_sign = b.client.generate_presigned_url
     b.client.generate_presigned_url = lambda *a, **k: signed.append(k["Params"]["Key"]) or real_sign(*a, **k)
     key = "stories/Fairy Tales/Jack & the Beanstalk+1.mp3"
-    url = b.generate_s3_story_url("Fairy Tales", "Jack & the Beanstalk+1.mp3")
+    url = b.url_for_key(b.story_key("Fairy Tales", "Jack & the Beanstalk+1.mp3"))
     parts = urlsplit(url)
     q = parse_qs(parts.query)
     assert q["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and q["X-Amz-Expires"] == ["7200"]

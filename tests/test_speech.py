@@ -5,6 +5,7 @@ import numpy as np
 
 from core.audio.pipeline import AudioPipeline
 from core.audio.types import AudioParams
+from core.compat.seed import process_audio_file
 from core.config import AudioConfig
 from core.device_client import DeviceClient
 from core.playback.speech import SpeechRenderer
@@ -68,7 +69,7 @@ def test_seed_process_audio_file_returns_the_clip_as_opus_frames(tmp_path) -> No
     from tests.audio_fixtures import peak_frequencies
     from tests.conftest import write_tone
     clip = write_tone(tmp_path / "chime.mp3", 880.0, 0.9)
-    frames = EspeakTTS()._process_audio_file(str(clip))
+    frames = process_audio_file(str(clip))
     client = DeviceClient("ws://unused", server_hello={"audio_params": {"sample_rate": 16000}})
     pcm = client.decode_audio(frames).astype(np.float64)
     assert abs(len(frames) * 0.06 - 0.9) <= 0.06

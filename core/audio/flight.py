@@ -272,7 +272,3 @@ class Flight:
         self._fail(AudioError(f"{self.name}: stopped"))
         self._end()
         self._maybe_close_fd()
-
-    @property
-    def listeners(self) -> int:
-        return len(self._positions)

@@ -10,8 +10,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["P3_SAMPLE_RATE", "P3FormatError", "P3Parser", "pack_record", "pack_records", "iter_records", "read_p3",
-           "write_p3"]
+__all__ = ["P3_SAMPLE_RATE", "P3FormatError", "P3Parser", "pack_record", "pack_records", "iter_records", "read_p3"]
 
 P3_SAMPLE_RATE = 16000
 _HEADER = struct.Struct(">BBH")
@@ -74,6 +73,3 @@ def iter_records(data: bytes) -> Iterator[bytes]:
 def read_p3(path: str | Path) -> list[bytes]:
     return list(iter_records(Path(path).read_bytes()))
 
-
-def write_p3(path: str | Path, packets: Iterable[bytes]) -> None:
-    Path(path).write_bytes(pack_records(packets))

@@ -173,12 +173,9 @@ class ContentService:
         assert isinstance(self.storage, LocalStorage)
         return str(self.storage.path_for(key))
 
-    def generate_s3_music_url(self, language: str, filename: str) -> str:
-        """Seed API: the streaming URL (or local path) of a song. May block briefly on the first `auto` probe."""
-        return self._url_or_path("/".join(p for p in (self.cfg.s3.prefix_music.strip("/"), language, filename) if p))
-
-    def generate_s3_story_url(self, category: str, filename: str) -> str:
-        return self._url_or_path("/".join(p for p in (self.cfg.s3.prefix_stories.strip("/"), category, filename) if p))
+    def url_of(self, prefix: str, folder: str, filename: str) -> str:
+        """The streaming URL (or local path) of `prefix/folder/filename`; may block on the first `auto` probe."""
+        return self._url_or_path("/".join(p for p in (prefix.strip("/"), folder, filename) if p))
 
     async def audio_source(self, track: Track) -> AudioSource:
         """Where to stream `track` from. Raises AudioError (log-safe) when the object is missing or unusable."""

@@ -110,13 +110,6 @@ class UrlBuilder:
             return self.cdn_url(key)
         return self.presigned_url(key, fresh=fresh)
 
-    # Seed API names (play_music / play_story used these).
-    def generate_s3_music_url(self, language: str, filename: str) -> str:
-        return self.url_for_key(self.music_key(language, filename))
-
-    def generate_s3_story_url(self, category: str, filename: str) -> str:
-        return self.url_for_key(self.story_key(category, filename))
-
     # ------------------------------------------------------------------ auto detection
 
     def detect(self, probe_key: str) -> Literal["public", "presigned"]:

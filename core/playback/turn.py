@@ -198,7 +198,6 @@ class TurnRenderer:
         self.progress = Progress(frame_ms=params.frame_ms)
         self.turn_id = 0
         self.frames_sent = 0
-        self.opened = False              # our `tts start` is out and no `tts stop` yet
         self._fader: Fader | None = None
         self._fade_frames = 0
 
@@ -221,7 +220,6 @@ class TurnRenderer:
 
     async def render(self, turn: Turn) -> None:
         await self._send_json(Tts(TtsState.START))
-        self.opened = True
         pacer = Pacer(self._send_frame, frame_s=self._params.frame_s, lead=self._lead, on_reanchor=self._on_reanchor,
                       on_late=self._on_late)
         self.progress.pacer = pacer
@@ -248,7 +246,6 @@ class TurnRenderer:
                 opened = await self._track(turn, pacer, current, last=not pending)
             await asyncio.sleep(pacer.playout_remaining() + self._grace)
             self.progress.track = None
-            self.opened = False
             await self._send_json(Tts(TtsState.STOP))
         finally:
             if opened is not None:

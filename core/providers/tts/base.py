@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-__all__ = ["TTSProvider", "TTSError", "TTSProviderBase", "SilentTTS"]
+__all__ = ["TTSProvider", "TTSError", "SilentTTS"]
 
 
 class TTSError(Exception):
@@ -19,19 +19,7 @@ class TTSProvider(Protocol):
         ...
 
 
-class TTSProviderBase:
-    """Shared by the engines: the seed's file-clip helper."""
-
-    def _process_audio_file(self, tts_file: str) -> list[bytes]:
-        """Seed API: a short clip (local path or URL) as 16 kHz 60 ms Opus frames, decoded whole.
-
-        For prompts and notification sounds only; songs and stories always take the streaming pipeline."""
-        from core.utils.util import audio_to_data
-        frames, _duration = audio_to_data(tts_file)
-        return frames
-
-
-class SilentTTS(TTSProviderBase):
+class SilentTTS:
     """provider "none": replies are shown as subtitles (`sentence_start`) but not spoken."""
     name = "none"
 

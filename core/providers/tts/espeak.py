@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from core.audio.resample import WavResampler
 
-from .base import TTSError, TTSProviderBase
+from .base import TTSError
 from .text import split_sentences
 
 __all__ = ["EspeakTTS", "ESPEAK_VOICES"]
@@ -21,7 +21,7 @@ __all__ = ["EspeakTTS", "ESPEAK_VOICES"]
 ESPEAK_VOICES = {"hi": "hi", "te": "te", "kn": "kn", "ta": "ta", "mr": "mr", "bn": "bn", "en": "en-us"}
 
 
-class EspeakTTS(TTSProviderBase):
+class EspeakTTS:
     name = "espeak"
 
     def __init__(self, *, english_voice: str = "en-us+f3", timeout_s: float = 10.0, binary: str = "espeak-ng",

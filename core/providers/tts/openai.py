@@ -14,14 +14,14 @@ import aiohttp
 from core.audio.resample import Resampler, parse_wav
 from core.config import TTSConfig
 
-from .base import TTSError, TTSProviderBase
+from .base import TTSError
 
 __all__ = ["OpenAITTS"]
 
 _CHUNK = 8192
 
 
-class OpenAITTS(TTSProviderBase):
+class OpenAITTS:
     name = "openai"
 
     def __init__(self, cfg: TTSConfig) -> None:

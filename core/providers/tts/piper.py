@@ -23,7 +23,7 @@ from loguru import logger
 
 from core.audio.resample import WavResampler
 
-from .base import TTSError, TTSProviderBase
+from .base import TTSError
 from .text import split_sentences
 
 __all__ = ["PiperTTS", "packaged_voice"]
@@ -51,7 +51,7 @@ class _Worker:
         self.outstanding = 0            # lines written whose WAV we have not collected (after a cancel)
 
 
-class PiperTTS(TTSProviderBase):
+class PiperTTS:
     name = "piper"
 
     def __init__(self, model: str = "", *, timeout_s: float = 10.0, python: str = sys.executable,

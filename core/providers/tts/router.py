@@ -12,13 +12,13 @@ from loguru import logger
 
 from core.lang.script import native_language
 
-from .base import TTSError, TTSProvider, TTSProviderBase
+from .base import TTSError, TTSProvider
 
 __all__ = ["TTSRouter"]
 
 
 
-class TTSRouter(TTSProviderBase):
+class TTSRouter:
     name = "local"
 
     def __init__(self, english: TTSProvider, other: TTSProvider) -> None:

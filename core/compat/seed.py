@@ -1,4 +1,5 @@
-"""Seed API kept for short clips and compatibility: whole-file decode and encode.
+"""The seed API, kept for plugins written against it: whole-file decode and encode, a clip as Opus frames, and the
+streaming URL of a song or story by its folder and file name.
 
 `audio_to_data` downloads (or reads) the whole file, decodes all of it with pydub, and encodes every frame before
 returning: fine for a two-second prompt, wrong for a song (seconds of silence, memory that grows with the length).
@@ -15,8 +16,9 @@ from core.audio.encode import OpusEncoder, PcmFramer
 from core.audio.fetch import looks_like_markup
 from core.audio.p3 import P3FormatError, iter_records
 from core.audio.types import AudioError, AudioParams
+from core.content.service import ContentService
 
-__all__ = ["audio_to_data", "pcm_to_data"]
+__all__ = ["audio_to_data", "pcm_to_data", "process_audio_file", "generate_s3_music_url", "generate_s3_story_url"]
 
 _FORMATS = {"m4a": "mp4", "aac": "aac", "opus": "ogg", "oga": "ogg"}
 
@@ -89,3 +91,20 @@ def pcm_to_data(raw_data: bytes, is_opus: bool = True, *, sample_rate: int = 160
         return pcm
     encoder = OpusEncoder(params, bitrate, complexity)
     return [encoder.encode(frame) for frame in pcm]
+
+
+def process_audio_file(tts_file: str) -> list[bytes]:
+    """A short clip (local path or URL) as 16 kHz 60 ms Opus frames, decoded whole (the seed's TTS helper).
+
+    For prompts and notification sounds only; songs and stories always take the streaming pipeline."""
+    frames, _duration = audio_to_data(tts_file)
+    return frames
+
+
+def generate_s3_music_url(content: ContentService, language: str, filename: str) -> str:
+    """The streaming URL (or local path) of a song; may block briefly on the first `auto` probe."""
+    return content.url_of(content.cfg.s3.prefix_music, language, filename)
+
+
+def generate_s3_story_url(content: ContentService, category: str, filename: str) -> str:
+    return content.url_of(content.cfg.s3.prefix_stories, category, filename)
