@@ -54,6 +54,7 @@ def tone(freq: float, seconds: float, rate: int) -> bytes:
 class GatedTTS:
     """A fake engine whose every call waits until the test releases it; speaks a tone whose pitch names the text."""
     name = "gated"
+    fallbacks = 0
 
     def __init__(self, concurrency: int = 1) -> None:
         self.concurrency = concurrency
@@ -63,6 +64,12 @@ class GatedTTS:
 
     def voice_id(self, text: str, language: str) -> str:
         return "gated:1"
+
+    async def warm_up(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
     def freq(self, text: str) -> float:
         return 300.0 + 100.0 * (sum(map(ord, text)) % 10)

@@ -89,7 +89,7 @@ class SpeechRenderer:
         self._disk = phrase_cache
         self._output = output_key or f"{sample_rate}"
         self.announce_budget_s = announce_budget_s
-        slots = workers if workers is not None else int(getattr(tts, "concurrency", 1))
+        slots = workers if workers is not None else tts.concurrency
         self.limiter = FairLimiter(max(1, slots))
         self._jobs: dict[tuple[str, str], _Job] = {}
         # Counters for tests, the benchmark and health output.
@@ -247,8 +247,7 @@ class SpeechRenderer:
 
     def _disk_key(self, key: tuple[str, str]) -> str:
         text, language = key
-        ident = getattr(self._tts, "voice_id", None)
-        voice = ident(text, _route_language(text, language)) if ident is not None else self._tts.name
+        voice = self._tts.voice_id(text, _route_language(text, language))
         return phrase_key(text, language, voice, self._output)
 
     def _job(self, key: tuple[str, str], device: str, *, low: bool) -> _Job:
@@ -285,10 +284,10 @@ class SpeechRenderer:
                     self._remember(job.key, stored)
                     return
             self.synth_count += 1
-            before = getattr(self._tts, "fallbacks", 0)
+            before = self._tts.fallbacks
             await self._synthesise(job, text, language)
             job.ok = bool(job.frames)
-            if job.ok and job.keep and getattr(self._tts, "fallbacks", 0) == before:
+            if job.ok and job.keep and self._tts.fallbacks == before:
                 frames = tuple(job.frames)
                 self._remember(job.key, frames)
                 job.finish()              # readers go on; the disk write below only delays the job's cleanup

@@ -38,6 +38,8 @@ class EspeakTTS:
     def concurrency(self) -> int:
         return os.cpu_count() or 2           # one single-threaded process per call
 
+    fallbacks = 0
+
     def voice_id(self, text: str, language: str) -> str:
         return f"espeak:{self.voice_for(language)}:{self._speed}"
 

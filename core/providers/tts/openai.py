@@ -43,6 +43,8 @@ class OpenAITTS:
 
     concurrency = 8                          # requests in flight at once: the service does the work
 
+    fallbacks = 0
+
     def voice_id(self, text: str, language: str) -> str:
         return f"openai:{urlsplit(self._url).netloc}:{self._cfg.model}:{self._cfg.voice}"
 

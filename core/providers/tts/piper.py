@@ -68,6 +68,8 @@ class PiperTTS:
     def concurrency(self) -> int:
         return len(self._workers)
 
+    fallbacks = 0
+
     def voice_id(self, text: str, language: str) -> str:
         """Names the voice in phrase-cache keys: a different model file means different speech."""
         try:

@@ -28,12 +28,11 @@ class TTSRouter:
 
     @property
     def concurrency(self) -> int:
-        return int(getattr(self._english, "concurrency", 1))
+        return self._english.concurrency
 
     def voice_id(self, text: str, language: str) -> str:
         engine, lang = self.pick(text, language)
-        ident = getattr(engine, "voice_id", None)
-        return ident(text, lang) if ident is not None else engine.name
+        return engine.voice_id(text, lang)
 
     def pick(self, text: str, language: str) -> tuple[TTSProvider, str]:
         script = native_language(text)
@@ -63,15 +62,11 @@ class TTSRouter:
 
     async def warm_up(self) -> None:
         for engine in (self._english, self._other):
-            warm = getattr(engine, "warm_up", None)
-            if warm is not None:
-                try:
-                    await warm()
-                except TTSError as exc:
-                    logger.warning("{} TTS not ready: {}", engine.name, exc)
+            try:
+                await engine.warm_up()
+            except TTSError as exc:
+                logger.warning("{} TTS not ready: {}", engine.name, exc)
 
     async def aclose(self) -> None:
         for engine in (self._english, self._other):
-            close = getattr(engine, "aclose", None)
-            if close is not None:
-                await close()
+            await engine.aclose()
