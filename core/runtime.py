@@ -69,11 +69,11 @@ class Runtime:
         content = ContentService.from_config(cfg)
         await content.start()
         # One S3 client per process: the catalog's, also used to share transcoded entries between nodes.
-        pipeline = AudioPipeline.from_config(cfg, params, s3_client=getattr(content.storage, "client", None))
+        pipeline = AudioPipeline.from_config(cfg, params, s3_client=content.s3_client)
         await pipeline.start()
         tts = _build_tts(cfg)
         sink = metrics or NullMetrics()
-        speech = SpeechRenderer.from_config(cfg, tts, pipeline, s3_client=getattr(content.storage, "client", None),
+        speech = SpeechRenderer.from_config(cfg, tts, pipeline, s3_client=content.s3_client,
                                             on_latency=sink.tts_latency)
         warmer = AnnouncementWarmer(speech, content)
         registry = PluginRegistry(default_functions())

@@ -73,7 +73,7 @@ async def transcode_catalog(cfg: Any, *, concurrency: int = 2, progress: bool = 
 
     svc = await asyncio.to_thread(ContentService.from_config, cfg)
     await svc.start()
-    pipeline = AudioPipeline.from_config(cfg, s3_client=getattr(svc.storage, "client", None))
+    pipeline = AudioPipeline.from_config(cfg, s3_client=svc.s3_client)
     await pipeline.start()
     summary = Summary()
     sem = asyncio.Semaphore(concurrency)

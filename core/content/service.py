@@ -31,6 +31,8 @@ class ContentService:
         self.cfg = content_cfg
         self.matching_cfg = matching_cfg
         self.urls = urls
+        # The catalog's S3 client (None for a local folder): the audio and phrase caches share entries through it.
+        self.s3_client = storage.client if isinstance(storage, S3Storage) else None
         is_s3 = isinstance(storage, S3Storage)
         self.catalog = Catalog(
             storage,
