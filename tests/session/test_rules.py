@@ -147,3 +147,14 @@ def test_a_stored_record_in_the_old_shape_reads_unchanged() -> None:
     d.say("continue the story")
     seg = next(s for s in d.turn.turn.segments if isinstance(s, TrackSeg))
     assert seg.track == STORY and seg.start_ms == 61000
+
+
+def test_a_duplicated_or_late_policy_message_changes_nothing() -> None:
+    d = Driver(volume=80)
+    d.feed(PolicyUpdated(rules(3, max_volume=50)))
+    calls = len(d.calls)
+    d.feed(PolicyUpdated(rules(3, max_volume=50)))          # the bus delivered it twice
+    d.feed(PolicyUpdated(rules(2, max_volume=90)))          # an older revision arrives late (a re-read raced it)
+    assert d.core.rules.record.rev == 3 and d.core.rules.max_volume == 50 and len(d.calls) == calls
+    d.tick(31.0)                                             # the periodic re-read is asked for
+    assert any(isinstance(a, ev.LoadPolicy) for a in d.actions)
