@@ -25,6 +25,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import cast
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from loguru import logger
@@ -113,8 +114,8 @@ class UdpAudioChannel(asyncio.DatagramProtocol):
         return self.port
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # The selector loop's datagram transport does not subclass asyncio.DatagramTransport, though it is one.
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def pause_writing(self) -> None:
         self._send_paused = True
