@@ -601,7 +601,8 @@ def _validate(cfg: Config) -> None:
 
 def _validate_mqtt(cfg: Config) -> None:
     m = cfg.mqtt
-    for name, port in (("mqtt.port", m.port), ("mqtt.udp_port", m.udp_port), ("mqtt.udp_public_port", m.udp_public_port)):
+    ports = (("mqtt.port", m.port), ("mqtt.udp_port", m.udp_port), ("mqtt.udp_public_port", m.udp_public_port))
+    for name, port in ports:
         if not 0 <= port <= 65535:
             raise ConfigError(f"{name}: {port} is not a port; use 1-65535 (0 = pick a free one)")
     if m.enabled and m.port and m.port in (cfg.server.port, cfg.server.http_port):

@@ -79,7 +79,7 @@ class _Connection(asyncio.Protocol):
     """One device's TCP connection (the `MqttWire` of its link)."""
 
     __slots__ = ("_ep", "_transport", "_reader", "_state", "peer", "link", "ident", "_last_rx", "_keepalive",
-                 "_timer", "_write_ready", "_tokens", "_refill_at", "_close_reason", "_sockname")
+                 "_timer", "_write_ready", "_tokens", "_refill_at", "_close_reason", "_sockname", "_paused")
 
     def __init__(self, endpoint: MqttEndpoint) -> None:
         self._ep = endpoint
@@ -97,6 +97,7 @@ class _Connection(asyncio.Protocol):
         self._tokens = PUBLISH_BURST
         self._refill_at = self._last_rx
         self._close_reason = ""
+        self._paused = False          # the link holds enough unread messages: packets wait in the reader
 
     # ---------------------------------------------------------------------------------------------- MqttWire
     @property
@@ -112,12 +113,16 @@ class _Connection(asyncio.Protocol):
             await asyncio.shield(self._write_ready)
 
     def pause_reading(self) -> None:
-        if self._transport is not None and self._state is not _State.CLOSED:
+        """Stop handling packets (those already read wait in the reader) and stop reading the socket."""
+        if self._transport is not None and self._state is not _State.CLOSED and not self._paused:
+            self._paused = True
             self._transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self._transport is not None and self._state is not _State.CLOSED:
+        if self._transport is not None and self._state is not _State.CLOSED and self._paused:
+            self._paused = False
             self._transport.resume_reading()
+            asyncio.get_running_loop().call_soon(self._drain_packets)
 
     def close(self) -> None:
         self.abort("server")
@@ -173,7 +178,7 @@ class _Connection(asyncio.Protocol):
 
     # ---------------------------------------------------------------------------------------------- packets
     def _drain_packets(self) -> None:
-        while self._state is _State.AWAIT_CONNECT or self._state is _State.CONNECTED:
+        while (self._state is _State.AWAIT_CONNECT or self._state is _State.CONNECTED) and not self._paused:
             try:
                 packet = self._reader.next_packet()
             except PacketTooLarge as exc:
@@ -184,6 +189,10 @@ class _Connection(asyncio.Protocol):
             except MalformedPacket as exc:
                 self._ep.ratelog.warning("malformed", f"MQTT {self._who()}: closed: malformed packet: {exc}")
                 self.abort("malformed")
+                return
+            except Exception:   # noqa: BLE001 - a codec bug must cost this connection only, never the loop
+                logger.exception("MQTT {}: closed: the packet could not be decoded", self._who())
+                self.abort("decoder_error")
                 return
             if packet is None:
                 return

@@ -8,7 +8,7 @@ import aiomqtt
 import pytest
 
 from core.mqtt.credentials import p2p_topic
-from core.mqtt.device_link import MqttLink
+from core.mqtt.device_link import TEXT_HIGH_WATER, MqttLink
 from tests.mqtt import raw
 from tests.mqtt.conftest import SIGNATURE_KEY, device_mac, link_of
 from tests.mqtt.responder import Responder
@@ -98,6 +98,34 @@ async def test_pingreq_is_answered_while_another_device_floods_and_this_session_
         pkt = await quiet.read()
         assert pkt is not None and pkt.kind == 13
     stuck.set()
+
+
+async def test_a_session_that_falls_behind_holds_back_its_device_and_loses_nothing(start_mqtt) -> None:
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    async def slow_session(link: MqttLink) -> None:
+        await release.wait()
+        async for item in link.incoming():
+            assert isinstance(item, str)
+            seen.append(json.loads(item)["n"])
+
+    node = await start_mqtt(responder=Responder())
+    node.endpoint._on_link = slow_session             # noqa: SLF001 - swap the session for this test only
+    client = await _raw_connected(node, device_mac(15))
+    await client.send(b"".join(raw.publish("device-server", json.dumps({"type": "x", "n": i}).encode())
+                               for i in range(150)))  # one write: one read on the server side
+    link = link_of(node, device_mac(15))
+    async with asyncio.timeout(5):
+        while link.texts_waiting < TEXT_HIGH_WATER:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    assert link.texts_waiting == TEXT_HIGH_WATER      # the rest waits unparsed; the socket is not read
+    release.set()
+    async with asyncio.timeout(5):
+        while len(seen) < 150:
+            await asyncio.sleep(0.01)
+    assert seen == list(range(150)) and not link.closed
 
 
 async def test_subscribe_is_acked_and_a_device_that_never_subscribed_gets_server_messages(start_mqtt) -> None:

@@ -38,8 +38,11 @@ def fuzz_mqtt(rng: random.Random, valid_connect: bytes) -> tuple[bool, bytes]:
     """(send a valid CONNECT first?, the fuzz bytes)."""
     samples = [raw.publish("device-server", b'{"type":"listen","state":"start"}'), raw.PINGREQ,
                raw.subscribe(1, "a/b"), valid_connect, raw.DISCONNECT]
-    kind = rng.randrange(7)
-    if kind == 0:                                     # a remaining length that never ends
+    kind = rng.randrange(8)
+    if kind == 7:                                     # a whole packet whose body is too short for its fields
+        size = rng.randint(0, 4)
+        data = bytes([rng.choice([0x10, 0x30, 0x32, 0x82, 0xA2]), size]) + rng.randbytes(size)
+    elif kind == 0:                                     # a remaining length that never ends
         data = bytes([rng.choice([0x30, 0x10, 0x82])]) + b"\xff" * rng.randint(4, 8)
     elif kind == 1:                                   # oversize: over mqtt.max_payload_bytes
         data = raw.publish("device-server", b"{" + b" " * rng.randint(2000, 9000) + b"}")
