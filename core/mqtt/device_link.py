@@ -6,8 +6,9 @@ numbers from 0) and forgets the previous one; `end_conversation()` forgets it to
 QoS 0 PUBLISH on devices/p2p/<mac_with_underscores>, a topic the device never subscribes to (the firmware relies on
 the server delivering there anyway).
 
-What the link bounds: JSON messages waiting for the session past `TEXT_HIGH_WATER` pause reading the socket (TCP
-back-pressure on that device alone, nothing is dropped); uplink audio waiting past `AUDIO_QUEUE_LIMIT` packets is
+What the link bounds: at `TEXT_HIGH_WATER` JSON messages waiting for the session, the connection stops handling
+packets and reading its socket until the session has taken all but `TEXT_LOW_WATER` (TCP back-pressure on that device
+alone, nothing is dropped); uplink audio waiting past `AUDIO_QUEUE_LIMIT` packets is
 dropped and counted (UDP is lossy anyway); downlink audio before the device's first datagram is dropped and counted,
 and once `udp_first_packet_timeout_s` has passed since the hello with audio waiting, `AudioChannelLost` is reported
 through `incoming()` once per conversation and the log says UDP never arrived.
@@ -109,6 +110,11 @@ class MqttLink:
     @property
     def udp_session(self) -> UdpSession | None:
         return self._session
+
+    @property
+    def texts_waiting(self) -> int:
+        """Device messages received and not yet taken by the session (at most TEXT_HIGH_WATER)."""
+        return self._texts_waiting
 
     def seconds_since_downlink(self) -> float:
         return time.monotonic() - self._last_downlink

@@ -8,8 +8,10 @@ Each connection is an `asyncio.Protocol`: bytes are framed and handled inside `d
 a PINGREQ is answered in the same callback that reads it, whatever the sessions are doing. Slow work (the takeover of
 a duplicate client id, the session itself) runs in tasks.
 
-Bounds, each with one log line when hit (rate-limited): pending connections (accepted, no CONNECT yet) beyond
-`max_pending` are closed at once; a connection without CONNECT after `connect_timeout_s` is closed; connections beyond
+Bounds, each with one log line when hit (rate-limited): while `max_pending` connections are accepted and have not
+finished their CONNECT, no more are accepted (they wait in the kernel's listen backlog, so a reconnect storm is
+served in turn instead of refused: the firmware would only retry 60 s later); a connection without CONNECT after
+`connect_timeout_s` is closed, which also frees the slots a half-open flood takes; connections beyond
 `max_connections` get CONNACK 3 (server unavailable); a packet over `max_payload_bytes` closes its connection; more
 than `PUBLISH_BURST` device messages at once (refilled at `PUBLISH_RATE_PER_S`) close that device's connection; a
 connection silent for 1.5x its keepalive is closed (MQTT 3.1.1 §3.1.2.10). Messages that are not UTF-8 JSON objects
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -62,6 +65,7 @@ MAX_KEEPALIVE_S = 3600            # a device keepalive of 0 (off) or above this 
 PUBLISH_RATE_PER_S = 20.0         # device messages per second, sustained (a device sends a few per request)
 PUBLISH_BURST = 200.0             # ... and at once (an MCP tool list in pages, a burst of listen/abort)
 WRITE_HIGH_WATER = 256 * 1024     # bytes queued to a device before send_text waits
+LISTEN_BACKLOG = 4096             # connections the kernel holds while mqtt.max_pending are mid-CONNECT
 
 
 class _State(Enum):
@@ -347,7 +351,9 @@ class MqttEndpoint:
         self.udp = udp
         self._on_link = on_link
         self._on_takeover = on_takeover
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._accept_task: asyncio.Task[None] | None = None
+        self._slot_free: asyncio.Future[None] | None = None  # set when a pending connection finishes or goes
         self._pending: set[_Connection] = set()
         self._admitting: dict[str, asyncio.Task[None]] = {}
         self._connected: dict[str, _Connection] = {}           # client id -> its live connection
@@ -364,14 +370,43 @@ class MqttEndpoint:
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Listen on `host:port` (default: the config's); returns the bound port."""
         _raise_open_file_limit(self.config.max_connections + self.config.max_pending + 256)
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), host or self.config.host,
-                                                self.config.port if port is None else port,
-                                                backlog=max(128, self.config.max_pending), reuse_address=True)
-        sock = self._server.sockets[0]
-        self.port = int(sock.getsockname()[1])
-        logger.info("MQTT endpoint on {}:{}", host or self.config.host, self.port)
+        bind_host = host or self.config.host
+        family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+        listener = socket.create_server((bind_host, self.config.port if port is None else port), family=family,
+                                        backlog=LISTEN_BACKLOG)
+        listener.setblocking(False)
+        self._listener = listener
+        self.port = int(listener.getsockname()[1])
+        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(listener))
+        logger.info("MQTT endpoint on {}:{}", bind_host, self.port)
         return self.port
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if len(self._pending) >= self.config.max_pending:
+                self.ratelog.warning("pending_limit", f"MQTT: {len(self._pending)} connections are waiting for their "
+                                     "CONNECT; new ones wait in the listen backlog (mqtt.max_pending)")
+                self._slot_free = loop.create_future()
+                await self._slot_free
+                continue
+            try:
+                sock, _addr = await loop.sock_accept(listener)
+            except OSError as exc:            # e.g. EMFILE: out of file descriptors; try again shortly
+                self.ratelog.warning("accept", f"MQTT: accepting a connection failed: {exc.strerror or exc}")
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await loop.connect_accepted_socket(lambda: _Connection(self), sock)
+            except OSError:
+                sock.close()
+
+    def _release_pending(self, conn: _Connection) -> None:
+        if conn in self._pending:
+            self._pending.discard(conn)
+            waiter = self._slot_free
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def stop_accepting(self) -> None:
         """New TCP connections are closed at once from now on; live ones go on until closed."""
@@ -380,8 +415,13 @@ class MqttEndpoint:
     async def close(self) -> None:
         """Close the listener and every connection; waits for the links' `on_link` tasks."""
         self._accepting = False
-        if self._server is not None:
-            self._server.close()
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            await asyncio.gather(self._accept_task, return_exceptions=True)
+            self._accept_task = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         for conn in list(self._pending) + list(self._connected.values()):
             conn.abort("shutdown")
         for task in list(self._admitting.values()):
@@ -389,9 +429,6 @@ class MqttEndpoint:
         tasks = list(self._link_tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.connect_timeout_s)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
 
     # ---------------------------------------------------------------------------------------------- views
     @property
@@ -418,16 +455,11 @@ class MqttEndpoint:
         if not self._accepting:
             conn.abort("not_accepting")
             return False
-        if len(self._pending) >= self.config.max_pending:
-            self.ratelog.warning("pending_limit", f"MQTT: {len(self._pending)} connections are waiting for their "
-                                 "CONNECT; a new one is closed (mqtt.max_pending)")
-            conn.abort("pending_limit")
-            return False
         self._pending.add(conn)
         return True
 
     def connection_closed(self, conn: _Connection, was: _State, reason: str) -> None:
-        self._pending.discard(conn)
+        self._release_pending(conn)
         if conn.ident is not None and self._connected.get(conn.ident.client_id) is conn:
             del self._connected[conn.ident.client_id]
         if was is _State.CONNECTED and conn.ident is not None:
@@ -435,7 +467,7 @@ class MqttEndpoint:
 
     def admit(self, conn: _Connection, ident: MqttIdentity) -> None:
         """CONNECT passed the credential check: take over a live duplicate, then CONNACK (in a task)."""
-        self._pending.discard(conn)
+        self._release_pending(conn)
         previous = self._admitting.get(ident.client_id)
         task = asyncio.get_running_loop().create_task(self._admit(conn, ident, previous))
         self._admitting[ident.client_id] = task

@@ -216,13 +216,19 @@ async def test_bounds_connect_deadline_pending_connections_total_connections_and
                                                                                               captured_log) -> None:
     node = await start_mqtt(connect_timeout_s=1.0, max_pending=3, max_connections=2, max_payload_bytes=1024)
     silent = [await raw.RawClient.open(node.port) for _ in range(3)]
-    extra = await raw.RawClient.open(node.port)
-    assert await extra.closed_by_server()             # a fourth pending connection is closed at once
-    assert node.endpoint.closes["pending_limit"] == 1
-    for client in silent:                             # and the silent ones after the CONNECT deadline
+    cred = node.credentials(device_mac(16))
+    waiting = await raw.RawClient.open(node.port)      # a fourth waits in the listen backlog, CONNECT sent
+    await waiting.send(raw.connect(str(cred["client_id"]), str(cred["username"]), str(cred["password"])))
+    for client in silent:                             # the silent ones are closed after the CONNECT deadline
         assert await client.closed_by_server()
+    assert await waiting.connack() == 0               # and then the waiting one is served, not refused
     assert node.endpoint.closes["connect_timeout"] == 3
+    assert any("mqtt.max_pending" in line for line in captured_log)
     assert any("mqtt.connect_timeout_s" in line for line in captured_log)
+    waiting.close()
+    async with asyncio.timeout(5):
+        while node.endpoint.links:
+            await asyncio.sleep(0.01)
 
     a = await _raw_connected(node, device_mac(11))
     b = await _raw_connected(node, device_mac(12))
