@@ -75,10 +75,6 @@ class _State(Enum):
     CLOSED = 4
 
 
-async def _run_nothing(_link: MqttLink) -> None:
-    return None
-
-
 class _Connection(asyncio.Protocol):
     """One device's TCP connection (the `MqttWire` of its link)."""
 
@@ -345,7 +341,7 @@ class MqttEndpoint:
     """The node's MQTT listener. `on_link(link)` runs once per accepted connection (the session over it); when it
     returns the connection is closed, and when the connection closes `link.incoming()` ends."""
 
-    def __init__(self, config: MqttConfig, *, udp: UdpAudioChannel, on_link: OnLink = _run_nothing,
+    def __init__(self, config: MqttConfig, *, udp: UdpAudioChannel, on_link: OnLink,
                  on_takeover: OnTakeover | None = None) -> None:
         self.config = config
         self.udp = udp
@@ -469,13 +465,21 @@ class MqttEndpoint:
         """CONNECT passed the credential check: take over a live duplicate, then CONNACK (in a task)."""
         self._release_pending(conn)
         previous = self._admitting.get(ident.client_id)
-        task = asyncio.get_running_loop().create_task(self._admit(conn, ident, previous))
+        task = asyncio.get_running_loop().create_task(self._admit_guarded(conn, ident, previous))
         self._admitting[ident.client_id] = task
 
         def done(t: asyncio.Task[None]) -> None:
             if self._admitting.get(ident.client_id) is t:
                 del self._admitting[ident.client_id]
         task.add_done_callback(done)
+
+    async def _admit_guarded(self, conn: _Connection, ident: MqttIdentity,
+                             previous: asyncio.Task[None] | None) -> None:
+        try:
+            await self._admit(conn, ident, previous)
+        except Exception:   # noqa: BLE001 - an admission bug must not leave the connection waiting forever
+            logger.exception("MQTT device {}: admitting the connection failed", ident.device_id)
+            conn.abort("admission_error")
 
     async def _admit(self, conn: _Connection, ident: MqttIdentity, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
