@@ -79,7 +79,8 @@ class _Connection(asyncio.Protocol):
     """One device's TCP connection (the `MqttWire` of its link)."""
 
     __slots__ = ("_ep", "_transport", "_reader", "_state", "peer", "link", "ident", "_last_rx", "_keepalive",
-                 "_timer", "_write_ready", "_tokens", "_refill_at", "_close_reason", "_sockname", "_paused")
+                 "_timer", "_write_ready", "_tokens", "_refill_at", "_close_reason", "_sockname", "_paused",
+                 "_state_at_close")
 
     def __init__(self, endpoint: MqttEndpoint) -> None:
         self._ep = endpoint
@@ -98,6 +99,7 @@ class _Connection(asyncio.Protocol):
         self._refill_at = self._last_rx
         self._close_reason = ""
         self._paused = False          # the link holds enough unread messages: packets wait in the reader
+        self._state_at_close: _State | None = None   # the state abort() found (the socket may flush for a moment)
 
     # ---------------------------------------------------------------------------------------------- MqttWire
     @property
@@ -141,7 +143,7 @@ class _Connection(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(self._ep.config.connect_timeout_s, self._connect_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        was = self._state
+        was = self._state_at_close or self._state
         self._state = _State.CLOSED
         if self._timer is not None:
             self._timer.cancel()
@@ -330,6 +332,13 @@ class _Connection(asyncio.Protocol):
         if not self._close_reason:
             self._close_reason = reason
             self._ep.count_close(reason)
+        self._state_at_close = self._state
+        self._state = _State.CLOSED       # nothing more is read or written; a queued CONNACK still goes out
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.link is not None:
+            self.link.connection_ended()
         self._transport.close()
 
     @property
