@@ -203,6 +203,10 @@ class MqttLink:
         self._last_downlink = time.monotonic()
 
     async def send_audio(self, packet: bytes, timestamp_ms: int) -> None:
+        """One raw Opus packet to the device over UDP (never a WebSocket framing header). Raises SendError when the
+        MQTT connection is gone; dropped and counted while the conversation cannot carry audio."""
+        if self._wire.closed:
+            raise SendError("the MQTT connection is closed")
         session = self._session
         if session is None:
             self.audio_dropped_no_session += 1

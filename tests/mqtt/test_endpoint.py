@@ -9,6 +9,7 @@ import pytest
 
 from core.mqtt.credentials import p2p_topic
 from core.mqtt.device_link import TEXT_HIGH_WATER, MqttLink
+from core.protocol.errors import SendError
 from tests.mqtt import raw
 from tests.mqtt.conftest import SIGNATURE_KEY, device_mac, link_of
 from tests.mqtt.responder import Responder
@@ -252,3 +253,6 @@ async def test_disconnect_ends_the_link(start_mqtt) -> None:
     assert await client.closed_by_server()
     rec = await node.responder.wait(device_mac(14), lambda r: r.ended)
     assert rec.link.closed and node.endpoint.links == {}
+    for send in (rec.link.send_text("{}"), rec.link.send_audio(b"\x00" * 10, 0)):
+        with pytest.raises(SendError):
+            await send
