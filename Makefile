@@ -108,6 +108,7 @@ bench: test-deps
 	$(BIN)/python bench/abuse_bench.py
 	$(BIN)/python bench/fleet_bench.py
 	$(BIN)/python bench/policy_bench.py
+	$(BIN)/python bench/mqtt_bench.py
 
 demo: deps
 	$(BIN)/python app.py demo demo-content

@@ -277,6 +277,26 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttConfig:
+    enabled: bool = False                      # serve the firmware's MQTT + UDP transport beside the WebSocket
+    host: str = "0.0.0.0"                      # MQTT (TCP) bind address
+    port: int = 1883                           # MQTT (TCP) port; 8883 on the device side means TLS (terminate it)
+    public_endpoint: str = ""                  # "host:port" devices are told to connect to; "" = OTA host + port
+    udp_host: str = "0.0.0.0"                  # UDP audio bind address
+    udp_port: int = 8884                       # UDP audio port (one socket per node)
+    udp_public_host: str = ""                  # UDP server address in the hello; "" = the address the device's
+                                               # MQTT connection reached
+    udp_public_port: int = 0                   # UDP port in the hello; 0 = udp_port
+    signature_key: str = ""                    # HMAC key of the MQTT passwords (secret; env MQTT_SIGNATURE_KEY)
+    keepalive_s: int = 240                     # MQTT keepalive handed out by OTA (the firmware's default)
+    max_connections: int = 10000               # MQTT connections held at once; more are refused (CONNACK 3)
+    max_pending: int = 256                     # TCP connections that have not finished CONNECT yet
+    max_payload_bytes: int = 16384             # largest MQTT packet accepted from a device
+    connect_timeout_s: float = 10.0            # a TCP connection must send CONNECT within this time
+    udp_first_packet_timeout_s: float = 5.0    # audio waiting and no UDP datagram this long after the hello: lost
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json: bool = False
@@ -293,6 +313,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 
@@ -330,13 +351,19 @@ ENV_OVERRIDES: dict[str, str] = {
     "OPERATOR_TOKEN": "fleet.operator_token",
     "PARENT_TOKEN": "web.parent_token",
     "PARENT_DEVICES": "web.parent_devices",            # comma-separated
+    "MQTT_ENABLED": "mqtt.enabled",
+    "MQTT_PORT": "mqtt.port",
+    "MQTT_PUBLIC_ENDPOINT": "mqtt.public_endpoint",
+    "MQTT_UDP_PORT": "mqtt.udp_port",
+    "MQTT_UDP_PUBLIC_HOST": "mqtt.udp_public_host",
+    "MQTT_SIGNATURE_KEY": "mqtt.signature_key",
     "LOG_LEVEL": "log.level",
 }
 
 SECRET_KEYS = frozenset({
     "server.auth.tokens", "server.auth.hmac_key", "content.s3.access_key_id", "content.s3.secret_access_key",
     "content.s3.session_token", "voice.asr.api_key", "fleet.operator_token", "voice.tts.api_key",
-    "voice.intent.api_key", "web.parent_token",
+    "voice.intent.api_key", "web.parent_token", "mqtt.signature_key",
 })
 
 
@@ -569,6 +596,39 @@ def _validate(cfg: Config) -> None:
     if cfg.voice.tts.provider == "openai" and not cfg.voice.tts.base_url:
         raise ConfigError("voice.tts.base_url: the openai TTS provider needs a base URL")
     _validate_fleet(cfg)
+    _validate_mqtt(cfg)
+
+
+def _validate_mqtt(cfg: Config) -> None:
+    m = cfg.mqtt
+    ports = (("mqtt.port", m.port), ("mqtt.udp_port", m.udp_port), ("mqtt.udp_public_port", m.udp_public_port))
+    for name, port in ports:
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{name}: {port} is not a port; use 1-65535 (0 = pick a free one)")
+    if m.enabled and m.port and m.port in (cfg.server.port, cfg.server.http_port):
+        raise ConfigError(f"mqtt.port: {m.port} is already the WebSocket or HTTP port; use another, e.g. 1883")
+    if m.public_endpoint:
+        host, sep, port_text = m.public_endpoint.rpartition(":")
+        if "://" in m.public_endpoint or not sep or not host or not port_text.isdigit() \
+                or not 1 <= int(port_text) <= 65535:
+            raise ConfigError(f"mqtt.public_endpoint: {m.public_endpoint!r} is not host:port; write e.g. "
+                              "toys.example.com:1883 (no scheme; port 8883 makes devices use TLS)")
+    if m.enabled and len(m.signature_key) < 16:
+        raise ConfigError("mqtt.signature_key: MQTT is on but the signature key is missing or shorter than 16 "
+                          "characters; set MQTT_SIGNATURE_KEY, e.g. to the output of `openssl rand -hex 32`")
+    if not 10 <= m.keepalive_s <= 3600:
+        raise ConfigError("mqtt.keepalive_s: use 10-3600 seconds (240 is the firmware's default)")
+    if m.max_connections < 1:
+        raise ConfigError("mqtt.max_connections: use 1 or more (an idle device costs a few KiB)")
+    if m.max_pending < 1:
+        raise ConfigError("mqtt.max_pending: use 1 or more (256 absorbs a reconnect storm)")
+    if not 1024 <= m.max_payload_bytes <= 1 << 20:
+        raise ConfigError("mqtt.max_payload_bytes: use 1024-1048576 (a device's largest message, an MCP tool "
+                          "list page, stays under 8 KiB)")
+    if not 1 <= m.connect_timeout_s <= 120:
+        raise ConfigError("mqtt.connect_timeout_s: use 1-120 seconds")
+    if not 0.5 <= m.udp_first_packet_timeout_s <= 60:
+        raise ConfigError("mqtt.udp_first_packet_timeout_s: use 0.5-60 seconds (5 covers a slow first packet)")
 
 
 def _validate_fleet(cfg: Config) -> None:
