@@ -34,9 +34,9 @@ from loguru import logger
 from core.auth import DeviceIdentity
 from core.mqtt.codec import encode_publish
 from core.mqtt.credentials import MqttIdentity, p2p_topic
-from core.mqtt.link import AudioChannelLost, Incoming
 from core.mqtt.udp import UdpAudioChannel, UdpSession
 from core.protocol.errors import SendError
+from core.session.link import AudioChannelLost, Incoming
 
 __all__ = ["MqttLink", "MqttWire", "CHANNEL_TIMEOUT_S", "CHANNEL_REFRESH_S", "TEXT_HIGH_WATER", "AUDIO_QUEUE_LIMIT"]
 
@@ -67,7 +67,7 @@ class MqttWire(Protocol):
 
 
 class MqttLink:
-    """The transport side of one MQTT+UDP device connection (implements core.mqtt.link.Link)."""
+    """The transport side of one MQTT+UDP device connection (implements core.session.link.Link)."""
 
     transport = "mqtt"
     persistent = True

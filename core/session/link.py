@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Link", "LinkEvent", "AudioChannelLost"]
+__all__ = ["Link", "LinkEvent", "AudioChannelLost", "Incoming"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class AudioChannelLost:
 
 
 LinkEvent = AudioChannelLost
+Incoming = str | bytes | LinkEvent          # what a link delivers: JSON text, an audio packet, a transport fact
 
 
 class Link(Protocol):
@@ -28,7 +29,7 @@ class Link(Protocol):
     peer: str               # "ip:port", for logs
     persistent: bool        # the link outlives a conversation (MQTT): goodbye ends the conversation, not the link
 
-    def incoming(self) -> AsyncIterator[str | bytes | LinkEvent]:
+    def incoming(self) -> AsyncIterator[Incoming]:
         """What the device sends, in order: JSON text messages (str) and audio packets (bytes: one packet in the
         framing the hello agreed; over UDP the decrypted Opus payload of one valid datagram, i.e. framing v1).
         Ends when the link is gone."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 import numpy as np
-import opuslib_next  # type: ignore[import-untyped]  # the binding ships no type hints
+import opuslib_next
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 __all__ = ["MqttDevice", "MqttSettings", "ServerTimeout", "Event", "JsonObject", "USER_ONLY_TOOLS"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from core.audio.encode import OpusEncoder
 from core.audio.types import AudioParams
 from core.mqtt.device_link import MqttLink
-from core.mqtt.link import LinkEvent
+from core.session.link import LinkEvent
 
 DOWNLINK_RATE = 16000
 
