@@ -92,6 +92,9 @@ C = ConversationState
 P = PlaybackState
 MAX_REQUEST_CHARS = 4096         # longest utterance text kept (the protocol parser bounds messages the same way)
 _MAX_PENDING = 1                 # utterances heard before the state loaded: only the newest is answered
+# The firmware drops a conversation that has been silent for 120 s (anchors-mqtt-udp §1.3); over a persistent link
+# the session ends an idle one itself, on purpose and with a goodbye, before that.
+_PERSISTENT_IDLE_S = 90.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -772,8 +775,8 @@ class SessionCore:
             return
         if self.busy or not conv.open:
             conv.last_activity = ev.mono          # never time out while something plays or is prepared
-        elif ev.mono - conv.last_activity > self.cfg.idle_timeout_s:
-            self._log.info("idle for {:.0f} s", self.cfg.idle_timeout_s)
+        elif ev.mono - conv.last_activity > (limit := self._idle_limit()):
+            self._log.info("idle for {:.0f} s", limit)
             if self.persistent:
                 self._end_conversation("idle", out, goodbye=True)
             else:
@@ -803,6 +806,9 @@ class SessionCore:
                 and conv.turn is None and conv.request is None:
             self._resume_held("resume grace over", out)
         self._sleep_timer(pb, ev.wall, audible, out)
+
+    def _idle_limit(self) -> float:
+        return min(self.cfg.idle_timeout_s, _PERSISTENT_IDLE_S) if self.persistent else self.cfg.idle_timeout_s
 
     def _rules_tick(self, pb: PlaybackControl, wall: float, out: list[Action]) -> bool:
         """While a track is audible: count today's listening; stop with a kind line when a rule refuses the item
