@@ -26,7 +26,7 @@ from core.devices.directory import DeviceDirectory
 from core.devices.state import DeviceState, valid_device_id
 from core.devices.store import DeviceStore, MemoryStore
 from core.devices.view import SessionView
-from core.listener_base import VoiceCallbacks, VoiceInputFactory
+from core.listener_base import VoiceCallbacks, VoiceInput, VoiceInputFactory
 from core.mcp import McpClient, McpError
 from core.metrics import Metrics, NullMetrics
 from core.playback.turn import EndOfTurn, FrameSource, SpeechSource, Turn, TurnCallbacks, TurnRenderer
@@ -104,10 +104,7 @@ class Connection:
                 finished=lambda tid, t, end: self.dispatch(ev.TrackFinished(tid, t, end)),
                 failed=lambda tid, t, busy: self.dispatch(ev.TrackFailed(tid, t, busy))))
         self.mcp = McpClient(lambda payload: self.send(m.McpMessage(payload)), log=self.log)
-        self.voice = deps.voice.open(VoiceCallbacks(
-            on_utterance=self._on_utterance, on_barge_in=self._on_barge_in, is_speaking=lambda: self.core.speaking,
-            on_busy=self._on_asr_busy),
-            device_id=self.device_id)
+        self._voice: VoiceInput | None = None    # opened with the first listen or audio (idle speakers need none)
         self._actions: asyncio.Queue[list[ev.Action] | None] = asyncio.Queue()
         self._tg: asyncio.TaskGroup | None = None
         self._turn_task: asyncio.Task[None] | None = None
@@ -198,7 +195,8 @@ class Connection:
                             task.cancel()
         finally:
             self._closing = True
-            await self.voice.aclose()
+            if self._voice is not None:
+                await self._voice.aclose()
             if self.persist:
                 await self.deps.directory.release(self)
             self._closed.set()
@@ -399,6 +397,15 @@ class Connection:
         self.dispatch(ev.ToolResult(a.call_id, True, result))
 
     # ------------------------------------------------------------------ I/O helpers
+
+    @property
+    def voice(self) -> VoiceInput:
+        """The uplink's VAD and recogniser, opened on first use: an MQTT speaker idles for hours without speaking."""
+        if self._voice is None:
+            self._voice = self.deps.voice.open(VoiceCallbacks(
+                on_utterance=self._on_utterance, on_barge_in=self._on_barge_in,
+                is_speaking=lambda: self.core.speaking, on_busy=self._on_asr_busy), device_id=self.device_id)
+        return self._voice
 
     async def _open_source(self, track: Track, start_ms: int) -> AudioSource:
         try:
