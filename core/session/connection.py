@@ -20,9 +20,12 @@ from loguru import logger
 from core.audio.types import AudioError, AudioParams, AudioSource
 from core.auth import DeviceIdentity
 from core.content.types import Track
+from core.devices.commands import Command, PolicyUpdated, SetVolume, StopNow
 from core.devices.directory import DeviceDirectory
+from core.devices.policy import load as load_policy
 from core.devices.state import valid_device_id
 from core.devices.store import DeviceStore, MemoryStore
+from core.devices.view import NowPlaying, SessionView
 from core.listener_base import VoiceCallbacks, VoiceInputFactory
 from core.mcp import McpClient, McpError
 from core.metrics import NullMetrics
@@ -139,9 +142,40 @@ class Connection:
                 "last_request": self.core.last_request, "last_match": self.core.last_match,
                 "connected_at": self.connected_at}
 
+    def view(self) -> SessionView:
+        """transitional: built from today's snapshot() until the session split gives its own view."""
+        snap = self.snapshot()
+        now = snap["now_playing"]
+        state = self.core.state
+        playback = ("playing" if state is ev.SessionState.PLAYING else
+                    "paused" if state is ev.SessionState.PAUSED else "idle")
+        return SessionView(device_id=self.device_id, session_id=self.session_id, transport="websocket",
+                           state=state.value, conversation=state.value, playback=playback,
+                           listen_mode=snap["listen_mode"],
+                           now_playing=NowPlaying(now["uid"], now["title"], now["position_ms"]) if now else None,
+                           last_request=self.core.last_request, last_match=self.core.last_match,
+                           connected_at=self.connected_at)
+
+    def command(self, cmd: Command) -> bool:
+        """transitional: today's operator and policy paths, until the session takes commands as core events."""
+        if self._closing:
+            return False
+        if isinstance(cmd, PolicyUpdated):
+            held = self.core.device_state().policy.get("rev", 0) if self.core.player is not None else -1
+            if isinstance(held, int) and cmd.record.rev <= held:
+                return True                      # a late or repeated message: the session has this or newer
+            self.set_policy({**cmd.record.rules, "rev": cmd.record.rev})
+            return True                          # applied now, or once the state is loaded (the core keeps it)
+        if isinstance(cmd, StopNow):
+            self.dispatch(ev.TextIn('{"type":"abort"}'))
+            return True
+        if isinstance(cmd, SetVolume):
+            return self._spawn(lambda: self._operator_volume(cmd.level), "operator-volume") is not None
+        return False                             # PauseNow, Reboot, UpgradeFirmware: not taken yet
+
     def set_policy(self, policy: dict[str, Any]) -> bool:
-        """The parents changed this device's rules: the live session applies and saves them (False while the
-        device's state is still loading: they apply once it is loaded, and the caller saves them to the store)."""
+        """The parents changed this device's rules: the live session applies them (False while the device's state
+        is still loading: they apply once it is loaded)."""
         actions = self.core.set_policy(policy)
         cap = policy.get("max_volume")
         if actions and isinstance(cap, int) and VOLUME_SET_TOOL in self.mcp.tools:
@@ -150,29 +184,17 @@ class Connection:
             self._actions.put_nowait(actions)
         return bool(actions)
 
-    def device_state(self) -> Any:
-        return self.core.device_state()
-
-    async def control(self, msg: Any) -> None:
-        """A command for this device from the node's HTTP side or another node (core/fleet/directory.py): the
-        parents' new rules, the operator's stop (as the device's button: remembered for "continue") or volume
-        (within the parents' cap)."""
-        from core.devices.policy import load as load_policy
-        from core.fleet.messages import SetPolicy, SetVolume, StopDevice
-        if isinstance(msg, SetPolicy):
-            self.set_policy(dict(msg.policy))
-        elif isinstance(msg, StopDevice):
-            self.dispatch(ev.TextIn('{"type":"abort"}'))
-        elif isinstance(msg, SetVolume):
-            cap = load_policy(self.core.device_state().policy).max_volume
-            level = min(msg.volume, cap) if cap is not None else msg.volume
-            try:
-                await self.mcp.call(VOLUME_SET_TOOL, {"volume": level})
-            except (McpError, TimeoutError) as exc:
-                self.log.warning("operator volume {} failed: {}", level, exc)
-                return
-            self.log.info("operator volume -> {}", level)
-            self.dispatch(ev.ToolDone(True, level))
+    async def _operator_volume(self, level: int) -> None:
+        """The operator's volume, within the parents' cap."""
+        cap = load_policy(self.core.device_state().policy).max_volume
+        level = min(level, cap) if cap is not None else level
+        try:
+            await self.mcp.call(VOLUME_SET_TOOL, {"volume": level})
+        except (McpError, TimeoutError) as exc:
+            self.log.warning("operator volume {} failed: {}", level, exc)
+            return
+        self.log.info("operator volume -> {}", level)
+        self.dispatch(ev.ToolDone(True, level))
 
     # ------------------------------------------------------------------ lifecycle
 
