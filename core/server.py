@@ -46,10 +46,6 @@ class DeviceServer:
         logger.info("WebSocket server on ws://{}:{}{}", host, bound, cfg.websocket_path)
         return bound
 
-    @property
-    def sessions(self) -> set[Connection]:
-        return self.connections
-
     def stop_accepting(self) -> None:
         """New connections are refused (503) from now on; live ones go on until closed."""
         self._accepting = False
@@ -113,6 +109,3 @@ def _peer(ws: ServerConnection) -> str:
     except (OSError, TypeError, IndexError):
         return "?"
 
-
-async def wait_forever() -> None:
-    await asyncio.Event().wait()

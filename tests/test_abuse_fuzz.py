@@ -58,7 +58,7 @@ async def test_fuzzed_devices_never_crash_the_server_and_another_device_still_pl
     assert abs(probe.peak_hz() - freq) < 5
     assert abs(probe.seconds() - secs) <= 0.12
     assert not [leak_in(str(t)) for t in probe.texts if leak_in(str(t))]
-    assert len(node.ws.sessions) == 0 or all(s is not None for s in node.ws.sessions)
+    assert len(node.ws.connections) == 0 or all(s is not None for s in node.ws.connections)
 
 
 def test_the_mutator_is_seeded_and_covers_every_kind_of_abuse() -> None:

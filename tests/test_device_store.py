@@ -16,7 +16,7 @@ def state(device_id: str = "aa:bb:cc:dd:ee:ff") -> DeviceState:
                        paused=True, queue=("story/Bedtime/x.mp3", "story/Bedtime/y.mp3"), index=0, continuous=True,
                        repeat=Repeat.ALL, shuffle=True, timer=Timer(after_item=True),
                        history=(Play("story/Bedtime/x.mp3", "story", "X", 1.7e9, 61_000),), favourites=("u",),
-                       volume=40, policy={"max_volume": 70})
+                       volume=40)
 
 
 async def test_round_trip_survives_a_new_process_view(tmp_path: Path) -> None:
