@@ -184,6 +184,7 @@ class HttpServer:
     def __init__(self, app: web.Application, *, idle_timeout_s: float = HTTP_IDLE_TIMEOUT_S) -> None:
         # keepalive_timeout also bounds a connection's wait for its first complete request (aiohttp's default is an
         # hour), so a slowloris client dribbling header bytes is dropped after idle_timeout_s.
+        self.app = app
         self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=idle_timeout_s,
                                      logger=_ServerLog(logging.getLogger("aiohttp.server")))
         self.port = 0
