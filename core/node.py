@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "NodeStartError", "node_id_for"]
 
 _LOCAL_FALLBACK_URL = "sqlite:metadata/devices.db"
+_POLICY_REFRESH_S = 30.0    # transitional: SessionSettings.policy_refresh_s once sessions re-read their rules record
 
 
 class NodeStartError(RuntimeError):
@@ -178,6 +179,10 @@ class Node:
         return self.directory if isinstance(self.directory, LocalDirectory) else self.directory.local
 
     # ------------------------------------------------------------------ NodeView (core/web/view.py)
+    @property
+    def policy_refresh_s(self) -> float:
+        return _POLICY_REFRESH_S
+
     def websocket_url(self, host_seen: str | None = None) -> str:
         return websocket_url(self.rt.config.server, self.ws_port, host_seen)
 

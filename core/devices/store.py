@@ -35,10 +35,9 @@ from core.devices.policy import PolicyRecord
 from core.devices.state import MAX_STATE_BYTES, SCHEMA, DeviceState, StateError, valid_device_id
 
 __all__ = ["DeviceStore", "MemoryStore", "SqliteStore", "open_store", "PolicyChange", "PolicyWrite", "PolicyWritten",
-           "PolicyConflict", "PolicyUnavailable", "POLICY_WRITE_ATTEMPTS", "POLICY_REFRESH_S"]
+           "PolicyConflict", "PolicyUnavailable", "POLICY_WRITE_ATTEMPTS"]
 
 POLICY_WRITE_ATTEMPTS = 5        # a revision conflict is retried this often before the writer hears of it
-POLICY_REFRESH_S = 10.0          # a live session re-reads its rules record at least this often (`load_policy`)
 
 _T = TypeVar("_T")
 

@@ -35,7 +35,7 @@ from core.devices.commands import (
     firmware_url_problem,
 )
 from core.devices.policy import PolicyRecord
-from core.devices.store import POLICY_REFRESH_S, PolicyConflict, PolicyUnavailable, PolicyWritten
+from core.devices.store import PolicyConflict, PolicyUnavailable, PolicyWritten
 from core.web.auth import CALLER, DEVICE_ID
 from core.web.errors import ApiError, json_body, ok
 from core.web.view import DevicesView
@@ -46,7 +46,7 @@ _MAX_BODY = 16 * 1024
 _MAX_COMMAND_BODY = 1024
 
 # What a rules change's delivery means for the parent: "live" (the session holding the device has it), "pending"
-# (a node holds the device but did not hear of it: its session re-reads the record within POLICY_REFRESH_S),
+# (a node holds the device but did not hear of it: its session re-reads the record within policy_refresh_s),
 # "stored" (nobody holds the device: it applies when the device connects; a session that is closing cannot write
 # rules back, so nothing overwrites it).
 _APPLIED = {Delivery.TAKEN: "live", Delivery.UNREACHED: "pending", Delivery.REFUSED: "stored",
@@ -187,7 +187,7 @@ class Devices:
                     request.remote or "?", record.rev, applied, json.dumps(changed, ensure_ascii=False)[:800])
         answer: dict[str, Any] = {"device_id": device_id, **_record_body(record), "applied": applied}
         if applied == "pending":
-            answer["reaches_device_within_s"] = POLICY_REFRESH_S
+            answer["reaches_device_within_s"] = self.node.policy_refresh_s
         return ok(answer, headers=_etag(record.rev))
 
     # ------------------------------------------------------------------ history

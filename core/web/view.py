@@ -72,6 +72,11 @@ class DevicesView(Protocol):
     @property
     def store(self) -> DeviceStore: ...
 
+    @property
+    def policy_refresh_s(self) -> float:
+        """How soon a live session re-reads its rules record by itself (a lost bus message heals within this)."""
+        ...
+
     def tracks(self, kind: Kind | None = None) -> list[Track]: ...
 
     def session(self, device_id: str) -> SessionView | None:
