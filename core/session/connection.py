@@ -158,8 +158,8 @@ class Connection:
 
     def command(self, cmd: Command) -> bool:
         """transitional: today's operator and policy paths, until the session takes commands as core events."""
-        if self._closing:
-            return False
+        if self._closing or self._tg is None:
+            return False                         # closing, or not running yet
         if isinstance(cmd, PolicyUpdated):
             held = self.core.device_state().policy.get("rev", 0) if self.core.player is not None else -1
             if isinstance(held, int) and cmd.record.rev <= held:
@@ -185,7 +185,7 @@ class Connection:
         return bool(actions)
 
     async def _operator_volume(self, level: int) -> None:
-        """The operator's volume, within the parents' cap."""
+        """transitional: the operator's volume within the parents' cap, until the session takes SetVolume itself."""
         cap = load_policy(self.core.device_state().policy).max_volume
         level = min(level, cap) if cap is not None else level
         try:
