@@ -246,8 +246,8 @@ def segment(pcm: bytes, vad: Any) -> list[bytes]:
 
 async def evaluate(name: str, asr: Any, clips: list[Clip], understand: Any, matcher: Any, verbose: bool,
                    vad: Any) -> dict:
-    from core.cli.match import describe
     from core.devices.state import DeviceState
+    from core.understand import describe
     from plugins_func.registry import PluginContext
 
     cfg = Config()

@@ -1,25 +1,37 @@
 #!/usr/bin/env python3
-"""What the parents' rules cost the session core: the tick of a playing device (0.25 s apart) with no policy and
-with a full one (bedtime every day, sleep collections, daily limit, volume cap, allowed collections, blocked tags,
-sleep timer), and the check of a request that plays. Sans I/O: the session core alone, fed events as the connection
-shell feeds them, so the figures are the rules' CPU cost, not the network's.
-Run: .venv/bin/python bench/policy_bench.py [--ticks 200000]
+"""What the parents' rules cost: the tick of a playing device (0.25 s apart) with no policy and with a full one
+(bedtime every day, sleep collections, daily limit, volume cap, allowed collections, blocked tags, sleep timer), the
+check of a request that plays, and a device-state save with the full policy and a 20-entry audit trail in the
+session's memory.
+Ticks and requests are sans I/O: the session core alone, fed events as the connection shell feeds them, so those
+figures are the rules' CPU cost, not the network's. Saves go through the real stores: SQLite (the default, on a
+temporary file) and Redis (a redis-server on loopback, when installed), one device after another, each device saved
+once before the measured pass (a periodic save updates an existing record).
+Run: .venv/bin/python bench/policy_bench.py [--ticks 200000] [--saves 2000]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from loguru import logger
+
 from bench._server import machine
+from bench.player_bench import pct, realistic_state
 from core.content.types import Kind, Track
 from core.devices.policy import PolicyRecord
+from core.devices.redis_store import RedisStore
 from core.devices.state import DeviceState, PlaybackState
+from core.devices.store import DeviceStore, SqliteStore
 from core.providers.intent.base import Intent
 from core.session import events as ev
 from core.session.core import SessionCore, SessionSettings
@@ -75,12 +87,51 @@ def per_request_us(policy: dict[str, Any], rounds: int) -> float:
     return (time.perf_counter() - t0) / rounds * 1e6
 
 
+async def save_latencies(store: DeviceStore, saves: int) -> list[float]:
+    """A session's periodic saves: the device state alone (the rules are their own record, never in a save)."""
+    states = [realistic_state(i) for i in range(saves)]
+    for st in states:
+        await store.save(st)                      # the records exist: what follows are periodic saves
+    out: list[float] = []
+    for st in states:
+        t = time.perf_counter()
+        await store.save(st)
+        out.append((time.perf_counter() - t) * 1000)
+    await store.close()
+    return out
+
+
+async def bench_saves(saves: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        stores: list[tuple[str, Any]] = [("SQLite", lambda: SqliteStore(Path(tmp) / "devices.db").open())]
+        if shutil.which("redis-server"):
+            from bench.fleet_bench import start_redis
+            proc, url = start_redis(Path(tmp))
+            stores.append(("Redis", lambda: RedisStore.connect(url)))
+        else:
+            proc = None
+            print("redis-server not installed: Redis saves not measured")
+        try:
+            for name, open_store in stores:
+                lat = await save_latencies(await open_store(), saves)
+                print(f"{'state save, ' + name + ' (ms)':34}{pct(lat, 50):12.3f}{pct(lat, 99):14.3f}")
+        finally:
+            if proc is not None:
+                proc.kill()
+                proc.wait(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--ticks", type=int, default=200_000)
     ap.add_argument("--requests", type=int, default=5_000)
+    ap.add_argument("--saves", type=int, default=2_000)
     args = ap.parse_args()
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")          # the stores' start-up lines would interleave with the table
     print(f"machine: {machine()} (shared: other jobs may run)")
+    print(f"{'':34}{'p50':>12}{'p99':>14}")
+    asyncio.run(bench_saves(args.saves))
     none_tick, full_tick = per_tick_us({}, args.ticks), per_tick_us(FULL, args.ticks)
     none_req, full_req = per_request_us({}, args.requests), per_request_us(FULL, args.requests)
     print(f"{'':34}{'no policy':>12}{'full policy':>14}")

@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from core.config import Config, safe_url
-from core.devices.directory import LocalDirectory
+from core.content.types import Kind, Track
+from core.devices.commands import Command, Delivery
+from core.devices.directory import LocalDirectory, Owner
+from core.devices.state import DeviceState
 from core.devices.store import DeviceStore, open_store
-from core.fleet.messages import SetVolume, StopDevice
+from core.devices.view import SessionView
 from core.fleet.registry import CpuMeter
-from core.http_api import HttpApi, NodeOps, build_http_app
 from core.metrics import Metrics
 from core.protocol.errors import CloseCode
 from core.runtime import Runtime
 from core.server import DeviceServer
+from core.session.connection import Connection
+from core.understand import Understanding
+from core.web.app import HttpServer, build_app
+from core.web.ota import websocket_url
+from plugins_func.registry import PluginContext
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from core.fleet.directory import RedisDirectory
+    from core.fleet.fleet import Fleet
 
 __all__ = ["Node", "NodeStartError", "node_id_for"]
 
@@ -45,17 +58,6 @@ def node_id_for(cfg: Config) -> str:
     return f"{host}-{cfg.server.port}" if cfg.server.port else f"{host}-{uuid.uuid4().hex[:6]}"
 
 
-def _advertised(cfg: Config, ws_port: int) -> str:
-    """The WebSocket URL other nodes hand out for this one (server.advertised_url, else host and port)."""
-    s = cfg.server
-    if s.advertised_url:
-        return s.advertised_url
-    host = s.host if s.host not in ("0.0.0.0", "::", "") else socket.gethostname()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"ws://{host}:{ws_port}{s.websocket_path}"
-
-
 async def _open_state(cfg: Config, metrics: Metrics) -> tuple[DeviceStore, bool]:
     """The device store and whether this node is part of a fleet (Redis)."""
     url = cfg.state.url
@@ -74,15 +76,16 @@ async def _open_state(cfg: Config, metrics: Metrics) -> tuple[DeviceStore, bool]
 
 @dataclass(slots=True)
 class Node:
+    """A running node; also the `NodeView` its HTTP side reads (core/web/view.py)."""
     rt: Runtime
     ws: DeviceServer
-    http: HttpApi
+    store: DeviceStore                   # SQLite by default, Redis in a fleet
+    directory: LocalDirectory | RedisDirectory
+    fleet: Fleet | None = None           # when state.url is Redis
+    http: HttpServer | None = None
     ws_port: int = 0
     http_port: int = 0
     metrics: Metrics = field(default_factory=Metrics)
-    store: Any = None                    # DeviceStore: SQLite by default, Redis in a fleet
-    directory: Any = None                # DeviceDirectory: LocalDirectory, or the fleet's RedisDirectory
-    fleet: Any = None                    # core.fleet.fleet.Fleet when state.url is Redis
     node_id: str = "local"
     draining: bool = False
     cpu: float = 0.0                     # share of the machine used by this node (process + ffmpeg children)
@@ -96,12 +99,12 @@ class Node:
         node_id = node_id_for(cfg)
         metrics = Metrics(node_id=node_id)
         store, in_fleet = await _open_state(cfg, metrics)
-        fleet: Any = None
+        fleet: Fleet | None = None
         if in_fleet:
             from core.fleet.fleet import Fleet
             fleet = Fleet(_fleet_client(cfg), cfg.fleet, node_id, "", report=lambda: node.load_report(),
                           snapshots=lambda dev: node.snapshots(dev))
-        directory = fleet.directory if fleet is not None else LocalDirectory()
+        directory: LocalDirectory | RedisDirectory = fleet.directory if fleet is not None else LocalDirectory()
         try:
             rt = await Runtime.create(cfg, directory=directory, store=store, metrics=metrics)   # closes the store
         except BaseException:
@@ -109,20 +112,15 @@ class Node:
             if fleet is not None:
                 await fleet.close(leave=False)
             raise
-        ws = DeviceServer(rt)
-        ops = NodeOps(node_id=node_id, metrics=metrics, operator_token=cfg.fleet.operator_token)
-        node = cls(rt, ws, HttpApi(build_http_app(rt, ws_port=lambda: node.ws_port,
-                                                  session_count=lambda: len(node.connections()), ops=ops)),
-                   metrics=metrics, store=store, directory=directory, fleet=fleet, node_id=node_id)
-        ops.ready_checks, ops.route, ops.devices, ops.command = (node.ready_checks, node._route, node._devices,
-                                                                 node._command)
+        node = cls(rt, DeviceServer(rt), store, directory, fleet, metrics=metrics, node_id=node_id)
+        node.http = HttpServer(build_app(node, cfg))
         metrics.watch_pipeline(rt.pipeline)
         metrics.watch_load(node.load_report)
         try:
-            node.ws_port = await ws.start(cfg.server.host, cfg.server.port, reuse_port=reuse_port)
+            node.ws_port = await node.ws.start(cfg.server.host, cfg.server.port, reuse_port=reuse_port)
             node.http_port = await node.http.start(cfg.server.host, cfg.server.http_port, reuse_port=reuse_port)
             if fleet is not None:
-                fleet.url = fleet.registry.url = _advertised(cfg, node.ws_port)
+                fleet.url = fleet.registry.url = node.websocket_url()
                 await _join(fleet, cfg)
         except BaseException:
             await node.close()
@@ -133,24 +131,18 @@ class Node:
         return node
 
     # ------------------------------------------------------------------ what the node reports
-    def connections(self) -> list[Any]:
-        """Live device connections (the session redesign names them `connections`; today's server `sessions`)."""
-        conns = getattr(self.ws, "connections", None)
-        if conns is None:
-            conns = getattr(self.ws, "sessions", ())
-        return list(conns)
+    def connections(self) -> list[Connection]:
+        return list(self.ws.connections)
 
-    def snapshots(self, device_id: str | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def snapshots(self, device_id: str | None = None) -> list[SessionView]:
+        out: list[SessionView] = []
         for conn in self.connections():
-            if device_id is not None and getattr(conn, "device_id", None) != device_id:
+            if device_id is not None and conn.device_id != device_id:
                 continue
-            snap = getattr(conn, "snapshot", None)
             try:
-                out.append(snap() if snap is not None else {"device_id": getattr(conn, "device_id", "?"),
-                                                            "session_id": getattr(conn, "session_id", "")})
+                out.append(conn.view())
             except Exception:   # noqa: BLE001 - one odd connection must not break the operator view
-                logger.exception("snapshot of a connection failed")
+                logger.exception("view of a connection failed")
         return out
 
     def load_report(self) -> dict[str, Any]:
@@ -160,20 +152,19 @@ class Node:
         # load ranks nodes by what each one carries; overload is about the machine (another node may use it up)
         load = max(sessions / f.max_sessions, self.cpu / f.max_cpu if cpu_limited else 0.0)
         asr_waiting = int(getattr(self.rt.asr, "waiting", 0))        # utterances queued for a local recogniser
-        return {"sessions": sessions, "streams": int(getattr(self.rt.pipeline, "active_streams", 0)),
+        return {"sessions": sessions, "streams": self.rt.pipeline.active_streams,
                 "cpu": round(self.cpu, 3), "machine_cpu": round(self.machine_cpu, 3), "load": round(load, 3),
                 "max_sessions": f.max_sessions, "draining": self.draining, "asr_waiting": asr_waiting,
                 "overloaded": (sessions >= f.max_sessions or (cpu_limited and self.machine_cpu >= f.max_cpu)
                                or asr_waiting >= f.max_asr_waiting
-                               or bool(getattr(self.rt.pipeline, "overloaded", False)))}   # decoders all taken
+                               or self.rt.pipeline.overloaded)}   # decoders all taken
 
     async def ready_checks(self) -> dict[str, bool]:
         report = self.load_report()
         store_ok = False
-        if self.store is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    store_ok = bool(await self.store.ping())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                store_ok = bool(await self.store.ping())
         return {"models_warm": True,            # Runtime.create returns only after the warm-up
                 "store_reachable": store_ok, "not_draining": not self.draining,
                 "not_overloaded": not report["overloaded"]}
@@ -183,7 +174,18 @@ class Node:
             await asyncio.sleep(self.rt.config.fleet.heartbeat_s)
             self.cpu, self.machine_cpu = self._cpu_meter(), self._machine_meter()
 
-    async def _route(self) -> tuple[str, str] | None:
+    def _local(self) -> LocalDirectory:
+        return self.directory if isinstance(self.directory, LocalDirectory) else self.directory.local
+
+    # ------------------------------------------------------------------ NodeView (core/web/view.py)
+    @property
+    def policy_refresh_s(self) -> float:
+        return self.rt.session.settings.policy_refresh_s
+
+    def websocket_url(self, host_seen: str | None = None) -> str:
+        return websocket_url(self.rt.config.server, self.ws_port, host_seen)
+
+    async def route(self) -> tuple[str, str] | None:
         if self.fleet is None:
             return None
         best = await self.fleet.route()
@@ -191,20 +193,49 @@ class Node:
             return None
         return best.id, best.url
 
-    async def _devices(self, device_id: str | None) -> list[dict[str, Any]]:
+    def mint_token(self, client_id: str, device_id: str) -> str:
+        return self.rt.auth.mint(client_id, device_id)
+
+    def count_ota(self, routed_to_self: bool) -> None:
+        self.metrics.ota_request(routed_to_self)
+
+    def session_count(self) -> int:
+        return len(self.ws.connections)
+
+    def tracks(self, kind: Kind | None = None) -> list[Track]:
+        return self.rt.content.tracks(kind)
+
+    def audio_stats(self) -> Mapping[str, int | bool]:
+        return self.rt.pipeline.stats()
+
+    async def readiness(self) -> dict[str, bool]:
+        return {"catalog_loaded": len(self.rt.content.tracks()) > 0, **await self.ready_checks()}
+
+    async def metrics_text(self) -> bytes:
+        return await asyncio.to_thread(self.metrics.exposition)     # reads /proc and the cache folder
+
+    async def understand(self, text: str) -> Understanding:
+        deps = self.rt.session
+        ctx = PluginContext(catalog=self.rt.content.matcher, device=DeviceState("match-web"), on_miss=deps.on_miss,
+                            recent_size=deps.recent_history)
+        return await deps.understand(text, ctx)
+
+    def session(self, device_id: str) -> SessionView | None:
+        owner: Owner | None = self._local().owner(device_id)
+        return owner.view() if owner is not None else None
+
+    async def devices(self, device_id: str | None) -> list[tuple[str, SessionView]]:
         if self.fleet is not None:
             return await self.fleet.devices(device_id)
-        return [{**d, "node": self.node_id} for d in self.snapshots(device_id)]
+        return [(self.node_id, view) for view in self.snapshots(device_id)]
 
-    async def _command(self, msg: StopDevice | SetVolume) -> bool:
+    async def command(self, device_id: str, cmd: Command) -> Delivery:
         if self.fleet is not None:
-            return await self.fleet.command(msg)
-        owner = self.directory.owner(msg.device_id) if isinstance(self.directory, LocalDirectory) else None
-        control = getattr(owner, "control", None)
-        if control is None:
-            return False
-        await control(msg)
-        return True
+            return await self.fleet.command(device_id, cmd)
+        owner = self._local().owner(device_id)
+        if owner is None:
+            return Delivery.NOT_HELD
+        return Delivery.TAKEN if owner.command(cmd) else Delivery.REFUSED
 
     # ------------------------------------------------------------------ drain and close
     async def drain(self, deadline_s: float | None = None) -> float:
@@ -219,8 +250,8 @@ class Node:
                     len(self.connections()), deadline)
         if self.fleet is not None:
             await self.fleet.leave()
-        await _stop_accepting(self.ws)
-        conns = [c for c in self.connections() if hasattr(c, "save_and_close")]
+        self.ws.stop_accepting()
+        conns = self.connections()
         if conns:
             left = max(0.1, deadline - (time.monotonic() - started))
             tasks = [asyncio.create_task(c.save_and_close(CloseCode.SERVICE_RESTART, "server restarting"))
@@ -232,7 +263,7 @@ class Node:
             if pending or failed:
                 logger.error("drain: {} of {} devices not saved in time, {} failed", len(pending), len(conns),
                              failed)
-        # close what is left (today's sessions, or any that missed the deadline): 1001, devices reconnect elsewhere
+        # close any that missed the deadline: 1001, devices reconnect elsewhere
         try:
             async with asyncio.timeout(max(1.0, deadline - (time.monotonic() - started))):
                 await self.ws.close()
@@ -251,31 +282,22 @@ class Node:
         if self.fleet is not None:
             await self.fleet.leave()
         await self.ws.close()
-        await self.http.close()
+        if self.http is not None:
+            await self.http.close()
         await self.rt.close()
         if self.fleet is not None:
             await self.fleet.close(leave=False)
 
 
-def _fleet_client(cfg: Config) -> Any:
+def _fleet_client(cfg: Config) -> aioredis.Redis:
     from core.devices.redis_store import redis_client
     return redis_client(cfg.state.url)
 
 
-async def _join(fleet: Any, cfg: Config) -> None:
+async def _join(fleet: Fleet, cfg: Config) -> None:
     from core.devices.redis_store import StoreUnavailable
     from core.fleet.registry import DuplicateNode
     try:
         await fleet.start(cfg.state.url)
     except (DuplicateNode, StoreUnavailable) as exc:
         raise NodeStartError(str(exc)) from None
-
-
-async def _stop_accepting(ws: Any) -> None:
-    """No new device connections; live ones stay until they are saved and closed. (A server without
-    `stop_accepting` stops accepting when `close()` closes everything at the end of the drain.)"""
-    stop = getattr(ws, "stop_accepting", None)
-    if stop is not None:
-        result = stop()
-        if inspect.isawaitable(result):
-            await result

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -48,6 +49,15 @@ class RedisServer:
                     raise RuntimeError(f"redis-server exited with {self.proc.returncode}") from None
             time.sleep(0.05)
         raise RuntimeError("redis-server did not answer within 10 s")
+
+    def pause(self) -> None:
+        """SIGSTOP: Redis keeps its data but answers nobody (a hung server, a network partition)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

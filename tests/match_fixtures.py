@@ -121,7 +121,7 @@ def judge(row: dict[str, Any], got: dict[str, Any], track: Track | None, matcher
 
 
 def evaluate(rows: list[dict[str, Any]], matcher: MultilingualMatcher) -> list[Outcome]:
-    from core.cli.match import describe
+    from core.understand import describe
 
     out = []
     for row in rows:

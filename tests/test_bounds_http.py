@@ -94,10 +94,10 @@ async def test_malformed_http_is_one_warning_line_without_traceback(make_config,
 
 
 async def test_a_slowloris_client_is_dropped_after_the_idle_timeout(make_config, start_node) -> None:
-    from core.http_api import HttpApi, build_http_app
+    from core.web.app import HttpServer, build_app
 
     node = await start_node(make_config())
-    api = HttpApi(build_http_app(node.rt, ws_port=lambda: node.ws_port, session_count=lambda: 0), idle_timeout_s=1.0)
+    api = HttpServer(build_app(node, node.rt.config), idle_timeout_s=1.0)
     port = await api.start("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -117,8 +117,8 @@ async def test_policy_validation_audit_and_scope(make_config, start_node) -> Non
     assert got["audit"][0]["changes"] == {"max_volume": [40, 30], "sleep_collections": [["Bedtime"], []]}
     assert got["audit"][1]["from"] == "127.0.0.1" and got["audit"][1]["at"] <= time.time()
     assert "English" in got["collections"] and "calm" in got["tags"]
-    stored = await node.rt.session.store.load("aa:bb:cc:00:00:01")
-    assert stored.policy["max_volume"] == 30                 # with the device state, where the session reads it
+    stored = await node.store.load_policy("aa:bb:cc:00:00:01")
+    assert stored.rules["max_volume"] == 30 and stored.rev == 2      # the rules record, where the session reads it
 
 
 async def test_bedtime_refuses_kindly_but_sleep_stories_play(make_config, start_node) -> None:
@@ -167,7 +167,8 @@ async def test_the_daily_limit_stops_playback_when_reached(make_config, start_no
     assert (await call(node, "PUT", f"/api/devices/{device}/policy", {"daily_limit_min": 1}))[0] == 200
     store = node.rt.session.store
     st = await store.load(device)          # a shortened day: 57 of the 60 allowed seconds are already used
-    await store.save(replace(st, listened_day=rules.day_key(rules.load(st.policy), time.time()), listened_s=57.0))
+    day = rules.day_key((await store.load_policy(device)).policy(), time.time())
+    await store.save(replace(st, listened_day=day, listened_s=57.0))
     async with DeviceClient(ws_url(node), device_id=device) as client:
         await client.send_text_request("play long lullaby")          # 20 s
         await client.wait_for(lambda r: r.kind == "audio", timeout=20)
@@ -244,27 +245,33 @@ async def test_a_policy_reaches_a_device_on_another_node(redis_server, make_conf
         await client.send_text_request("play baa baa black sheep")
         line = await client.wait_json("tts", "sentence_start", timeout=15)
         assert line["text"] == say("policy_limit", "en")
-    stored = await a.rt.session.store.load(device)            # b's last save kept the new rules
-    assert stored.policy["daily_limit_min"] == 0 and stored.policy["rev"] == 1
+    stored = await a.store.load_policy(device)                 # b's saves left the rules record alone
+    assert stored.rules["daily_limit_min"] == 0 and stored.rev == 1
 
 
-async def test_an_odd_stored_policy_record_is_read_and_replaced(make_config, start_node) -> None:
+async def test_an_odd_stored_policy_record_is_read_and_replaced(make_config, start_node, tmp_path) -> None:
+    import json as _json
+    import sqlite3
+
     node = await start_node(web_config(make_config))
     device = "aa:bb:cc:00:00:16"
-    store = node.rt.session.store
-    st = await store.load(device)
-    await store.save(replace(st, policy={"rev": "seven", "audit": "gone", "max_volume": "loud", "bedtime": 3}))
+    odd = {"rev": "seven", "audit": "gone", "max_volume": "loud", "bedtime": 3}     # older shape: inside the state
+    db = sqlite3.connect(tmp_path / "devices.db")
+    db.execute("INSERT INTO devices (device_id, state, updated_at) VALUES (?, ?, 0)",
+               (device, _json.dumps({"policy": odd, "volume": 40})))
+    db.commit()
+    db.close()
     status, got, _ = await call(node, "GET", f"/api/devices/{device}/policy")
     assert status == 200 and got["rev"] == 0 and got["audit"] == [] and got["policy"]["max_volume"] is None
+    assert got["volume"] == 40
     status, body, _ = await call(node, "PUT", f"/api/devices/{device}/policy", {"max_volume": 60})
     assert status == 200 and body["rev"] == 1 and len(body["audit"]) == 1
 
 
-async def test_the_largest_policy_and_audit_trail_keep_the_device_record_usable(make_config, start_node,
-                                                                                 tmp_path) -> None:
-    import json as _json
+async def test_the_largest_policy_and_audit_trail_keep_the_records_usable(make_config, start_node, tmp_path) -> None:
+    import sqlite3
 
-    from core.devices.state import MAX_STATE_BYTES, DeviceState
+    from core.devices.state import MAX_STATE_BYTES
     node = await start_node(web_config(make_config))
     device = "aa:bb:cc:00:00:17"
     for i in range(25):                     # more changes than are kept, each as large as a policy gets
@@ -282,7 +289,10 @@ async def test_the_largest_policy_and_audit_trail_keep_the_device_record_usable(
     status, got, _ = await call(node, "GET", f"/api/devices/{device}/policy")
     assert len(got["audit"]) == rules.MAX_AUDIT and got["rev"] == 25
     assert got["audit"][0]["changes"] == {"blocked_tags": "changed"}        # too large to keep whole
-    st = await node.rt.session.store.load(device)
-    raw = st.to_json()
-    assert len(raw.encode()) < MAX_STATE_BYTES / 4
-    assert DeviceState.from_json(raw, device).policy["rev"] == 25 and _json.loads(raw)["policy"]["audit"]
+    record = await node.store.load_policy(device)
+    assert record.rev == 25 and len(record.to_json().encode()) < MAX_STATE_BYTES / 4
+    await node.store.save(await node.store.load(device))                      # a session's save ...
+    db = sqlite3.connect(tmp_path / "devices.db")
+    (state,) = db.execute("SELECT state FROM devices WHERE device_id = ?", (device,)).fetchone()
+    db.close()
+    assert '"policy"' not in state and '"blocked_tags"' not in state           # ... carries no rules

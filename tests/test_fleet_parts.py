@@ -8,8 +8,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.config import FleetConfig
+from core.devices.commands import Command, Delivery, SetVolume, StopNow
+from core.devices.view import SessionView
 from core.fleet.fleet import Fleet
-from core.fleet.messages import SetVolume, StopDevice
 from core.fleet.registry import DuplicateNode, NodeInfo, pick_node
 from tests.fleet_fixtures import RedisServer
 
@@ -23,15 +24,25 @@ class FakeConnection:
         self.device_id = device_id
         self.log = log
         self.closed = asyncio.Event()
-        self.commands: list[Any] = []
+        self.commands: list[Command] = []
 
     async def evict(self, reason: str) -> None:
         await asyncio.sleep(0.05)                  # a save takes a moment
         self.log.append(f"saved {self.device_id}")
         self.closed.set()
 
-    async def control(self, msg: Any) -> None:
-        self.commands.append(msg)
+    def command(self, cmd: Command) -> bool:
+        self.commands.append(cmd)
+        return True
+
+    def view(self) -> SessionView:
+        return view(self.device_id, "idle")
+
+
+def view(device_id: str, state: str) -> SessionView:
+    return SessionView(device_id=device_id, session_id="s-1", transport="websocket", state=state, conversation=state,
+                       playback=state, listen_mode=None, now_playing=None, last_request="", last_match="",
+                       connected_at=1.0e9)
 
 
 def _load(sessions: int = 0, load: float = 0.0, **kw: Any) -> Any:
@@ -39,10 +50,10 @@ def _load(sessions: int = 0, load: float = 0.0, **kw: Any) -> Any:
                     "overloaded": False, **kw}
 
 
-async def _join(url: str, node_id: str, *, report: Any = None, snaps: list[dict[str, Any]] | None = None,
+async def _join(url: str, node_id: str, *, report: Any = None, snaps: list[SessionView] | None = None,
                 cfg: FleetConfig = CFG) -> Fleet:
     return await Fleet.join(url, cfg, node_id, f"ws://{node_id}.test:8000/xiaozhi/v1/", report=report or _load(),
-                            snapshots=lambda dev: [s for s in (snaps or []) if dev in (None, s["device_id"])])
+                            snapshots=lambda dev: [s for s in (snaps or []) if dev in (None, s.device_id)])
 
 
 async def test_registry_lists_live_nodes_and_expires_a_dead_one(redis_server: RedisServer) -> None:
@@ -133,33 +144,34 @@ async def test_malformed_bus_messages_are_logged_and_ignored(redis_server: Redis
         await a.directory.claim(conn)
         raw = aioredis.Redis.from_url(redis_server.url)
         for junk in (b"\xff\x00", b"[1,2]", b'{"v":1,"type":"takeover","from":"x"}', b'{"v":9,"type":"stop"}',
-                     b'{"v":1,"type":"volume","from":"node-b","device_id":"dev-3","volume":900}',
+                     b'{"v":1,"type":"command","from":"node-b","device_id":"dev-3",'
+                     b'"command":{"name":"volume","level":900}}',
                      b'{"v":1,"type":"nope","from":"x"}', b"x" * 10):
             assert await raw.publish("xz:bus:node-a", junk) == 1
         await raw.aclose()
         # the bus still works: a valid command after the junk arrives and is applied
-        assert await b.command(SetVolume("node-b", "dev-3", 30))
+        assert await b.command("dev-3", SetVolume(30)) is Delivery.TAKEN
         async with asyncio.timeout(5):
             while not conn.commands:
                 await asyncio.sleep(0.02)
-        assert conn.commands == [SetVolume("node-b", "dev-3", 30)] and not conn.closed.is_set()
+        assert conn.commands == [SetVolume(30)] and not conn.closed.is_set()
         assert a.bus.malformed == 7
         assert any("ignored a malformed message" in line for line in caplog_loguru)
-        assert await a.command(StopDevice("node-a", "dev-3"))          # local device: applied here
-        assert conn.commands[-1] == StopDevice("node-a", "dev-3")
-        assert await a.command(StopDevice("node-a", "nobody")) is False
+        assert await a.command("dev-3", StopNow()) is Delivery.TAKEN          # local device: applied here
+        assert conn.commands[-1] == StopNow()
+        assert await a.command("nobody", StopNow()) is Delivery.NOT_HELD
     finally:
         await a.close()
         await b.close()
 
 
 async def test_devices_query_spans_the_fleet(redis_server: RedisServer) -> None:
-    a = await _join(redis_server.url, "node-a", snaps=[{"device_id": "dev-a", "state": "playing"}])
-    b = await _join(redis_server.url, "node-b", snaps=[{"device_id": "dev-b", "state": "idle"}])
+    a = await _join(redis_server.url, "node-a", snaps=[view("dev-a", "playing")])
+    b = await _join(redis_server.url, "node-b", snaps=[view("dev-b", "idle")])
     try:
         found = await a.devices()
-        assert sorted((d["device_id"], d["node"]) for d in found) == [("dev-a", "node-a"), ("dev-b", "node-b")]
-        assert [(d["device_id"], d["node"]) for d in await a.devices("dev-b")] == [("dev-b", "node-b")]
+        assert sorted((v.device_id, node) for node, v in found) == [("dev-a", "node-a"), ("dev-b", "node-b")]
+        assert await a.devices("dev-b") == [("node-b", view("dev-b", "idle"))]     # the whole view, checked
         assert await a.devices("nobody") == []
     finally:
         await a.close()

@@ -37,8 +37,8 @@ async def test_server_plays_what_match_reports(make_config, start_node, demo_dir
                 continue
             await device.wait_for(lambda r: r.kind == "audio", timeout=20)
             conn = next(c for c in node.ws.connections if c.session_id == device.session_id)
-            playing = conn.snapshot()["now_playing"]          # the operator view of the device
+            playing = conn.view().now_playing                 # the operator view of the device
             assert playing is not None, row
-            assert playing["uid"] == f"{row['kind']}/{row['collection']}/{row['filename']}", row
+            assert playing.uid == f"{row['kind']}/{row['collection']}/{row['filename']}", row
             await device.abort()
             await device.wait_json("tts", "stop", timeout=5)

@@ -21,7 +21,7 @@ from core.device_client import DeviceClient
 from core.lang.replies import say
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, until, write_tone, ws_url
-from tests.test_console_api import OP, PARENT, web_config
+from tests.test_console_api import OP, PARENT, call, web_config
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +207,16 @@ async def test_quiet_hours_from_the_parents_page_refuse_a_scripted_device(make_c
     await page.click("#save")
     await page.wait_for_function("() => document.getElementById('save-status').textContent.startsWith('bedtime.sun')")
     await page.fill("#bed-sun-end", end)
+    # Meanwhile the operator changes the rules: this page's next save is refused, and it shows what stands now.
+    week = {d: {"start": start, "end": end} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    status, _, _ = await call(node, "PUT", f"/api/devices/{device}/policy", {"bedtime": week, "max_volume": 65},
+                              token=OP)
+    assert status == 200
+    await page.fill("#maxvol", "90")
+    await page.click("#save")
+    await page.wait_for_function(
+        "() => document.getElementById('save-status').textContent.includes('changed meanwhile')")
+    await page.wait_for_function("() => document.getElementById('maxvol').value === '65'")
     async with DeviceClient(ws_url(node), device_id=device) as client:
         await client.send_text_request("play twinkle twinkle little star")
         line = await client.wait_json("tts", "sentence_start", timeout=15)

@@ -4,14 +4,14 @@ const KEY = "xz-console-token";
 export function token() { return sessionStorage.getItem(KEY) || ""; }
 export function setToken(t) { sessionStorage.setItem(KEY, t); }
 
-export async function api(method, path, body) {
-  const headers = { "X-Operator-Token": token() };
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { ...extraHeaders, "X-Operator-Token": token() };
   const init = { method, headers, credentials: "omit" };
   if (body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
   const r = await fetch(path, init);
   let data = null;
   try { data = await r.json(); } catch { data = { error: `HTTP ${r.status}` }; }
-  if (!r.ok) { const e = new Error(data.error || `HTTP ${r.status}`); e.status = r.status; e.field = data.field; throw e; }
+  if (!r.ok) { const e = new Error(data.error || `HTTP ${r.status}`); e.status = r.status; e.field = data.field; e.data = data; throw e; }
   return data;
 }
 

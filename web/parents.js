@@ -4,6 +4,7 @@ import { $, api, el, fmtTime, loginForm } from "/web/common.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 let device = "";
+let rev = null;          // the revision of the rules on screen: a save says so, and is refused if they changed since
 
 function fillSelect(sel, names, chosen) {
   sel.replaceChildren(...names.map((n) => { const o = el("option", { value: n }, n); o.selected = chosen.includes(n); return o; }));
@@ -12,6 +13,7 @@ const picked = (sel) => Array.from(sel.selectedOptions, (o) => o.value);
 const num = (v) => (v.trim() === "" ? null : Number(v));
 
 function render(data) {
+  rev = data.rev;
   const p = data.policy;
   const days = $("days");
   days.replaceChildren(el("b", {}, "day"), el("b", {}, "quiet from"), el("b", {}, "until"));
@@ -51,11 +53,17 @@ async function save(ev) {
     max_volume: num($("maxvol").value), allowed_collections: picked($("allowed")), blocked_tags: picked($("blocked")),
     sleep_timer_min: num($("timer").value), utc_offset_min: -new Date().getTimezoneOffset() };
   const status = $("save-status");
+  const applied = (r) => r.applied === "live" ? "applied now"
+    : r.applied === "pending" ? `reaches the speaker within ${r.reaches_device_within_s} s` : "applies when it connects";
   try {
-    const r = await api("PUT", `/api/devices/${encodeURIComponent(device)}/policy`, body);
-    status.textContent = `saved (${r.applied === "live" ? "applied now" : "applies when it connects"})`; status.className = "ok";
+    const r = await api("PUT", `/api/devices/${encodeURIComponent(device)}/policy`, body,
+      rev === null ? {} : { "If-Match": `"${rev}"` });
+    status.textContent = `saved (${applied(r)})`; status.className = "ok";
     await load();
-  } catch (e) { status.textContent = e.message; status.className = "err"; }
+  } catch (e) {
+    status.textContent = e.message; status.className = "err";
+    if (e.status === 409 && e.data && e.data.policy) await load();     // show what stands now
+  }
 }
 
 window.addEventListener("DOMContentLoaded", () => {

@@ -14,9 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-__all__ = ["register", "run", "describe"]
-
-_KIND_OF_INTENT = {"play_music": "music", "play_story": "story"}
+__all__ = ["register", "run"]
 
 
 def register(sub: Any) -> None:
@@ -30,28 +28,6 @@ def register(sub: Any) -> None:
                                                   "else built-in defaults; env overrides apply)")
     p.add_argument("utterances", nargs="*", metavar="UTTERANCE", help="requests to try; none: read stdin lines")
     p.set_defaults(func=run)
-
-
-def describe(utterance: str, intent_name: str, result: Any) -> dict[str, Any]:
-    """The contract line for one utterance from the intent and the PluginResult."""
-    match = getattr(result, "match", None)
-    track = getattr(match, "track", None) if match is not None else None
-    if match is not None and getattr(match, "fallback", False):
-        track = None                 # an alternative after a miss is not a title the user asked for
-    if track is None and match is None and intent_name not in _KIND_OF_INTENT:
-        track = getattr(result, "play", None)     # next / previous / repeat choose an item too
-    kind = track.kind.value if track is not None else _KIND_OF_INTENT.get(intent_name)
-    return {
-        "utterance": utterance,
-        "intent": intent_name or None,
-        "kind": kind,
-        "collection": track.collection if track is not None else None,
-        "title": track.title if track is not None else None,
-        "filename": track.filename if track is not None else None,
-        # Always one of the documented values: anything without a catalog match (controls, chat) is "none".
-        "match_type": match.match_type.value if match is not None and track is not None else "none",
-        "score": round(float(match.score), 1) if match is not None and track is not None else 0.0,
-    }
 
 
 def _lines(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
@@ -69,7 +45,7 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
     from core.content.service import ContentService
     from core.devices.state import DeviceState
     from core.providers.intent.factory import build_intent
-    from core.understand import Understander
+    from core.understand import Understander, describe
     from plugins_func.loader import default_functions
     from plugins_func.registry import PluginContext, PluginRegistry
 

@@ -6,11 +6,12 @@ session decides what they mean (core/session). Nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from core.devices.policy import PolicyRecord
 
 __all__ = ["StopNow", "PauseNow", "SetVolume", "PolicyUpdated", "Reboot", "UpgradeFirmware", "Command",
-           "OPERATOR_ONLY"]
+           "OPERATOR_ONLY", "Delivery", "firmware_url_problem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,5 +47,22 @@ class UpgradeFirmware:
     url: str
 
 
+def firmware_url_problem(url: object) -> str | None:
+    """Why `url` cannot be a firmware image's address (None: it can)."""
+    if not isinstance(url, str) or not 0 < len(url) <= 1024 or not url.isprintable():
+        return "must be a URL of 1-1024 printable characters"
+    if not url.startswith(("https://", "http://")):
+        return "must start with https:// or http://"
+    return None
+
+
 Command = StopNow | PauseNow | SetVolume | PolicyUpdated | Reboot | UpgradeFirmware
 OPERATOR_ONLY = (Reboot, UpgradeFirmware)        # never reachable with a parent's token
+
+
+class Delivery(StrEnum):
+    """What became of a command sent towards the session holding a device."""
+    TAKEN = "taken"                  # the session on this node took it, or the node holding the device received it
+    REFUSED = "refused"              # the session on this node did not take it (closing, or not a command it knows)
+    UNREACHED = "unreached"          # a live node holds the device but the message did not reach it
+    NOT_HELD = "not_held"            # no node holds the device: it is not connected

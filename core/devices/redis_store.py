@@ -1,6 +1,13 @@
 """Device state in Redis: the `DeviceStore` of a fleet, so a device that reconnects to any node resumes its story.
 
-One string key per device (`<prefix>dev:<device_id>` = the `DeviceState` JSON). Like every store it never raises:
+Two string keys per device: `<prefix>dev:<device_id>` (the `DeviceState` JSON, written by the session holding the
+device) and `<prefix>policy:<device_id>` (the household's `PolicyRecord`, written only by the policy API). A rules
+change is a compare-and-set: WATCH the rules key, read it, MULTI/SET/EXEC; a write in between makes EXEC fail and
+the change is applied again to the newer record (POLICY_WRITE_ATTEMPTS times, then the caller hears of the conflict).
+While Redis is away a rules change fails at once (`PolicyUnavailable`; the API answers 503): it is never queued, so
+a parent is never told "saved" for a change that may land later or not at all.
+
+For the device state, like every store it never raises:
 - a corrupt record is logged and read as empty state;
 - Redis lost while serving: `save` keeps the newest state of each device in memory and a single background task
   writes them back (oldest first, with backoff) once Redis answers again; while writes are pending every save goes
@@ -20,12 +27,22 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from loguru import logger
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from core.config import safe_url
 from core.devices.policy import PolicyRecord
 from core.devices.state import DeviceState, StateError, valid_device_id
-from core.devices.store import legacy_policy
+from core.devices.store import (
+    POLICY_WRITE_ATTEMPTS,
+    PolicyChange,
+    PolicyConflict,
+    PolicyUnavailable,
+    PolicyWrite,
+    PolicyWritten,
+    legacy_rules,
+    next_revision,
+    policy_record,
+)
 
 __all__ = ["RedisStore", "StoreUnavailable", "redis_client"]
 
@@ -79,6 +96,9 @@ class RedisStore:
     def key(self, device_id: str) -> str:
         return f"{self._prefix}dev:{device_id}"
 
+    def policy_key(self, device_id: str) -> str:
+        return f"{self._prefix}policy:{device_id}"
+
     def _observe(self, op: str, started: float, ok: bool) -> None:
         # Only background retries: the session measures its own load/save calls (latency and failures).
         if self._metrics is not None:
@@ -94,13 +114,14 @@ class RedisStore:
         if pending is not None:
             return pending
         try:
-            raw = await self._r.get(self.key(device_id))
+            raw, rules_raw = await self._r.mget([self.key(device_id), self.policy_key(device_id)])
         except (RedisError, OSError) as exc:
             self._blind.add(device_id)
             logger.warning("device state: cannot read {} from Redis ({}); starting with empty state (its saved "
                            "record is kept)", device_id, type(exc).__name__)
             return DeviceState(device_id)
         self._blind.discard(device_id)
+        await self._rules_of(device_id, raw, rules_raw)         # older records' rules move to their own record
         if raw is None:
             return DeviceState(device_id)
         try:
@@ -109,6 +130,23 @@ class RedisStore:
             logger.warning("device state: the record of {} is unusable ({}); starting with empty state",
                            device_id, exc)
             return DeviceState(device_id)
+
+    async def _rules_of(self, device_id: str, state_raw: bytes | str | None,
+                        rules_raw: bytes | str | None) -> PolicyRecord:
+        """The rules record; rules still kept in an older state record get a key of their own (`SET NX`: the
+        policy API's record always wins)."""
+        if rules_raw is not None:
+            return policy_record(rules_raw, None)
+        legacy = legacy_rules(state_raw)
+        record = PolicyRecord.from_legacy(legacy)
+        if legacy is not None:
+            try:
+                if not await self._r.set(self.policy_key(device_id), record.to_json(), nx=True):
+                    return await self._read_policy(device_id)      # written meanwhile by the policy API
+            except (RedisError, OSError) as exc:
+                logger.warning("device rules: could not move those of {} to their own record ({}); read from the "
+                               "state record until then", device_id, type(exc).__name__)
+        return record
 
     async def save(self, state: DeviceState) -> bool:
         if not valid_device_id(state.device_id) or self._closed:
@@ -131,12 +169,47 @@ class RedisStore:
         if not valid_device_id(device_id):
             return PolicyRecord()
         try:
-            raw = await self._r.get(self.key(device_id))
+            return await self._read_policy(device_id)
         except (RedisError, OSError) as exc:
-            logger.warning("device state: cannot read the rules of {} from Redis ({}); none apply until the next "
-                           "read", device_id, type(exc).__name__)
+            logger.warning("device rules: cannot read those of {} from Redis ({}); none apply until they can be",
+                           device_id, type(exc).__name__)
             return PolicyRecord()
-        return legacy_policy(raw) if raw is not None else PolicyRecord()
+
+    async def _read_policy(self, device_id: str) -> PolicyRecord:
+        rules_raw, raw = await self._r.mget([self.policy_key(device_id), self.key(device_id)])
+        return policy_record(rules_raw, None if rules_raw is not None else legacy_rules(raw))
+
+    async def update_policy(self, device_id: str, change: PolicyChange, *,
+                            expect_rev: int | None = None) -> PolicyWrite:
+        if not valid_device_id(device_id):
+            return PolicyUnavailable("not a device id that can be stored")
+        key = self.policy_key(device_id)
+        current = PolicyRecord()
+        try:
+            for _ in range(POLICY_WRITE_ATTEMPTS):
+                async with self._r.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)            # EXEC below fails if anyone writes the key from here on
+                    rules_raw, raw = await pipe.mget([key, self.key(device_id)])
+                    current = policy_record(rules_raw, None if rules_raw is not None else legacy_rules(raw))
+                    if expect_rev is not None and current.rev != expect_rev:
+                        return PolicyConflict(current)
+                    record = next_revision(current, change)
+                    pipe.multi()   # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.multi unannotated
+                    pipe.set(key, record.to_json())
+                    try:
+                        await pipe.execute()
+                    except WatchError:
+                        logger.info("device rules of {}: another change landed first; applying this one again",
+                                    device_id)
+                        continue
+                    return PolicyWritten(record)
+        except (RedisError, OSError) as exc:
+            logger.warning("device rules: the change for {} was not written: Redis did not answer ({})", device_id,
+                           type(exc).__name__)
+            return PolicyUnavailable("the shared device store (Redis) did not answer; nothing was changed")
+        logger.warning("device rules of {}: {} writers in a row changed them first; the caller gets the current "
+                       "record", device_id, POLICY_WRITE_ATTEMPTS)
+        return PolicyConflict(await self.load_policy(device_id))
 
     async def ping(self) -> bool:
         try:

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from core.devices.directory import LocalDirectory, Owner
 from core.fleet.bus import Bus
-from core.fleet.messages import Released, SetVolume, StopDevice, Takeover
+from core.fleet.messages import DeviceCommand, Released, Takeover
 from core.fleet.registry import NodeRegistry
 
 __all__ = ["RedisDirectory"]
@@ -120,17 +120,15 @@ class RedisDirectory:
         if fut is not None and not fut.done():
             fut.set_result(None)
 
-    async def on_command(self, msg: StopDevice | SetVolume) -> bool:
-        """An operator command for a device connected here. The connection handles it through its optional
-        `async control(msg)` method; False when the device is not here or cannot take commands."""
+    def on_command(self, msg: DeviceCommand) -> bool:
+        """A command for a device connected here, handed to its session; False when the device is not here or its
+        session did not take it."""
         owner = self.local.owner(msg.device_id)
         if owner is None:
-            logger.info("operator {}: device {} is not connected to node {}", msg.TYPE, msg.device_id, self.node_id)
+            logger.info("command {} from node {}: device {} is not connected to node {}",
+                        type(msg.command).__name__, msg.sender, msg.device_id, self.node_id)
             return False
-        control = getattr(owner, "control", None)
-        if control is None:
-            logger.warning("operator {}: the session of {} takes no operator commands", msg.TYPE, msg.device_id)
-            return False
-        await control(msg)
-        logger.info("operator {} applied to device {}", msg.TYPE, msg.device_id)
-        return True
+        taken = owner.command(msg.command)
+        logger.info("command {} from node {} {} by the session of {}", type(msg.command).__name__, msg.sender,
+                    "taken" if taken else "not taken", msg.device_id)
+        return taken

@@ -8,32 +8,26 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import RedisError
 
 from core.config import FleetConfig
+from core.devices.commands import Command, Delivery
 from core.devices.redis_store import check_reachable, redis_client
+from core.devices.view import SessionView
 from core.fleet.bus import Bus
 from core.fleet.directory import RedisDirectory
-from core.fleet.messages import (
-    DevicesQuery,
-    DevicesReply,
-    Message,
-    Released,
-    SetPolicy,
-    SetVolume,
-    StopDevice,
-    Takeover,
-)
+from core.fleet.messages import DeviceCommand, DevicesQuery, DevicesReply, Message, Released, Takeover
 from core.fleet.registry import NodeInfo, NodeRegistry, pick_node
 
 __all__ = ["Fleet"]
 
-Snapshots = Callable[[str | None], list[dict[str, Any]]]
+Snapshots = Callable[[str | None], list[SessionView]]
 
 
 class Fleet:
-    def __init__(self, client: Any, cfg: FleetConfig, node_id: str, url: str, *,
+    def __init__(self, client: aioredis.Redis, cfg: FleetConfig, node_id: str, url: str, *,
                  report: Callable[[], dict[str, Any]], snapshots: Snapshots) -> None:
         self._r = client
         self.node_id = node_id
@@ -102,9 +96,10 @@ class Fleet:
         return best
 
     # ------------------------------------------------------------------ operator
-    async def devices(self, device_id: str | None = None, *, timeout_s: float = 1.0) -> list[dict[str, Any]]:
-        """Snapshots of connected devices across the fleet, each with its `node`."""
-        out = [{**d, "node": self.node_id} for d in self._snapshots(device_id)]
+    async def devices(self, device_id: str | None = None, *,
+                      timeout_s: float = 1.0) -> list[tuple[str, SessionView]]:
+        """Connected devices across the fleet: (node id, what its session shows)."""
+        out = [(self.node_id, view) for view in self._snapshots(device_id)]
         if device_id and out:
             return out
         try:
@@ -121,25 +116,31 @@ class Fleet:
             async with asyncio.timeout(timeout_s):
                 for _ in range(expected):
                     reply = await queue.get()
-                    out += [{**d, "node": reply.sender} for d in reply.devices]
+                    out += [(reply.sender, view) for view in reply.devices]
         except TimeoutError:
             logger.warning("fleet: not every node answered the device query within {:.1f} s", timeout_s)
         finally:
             self._replies.pop(request_id, None)
         return out
 
-    async def command(self, msg: StopDevice | SetVolume | SetPolicy) -> bool:
-        """Deliver an operator command to the node holding the device; True when that node has it connected
-        (for another node: when it received the command)."""
-        if self.directory.local.owner(msg.device_id) is not None:
-            return await self.directory.on_command(msg)
+    async def command(self, device_id: str, cmd: Command) -> Delivery:
+        """Deliver `cmd` to the session holding the device: here, or over the bus to the live node whose lease names
+        it (TAKEN there means that node received it)."""
+        owner = self.directory.local.owner(device_id)
+        if owner is not None:
+            return Delivery.TAKEN if owner.command(cmd) else Delivery.REFUSED
         try:
-            holder = await self.directory.holder(msg.device_id)
-        except (RedisError, OSError):
-            return False
-        if holder is None or holder == self.node_id:
-            return False
-        return await self.bus.publish(holder, msg) > 0
+            holder = await self.directory.holder(device_id)
+            if holder is None or holder == self.node_id or not await self.registry.is_alive(holder):
+                return Delivery.NOT_HELD                 # a lease left by a node that died holds nothing
+        except (RedisError, OSError) as exc:
+            logger.warning("fleet: cannot tell which node holds {} ({})", device_id, type(exc).__name__)
+            return Delivery.UNREACHED
+        if await self.bus.publish(holder, DeviceCommand(self.node_id, device_id, cmd)) > 0:
+            return Delivery.TAKEN
+        logger.warning("fleet: node {} holds {} but did not get {} (its bus is not listening)", holder, device_id,
+                       type(cmd).__name__)
+        return Delivery.UNREACHED
 
     # ------------------------------------------------------------------ bus
     async def _on_message(self, msg: Message) -> None:
@@ -147,8 +148,8 @@ class Fleet:
             await self.directory.on_takeover(msg)
         elif isinstance(msg, Released):
             self.directory.on_released(msg)
-        elif isinstance(msg, (StopDevice, SetVolume, SetPolicy)):
-            await self.directory.on_command(msg)
+        elif isinstance(msg, DeviceCommand):
+            self.directory.on_command(msg)
         elif isinstance(msg, DevicesQuery):
             devices = tuple(self._snapshots(msg.device_id or None))
             await self.bus.publish(msg.sender, DevicesReply(self.node_id, msg.request_id, devices))

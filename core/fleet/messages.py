@@ -7,11 +7,25 @@ malformed message never reaches a handler and never stops the bus.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, assert_never
 
-__all__ = ["Message", "Takeover", "Released", "StopDevice", "SetVolume", "SetPolicy", "DevicesQuery", "DevicesReply",
-           "MessageError", "encode", "decode", "MAX_MESSAGE_BYTES"]
+from core.devices.commands import (
+    Command,
+    PauseNow,
+    PolicyUpdated,
+    Reboot,
+    SetVolume,
+    StopNow,
+    UpgradeFirmware,
+    firmware_url_problem,
+)
+from core.devices.policy import PolicyRecord
+from core.devices.view import DeviceStatus, NowPlaying, SessionView
+
+__all__ = ["Message", "Takeover", "Released", "DeviceCommand", "DevicesQuery", "DevicesReply", "MessageError",
+           "encode", "decode", "MAX_MESSAGE_BYTES"]
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024      # a DevicesReply of a full node (1000 snapshots) fits easily
@@ -45,27 +59,12 @@ class Released(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class StopDevice(Message):
-    """Operator: stop what the device plays (its state is saved, the item remembered for "continue")."""
-    TYPE: ClassVar[str] = "stop"
+class DeviceCommand(Message):
+    """A command for the session holding `device_id` (the operator's, the parents'); the node holding it hands it to
+    the session (`Owner.command`), which decides what it means."""
+    TYPE: ClassVar[str] = "command"
     device_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SetVolume(Message):
-    """Operator: set the device's volume (0-100)."""
-    TYPE: ClassVar[str] = "volume"
-    device_id: str
-    volume: int
-
-
-@dataclass(frozen=True, slots=True)
-class SetPolicy(Message):
-    """The parents changed the device's rules (the whole stored policy record, already saved): the session
-    holding the device applies it, so its own saves keep it."""
-    TYPE: ClassVar[str] = "policy"
-    device_id: str
-    policy: dict[str, Any]
+    command: Command
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +79,125 @@ class DevicesQuery(Message):
 class DevicesReply(Message):
     TYPE: ClassVar[str] = "devices"
     request_id: str
-    devices: tuple[dict[str, Any], ...] = ()
+    devices: tuple[SessionView, ...] = ()
 
 
-_TYPES: dict[str, type[Message]] = {c.TYPE: c for c in (Takeover, Released, StopDevice, SetVolume, SetPolicy,
-                                                       DevicesQuery, DevicesReply)}
+_TYPES: dict[str, type[Message]] = {c.TYPE: c for c in (Takeover, Released, DeviceCommand, DevicesQuery,
+                                                       DevicesReply)}
 
 
 def encode(msg: Message) -> bytes:
     data = asdict(msg)
     data["from"] = data.pop("sender")
-    data["devices"] = list(data["devices"]) if "devices" in data else None
-    if data["devices"] is None:
-        del data["devices"]
+    if isinstance(msg, DevicesReply):
+        data["devices"] = [view.to_dict() for view in msg.devices]
+    if isinstance(msg, DeviceCommand):
+        data["command"] = _command_out(msg.command)
     return json.dumps({"v": VERSION, "type": msg.TYPE, **data}, ensure_ascii=False, separators=(",", ":"),
                       default=str).encode()
+
+
+def _command_out(cmd: Command) -> dict[str, Any]:
+    match cmd:
+        case StopNow():
+            return {"name": "stop"}
+        case PauseNow():
+            return {"name": "pause"}
+        case SetVolume(level=level):
+            return {"name": "volume", "level": level}
+        case PolicyUpdated(record=record):
+            return {"name": "policy", "record": json.loads(record.to_json())}
+        case Reboot():
+            return {"name": "reboot"}
+        case UpgradeFirmware(url=url):
+            return {"name": "upgrade", "url": url}
+        case _:
+            assert_never(cmd)
+
+
+def _command_in(value: Any) -> Command:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise MessageError('command must be an object with a "name"')
+    name = value["name"]
+    if name == "stop":
+        return StopNow()
+    if name == "pause":
+        return PauseNow()
+    if name == "reboot":
+        return Reboot()
+    if name == "volume":
+        level = value.get("level")
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+            raise MessageError("volume level must be an integer 0-100")
+        return SetVolume(level)
+    if name == "policy":
+        record = value.get("record")
+        if not isinstance(record, dict) or not isinstance(record.get("rules"), dict):
+            raise MessageError("policy record must be an object with rules")
+        rev = record.get("rev")
+        if isinstance(rev, bool) or not isinstance(rev, int) or rev < 1:
+            raise MessageError("policy record rev must be a positive integer")
+        return PolicyUpdated(PolicyRecord.from_json(json.dumps(record)))     # rules that do not parse are dropped
+    if name == "upgrade":
+        url = value.get("url")
+        problem = firmware_url_problem(url)
+        if problem is not None or not isinstance(url, str):
+            raise MessageError(f"upgrade url {problem}")
+        return UpgradeFirmware(url)
+    raise MessageError(f"unknown command {name[:32]!r}")
+
+
+def _text(d: Mapping[str, Any], name: str, *, limit: int = 1024) -> str:
+    value = d.get(name)
+    if not isinstance(value, str) or len(value) > limit:
+        raise MessageError(f"device view: {name} must be a string of at most {limit} characters")
+    return value
+
+
+def _opt_text(d: Mapping[str, Any], name: str, *, limit: int) -> str | None:
+    return None if d.get(name) is None else _text(d, name, limit=limit)
+
+
+def _number(d: Mapping[str, Any], name: str) -> float:
+    value = d.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MessageError(f"device view: {name} must be a number")
+    return float(value)
+
+
+def _whole(d: Mapping[str, Any], name: str) -> int:
+    value = d.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MessageError(f"device view: {name} must be a whole number")
+    return value
+
+
+def _opt_whole(d: Mapping[str, Any], name: str) -> int | None:
+    return None if d.get(name) is None else _whole(d, name)
+
+
+def _view(d: Any) -> SessionView:
+    """A session view another node sent, checked field by field."""
+    if not isinstance(d, dict):
+        raise MessageError("devices must be a list of objects")
+    now, status = d.get("now_playing"), d.get("status")
+    if now is not None and not isinstance(now, dict):
+        raise MessageError("device view: now_playing must be an object or null")
+    if status is not None and not isinstance(status, dict):
+        raise MessageError("device view: status must be an object or null")
+    charging = status.get("charging") if status else None
+    return SessionView(
+        device_id=_ident(d.get("device_id"), "device_id"), session_id=_text(d, "session_id", limit=_MAX_ID),
+        transport=_text(d, "transport", limit=16), state=_text(d, "state", limit=32),
+        conversation=_text(d, "conversation", limit=32), playback=_text(d, "playback", limit=32),
+        listen_mode=_opt_text(d, "listen_mode", limit=32),
+        now_playing=NowPlaying(_text(now, "uid"), _text(now, "title"), _whole(now, "position_ms")) if now else None,
+        last_request=_text(d, "last_request"), last_match=_text(d, "last_match"),
+        connected_at=_number(d, "connected_at"),
+        status=DeviceStatus(volume=_opt_whole(status, "volume"), battery=_opt_whole(status, "battery"),
+                            charging=charging if isinstance(charging, bool) else None,
+                            signal=_opt_text(status, "signal", limit=16), at=_number(status, "at"))
+        if status else None)
 
 
 def _ident(value: Any, name: str, *, empty: bool = False) -> str:
@@ -114,7 +217,8 @@ def decode(raw: bytes | str) -> Message:
         raise MessageError("not a JSON object")
     if data.get("v") != VERSION:
         raise MessageError(f"unknown version {str(data.get('v'))[:16]!r}")
-    cls = _TYPES.get(data.get("type")) if isinstance(data.get("type"), str) else None
+    kind = data.get("type")
+    cls = _TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise MessageError(f"unknown type {str(data.get('type'))[:32]!r}")
     kwargs: dict[str, Any] = {"sender": _ident(data.get("from"), "from")}
@@ -126,16 +230,12 @@ def decode(raw: bytes | str) -> Message:
                 continue
             raise MessageError(f"{cls.TYPE}: missing {f.name}")
         value = data[f.name]
-        if f.name == "volume":
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-                raise MessageError("volume must be an integer 0-100")
-        elif f.name == "policy":
-            if not isinstance(value, dict):
-                raise MessageError("policy must be an object")
+        if f.name == "command":
+            value = _command_in(value)
         elif f.name == "devices":
-            if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
+            if not isinstance(value, list):
                 raise MessageError("devices must be a list of objects")
-            value = tuple(value)
+            value = tuple(_view(d) for d in value)
         else:
             value = _ident(value, f.name, empty=(f.name == "device_id" and cls is DevicesQuery))
         kwargs[f.name] = value

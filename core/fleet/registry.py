@@ -12,17 +12,16 @@ import contextlib
 import json
 import os
 import random
-import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import RedisError
 
-__all__ = ["NodeInfo", "NodeRegistry", "DuplicateNode", "CpuMeter", "pick_node", "default_node_id"]
+__all__ = ["NodeInfo", "NodeRegistry", "DuplicateNode", "CpuMeter", "pick_node"]
 
 # Refresh only our own key (same instance token); re-create it if it expired while Redis was unreachable.
 _HEARTBEAT = """
@@ -87,10 +86,6 @@ def pick_node(nodes: list[NodeInfo]) -> NodeInfo | None:
         return None
     low = min(n.load for n in live)
     return random.choice([n for n in live if n.load <= low + 0.02])
-
-
-def default_node_id(ws_port: int) -> str:
-    return f"{socket.gethostname()[:48]}-{ws_port}"
 
 
 class CpuMeter:
@@ -237,9 +232,3 @@ class NodeRegistry:
 
     async def is_alive(self, node_id: str) -> bool:
         return bool(await self._r.exists(self.key(node_id)))
-
-    @staticmethod
-    def as_dict(info: NodeInfo) -> dict[str, object]:
-        d = asdict(info)
-        d.pop("instance", None)
-        return d

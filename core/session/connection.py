@@ -23,7 +23,7 @@ from core.auth import DeviceIdentity
 from core.content.types import Track
 from core.devices.commands import Command, PolicyUpdated
 from core.devices.directory import DeviceDirectory
-from core.devices.state import DeviceState, valid_device_id
+from core.devices.state import valid_device_id
 from core.devices.store import DeviceStore, MemoryStore
 from core.devices.view import SessionView
 from core.listener_base import VoiceCallbacks, VoiceInput, VoiceInputFactory
@@ -140,23 +140,6 @@ class Connection:
             listen_mode=core.conversation.listen_mode.value if core.conversation.listen_mode else None,
             now_playing=core.now_playing(pos), last_request=core.conversation.last_request,
             last_match=core.conversation.last_match, connected_at=self.connected_at, status=core.status)
-
-    def device_state(self) -> DeviceState:
-        return self.core.device_state()
-
-    async def control(self, msg: object) -> None:
-        """transitional: the fleet's operator messages until the bus carries commands."""
-        from core.devices.commands import SetVolume, StopNow
-        from core.fleet.messages import SetVolume as SetVolumeMsg
-        from core.fleet.messages import StopDevice
-        if isinstance(msg, StopDevice):
-            self.command(StopNow())
-        elif isinstance(msg, SetVolumeMsg):
-            self.command(SetVolume(msg.volume))
-
-    def snapshot(self) -> dict[str, Any]:
-        """transitional: the node's snapshot until it reads `view()`."""
-        return self.view().to_dict()
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -1,0 +1,210 @@
+"""Everything under /api/devices: the fleet's connected devices, commands for one device, the household's rules
+and the listening history.
+
+GET  /api/devices                       connected devices across the fleet (operator)
+GET  /api/devices/{id}                  one of them (operator)
+POST /api/devices/{id}/stop             stop what plays; remembered for "continue" (operator)
+POST /api/devices/{id}/volume {volume}  set the volume, within the parents' cap (operator)
+POST /api/devices/{id}/pause            pause what plays (parents, operator)
+POST /api/devices/{id}/reboot           restart the speaker (operator)
+POST /api/devices/{id}/upgrade {url}    point the speaker at a firmware image (operator)
+GET  /api/devices/{id}/policy           the rules, today's listening, the audit trail (parents, operator)
+PUT  /api/devices/{id}/policy           replace the rules (a compare-and-set on the record's revision; If-Match
+                                        names the revision the caller saw); audited; says how it reaches the device
+GET  /api/devices/{id}/history          listening history and favourites (parents, operator)
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+from loguru import logger
+
+from core.devices import policy as rules
+from core.devices.commands import (
+    Command,
+    Delivery,
+    PauseNow,
+    PolicyUpdated,
+    Reboot,
+    SetVolume,
+    StopNow,
+    UpgradeFirmware,
+    firmware_url_problem,
+)
+from core.devices.policy import PolicyRecord
+from core.devices.store import PolicyConflict, PolicyUnavailable, PolicyWritten
+from core.web.auth import CALLER, DEVICE_ID
+from core.web.errors import ApiError, json_body, ok
+from core.web.view import DevicesView
+
+__all__ = ["Devices"]
+
+_MAX_BODY = 16 * 1024
+_MAX_COMMAND_BODY = 1024
+
+# What a rules change's delivery means for the parent: "live" (the session holding the device has it), "pending"
+# (a node holds the device but did not hear of it: its session re-reads the record within policy_refresh_s),
+# "stored" (nobody holds the device: it applies when the device connects; a session that is closing cannot write
+# rules back, so nothing overwrites it).
+_APPLIED = {Delivery.TAKEN: "live", Delivery.UNREACHED: "pending", Delivery.REFUSED: "stored",
+            Delivery.NOT_HELD: "stored"}
+
+
+def _etag(rev: int) -> dict[str, str]:
+    return {"ETag": f'"{rev}"'}
+
+
+def _expected_rev(request: web.Request) -> int | None:
+    """If-Match: the revision the caller last saw ("3" or 3); none: the change applies to whatever is current."""
+    given = request.headers.get("If-Match", "").strip()
+    if not given or given == "*":
+        return None
+    given = given.removeprefix("W/").strip('"')
+    if not given.isdigit() or len(given) > 12:
+        raise ApiError(400, 'If-Match must be the revision the page loaded, e.g. "3"', "If-Match")
+    return int(given)
+
+
+def _record_body(record: PolicyRecord) -> dict[str, Any]:
+    return {"policy": rules.to_dict(record.policy()), "rev": record.rev, "audit": [dict(a) for a in record.audit]}
+
+
+class Devices:
+    def __init__(self, node: DevicesView) -> None:
+        self.node = node
+
+    # ------------------------------------------------------------------ the fleet's devices
+
+    async def fleet(self, request: web.Request) -> web.Response:
+        found = await self.node.devices(None)
+        return ok({"devices": [{**view.to_dict(), "node": node} for node, view in found], "count": len(found)})
+
+    async def one(self, request: web.Request) -> web.Response:
+        device_id = request[DEVICE_ID]
+        found = await self.node.devices(device_id)
+        if not found:
+            raise ApiError(404, f"device {device_id!r} is not connected to any node", "device_id")
+        node, view = found[0]
+        return ok({**view.to_dict(), "node": node})
+
+    # ------------------------------------------------------------------ commands
+
+    async def stop(self, request: web.Request) -> web.Response:
+        return await self._send(request, StopNow())
+
+    async def pause(self, request: web.Request) -> web.Response:
+        return await self._send(request, PauseNow())
+
+    async def reboot(self, request: web.Request) -> web.Response:
+        return await self._send(request, Reboot())
+
+    async def volume(self, request: web.Request) -> web.Response:
+        body = await json_body(request, max_bytes=_MAX_COMMAND_BODY)
+        level = body.get("volume") if isinstance(body, dict) else None
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+            raise ApiError(400, 'send {"volume": N} with N a whole number 0-100', "volume")
+        return await self._send(request, SetVolume(level), volume=level)
+
+    async def upgrade(self, request: web.Request) -> web.Response:
+        body = await json_body(request, max_bytes=_MAX_COMMAND_BODY)
+        url = body.get("url") if isinstance(body, dict) else None
+        problem = firmware_url_problem(url)
+        if problem is not None or not isinstance(url, str):
+            raise ApiError(400, f'send {{"url": "https://..."}}: the url {problem}', "url")
+        return await self._send(request, UpgradeFirmware(url), url=url)
+
+    async def _send(self, request: web.Request, cmd: Command, **echo: object) -> web.Response:
+        device_id = request[DEVICE_ID]
+        delivery = await self.node.command(device_id, cmd)
+        logger.info("{} {} for device {} from {} ({}): {}", request[CALLER].role.value, type(cmd).__name__,
+                    device_id, request.remote or "?", ", ".join(f"{k}={v}" for k, v in echo.items()) or "-",
+                    delivery.value)
+        if delivery is Delivery.NOT_HELD:
+            raise ApiError(404, f"device {device_id!r} is not connected to any node", "device_id", delivered=False)
+        if delivery is Delivery.REFUSED:
+            raise ApiError(409, "the device's session did not take the command (it is closing, or does not take "
+                                "this command yet)", None, delivered=False)
+        if delivery is Delivery.UNREACHED:
+            raise ApiError(503, "the node holding the device did not receive the command; try again", None,
+                           delivered=False)
+        return ok({"device_id": device_id, **echo, "delivered": True})
+
+    # ------------------------------------------------------------------ the household's rules
+
+    def _catalog_names(self) -> tuple[list[str], list[str]]:
+        tracks = self.node.tracks()
+        return sorted({t.collection for t in tracks}), sorted({tag for t in tracks for tag in t.tags})
+
+    async def policy(self, request: web.Request) -> web.Response:
+        device_id = request[DEVICE_ID]
+        record = await self.node.store.load_policy(device_id)
+        state = await self.node.store.load(device_id)
+        p = record.policy()
+        now = time.time()
+        collections, tags = self._catalog_names()
+        return ok({"device_id": device_id, **_record_body(record),
+                   "live": self.node.session(device_id) is not None,
+                   "listened_today_s": round(rules.listened_today(state.listened_day, state.listened_s, p, now)),
+                   "bedtime_now": rules.in_bedtime(p, now), "volume": state.volume,
+                   "collections": collections, "tags": tags}, headers=_etag(record.rev))
+
+    async def set_policy(self, request: web.Request) -> web.Response:
+        device_id, who = request[DEVICE_ID], request[CALLER]
+        expected = _expected_rev(request)
+        body = await json_body(request, max_bytes=_MAX_BODY)
+        collections, _ = self._catalog_names()
+        try:
+            new_rules = rules.to_dict(rules.parse(body, collections=collections))
+        except rules.PolicyError as exc:
+            raise ApiError(400, str(exc), exc.field) from None
+        changed: dict[str, Any] = {}
+
+        def change(current: PolicyRecord) -> PolicyRecord:
+            old = rules.to_dict(current.policy())
+            changes: dict[str, Any] = {k: [old[k], new_rules[k]] for k in rules.RULE_KEYS if old[k] != new_rules[k]}
+            changed.clear()
+            changed.update(changes)
+            if len(json.dumps(changes, ensure_ascii=False)) > rules.MAX_AUDIT_CHARS:
+                changes = {k: "changed" for k in changes}          # the log line below keeps the detail
+            entry = {"at": time.time(), "who": who.role.value, "from": request.remote or "?", "changes": changes}
+            return PolicyRecord(current.rev + 1, new_rules, (entry, *current.audit)[: rules.MAX_AUDIT])
+
+        written = await self.node.store.update_policy(device_id, change, expect_rev=expected)
+        if isinstance(written, PolicyConflict):
+            current = written.current
+            raise ApiError(409, f"the rules were changed meanwhile (now revision {current.rev}); nothing was saved: "
+                                "look at them and save again", "If-Match" if expected is not None else None,
+                           **_record_body(current))
+        if isinstance(written, PolicyUnavailable):
+            raise ApiError(503, f"{written.reason}; try again", None)
+        assert isinstance(written, PolicyWritten)
+        record = written.record
+        applied = _APPLIED[await self.node.command(device_id, PolicyUpdated(record))]
+        logger.info("policy of {} changed by {} from {} (rev {}, {}): {}", device_id, who.role.value,
+                    request.remote or "?", record.rev, applied, json.dumps(changed, ensure_ascii=False)[:800])
+        answer: dict[str, Any] = {"device_id": device_id, **_record_body(record), "applied": applied}
+        if applied == "pending":
+            answer["reaches_device_within_s"] = self.node.policy_refresh_s
+        return ok(answer, headers=_etag(record.rev))
+
+    # ------------------------------------------------------------------ history
+
+    async def history(self, request: web.Request) -> web.Response:
+        device_id = request[DEVICE_ID]
+        state = await self.node.store.load(device_id)
+        live = self.node.session(device_id)
+        titles = {t.uid: t.title for t in self.node.tracks()}
+        now: dict[str, Any] | None = None
+        if live is not None and live.now_playing is not None:
+            now = {"uid": live.now_playing.uid, "title": live.now_playing.title,
+                   "position_ms": live.now_playing.position_ms}
+        elif state.item is not None:
+            now = {"uid": state.item.uid, "title": state.item.title, "position_ms": state.item.position_ms}
+        return ok({"device_id": device_id, "live": live is not None,
+                   "history": [{"uid": h.uid, "kind": h.kind, "title": h.title, "started_at": h.started_at,
+                                "position_ms": h.position_ms, "finished": h.finished} for h in state.history],
+                   "favourites": [{"uid": u, "title": titles.get(u, u.rsplit("/", 1)[-1])} for u in state.favourites],
+                   "now": now})

@@ -1,0 +1,96 @@
+"""What the HTTP side may see and do of its node: narrow Protocols the handlers take instead of the node itself.
+
+`core.node.Node` implements `NodeView`; each handler class takes only the part it uses.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from core.content.types import Kind, Track
+from core.devices.commands import Command, Delivery
+from core.devices.store import DeviceStore
+from core.devices.view import SessionView
+from core.understand import Understanding
+
+__all__ = ["OtaView", "OpsView", "ConsoleView", "DevicesView", "NodeView"]
+
+
+class OtaView(Protocol):
+    @property
+    def node_id(self) -> str: ...
+
+    def websocket_url(self, host_seen: str | None = None) -> str:
+        """This node's WebSocket URL; `host_seen`: the address a device used to reach the HTTP port."""
+        ...
+
+    async def route(self) -> tuple[str, str] | None:
+        """(node id, WebSocket URL) of another node a joining device should use; None: this node."""
+        ...
+
+    def mint_token(self, client_id: str, device_id: str) -> str:
+        """The device's WebSocket token ("" when none is needed)."""
+        ...
+
+    def count_ota(self, routed_to_self: bool) -> None: ...
+
+
+class OpsView(Protocol):
+    @property
+    def node_id(self) -> str: ...
+
+    def session_count(self) -> int: ...
+
+    def tracks(self, kind: Kind | None = None) -> list[Track]: ...
+
+    def audio_stats(self) -> Mapping[str, int | bool]: ...
+
+    async def readiness(self) -> dict[str, bool]:
+        """Each readiness check by name; the node is ready when all are True."""
+        ...
+
+    async def metrics_text(self) -> bytes:
+        """The Prometheus exposition."""
+        ...
+
+
+class ConsoleView(Protocol):
+    @property
+    def node_id(self) -> str: ...
+
+    def tracks(self, kind: Kind | None = None) -> list[Track]: ...
+
+    async def understand(self, text: str) -> Understanding:
+        """The server's own path (intent -> plugin -> catalog match) for a device with nothing played."""
+        ...
+
+
+class DevicesView(Protocol):
+    @property
+    def node_id(self) -> str: ...
+
+    @property
+    def store(self) -> DeviceStore: ...
+
+    @property
+    def policy_refresh_s(self) -> float:
+        """How soon a live session re-reads its rules record by itself (a lost bus message heals within this)."""
+        ...
+
+    def tracks(self, kind: Kind | None = None) -> list[Track]: ...
+
+    def session(self, device_id: str) -> SessionView | None:
+        """The device's live session on this node, if it is connected here."""
+        ...
+
+    async def devices(self, device_id: str | None) -> list[tuple[str, SessionView]]:
+        """Connected devices across the fleet (one when `device_id`): (node id, session view)."""
+        ...
+
+    async def command(self, device_id: str, cmd: Command) -> Delivery:
+        """Deliver `cmd` to the session holding the device, wherever it is. Never raises."""
+        ...
+
+
+class NodeView(OtaView, OpsView, ConsoleView, DevicesView, Protocol):
+    """Everything the HTTP surface uses of a node."""
