@@ -16,7 +16,7 @@ import pytest
 from core.device_client import DeviceClient
 from core.devices import policy as rules
 from core.lang.replies import say
-from tests.conftest import ws_url
+from tests.conftest import until, ws_url
 
 pytestmark = pytest.mark.timeout(90)
 OP = "operator-token-0123456789abcdef"
@@ -217,10 +217,9 @@ async def test_operator_stop_and_volume_reach_the_session_within_the_cap(make_co
         assert status == 200 and body["delivered"] is True
         await client.wait_json("tts", "stop", timeout=10)
         conn = next(c for c in node.connections() if c.device_id == device)
-        async with asyncio.timeout(5):
-            while conn.core.busy:
-                await asyncio.sleep(0.05)
-        assert conn.core.device_state().item.title == "Long Lullaby"      # remembered for "continue"
+        await until(lambda: conn.view().playback == "stopped", timeout=5)
+        now = conn.view().now_playing
+        assert now is not None and now.title == "Long Lullaby"            # stopped, remembered for "continue"
 
 
 async def test_a_policy_reaches_a_device_on_another_node(redis_server, make_config, start_node) -> None:
@@ -234,14 +233,9 @@ async def test_a_policy_reaches_a_device_on_another_node(redis_server, make_conf
     async with DeviceClient(ws_url(b), device_id=device) as client:
         await asyncio.wait_for(client.tools_listed.wait(), 5)
         conn = next(c for c in b.connections() if c.device_id == device)
-        async with asyncio.timeout(5):
-            while conn.core.player is None:
-                await asyncio.sleep(0.05)
         status, body, _ = await call(a, "PUT", f"/api/devices/{device}/policy", {"daily_limit_min": 0})
         assert status == 200 and body["applied"] == "live"
-        async with asyncio.timeout(5):
-            while conn.core.device_state().policy.get("daily_limit_min") != 0:
-                await asyncio.sleep(0.05)
+        await until(lambda: conn.view().rules_rev == body["rev"], timeout=5)     # the session enforces it
         await client.send_text_request("play baa baa black sheep")
         line = await client.wait_json("tts", "sentence_start", timeout=15)
         assert line["text"] == say("policy_limit", "en")

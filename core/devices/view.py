@@ -39,6 +39,7 @@ class SessionView:
     last_match: str
     connected_at: float              # wall time
     status: DeviceStatus | None = None
+    rules_rev: int = 0               # the revision of the household's rules the session enforces
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -197,7 +197,8 @@ def _view(d: Any) -> SessionView:
         status=DeviceStatus(volume=_opt_whole(status, "volume"), battery=_opt_whole(status, "battery"),
                             charging=charging if isinstance(charging, bool) else None,
                             signal=_opt_text(status, "signal", limit=16), at=_number(status, "at"))
-        if status else None)
+        if status else None,
+        rules_rev=_opt_whole(d, "rules_rev") or 0)
 
 
 def _ident(value: Any, name: str, *, empty: bool = False) -> str:

@@ -139,7 +139,8 @@ class Connection:
             playback=core.playback.state.value if core.playback else "idle",
             listen_mode=core.conversation.listen_mode.value if core.conversation.listen_mode else None,
             now_playing=core.now_playing(pos), last_request=core.conversation.last_request,
-            last_match=core.conversation.last_match, connected_at=self.connected_at, status=core.status)
+            last_match=core.conversation.last_match, connected_at=self.connected_at, status=core.status,
+            rules_rev=core.rules.record.rev)
 
     # ------------------------------------------------------------------ lifecycle
 

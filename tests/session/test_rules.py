@@ -138,8 +138,8 @@ def test_a_stored_record_in_the_old_shape_reads_unchanged() -> None:
                       "policy": {"max_volume": 70, "rev": 3, "audit": [{"at": 1.0, "who": "parent"}]}})
     st = DeviceState.from_json(old, "aa:bb")
     assert st.playback is P.PLAYING and st.item is not None and st.item.position_ms == 61000 and st.volume == 55
-    from core.devices.store import legacy_policy
-    record = legacy_policy(old)
+    from core.devices.store import legacy_rules, policy_record
+    record = policy_record(None, legacy_rules(old))             # no rules record yet: the older copy counts
     assert record == PolicyRecord(3, {**record.rules, "max_volume": 70}, ({"at": 1.0, "who": "parent"},))
     assert record.policy().max_volume == 70
     d = Driver(st, policy=record)

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from core.devices import policy as rules
 from core.devices.policy import PolicyRecord
 from core.devices.redis_store import RedisStore
-from core.devices.state import DeviceState
+from core.devices.state import DeviceState, PlaybackState
 from core.devices.store import (
     POLICY_WRITE_ATTEMPTS,
     DeviceStore,
@@ -61,7 +61,8 @@ async def check_old_shape_moves_out(store: DeviceStore, raw_state: object) -> No
     assert record.rev == 3 and [dict(a) for a in record.audit] == AUDIT
     assert record.rules == {k: v for k, v in OLD_SHAPE["policy"].items() if k in rules.RULE_KEYS}
     state = await store.load(DEV)                   # the session's load
-    assert state.item is not None and state.item.position_ms == 61000 and state.paused and state.volume == 40
+    assert state.item is not None and state.item.position_ms == 61000 and state.playback is PlaybackState.PAUSED
+    assert state.volume == 40
     assert await store.save(state)                  # the session's save: no rules in it any more
     assert '"policy"' not in raw_state() and '"scary"' not in raw_state()   # type: ignore[operator]  # a reader
     assert await store.load_policy(DEV) == record   # the rules held: they have a record of their own now
