@@ -90,8 +90,10 @@ class S3Env:
             "get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=600)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def moto_s3() -> Iterator[S3Env]:
+    """A moto S3 server with the bucket, per test module: moto keeps its buckets in process-wide state, and the
+    content tests reset it (content_fixtures.s3_endpoint), so a server shared by the whole session would lose them."""
     import logging
 
     from moto.server import ThreadedMotoServer
