@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import MatchingConfig
 from core.content.matcher import MultilingualMatcher
+from tests.content.test_match_scan_eval import SCAN_EVAL_SET, build_scanned_library
 from tests.match_fixtures import evaluate, load_eval_set, load_tracks, make_matcher
-from tests.test_match_scan_eval import SCAN_EVAL_SET, build_scanned_library
 
 
 def per_category(outcomes: list) -> dict[str, tuple[int, int, int]]:

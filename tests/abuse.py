@@ -1,6 +1,6 @@
 """A seeded protocol fuzzer and a probe device, driving a server only over the wire (WebSocket on loopback).
 
-Shared by tests/test_abuse_fuzz.py (5,000+ messages, a few seconds) and bench/abuse_bench.py (100k messages, 1,000
+Shared by tests/server/test_abuse.py (5,000+ messages, a few seconds) and bench/abuse_bench.py (100k messages, 1,000
 sockets, slowloris). Mutations: hello/listen/abort/mcp/iot JSON with dropped keys, wrong types, huge strings and
 numbers, escaped lone surrogates and deep nesting; truncated and garbled text; binary frames with lying v1/v2/v3
 headers; now and then a frame over the size limit or a text frame that is not UTF-8.

@@ -13,7 +13,7 @@ import pytest
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, ws_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(180)

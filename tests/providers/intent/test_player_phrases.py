@@ -416,7 +416,7 @@ def test_every_catalog_title_asked_with_play_stays_a_title_and_can_be_queued() -
 def _documented() -> list[Any]:
     import json
     from pathlib import Path
-    doc = Path(__file__).resolve().parents[1] / "docs" / "player-phrases.md"
+    doc = Path(__file__).resolve().parents[3] / "docs" / "player-phrases.md"
     out = []
     for line in doc.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

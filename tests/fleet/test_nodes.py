@@ -114,7 +114,7 @@ def test_serve_refuses_a_duplicate_id_and_an_unreachable_redis(two_nodes: tuple[
 
 
 # ---------------------------------------------------------------------------------------- positions across nodes
-# "The Tone Story" (tests/test_player_e2e.py): eight 3-second segments, each its own tone, so the audio a device
+# "The Tone Story" (tests/e2e/test_player.py): eight 3-second segments, each its own tone, so the audio a device
 # decodes tells where in the story it is. Positions are measured on the decoded audio only.
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ws_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(120)

@@ -24,7 +24,7 @@ from tests.player_fixtures import COUNTING, first_audio_after, play_story_until,
 
 pytestmark = pytest.mark.timeout(240)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_pause_then_resume_continues_at_the_paused_segment(player_config: Any, start_node: Any) -> None:

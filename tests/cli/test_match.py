@@ -10,7 +10,7 @@ import pytest
 
 from tests.match_fixtures import CATALOG_DIR as METADATA_ONLY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _with_audio_files(dst: Path) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from core.device_client import DeviceClient
 from tests.conftest import write_tone, ws_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 
 

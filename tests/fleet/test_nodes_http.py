@@ -188,7 +188,7 @@ async def test_a_recogniser_backlog_makes_the_node_not_ready_until_it_drains(mak
     import numpy as np
 
     from core.providers.asr.whisper import WhisperASR
-    from tests.test_speech_fair import GatedWhisperModel
+    from tests.playback.test_speech_fair import GatedWhisperModel
     node = await start_node(make_config(fleet={"max_asr_waiting": 2}))
     model = GatedWhisperModel()
     node.rt.asr = asr = WhisperASR(node.rt.config.voice.asr.__class__(max_concurrent=1), model=model)

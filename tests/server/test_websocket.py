@@ -17,7 +17,7 @@ from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, until, ws_url
 
 pytestmark = pytest.mark.timeout(60)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def json_types(client: DeviceClient) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from core.device_client import DeviceClient
 from tests.conftest import ws_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UTTERANCES = ["play baa baa black sheep", "play hanuman chaleesa", "हनुमान चालीसा सुनाओ",
               "చిట్టి చిలకమ్మ పాట పెట్టు", "ಆನೆ ಬಂತೊಂದು ಆನೆ ಹಾಡು ಹಾಕು", "tell me the little dragon story",
               "play jack and jill", "play despacito"]

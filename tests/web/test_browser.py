@@ -21,10 +21,10 @@ from core.device_client import DeviceClient
 from core.lang.replies import say
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, until, write_tone, ws_url
-from tests.test_console_api import OP, PARENT, call, web_config
+from tests.web.test_console import OP, PARENT, call, web_config
 
 pytestmark = pytest.mark.timeout(240)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

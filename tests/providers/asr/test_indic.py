@@ -24,7 +24,7 @@ from tests.audio_fixtures import peak_frequencies
 from tests.conftest import write_tone, ws_url
 from tests.voice_fixtures import device_stream, espeak_16k, silence
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO_TITLES = ["Baa Baa Black Sheep", "Twinkle Twinkle Little Star", "Jack and Jill", "The Wheels on the Bus",
                "हनुमान चालीसा", "बंदर मामा", "मछली जल की रानी है", "చిట్టి చిలకమ్మ", "చందమామ రావే",
                "ಆನೆ ಬಂತೊಂದು ಆನೆ", "Kothi Mattu Bale Hannu Haadu ", "Indu maṅgaḷavāra", "Phonics Song",

@@ -15,7 +15,7 @@ import requests
 from core.config import ConfigError, load_config
 from tests.conftest import ws_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 
 

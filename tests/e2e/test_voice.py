@@ -17,7 +17,7 @@ from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, ws_url
 from tests.voice_fixtures import device_stream, silence
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(180)
 
 
