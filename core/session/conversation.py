@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from core.metrics import NullMetrics, SessionMetrics
+from core.protocol import framing
 from core.protocol import messages as m
 
 if TYPE_CHECKING:
@@ -79,8 +81,11 @@ class TurnInfo:
 
 
 class Conversation:
-    def __init__(self, *, now: float, log: Logger = logger) -> None:
+    def __init__(self, *, now: float, framing: int = 1, log: Logger = logger,
+                 metrics: SessionMetrics | None = None) -> None:
         self.state = S.AWAITING_HELLO
+        self.framing = framing if framing in (1, 2, 3) else 1   # binary framing; over UDP raw Opus (v1)
+        self.udp = False                   # the device said transport "udp" (MQTT): answer as the gateway does
         self.request: RequestInfo | None = None
         self.turn: TurnInfo | None = None
         self.listen_mode: m.ListenMode | None = None
@@ -93,6 +98,7 @@ class Conversation:
         self.connected_at = now
         self.last_activity = now
         self._log = log
+        self._metrics: SessionMetrics = metrics if metrics is not None else NullMetrics()
         self._turn_ids = itertools.count(1)
         self._request_ids = itertools.count(1)
 
@@ -105,8 +111,50 @@ class Conversation:
 
     # ------------------------------------------------------------------ steps
 
-    def hello(self) -> None:
+    def hello(self, hello: m.Hello | None = None, *, downlink_rate: int = 16000) -> None:
+        """The device's hello opens the conversation; the framing and the transport follow what it says."""
+        if hello is not None:
+            self.udp = hello.transport == m.UDP_TRANSPORT
+            framing = 1 if self.udp else hello.version     # over UDP the payload is raw Opus, whatever `version` says
+            if framing != self.framing:
+                self._log.info("hello says framing v{} (header said v{}); using v{}", framing, self.framing, framing)
+                self.framing = framing
+            if hello.audio_format != "opus" or hello.sample_rate not in (8000, 12000, 16000, 24000, 48000) \
+                    or hello.frame_duration not in (10, 20, 40, 60, 80, 100, 120):
+                self._log.warning("device uplink audio_params {}/{}/{} ms are unusual; downlink stays opus/{}/60 ms",
+                                  hello.audio_format, hello.sample_rate, hello.frame_duration, downlink_rate)
         self._go(T.HELLO, "hello")
+
+    def audio(self, data: bytes, now: float) -> bytes | None:
+        """The Opus packet in one binary frame from the device (None: junk or outside a conversation, counted)."""
+        if not self.open:
+            self.bad("audio outside a conversation")
+            return None
+        try:
+            packet = framing.unpack(self.framing, data)
+        except framing.FramingError as exc:
+            self.bad(str(exc))
+            return None
+        self.last_activity = now
+        return packet.opus
+
+    def bad(self, reason: str) -> None:
+        """Junk from the device: counted, logged at 1, 10, 100 and every 1000 (a stream of junk never floods)."""
+        self.bad_input += 1
+        n = self.bad_input
+        if n in (1, 10, 100) or n % 1000 == 0:
+            self._log.warning("ignored bad input #{}: {}", n, reason)
+
+    def log_request(self, req: RequestInfo, outcome: str, first_frame_ms: float | None) -> None:
+        """The one log line (and the metrics) of a request: what was heard, understood, matched, and how it ended."""
+        ttff = f" first_frame={first_frame_ms:.0f}ms" if first_frame_ms is not None else ""
+        self._log.bind(utterance=req.text[:120], outcome=outcome, first_frame_ms=first_frame_ms).info(
+            "request {!r} {} outcome={}{}", req.text[:120], req.summary, outcome, ttff)
+        self._metrics.request(req.intent or "none", outcome)
+        if req.match_type:
+            self._metrics.match(req.match_type)
+        if first_frame_ms is not None:
+            self._metrics.first_frame(first_frame_ms / 1000, False)
 
     def listening(self, mode: m.ListenMode | None) -> None:
         if mode is not None:

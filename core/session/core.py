@@ -34,10 +34,9 @@ from core.lang.wake import WakeWords
 from core.metrics import NullMetrics, SessionMetrics
 from core.playback.player import ResumeRules, TrackLookup
 from core.playback.turn import Segment, SpeechSeg, TrackSeg, Turn
-from core.protocol import framing
 from core.protocol import messages as m
 from core.protocol.errors import CloseCode
-from core.protocol.tools import GET_DEVICE_STATUS, REBOOT, SET_VOLUME, UPGRADE_FIRMWARE
+from core.protocol.tools import REBOOT, SET_VOLUME, UPGRADE_FIRMWARE
 from core.session.answer import plan_answer
 from core.session.conversation import Conversation, ConversationState, RequestInfo
 from core.session.events import (
@@ -80,8 +79,8 @@ from core.session.events import (
 )
 from core.session.house import HouseRules, RulesChange
 from core.session.playback import PlaybackCommand, PlaybackControl
-from core.session.tools import DeviceTools, PlainCall, StatusRead, VolumeSet, VolumeStep, status_of
-from plugins_func.actions import PlayTrack, SetTimer
+from core.session.tools import DeviceTools
+from plugins_func.actions import SetTimer
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -128,20 +127,18 @@ class SessionCore:
                  now: float, persistent: bool = False, log: Logger = logger,
                  metrics: SessionMetrics | None = None) -> None:
         self.device_id = device_id
-        self.version = version if version in (1, 2, 3) else 1    # binary framing; over UDP raw Opus (v1)
         self.persistent = persistent     # the link outlives conversations (MQTT): goodbye, not close
         self.cfg = settings
-        self.conversation = Conversation(now=now, log=log)
+        self.conversation = Conversation(now=now, framing=version, log=log, metrics=metrics)
         self.playback: PlaybackControl | None = None     # once the device's state is loaded
         self.rules = HouseRules(log=log)
-        self.tools = DeviceTools()
+        self.tools = DeviceTools(log=log, default_volume=settings.default_volume)
         self._tracks = tracks
         self._log = log
         self._metrics: SessionMetrics = metrics if metrics is not None else NullMetrics()
         self._wake = WakeWords(settings.wake_words)
         self._now, self._wall = now, 0.0
         self._due = _Due()
-        self._udp = False
         self._loading = False
 
     # ------------------------------------------------------------------ public
@@ -167,7 +164,8 @@ class SessionCore:
             case TextIn(text):
                 self._text(text, out)
             case BinaryIn(data):
-                self._audio(data, out)
+                if (opus := self.conversation.audio(data, self._now)) is not None:
+                    out.append(VoiceFeed(opus))
             case Tick():
                 self._tick(event, out)
             case VoiceUtterance():
@@ -194,7 +192,7 @@ class SessionCore:
                 self._turn_ended(event, out)
             case ToolsDiscovered(names):
                 self.tools.names = names
-                self._read_status(out)
+                out += self.tools.read_status()
             case ToolResult():
                 self._tool_result(event, out)
             case ChannelLost(reason):
@@ -209,13 +207,13 @@ class SessionCore:
             case PauseNow():
                 self._pause_now(out)
             case SetVolume(level):
-                self._set_volume(level, "operator", out)
+                out += self.tools.set(level, "operator", self._cap)
             case PolicyUpdated(record):
                 self._policy_updated(record, out)
             case Reboot():
-                self._operator_tool(REBOOT, {}, out)
+                out += self.tools.operator(REBOOT, {})
             case UpgradeFirmware(url):
-                self._operator_tool(UPGRADE_FIRMWARE, {"url": url}, out)
+                out += self.tools.operator(UPGRADE_FIRMWARE, {"url": url})
             case _:
                 assert_never(event)
         return out
@@ -226,6 +224,11 @@ class SessionCore:
     @property
     def state(self) -> ConversationState:
         return self.conversation.state
+
+    @property
+    def version(self) -> int:
+        """The binary framing of the conversation (the shell packs downlink audio with it)."""
+        return self.conversation.framing
 
     @property
     def busy(self) -> bool:
@@ -271,7 +274,7 @@ class SessionCore:
     def _text(self, text: str, out: list[Action]) -> None:
         msg = m.parse_message(text)
         if isinstance(msg, m.Invalid):
-            self._count_bad(f"bad message: {msg.reason}")    # junk neither floods the log nor keeps us open
+            self.conversation.bad(f"bad message: {msg.reason}")    # junk neither floods the log nor keeps us open
             return
         self.conversation.last_activity = self._now
         if isinstance(msg, m.Hello):
@@ -291,38 +294,11 @@ class SessionCore:
         elif isinstance(msg, m.Unknown):
             self._log.debug("ignored unknown message type {!r}", msg.type)
 
-    def _audio(self, data: bytes, out: list[Action]) -> None:
-        if not self.conversation.open:
-            self._count_bad("audio outside a conversation")
-            return
-        try:
-            packet = framing.unpack(self.version, data)
-        except framing.FramingError as exc:
-            self._count_bad(str(exc))
-            return
-        self.conversation.last_activity = self._now
-        out.append(VoiceFeed(packet.opus))
-
-    def _count_bad(self, reason: str) -> None:
-        n = self.conversation.bad_input = self.conversation.bad_input + 1
-        if n in (1, 10, 100) or n % 1000 == 0:        # rate-limited: a stream of junk
-            self._log.warning("ignored bad input #{}: {}", n, reason)
-
     def _hello(self, hello: m.Hello, out: list[Action]) -> None:
-        udp = hello.transport == m.UDP_TRANSPORT
-        version = 1 if udp else hello.version           # over UDP the payload is raw Opus, whatever `version` says
-        if version != self.version:
-            self._log.info("hello says framing v{} (header said v{}); using v{}", version, self.version, version)
-            self.version = version
-        self._udp = udp
-        if hello.audio_format != "opus" or hello.sample_rate not in (8000, 12000, 16000, 24000, 48000) \
-                or hello.frame_duration not in (10, 20, 40, 60, 80, 100, 120):
-            self._log.warning("device uplink audio_params {}/{}/{} ms are unusual; downlink stays opus/{}/60 ms",
-                              hello.audio_format, hello.sample_rate, hello.frame_duration, self.cfg.sample_rate)
         if self.conversation.open:                     # a second hello replaces the conversation
             self._end_conversation("a new hello", out, goodbye=False)
-        out.append(Send(m.ServerHello(self.cfg.sample_rate, self.cfg.frame_ms, udp=udp)))
-        self.conversation.hello()
+        self.conversation.hello(hello, downlink_rate=self.cfg.sample_rate)
+        out.append(Send(m.ServerHello(self.cfg.sample_rate, self.cfg.frame_ms, udp=self.conversation.udp)))
         if not self._loading:
             self._loading = True
             out.append(LoadState(self.device_id))
@@ -453,14 +429,12 @@ class SessionCore:
         req.match_type = match.match_type.value if match is not None else ""
         conv.language = r.language or "en"
         held = self._held_segment() if pb.state is P.SUSPENDED else None
-        plan = plan_answer(r, held=held, refusal=lambda t: self.rules.refusal(t, pb.device, self._wall),
-                           item_etag=self._etag_of)
+        plan = plan_answer(r, held=held, refusal=self._refusal, item_etag=self._etag_of)
         for action in plan.player_actions:
             pb.player.apply(action, self._wall)
         if plan.volume is not None:
-            self._volume_step(plan.volume.delta, plan.volume.tool, "asked", out)
-        for tool in plan.tools:
-            self._device_tool(tool.name, dict(tool.arguments), out)
+            out += self.tools.step(plan.volume.delta, plan.volume.tool, "asked", pb.device.volume, self._cap)
+        out += [self.tools.named(tool.name, dict(tool.arguments), self._cap) for tool in plan.tools]
         if plan.refused is not None:
             self._log.info("parents' rules: {} not played ({})", plan.play or "request", plan.refused)
         match plan.playback:
@@ -486,7 +460,7 @@ class SessionCore:
             self._start_turn(list(plan.segments), out, request=req)
         else:
             out.append(Send(m.Tts(m.TtsState.STOP)))     # the answer is complete: nothing to say or play
-            self._log_request(req, "done", None)
+            self.conversation.log_request(req, "done", None)
             conv.drop_request(intent or "no request")
 
     def _understand_failed(self, request_id: int, out: list[Action]) -> None:
@@ -495,7 +469,7 @@ class SessionCore:
             return
         req = conv.drop_request("understanding failed")
         assert req is not None
-        self._log_request(req, "error", None)
+        self.conversation.log_request(req, "error", None)
         segments: list[Segment] = [SpeechSeg(say("sorry_error", "en"), "en")]
         held = self._held_segment()
         if held is not None:
@@ -543,16 +517,6 @@ class SessionCore:
             out.append(Send(m.LlmEmotion("happy", "😊")))
         out.append(StartTurn(Turn(turn.id, tuple(segments))))
 
-    def _log_request(self, req: RequestInfo, outcome: str, first_frame_ms: float | None) -> None:
-        ttff = f" first_frame={first_frame_ms:.0f}ms" if first_frame_ms is not None else ""
-        self._log.bind(utterance=req.text[:120], outcome=outcome, first_frame_ms=first_frame_ms).info(
-            "request {!r} {} outcome={}{}", req.text[:120], req.summary, outcome, ttff)
-        self._metrics.request(req.intent or "none", outcome)
-        if req.match_type:
-            self._metrics.match(req.match_type)
-        if first_frame_ms is not None:
-            self._metrics.first_frame(first_frame_ms / 1000, False)
-
     # ------------------------------------------------------------------ turn progress
 
     def _track_started(self, ev: TrackStarted, out: list[Action]) -> None:
@@ -567,36 +531,23 @@ class SessionCore:
         self._due.save = self._now + self.cfg.save_every_s
         out.append(SaveState())
         if conv.turn.request is not None:
-            self._log_request(conv.turn.request, "playing", (self._now - conv.turn.request.at) * 1000)
+            self.conversation.log_request(conv.turn.request, "playing", (self._now - conv.turn.request.at) * 1000)
             conv.turn.request = None
         self._log.info("playing {} from {:.1f} s", ev.track.uid, ev.start_ms / 1000)
 
-    def _next_allowed(self) -> Track | None:
-        """What plays by itself after the item, unless the parents' rules refuse it (the queue stops before it)."""
-        assert self.playback is not None
-        nxt = self.playback.player.peek_next()
-        if nxt is not None and self.rules.refusal(nxt, self.playback.device, self._wall) is not None:
-            return None
-        return nxt
+    def _refusal(self, track: Track) -> str | None:
+        return self.rules.refusal(track, self.device_state(), self._wall)
 
     def _near_end(self, turn_id: int, out: list[Action]) -> None:
         pb = self.playback
-        if not self.conversation.current(turn_id) or pb is None:
-            out.append(Continue(turn_id, None))
-            return
-        pb.following = self._next_allowed()
-        out.append(Continue(turn_id, TrackSeg(pb.following) if pb.following is not None else None))
+        nxt = pb.next_item(self._refusal) if self.conversation.current(turn_id) and pb is not None else None
+        out.append(Continue(turn_id, TrackSeg(nxt) if nxt is not None else None))
 
     def _track_finished(self, ev: TrackFinished, out: list[Action]) -> None:
         pb = self.playback
         if not self.conversation.current(ev.turn_id) or pb is None:
             return
-        pb.player.finished(ev.end_ms, self._wall)
-        following, pb.following = pb.following, None
-        if following is not None:
-            pb.play(PlayTrack(following, keep_queue=True), "next in the queue")
-        else:
-            pb.finish("played to its end")
+        if not pb.track_finished(ev.end_ms, self._wall):
             self.rules.rest()
         self._metrics.stream_ended()
         out.append(SaveState())
@@ -607,14 +558,9 @@ class SessionCore:
             out.append(Continue(ev.turn_id, None))
             return
         if conv.turn.request is not None:
-            self._log_request(conv.turn.request, "busy" if ev.busy else "unplayable", None)
+            conv.log_request(conv.turn.request, "busy" if ev.busy else "unplayable", None)
             conv.turn.request = None
-        pb.fail(ev.track, "busy" if ev.busy else "unplayable")
-        nxt = None if ev.busy else self._next_allowed()
-        if nxt is not None:
-            pb.play(PlayTrack(nxt, keep_queue=True), "next after a failure")
-        elif pb.state is P.PLAYING:
-            pb.stop("could not play")
+        nxt = pb.track_failed(ev.track, ev.busy, self._refusal)
         out.append(Continue(ev.turn_id, TrackSeg(nxt) if nxt is not None else None))
         out.append(SaveState())
 
@@ -656,7 +602,8 @@ class SessionCore:
             return
         cap = self.rules.max_volume
         if cap is not None and (old.max_volume is None or cap < old.max_volume):
-            self._volume_step(0, SET_VOLUME, "cap", out)      # a lower cap turns the speaker down now
+            # a lower cap turns the speaker down now (never up: a step of 0 within the cap)
+            out += self.tools.step(0, SET_VOLUME, "cap", self.device_state().volume, self._cap)
         if self.playback is not None:
             self._rules_changed(self.rules.update(self.playback.device, self._wall), out)
 
@@ -689,71 +636,17 @@ class SessionCore:
             self._halt(PlaybackCommand.PAUSE, "paused by the parents", out)
         self._alert("policy_pause", "neutral", out)
 
-    def _volume_step(self, delta: int, tool: str, why: str, out: list[Action]) -> None:
-        """Move the volume by `delta` within the cap: from what the speaker says it is, if it can say."""
-        if self.tools.has(GET_DEVICE_STATUS):
-            out.append(self.tools.call(GET_DEVICE_STATUS, {}, VolumeStep(delta, tool, why)))
-            return
-        current = self.device_state().volume or self.cfg.default_volume
-        self._set_volume(current + delta, why, out, tool=tool)
-
-    def _set_volume(self, level: int, why: str, out: list[Action], *, tool: str | None = None) -> None:
-        target = self.rules.cap(level)
-        call = self.tools.set_volume(target, why, tool) if tool else self.tools.set_volume(target, why)
-        if call is None:
-            self._log.info("volume {} ({}): the device has no volume tool", target, why)
-            return
-        out.append(call)
-
-    def _device_tool(self, name: str, arguments: dict[str, object], out: list[Action]) -> None:
-        """A device tool an intent named; a volume among its arguments stays within the cap."""
-        level = arguments.get("volume")
-        if isinstance(level, int) and not isinstance(level, bool):
-            arguments = {**arguments, "volume": self.rules.cap(level)}
-        out.append(self.tools.call(name, arguments, PlainCall(name)))
-
-    def _operator_tool(self, name: str, arguments: dict[str, object], out: list[Action]) -> None:
-        if not self.tools.has(name):
-            self._log.warning("operator action {}: the device did not list that tool", name)
-            return
-        self._log.bind(audit=True).info("operator action {} sent to the device", name)
-        out.append(self.tools.call(name, arguments, PlainCall(name, audit=True)))
-
-    def _read_status(self, out: list[Action]) -> None:
-        call = self.tools.read_status()
-        if call is not None:
-            out.append(call)
+    def _cap(self, level: int) -> int:
+        return self.rules.cap(level)
 
     def _tool_result(self, ev: ToolResult, out: list[Action]) -> None:
-        purpose = self.tools.done(ev.call_id)
-        if purpose is None:
-            return
-        if isinstance(purpose, VolumeStep):
-            status = status_of(ev.result, self._wall) if ev.ok else None
-            if status is not None:
-                self.tools.status = status
-            current = (status.volume if status is not None else None) or self.device_state().volume \
-                or self.cfg.default_volume
-            self._set_volume(current + purpose.delta, purpose.why, out, tool=purpose.tool)
-        elif isinstance(purpose, VolumeSet):
-            if ev.ok:
-                self._log.info("volume -> {} ({})", purpose.level, purpose.why)
-                self._remember_volume(purpose.level)
-            elif purpose.why == "asked" and self.conversation.state in (C.IDLE, C.LISTENING):
-                self._speak(say("volume_failed", "en"), "en", out)
-        elif isinstance(purpose, StatusRead):
-            status = status_of(ev.result, self._wall) if ev.ok else None
-            if status is None:
-                return
-            self.tools.status = status
-            cap = self.rules.max_volume
-            if status.volume is not None:
-                self._remember_volume(status.volume)
-                if cap is not None and status.volume > cap:
-                    self._set_volume(cap, "cap", out)         # the buttons raised it past the parents' cap
-        elif isinstance(purpose, PlainCall):
-            log = self._log.bind(audit=True) if purpose.audit else self._log
-            log.info("device tool {} {}", purpose.name, "done" if ev.ok else "failed")
+        outcome = self.tools.result(ev.call_id, ev.ok, ev.result, known=self.device_state().volume, cap=self._cap,
+                                    wall=self._wall)
+        out.extend(outcome.calls)
+        if outcome.volume is not None:
+            self._remember_volume(outcome.volume)
+        if outcome.volume_failed and self.conversation.state in (C.IDLE, C.LISTENING):
+            self._speak(say("volume_failed", "en"), "en", out)
 
     def _remember_volume(self, level: int) -> None:
         if self.playback is not None:
@@ -796,7 +689,7 @@ class SessionCore:
             self._rules_changed(self.rules.update(pb.device, ev.wall), out)
             if self.persistent and not conv.open and ev.mono >= self._due.status:
                 self._due.status = ev.mono + self.cfg.status_every_s
-                self._read_status(out)
+                out += self.tools.read_status()
         if audible and ev.position_ms is not None:
             pb.player.at(ev.position_ms)
             if self._due.save is not None and ev.mono >= self._due.save:
@@ -811,16 +704,14 @@ class SessionCore:
         return min(self.cfg.idle_timeout_s, _PERSISTENT_IDLE_S) if self.persistent else self.cfg.idle_timeout_s
 
     def _rules_tick(self, pb: PlaybackControl, wall: float, out: list[Action]) -> bool:
-        """While a track is audible: count today's listening; stop with a kind line when a rule refuses the item
-        (bedtime begun, the daily limit reached, a policy changed). Once a second. True when it stopped."""
-        counted = self.rules.count(pb.device, wall)
-        if counted is None:
+        """While a track is audible: today's listening is counted, and a rule that now refuses the item stops it
+        with a kind line. True when it stopped."""
+        item = pb.device.item
+        checked = self.rules.audible(pb.device, self._tracks(item.uid) if item is not None else None, wall)
+        if checked is None:
             return False
+        counted, why = checked
         pb.player.counted(counted.listened_day, counted.listened_s)
-        self.rules.update(counted, wall)
-        item = counted.item
-        track = self._tracks(item.uid) if item is not None else None
-        why = self.rules.refusal(track, counted, wall) if track is not None else None
         if why is None:
             return False
         self._log.info("parents' rules: stopping {} ({})", item.uid if item else "?", why)

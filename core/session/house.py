@@ -104,6 +104,16 @@ class HouseRules:
         self._counted_at = wall
         return counted
 
+    def audible(self, device: DeviceState, track: Track | None, wall: float) -> tuple[DeviceState, str | None] | None:
+        """Once a second while `track` (the item) is audible: the device state with today's listening counted, and
+        why the rules now refuse the track (bedtime begun, the day's time used up, a policy changed), or None.
+        None altogether between the once-a-second checks."""
+        counted = self.count(device, wall)
+        if counted is None:
+            return None
+        self.update(counted, wall)          # stopping is the answer to an edge here: the caller acts on the refusal
+        return counted, (self.refusal(track, counted, wall) if track is not None else None)
+
     def rest(self) -> None:
         """Nothing is audible: the next count starts afresh (silence is not listening)."""
         self._counted_at = None

@@ -7,6 +7,7 @@ The session core calls these methods; what to render follows from the state they
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -20,9 +21,10 @@ from plugins_func.actions import PlayTrack
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["PlaybackCommand", "PlaybackControl", "TRANSITIONS"]
+__all__ = ["PlaybackCommand", "PlaybackControl", "TRANSITIONS", "Refusal"]
 
 P = PlaybackState
+Refusal = Callable[[Track], str | None]      # why the parents' rules refuse a track now, or None
 
 
 class PlaybackCommand(StrEnum):
@@ -134,6 +136,37 @@ class PlaybackControl:
             return False
         self.player.failed()
         return True
+
+    # ------------------------------------------------------------------ the renderer's reports
+
+    def next_item(self, refusal: Refusal) -> Track | None:
+        """What plays by itself after the item, unless the parents' rules refuse it (the queue stops before it);
+        handed to the renderer near the item's end, and in hand once the item finishes."""
+        nxt = self.player.peek_next()
+        self.following = nxt if nxt is not None and refusal(nxt) is None else None
+        return self.following
+
+    def track_finished(self, end_ms: int, wall: float) -> bool:
+        """The item played to its end: the queue's next item is in hand (True), or nothing is (False)."""
+        self.player.finished(end_ms, wall)
+        following, self.following = self.following, None
+        if following is not None:
+            self.play(PlayTrack(following, keep_queue=True), "next in the queue")
+            return True
+        self.finish("played to its end")
+        return False
+
+    def track_failed(self, track: Track, busy: bool, refusal: Refusal) -> Track | None:
+        """The item could not be played: forgotten; the queue goes on unless the node is busy (the next item, in
+        hand, is returned)."""
+        self.fail(track, "busy" if busy else "unplayable")
+        nxt = None if busy else self.next_item(refusal)
+        self.following = None
+        if nxt is not None:
+            self.play(PlayTrack(nxt, keep_queue=True), "next after a failure")
+        elif self.state is P.PLAYING:
+            self.stop("could not play")
+        return nxt
 
     def settle(self, position_ms: int | None) -> None:
         """Where the device was when its turn was cancelled: the position of the item (held, paused or stopped);
