@@ -14,14 +14,15 @@ S3_DEMO_BUCKET ?= cheeko-audio-files
 PORT ?= 8000
 HTTP_PORT ?= 8003
 
-.PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet test bench demo clean
+.PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet check test bench demo clean
 
 help:
 	@echo "make run      start the server (ws://0.0.0.0:$(PORT)/xiaozhi/v1/, OTA http://0.0.0.0:$(HTTP_PORT)/xiaozhi/ota/) with demo content; the test device at http://localhost:$(HTTP_PORT)/"
 	@echo "               ports: make run PORT=8100 HTTP_PORT=8103"
 	@echo "make run-s3   the same through the S3 backend, against a local moto S3 server (MOTO_PORT=$(MOTO_PORT))"
 	@echo "make demo     generate the demo library into demo-content/"
-	@echo "make test     run the test suite"
+	@echo "make test     the static checks (ruff, mypy), then the test suite"
+	@echo "make check    only the static checks"
 	@echo "make run-fleet  two nodes (ports 8000/8003 and 8100/8103) sharing a local Redis"
 	@echo "make bench    run the benchmarks (prints figures)"
 	@echo "make deps     only the installs (make test-deps: with the test packages)"
@@ -92,7 +93,12 @@ run-fleet: test-deps
 	trap "kill $$a $$b; wait $$a $$b; kill $$redis" EXIT INT TERM; \
 	wait $$a $$b
 
-test: test-deps
+# Static checks: ruff (lint and import order) and mypy (strict on the sans-I/O centre; pyproject.toml).
+check: test-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest
 
 bench: test-deps

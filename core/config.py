@@ -417,7 +417,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     log = raw.get("log")
     if isinstance(log, dict) and isinstance(log.get("level"), str):
         raw = {**raw, "log": {**log, "level": log["level"].strip().upper()}}    # "info" is INFO
-    cfg = _build(Config, raw, "")
+    cfg: Config = _build(Config, raw, "")
     _validate(cfg)
     return cfg
 
@@ -477,7 +477,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
     origin = get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     if origin is Literal:
         allowed = get_args(hint)
@@ -689,4 +689,5 @@ def redacted(cfg: Config) -> dict[str, Any]:
         if key == "state.url":
             return safe_url(obj)
         return list(obj) if isinstance(obj, tuple) else obj
-    return walk(cfg, "")
+    shown: dict[str, Any] = walk(cfg, "")
+    return shown

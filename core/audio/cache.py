@@ -17,7 +17,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,8 @@ class FrameCache:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
-    async def read(self, path: Path, chunk_bytes: int = 1 << 16, start_frame: int = 0) -> AsyncIterator[bytes]:
+    async def read(self, path: Path, chunk_bytes: int = 1 << 16,
+                   start_frame: int = 0) -> AsyncGenerator[bytes, None]:
         """Stream an entry's Opus packets from record `start_frame` on, reading the file incrementally (no decode).
         Records before the start are skipped by their headers alone, in 1 MiB reads; a start past the end gives
         nothing."""

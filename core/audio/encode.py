@@ -29,7 +29,7 @@ class OpusEncoder:
     def encode(self, pcm_frame: bytes) -> bytes:
         if len(pcm_frame) != self._bytes:
             raise ValueError(f"Opus frame must be exactly {self._bytes} bytes of PCM, got {len(pcm_frame)}")
-        return self._enc.encode(pcm_frame, self._samples)
+        return bytes(self._enc.encode(pcm_frame, self._samples))
 
     def encode_many(self, pcm_frames: list[bytes]) -> list[bytes]:
         return [self.encode(f) for f in pcm_frames]

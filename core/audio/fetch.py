@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import aiohttp
 from loguru import logger
@@ -64,7 +65,7 @@ class ByteStream:
         self.source = source
         self._url = source.uri
         self._resp: aiohttp.ClientResponse | None = None
-        self._file = None
+        self._file: BinaryIO | None = None
         self.etag: str | None = None
         self.total: int | None = None          # full object size when the server told us
         self.received = 0
@@ -77,7 +78,7 @@ class ByteStream:
     async def open(self) -> None:
         if not self.source.is_url:
             await asyncio.to_thread(check_local, self.source)
-            self._file = await asyncio.to_thread(open, self.source.uri, "rb")
+            self._file = await asyncio.to_thread(_open_binary, self.source.uri)
             self._first = await asyncio.to_thread(self._file.read, self._f.chunk_bytes)
             return
         await self._connect_with_retries(0)
@@ -217,8 +218,8 @@ class ByteStream:
                 first, self._first = self._first, b""
                 yield first
             if self._file is not None:
-                while chunk := await asyncio.to_thread(self._file.read, self._f.chunk_bytes):
-                    yield chunk
+                while block := await asyncio.to_thread(self._file.read, self._f.chunk_bytes):
+                    yield block
                 return
             while (chunk := await self._read_some()) is not None:
                 yield chunk
@@ -281,3 +282,7 @@ class Fetcher:
         # auto_decompress off: Range offsets count raw bytes, and audio is never worth gzip anyway.
         return aiohttp.ClientSession(timeout=timeout, auto_decompress=False, read_bufsize=cfg.fetch_chunk_bytes,
                                      connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit))
+
+
+def _open_binary(path: str) -> BinaryIO:
+    return open(path, "rb")       # the fetcher owns the file and closes it in aclose()

@@ -20,7 +20,7 @@ import os
 import time
 from array import array
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from loguru import logger
 
@@ -191,7 +191,7 @@ class Flight:
 
     # ------------------------------------------------------------------ listener side
 
-    async def listen(self, start: int = 0) -> AsyncIterator[bytes]:
+    async def listen(self, start: int = 0) -> AsyncGenerator[bytes, None]:
         """Every frame from `start` on, at the consumer's pace. Raises the flight's AudioError where it failed."""
         lid = self._next_id
         self._next_id += 1

@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from typing import Any
 
 import opuslib_next
@@ -199,7 +199,7 @@ class AudioPipeline:
     # ------------------------------------------------------------------ decode path
 
     def _decoded(self, source: AudioSource, key: str | None, start_frame: int,
-                 holder: Hashable | None) -> AsyncIterator[bytes]:
+                 holder: Hashable | None) -> AsyncGenerator[bytes, None]:
         flight = self._flights.get(key) if key else None
         if flight is not None and (start_frame == 0 or start_frame < flight.produced):
             self.shared_joins += 1
@@ -221,7 +221,8 @@ class AudioPipeline:
 
     def decoded_frames(self, source: AudioSource) -> int | None:
         """Frames decoded so far of `source` while it is being decoded (None when it is not): diagnostics, tests."""
-        flight = self._flights.get(self.cache_key(source))
+        key = self.cache_key(source)
+        flight = self._flights.get(key) if key is not None else None
         return flight.produced if flight is not None else None
 
     def _ahead(self) -> int:
@@ -284,7 +285,7 @@ class AudioPipeline:
             if stream is not None:
                 flight.on_stop(stream.release)
             self.decoders_started += 1
-            if stream is not None:
+            if stream is not None and isinstance(dec, FfmpegDecoder):     # ffmpeg reads fetched bytes from a pipe
                 feed_task = asyncio.create_task(dec.feed(stream.chunks()))
             count = await self._encode_into(flight, source, dec)
             rc = await dec.wait()
@@ -403,7 +404,7 @@ class AudioPipeline:
 
     # ------------------------------------------------------------------ p3 path
 
-    async def _p3_frames(self, source: AudioSource, start_frame: int = 0) -> AsyncIterator[bytes]:
+    async def _p3_frames(self, source: AudioSource, start_frame: int = 0) -> AsyncGenerator[bytes, None]:
         """p3 records are 16 kHz Opus: pass them through byte-exact at 16 kHz, else decode at our rate and re-encode.
         Records before `start_frame` are dropped undecoded."""
         assert self._fetcher is not None

@@ -85,7 +85,7 @@ class Resampler:
         if drop > 0:
             self._buf = self._buf[drop:]
             self._buf_start = keep_from
-        return np.clip(np.rint(y), -32768, 32767).astype(np.int16).tobytes()
+        return bytes(np.clip(np.rint(y), -32768, 32767).astype(np.int16).tobytes())
 
 
 def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:

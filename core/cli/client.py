@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from core.device_client import DeviceClient
 
@@ -179,7 +180,7 @@ def _status(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def _print(t: float, msg: dict) -> None:
+def _print(t: float, msg: dict[str, Any]) -> None:
     print(f"{t:8.3f}  {json.dumps(msg, ensure_ascii=False)}")
 
 

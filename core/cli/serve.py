@@ -147,7 +147,7 @@ def lan_address(host: str) -> str:
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.connect(("192.0.2.1", 9))              # TEST-NET-1: never routed anywhere, no packet is sent
-            addr = s.getsockname()[0]
+            addr = str(s.getsockname()[0])
         if not addr.startswith("0."):
             return addr
     except OSError:

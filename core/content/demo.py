@@ -158,7 +158,7 @@ def melody_pcm(tune: Sequence[tuple[float, float]], bpm: int, *, min_s: float = 
             if total >= 30.0:
                 break
     pcm = np.concatenate(parts)
-    return (np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes()
+    return bytes((np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def _encode(pcm: bytes, rate: int, out: Path, *, fmt: str = "s16le") -> None:
@@ -211,7 +211,7 @@ def _complete(root: Path) -> bool:
     marker = root / _MARKER
     if not marker.is_file() or marker.read_text().strip() != DEMO_VERSION:
         return False
-    return all((root / folder / e["filename"]).is_file() and (root / folder / "metadata.json").is_file()
+    return all((root / folder / str(e["filename"])).is_file() and (root / folder / "metadata.json").is_file()
                for folder, entries in _metadata().items() for e in entries.values())
 
 

@@ -138,6 +138,7 @@ class ContentService:
         answering until the new one is built (off the event loop), so a refresh never pauses requests."""
         if self._matcher is None:
             self._rebuild_matcher(strict=True)
+        assert self._matcher is not None, "a strict rebuild raises or builds one"
         return self._matcher
 
     async def _rebuild_matcher_off_loop(self) -> None:

@@ -78,7 +78,7 @@ def _unchanged(client: Any, bucket: str, key: str, size: int, md5: str, remote: 
     if "-" not in remote[1]:
         return remote[1] == md5
     head = client.head_object(Bucket=bucket, Key=key)      # multipart ETag: compare the MD5 we stored
-    return head.get("Metadata", {}).get("md5") == md5
+    return bool(head.get("Metadata", {}).get("md5") == md5)
 
 
 def sync_dir(client: Any, bucket: str, root: Path, prefixes: Mapping[str, str], *, progress: bool = True,

@@ -90,7 +90,7 @@ class UrlBuilder:
             if hit and not fresh and hit[1] - self.margin_s > now:
                 self._cache.move_to_end(key)
                 return hit[0]
-        url = self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.expires_s)
         with self._lock:
             self._cache[key] = (url, now + self.expires_s)

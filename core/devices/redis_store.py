@@ -54,6 +54,11 @@ class StoreUnavailable(RuntimeError):
     """The shared store cannot be reached at start-up."""
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the client answers bytes; its types allow str)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def redis_client(url: str, *, timeout_s: float = _OP_TIMEOUT_S) -> aioredis.Redis:
     return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                    health_check_interval=30, decode_responses=False)

@@ -80,14 +80,14 @@ class Bus:
                         self._dispatch(raw["data"])
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis's PubSub.aclose is untyped
                 raise
             except (RedisError, OSError) as exc:
                 if down_since is None:
                     down_since = time.monotonic()
                     logger.error("fleet bus: lost Redis ({}); devices keep playing, reconnecting", type(exc).__name__)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis's PubSub.aclose is untyped
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

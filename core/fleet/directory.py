@@ -19,6 +19,7 @@ from loguru import logger
 from redis.exceptions import RedisError
 
 from core.devices.directory import LocalDirectory, Owner
+from core.devices.redis_store import text
 from core.fleet.bus import Bus
 from core.fleet.messages import DeviceCommand, Released, Takeover
 from core.fleet.registry import NodeRegistry
@@ -57,7 +58,7 @@ class RedisDirectory:
             logger.warning("fleet: cannot take the lease of {} ({}); one session per device holds on this node only "
                            "until Redis answers", device_id, type(exc).__name__)
             return
-        old = old_raw.decode() if old_raw else None
+        old = text(old_raw) if isinstance(old_raw, bytes | str) and old_raw else None
         if not old or old == self.node_id:
             return
         try:
@@ -103,7 +104,7 @@ class RedisDirectory:
 
     async def holder(self, device_id: str) -> str | None:
         raw = await self._r.get(self.lease_key(device_id))
-        return raw.decode() if raw else None
+        return text(raw) if raw else None
 
     # ------------------------------------------------------------------ messages from other nodes
     async def on_takeover(self, msg: Takeover) -> None:

@@ -21,6 +21,8 @@ import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import RedisError
 
+from core.devices.redis_store import text
+
 __all__ = ["NodeInfo", "NodeRegistry", "DuplicateNode", "CpuMeter", "pick_node"]
 
 # Refresh only our own key (same instance token); re-create it if it expired while Redis was unreachable.
@@ -213,7 +215,7 @@ class NodeRegistry:
 
     async def nodes(self) -> list[NodeInfo]:
         """Live nodes (expired entries are dropped from the set on the way)."""
-        ids = sorted(m.decode() for m in await self._r.smembers(self.set_key))
+        ids = sorted(text(m) for m in await self._r.smembers(self.set_key))
         if not ids:
             return []
         raws = await self._r.mget([self.key(i) for i in ids])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from loguru import logger
@@ -31,7 +32,7 @@ def default_model_path() -> Path:
 
 
 class SileroStream:
-    def __init__(self, session: object, names: tuple[str, str, str]) -> None:
+    def __init__(self, session: Any, names: tuple[str, str, str]) -> None:   # an onnxruntime.InferenceSession
         self._session = session
         self._in, self._h_name, self._c_name = names
         self.reset()
@@ -56,7 +57,7 @@ class SileroVAD:
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None) -> None:
         self._path = Path(model_path) if model_path else None
-        self._session: object | None = None
+        self._session: Any = None                  # onnxruntime.InferenceSession (the library is untyped)
         self._names: tuple[str, str, str] = ("input", "h", "c")
         self._lock = threading.Lock()
 
