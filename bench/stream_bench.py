@@ -150,7 +150,6 @@ def measure_stream(url: str, key: str, etag: str, cache_dir: str, task: str) -> 
 
 def measure_whole(url: str, task: str) -> dict:
     import pydub  # noqa: F401 - import cost is not part of the per-request time
-
     from core.utils.util import audio_to_data
 
     base_rss, cpu0 = _rss_kib(), _cpu()

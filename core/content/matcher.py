@@ -99,7 +99,7 @@ class MultilingualMatcher:
     def _build(self) -> None:
         lex = self._lex
         tok_memo: dict[str, str] = {}
-        key_memo: dict[str, tuple[str, str, str | None]] = {}
+        key_memo: dict[str, tuple[str, str, str | None, bool]] = {}
         mood_memo: dict[tuple[str, bool], frozenset[str]] = {}
 
         def key_of(text: str) -> tuple[str, str, str | None, bool]:
@@ -190,9 +190,9 @@ class MultilingualMatcher:
         self._collection_names = _collection_phrases(colls, lex)
         self._category_of: dict[str, set[str]] = defaultdict(set)   # canonical category -> "kind/collection"
         for k, c in colls:
-            phon = [fold(x) for x in normalize(c).split()]
+            folded = [fold(x) for x in normalize(c).split()]
             for ps in (lex.story_categories, lex.music_categories):
-                for _, _, v in ps.find(phon):
+                for _, _, v in ps.find(folded):
                     self._category_of[v].add(f"{k.value}/{c}")
 
     def _index_sets(self) -> None:
@@ -283,7 +283,7 @@ class MultilingualMatcher:
         if a.slot_only:
             queries = queries[:1]          # only a whole-title equality may beat the group the slots name
         best = miss = None
-        scopes = [allowed]
+        scopes: list[set[int]] = [set(allowed)]
         if hint:     # a named language first looks among its own items ("chandamama in kannada")
             own = {i for i in allowed if self._lang[i] == hint}
             if own and own != allowed:
@@ -462,17 +462,17 @@ class MultilingualMatcher:
             drop = next((n for n in order if any(f[0] == n for f in filters)), filters[0][0])
             notes.append(f"relaxed:{drop}")
             filters = [f for f in filters if f[0] != drop]
-        group = sorted(members) if filters else list(pool)
-        chosen = self._pick(group, avoid)
+        members_list = sorted(members) if filters else list(pool)
+        chosen = self._pick(members_list, avoid)
         if chosen is None:
             return MatchResult(None, MatchType.NONE, notes=("empty",))
         names = {n for n, _ in filters}
         mt = (MatchType.TAG if names & {"tag", "alias"} else MatchType.COLLECTION if names & {"collection", "language"}
               else MatchType.RANDOM)
-        if len(group) > _MAX_GROUP:      # "play music" over a huge catalog: a fair sample is queue enough
-            group = self._rng.sample(group, _MAX_GROUP)
+        if len(members_list) > _MAX_GROUP:      # "play music" over a huge catalog: a fair sample is queue enough
+            members_list = self._rng.sample(members_list, _MAX_GROUP)
         return MatchResult(self.tracks[chosen], mt, notes=tuple(notes + sorted(names)),
-                           group=tuple(self._uids[i] for i in group))
+                           group=tuple(self._uids[i] for i in members_list))
 
     def _pick(self, members: Sequence[int], avoid: Collection[str]) -> int | None:
         if not members:

@@ -127,7 +127,7 @@ def parse_number(words: Sequence[str]) -> float | None:
     if len(toks) == 1 and (d := _digits(toks[0])) is not None:
         return float(d)
     if len(toks) == 3 and toks[1] in _POINT and (whole := _digits(toks[0])) is not None and toks[2].isdecimal():
-        return whole + int(toks[2]) / 10 ** len(toks[2])         # "1.5" reaches us as "1 point 5"
+        return whole + int(toks[2]) / 10.0 ** len(toks[2])         # "1.5" reaches us as "1 point 5"
     text = " ".join(toks)
     for value, ws in _FIXED.items():
         if text in ws or (len(keys) == 1 and keys[0] in _FIXED_KEYS and _FIXED_KEYS[keys[0]] == value):
@@ -208,8 +208,7 @@ def find_duration(tokens: Sequence[str]) -> Duration | None:
     for u, tok in enumerate(toks):
         fused = _FUSED.match(tok)
         if fused:
-            per = 60 if fused.group(2).startswith("h") else 1
-            return Duration(u, u + 1, float(fused.group(1)) * per)
+            return Duration(u, u + 1, float(fused.group(1)) * (60 if fused.group(2).startswith("h") else 1))
         per = _unit(tok)
         if per is None:
             continue

@@ -171,7 +171,8 @@ class Lexicon:
 
     @classmethod
     def build(cls) -> Lexicon:
-        one = lambda words, v: PhraseSet([(w, v) for w in words])  # noqa: E731 - a one-line local helper
+        def one(words: Iterable[str], v: str) -> PhraseSet:
+            return PhraseSet([(w, v) for w in words])
         cues: dict[str, str] = {}
         for lang, words in vocab.LANGUAGE_CUES.items():
             for w in words:

@@ -7,6 +7,8 @@ language the child spoke.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.devices.state import PlaybackState, Repeat
 from core.lang.replies import NOUNS, duration_words, join_titles, say
@@ -24,14 +26,14 @@ from plugins_func.actions import (
     Stop,
 )
 from plugins_func.functions.play_music import TITLE_LEVELS, spoken_title
-from plugins_func.registry import PluginContext, PluginFunction, PluginResult, register_function
+from plugins_func.registry import Handler, PluginContext, PluginFunction, PluginResult, register_function
 
 __all__ = ["CONTROL_FUNCTIONS", "VOLUME_STEP"]
 
 VOLUME_STEP = 10                      # percent per "louder" / "softer"
 
 
-def player(name: str):   # type: ignore[no-untyped-def]  # returns register_function's typed decorator
+def player(name: str) -> Callable[[Handler], PluginFunction]:
     """Register a player function under the schema the intent recognisers are built against (one contract)."""
     spec = PLAYER_FUNCTIONS[name]
     return register_function(name, spec.description, spec.parameters)

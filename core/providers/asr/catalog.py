@@ -163,10 +163,10 @@ class TitleSnapper:
         if not best:
             return Snap(transcript, None, 0.0, 0.0)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
-        title, (score, start, end) = ranked[0]
+        top, (score, start, end) = ranked[0]
         runner = ranked[1][1][0] if len(ranked) > 1 else 0.0
         if score < self.min_score or score - runner < self.margin:
             return Snap(transcript, None, score, runner)
         tail = [w for w, p in zip(words[end:], phon[end:], strict=True) if p in self._known]
-        text = " ".join([*words[:start], title, *tail])
-        return Snap(text, title, score, runner)
+        text = " ".join([*words[:start], top, *tail])
+        return Snap(text, top, score, runner)

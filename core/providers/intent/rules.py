@@ -197,8 +197,8 @@ class RuleIntentRecognizer:
         outside = [p for i, p in enumerate(phon) if i not in lead]
         if not lead or self._lex.music_verbs.find(outside) or self._lex.story_verbs.find(outside):
             return False                                  # "play continue" asks for a title
-        rest = " ".join(t for i, t in enumerate(toks) if i not in lead)
-        return not rest or not analyze(rest, self._lex).residual
+        remainder = " ".join(t for i, t in enumerate(toks) if i not in lead)
+        return not remainder or not analyze(remainder, self._lex).residual
 
     @staticmethod
     def _spans(ps: PhraseSet, phon: Sequence[str]) -> set[int]:
@@ -218,7 +218,7 @@ class RuleIntentRecognizer:
         used = stop | timer | pause | after | self._spans(self._sleep_ok, phon)
         if duration is not None:
             used |= set(range(duration.start, duration.end))
-            minutes = duration.minutes
+            minutes: float | None = duration.minutes
         else:
             rest = [i for i in range(len(phon)) if i not in used]
             value = parse_number([toks[i] for i in rest]) if timer and rest else None
