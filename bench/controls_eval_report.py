@@ -8,6 +8,7 @@ defaults to one); a negative row (a title request that contains control words) i
 
     .venv/bin/python bench/controls_eval_report.py                  # this checkout
     .venv/bin/python bench/controls_eval_report.py --before ../main # side by side: another checkout, then this one
+    .venv/bin/python bench/controls_eval_report.py --set tests/data/controls_eval_fresh.jsonl   # the second set
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def judge(row: dict[str, Any], name: str, args: dict[str, Any]) -> tuple[bool, b
     return right, name in _PLAYS
 
 
-def run(root: Path) -> list[dict[str, Any]]:
+def run(root: Path, eval_set: Path = EVAL_SET) -> list[dict[str, Any]]:
     """Each row with what `root`'s recogniser made of it."""
     sys.path.insert(0, str(root.resolve()))
     from core.config import Config
@@ -49,7 +50,7 @@ def run(root: Path) -> list[dict[str, Any]]:
     rec = RuleIntentRecognizer(wake_words=Config().server.wake_words)
     probe = title_probe(make_matcher())
     out = []
-    for row in load():
+    for row in load(eval_set):
         intent = rec.recognize(row["text"], titles=probe)
         right, search = judge(row, intent.name, dict(intent.arguments))
         out.append({**row, "got": intent.name, "got_args": dict(intent.arguments), "right": right,
@@ -79,21 +80,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=HERE, help="the checkout whose recogniser is measured")
     ap.add_argument("--before", type=Path, help="another checkout to show first, side by side")
+    ap.add_argument("--set", type=Path, default=EVAL_SET, help="the phrase set (JSON lines)")
     ap.add_argument("--json", action="store_true", help="print the per-row results as JSON lines")
     ap.add_argument("--misses", action="store_true", help="list the rows that are wrong")
     args = ap.parse_args()
     if args.json:
-        for r in run(args.root):
+        for r in run(args.root, args.set.resolve()):
             print(json.dumps(r, ensure_ascii=False))
         return 0
     results, labels = [], []
     for root in ([args.before] if args.before else []) + [args.root]:
         # one process per checkout: both have the same package names
-        proc = subprocess.run([sys.executable, __file__, "--root", str(root), "--json"], capture_output=True,
-                              text=True, check=True, cwd=root)
+        proc = subprocess.run([sys.executable, __file__, "--root", str(root), "--set", str(args.set.resolve()),
+                               "--json"], capture_output=True, text=True, check=True, cwd=root)
         results.append([json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")])
         labels.append(root.resolve().name)
-    print(f"{len(results[0])} phrasings from {EVAL_SET.relative_to(HERE)}\n")
+    print(f"{len(results[0])} phrasings from {args.set}\n")
     print(table(results, labels))
     if args.misses:
         for r in results[-1]:
