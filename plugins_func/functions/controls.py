@@ -295,13 +295,9 @@ def _volume(ctx: PluginContext, delta: int) -> PluginResult:
     return PluginResult(speech=speech, language=ctx.language, actions=(ChangeVolume(delta, name),))
 
 
-def _steps(steps: object) -> int:
-    """1..MAX_STEPS from whatever a recogniser gave (an LLM may send "2", 2.0 or nothing)."""
-    try:
-        n = round(float(steps))  # type: ignore[arg-type]  # any value: anything not a number is one step
-    except (TypeError, ValueError, OverflowError):
-        return 1
-    return max(1, min(MAX_STEPS, n))
+def _steps(steps: int) -> int:
+    """1..MAX_STEPS (the registry already dropped a value that is not a JSON integer)."""
+    return max(1, min(MAX_STEPS, steps)) if isinstance(steps, int) else 1
 
 
 @player("volume_up")

@@ -93,3 +93,14 @@ def test_every_language_has_every_role_and_a_bad_role_is_named() -> None:
             assert roles.get(role), (lang, role)
     with pytest.raises(ValueError, match="unknown role 'louder'"):
         ControlGrammar(tables={"en": {"louder": ("louder",)}})
+
+
+@pytest.mark.parametrize("text, name, args", [
+    ("louder " * 5000, "volume_up", {"steps": 3}),           # one length limit; steps still at most three
+    ("\x00\x01 louder \x7f", "volume_up", {}),
+    ("please please please", "", {}),                         # politeness alone asks again
+    ("louder ಜೋರಾಗಿ थोड़ा", "volume_up", {}),                   # mixed scripts, one control
+])
+def test_bad_input(text: str, name: str, args: dict[str, Any]) -> None:
+    intent = REC.recognize(text, titles=PROBE)
+    assert (intent.name, dict(intent.arguments)) == (name, args)

@@ -6,9 +6,12 @@ import asyncio
 
 import pytest
 
+from core.devices.state import DeviceState
 from core.playback.turn import TrackSeg
 from core.protocol.tools import SET_VOLUME
-from plugins_func.registry import PluginContext
+from plugins_func.actions import ChangeVolume
+from plugins_func.loader import default_functions
+from plugins_func.registry import PluginContext, PluginRegistry
 from tests.session.driver import MATCHER, SONG, UNDERSTAND, Driver, rules
 
 
@@ -55,3 +58,15 @@ def test_transport_with_politeness_during_a_song_is_the_control_not_a_title_sear
     u = asyncio.run(UNDERSTAND(said, PluginContext(catalog=MATCHER, device=d.core.device_state(),
                                                    tools={SET_VOLUME: {}})))
     assert u.intent.name == function, said
+
+
+@pytest.mark.parametrize("steps, delta", [(None, 10), (1, 10), (2, 20), (3, 30), (99, 30), (-4, 10), (0, 10),
+                                          ("2", 10), (2.4, 10), ("lots", 10), (float("nan"), 10)])
+def test_volume_steps_from_any_recogniser_are_one_to_three(steps: object, delta: int) -> None:
+    """An LLM may send anything: a value that is not a JSON integer is dropped (one step), the rest is bounded."""
+    registry = PluginRegistry(default_functions())
+    args = {} if steps is None else {"steps": steps}
+    for name, sign in (("volume_up", 1), ("volume_down", -1)):
+        r = registry.call(name, PluginContext(catalog=MATCHER, device=DeviceState("aa:bb"), tools={SET_VOLUME: {}}),
+                          args)
+        assert r.actions == (ChangeVolume(sign * delta, SET_VOLUME),), (name, steps)
