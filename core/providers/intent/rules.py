@@ -23,7 +23,7 @@ from typing import Any
 from loguru import logger
 
 from core.lang import vocab
-from core.lang.controls import ControlGrammar
+from core.lang.controls import Control, ControlGrammar
 from core.lang.numbers import find_duration, parse_number, spoken_decimals
 from core.lang.replies import say
 from core.lang.script import language_or
@@ -143,10 +143,9 @@ class RuleIntentRecognizer:
         lang = a.utterance_language
         control = self._exact.get(self._light_key(phon)) or self._loose.get(self._loose_key(phon))
         said = self._grammar.parse(phon)
-        if control:
-            return self._control(control, phon, lang, said.control.steps if said.control else 1)
-        if said.control is not None:
-            return self._control(said.control.function, phon, lang, said.control.steps)
+        key = control or (said.control.function if said.control else None)
+        if key:
+            return self._control(key, phon, lang, said.control)
         slotted = self._sleep(toks, phon) or self._enqueue_request(toks, phon)
         if slotted is not None:
             return Intent(slotted[0], slotted[1], language=lang)
@@ -184,13 +183,13 @@ class RuleIntentRecognizer:
             logger.exception("title probe failed")
             return None
 
-    def _control(self, key: str, phon: Sequence[str], lang: str, steps: int = 1) -> Intent:
+    def _control(self, key: str, phon: Sequence[str], lang: str, said: Control | None) -> Intent:
         name, args = vocab.CONTROL_VARIANTS.get(key, (key, {}))
         args = dict(args)
         if name == "resume":
             args["target"] = self._target(phon)
-        if name in ("volume_up", "volume_down") and steps > 1:
-            args["steps"] = steps
+        if said is not None and said.function == name and said.steps > 1:   # "a lot louder": volume steps
+            args["steps"] = said.steps
         return Intent(name, args, language=lang)
 
     def _target(self, phon: Sequence[str]) -> str:
