@@ -18,9 +18,9 @@ SCAN_EVAL_SET = DATA / "scan_eval_set.jsonl"
 FLOOR = 0.90           # per category; honest misses and false claims are held to 100 %
 
 
-def build_scanned_library(root: Path) -> Path:
-    """Empty audio files named as in scan_library.txt, then `catalog scan` writes every metadata.json."""
-    for line in SCAN_LIBRARY.read_text(encoding="utf-8").splitlines():
+def build_scanned_library(root: Path, listing: Path = SCAN_LIBRARY) -> Path:
+    """Empty audio files named as in `listing` (scan_library.txt), then `catalog scan` writes every metadata.json."""
+    for line in listing.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             path = root / line.strip()
             path.parent.mkdir(parents=True, exist_ok=True)
