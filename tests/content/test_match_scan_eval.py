@@ -15,6 +15,8 @@ from tests.match_fixtures import DATA, evaluate, load_eval_set, load_tracks, mak
 
 SCAN_LIBRARY = DATA / "scan_library.txt"
 SCAN_EVAL_SET = DATA / "scan_eval_set.jsonl"
+SCAN3_LIBRARY = DATA / "scan3_library.txt"       # the third set: bigger and messier
+SCAN3_EVAL_SET = DATA / "scan3_eval_set.jsonl"
 FLOOR = 0.90           # per category; honest misses and false claims are held to 100 %
 
 
