@@ -17,7 +17,7 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.content.titles import match_text, title_variants
+from core.content.titles import match_text, series_heads, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 from core.lang.text import (
@@ -125,15 +125,21 @@ class MultilingualMatcher:
             return hit
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
-        derived_owners: dict[str, set[int]] = defaultdict(set)
+        derived_owners: dict[tuple[str, Kind], set[int]] = defaultdict(set)
         pending: list[tuple[str, str, _Key]] = []
+        stems = [t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] for t in self.tracks]
+        folders: dict[tuple[Kind, str], list[str]] = defaultdict(list)
+        for t, stem in zip(self.tracks, stems, strict=True):
+            folders[(t.kind, t.collection)] += [t.title, stem]
+        series = {k: series_heads(v) for k, v in folders.items()}     # "Frozen - ...", "Jataka Tales - ..."
         for i, t in enumerate(self.tracks):
             names = [(t.title, MatchType.EXACT), (t.romanized, MatchType.ROMANIZED)]
             names += [(a, MatchType.ALTERNATIVE) for a in t.alternatives]
-            stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            stem = stems[i]
             names.append((stem, MatchType.ALTERNATIVE))
             # Short forms of the title ("Goldilocks" for "Goldilocks (and the 3 Bears)"); never a group name.
-            derived = [v for src in (t.title, stem) for v in title_variants(src, t.collection)]
+            heads = series[(t.kind, t.collection)]
+            derived = [v for src in (t.title, stem) for v in title_variants(src, t.collection, heads)]
             names += [(v, MatchType.ALTERNATIVE) for v in derived]
             derived_ids = {id(v) for v in derived}
             seen: set[str] = set()
@@ -146,7 +152,7 @@ class MultilingualMatcher:
                 seen.add(norm)
                 pending.append((norm, phon, _Key(i, level, script is not None, script or "latin", kind_word)))
                 if id(text) in derived_ids:
-                    derived_owners[phon].add(i)
+                    derived_owners[(phon, t.kind)].add(i)
                     continue
                 if level is MatchType.ALTERNATIVE and text is not stem:
                     alias_owners[phon].add(i)
@@ -162,10 +168,11 @@ class MultilingualMatcher:
         choice_of: dict[str, int] = {}
         self._choices: list[str] = []
         self._choice_keys: list[list[_Key]] = []
-        # A short form two entries share ("Cinderella" of "Cinderella - Part 1" and "- Part 2") names neither.
+        # A short form two entries of one kind share ("Cinderella" of "Cinderella - Part 1" and "- Part 2") names
+        # neither; a song and a story may share one ("Cinderella"): the request's kind tells them apart.
         vague = {k for k, owners in derived_owners.items() if len(owners) > 1}
         for norm, phon, key in pending:
-            if key.level is MatchType.ALTERNATIVE and (phon in shared or phon in vague):
+            if key.level is MatchType.ALTERNATIVE and (phon in shared or (phon, self.tracks[key.track].kind) in vague):
                 continue       # a shared alias names a group, never one title
             self._exact[norm].append(key)
             self._phon[phon].append(key)
