@@ -303,9 +303,12 @@ class MultilingualMatcher:
         coll_only = bool(coll_spans) and not rest
         if coll_only:
             queries = queries[:1]
+        # A request that only names a group ("some action songs", "telugu rhymes") is beaten by a whole title
+        # only, never by a short form ("Action Song" of "Head Shoulders ... (Action Song)").
+        alias_ok = not (mood_only or coll_only or (a.slot_only and a.language))
         for scope in scopes:
             for q in queries:
-                best = self._equal(q, scope, soft_hint, alias_ok=not mood_only)
+                best = self._equal(q, scope, soft_hint, alias_ok=alias_ok)
                 if best:
                     break
             if best is None and not a.slot_only and not coll_only:
@@ -506,6 +509,7 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
     """Collection names as people say them: 'Moral Stories' is also 'moral story' and 'moral'; 'Nursery Rhymes'
     is also 'rhymes' (a specific noun, and 'nursery' is not a language). A phrase may name several collections."""
     names: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    by_language: dict[str, set[str]] = defaultdict(set)    # "rhymes" -> "music/Hindi Rhymes", "music/Telugu Rhymes"
     for k, c in colls:
         value = f"{k.value}/{c}"
         words = normalize(c).split()
@@ -519,10 +523,18 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
                 qualifier = [fold(w) for w in words[:-1]]
                 if noun not in _GENERIC_NOUNS and not lex.languages.covers(qualifier):
                     forms += [[noun], [single]]
+                elif noun not in _GENERIC_NOUNS:
+                    by_language[noun].add(value)
         for f in forms:
             seq = tuple(p for p in (fold(w) for w in f) if p)
             if seq:
                 names[seq].add(value)
+    # "a few rhymes" when every rhyme folder is named by its language ("Hindi Rhymes", "Kannada Rhymes"): all of them.
+    for noun, values in by_language.items():
+        single = _COLLECTION_NOUNS[noun] or noun
+        for seq in {(fold(noun),), (fold(single),)}:
+            if seq[0] and seq not in names:
+                names[seq] |= values
     return PhraseSet.of_sequences((seq, "|".join(sorted(vs))) for seq, vs in names.items())
 
 
