@@ -131,8 +131,8 @@ class MultilingualMatcher:
         pending: list[tuple[str, str, _Key]] = []
         stems = [t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] for t in self.tracks]
         folders: dict[tuple[Kind, str], list[str]] = defaultdict(list)
-        for t, stem in zip(self.tracks, stems, strict=True):
-            folders[(t.kind, t.collection)] += [t.title, stem]
+        for t in self.tracks:
+            folders[(t.kind, t.collection)].append(t.title)
         series = {k: series_heads(v) for k, v in folders.items()}     # "Frozen - ...", "Jataka Tales - ..."
         for i, t in enumerate(self.tracks):
             names = [(t.title, MatchType.EXACT), (t.romanized, MatchType.ROMANIZED)]

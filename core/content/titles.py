@@ -71,8 +71,10 @@ def _is_series(head: str, collection: str, series: Collection[str]) -> bool:
     ..."), a head other files in the folder share ("Frozen - ...", "CoComelon - ..."), or a series noun
     ("Krishna Stories - ...", "Chandamama Kathalu - ...", "Hindi Varnamala Song - ...")."""
     words = [w.lower() for w in _WORD.findall(head)]
-    return bool(words) and ((bool(collection) and _names_collection(head, collection))
-                            or " ".join(words) in series or words[-1] in _SERIES_NOUNS)
+    named = " ".join(words) in series or (bool(collection) and _names_collection(head, collection))
+    while words and (words[-1] in ("for", "kids", "children", "toddlers") or words[-1].isdigit()):
+        words.pop()           # "Bedtime Stories for Kids - ...", "Story 01 - ..."
+    return named or (bool(words) and words[-1] in _SERIES_NOUNS)
 
 
 def series_heads(stems: Iterable[str]) -> frozenset[str]:

@@ -34,6 +34,7 @@ CARRIERS: tuple[str, ...] = (
     "some", "something", "anything", "any", "one", "another", "other", "random", "song", "songs", "music",
     # quantifiers: "a few rhymes", "a couple of stories" ask for the group, like "some"
     "few", "a few", "couple", "a couple", "a couple of", "couple of", "bunch of", "a bunch of", "lots of", "several",
+    "a few more", "few more", "a couple more",
     "rhyme", "rhymes", "poem", "track", "tune", "story", "stories", "tale", "tales", "to", "for", "of", "in",
     "now", "again", "just", "start", "give", "get", "some more", "version", "called", "named", "about",
     "hey", "ok", "okay", "cheeko", "chiko", "cheeku", "on",
