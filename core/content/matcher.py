@@ -397,7 +397,7 @@ class MultilingualMatcher:
             cids = self._candidates(phon, expand=expand)
             found = process.extract(phon, [self._choices[c] for c in cids], scorer=fuzz.WRatio, score_cutoff=floor,
                                     limit=12) if cids else []
-            scored = [(ch, self._score(phon, ch, sc, allowed, whole), pos) for ch, sc, pos in found]
+            scored = [(ch, self._score(phon, ch, sc, whole), pos) for ch, sc, pos in found]
             if any(sc >= self.cfg.min_score for _, sc, _ in scored):
                 break
         if not cids:
@@ -431,14 +431,14 @@ class MultilingualMatcher:
         return MatchResult(self.tracks[cand.track], cand.level, score=round(cand.score, 1), requested=_display(norm),
                            runner_up=self.tracks[runner.track] if runner else None)
 
-    def _score(self, q: str, key: str, wratio: float, allowed: set[int], whole: bool) -> float:
+    def _score(self, q: str, key: str, wratio: float, whole: bool) -> float:
         """A candidate key's score: WRatio held to coverage, or the key's opening words said alone ("lakdi ki
         kathi" of a twelve-word title), and never a key whose numbers differ ("part four" is not "part three")."""
         if not _numbers_agree(q, key):
             return 0.0
-        return max(min(_adjust(q, key, wratio), _two_way_cover(q, key)), self._prefix(q, key, allowed, whole))
+        return max(min(_adjust(q, key, wratio), _two_way_cover(q, key)), self._prefix(q, key, whole))
 
-    def _prefix(self, q: str, key: str, allowed: set[int], whole: bool) -> float:
+    def _prefix(self, q: str, key: str, whole: bool) -> float:
         """People say the first words of a long title. Two or more words (close to the key's first words), or
         one long word that is the whole request and that no other item's keys contain ("goldilocks", "eklavya";
         not the 'hanuman' left of "hanuman aarti"); two keys opening alike tie, and the margin rule then reports
@@ -453,7 +453,9 @@ class MultilingualMatcher:
         if n == 1:
             if not whole or q in self._groups:     # "monkey" names the monkey songs together
                 return 0.0
-            owners = {k.track for c in self._postings.get(q, ()) for k in self._choice_keys[c] if k.track in allowed}
+            # Unique in the whole catalog, not just the kind asked for: "chandamama" that opens two songs does not
+            # become the one story that also opens with it.
+            owners = {k.track for c in self._postings.get(q, ()) for k in self._choice_keys[c]}
             if len(owners) != 1:
                 return 0.0
         return _PREFIX_SCORE - (100.0 - r) / 2
