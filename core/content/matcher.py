@@ -17,7 +17,7 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.content.titles import match_text, series_heads, strip_track_number, title_variants
+from core.content.titles import dash_head, match_text, series_heads, strip_track_number, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 from core.lang.text import (
@@ -169,6 +169,13 @@ class MultilingualMatcher:
         shared = {k for k, owners in alias_owners.items() if len(owners) > 1}
         for k in shared:
             self._groups[k] |= alias_owners[k]
+        # A series several items share ("CoComelon - ...", "Frozen - ...") names them together, like a shared alias.
+        for i, t in enumerate(self.tracks):
+            head = dash_head(t.title)
+            if head in series[(t.kind, t.collection)]:
+                phon = key_of(head)[1]
+                if phon:
+                    self._groups[phon].add(i)
         choice_of: dict[str, int] = {}
         self._choices: list[str] = []
         self._choice_keys: list[list[_Key]] = []
@@ -316,8 +323,11 @@ class MultilingualMatcher:
                 if best:
                     break
             if best is None and not a.slot_only and not coll_only:
+                # A request that is the name of a series or shared alias ("the lion king", "cocomelon") asks for
+                # its items together; a fuzzy score must not pick one of them.
+                titled = [q for q in queries if len(self._groups.get(q[1], set()) & scope) < 2]
                 found = [r for r in (self._fuzzy(q, scope, soft_hint, whole=q[1] == a.phon_of(a.core))
-                                     for q in queries) if r is not None]
+                                     for q in titled) if r is not None]
                 hits = [r for r in found if r.track is not None]
                 if hits:
                     best = max(hits, key=lambda r: r.score)
@@ -445,13 +455,13 @@ class MultilingualMatcher:
         the request as ambiguous."""
         qw, kw = q.split(), key.split()
         n = len(qw)
-        if not n or len(kw) <= n or len(q) < 5:
-            return 0.0
+        if not n or len(kw) <= n or len(q) < 5 or q in self._groups:
+            return 0.0        # a series or shared alias opening several titles ("cocomelon", "akbar and birbal")
         r = fuzz.ratio(q, " ".join(kw[:n]))
         if r < _PREFIX_MIN:
             return 0.0
         if n == 1:
-            if not whole or q in self._groups:     # "monkey" names the monkey songs together
+            if not whole:
                 return 0.0
             # Unique in the whole catalog, not just the kind asked for: "chandamama" that opens two songs does not
             # become the one story that also opens with it.
@@ -569,6 +579,8 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
                     forms += [[noun], [single]]
                 elif noun not in _GENERIC_NOUNS:
                     by_language[noun].add(value)
+        if len(words) == 2 and "and" not in words:
+            forms.append([words[0], "and", words[1]])      # "Akbar Birbal" is said "akbar and birbal"
         for f in forms:
             seq = tuple(p for p in (fold(w) for w in f) if p)
             if seq:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 
-__all__ = ["strip_track_number", "title_variants", "series_heads", "match_text", "NOISE_WORDS"]
+__all__ = ["strip_track_number", "title_variants", "series_heads", "dash_head", "match_text", "NOISE_WORDS"]
 
 # "01 - Title", "01. Title", "1) Title", "Track 01 - Title", "01 Title" (zero-padded only: "5 Little Ducks" is a title).
 _TRACK = re.compile(r"^\s*(?:(?:track|trk|cd\s*\d+)\s*)?(?:\d{1,3}\s*[-._)\]:]+\s*|0\d{1,2}\s+)(?=\S)", re.I)
@@ -77,15 +77,20 @@ def _is_series(head: str, collection: str, series: Collection[str]) -> bool:
     return named or (bool(words) and words[-1] in _SERIES_NOUNS)
 
 
+def dash_head(title: str) -> str:
+    """The part before the first " - ", lower case ("jataka tales" of "Jataka Tales - The Monkey King"), or ""."""
+    parts = _DASH.split(_BRACKETS.sub(" ", strip_track_number(title)).strip())
+    return " ".join(w.lower() for w in _WORD.findall(parts[0])) if len(parts) >= 2 else ""
+
+
 def series_heads(stems: Iterable[str]) -> frozenset[str]:
-    """The parts before " - " that two or more files of one folder share ("Jataka Tales", "CoComelon")."""
+    """The parts before " - " that two or more files of one folder share ("jataka tales", "cocomelon")."""
     counts: dict[str, int] = {}
     for stem in stems:
-        parts = _DASH.split(_BRACKETS.sub(" ", strip_track_number(stem)).strip())
-        if len(parts) >= 2:
-            key = " ".join(w.lower() for w in _WORD.findall(parts[0]))
+        key = dash_head(stem)
+        if key:
             counts[key] = counts.get(key, 0) + 1
-    return frozenset(k for k, n in counts.items() if n > 1 and k)
+    return frozenset(k for k, n in counts.items() if n > 1)
 
 
 def _without_collection(bare: str, collection: str) -> str | None:

@@ -192,3 +192,17 @@ def test_a_quantifier_asks_for_the_group(utterance: str) -> None:
     assert r.track is not None and r.match_type in (MatchType.COLLECTION, MatchType.TAG), r
     want = {"Lullabies"} if "lullabies" in utterance else {"Hindi Rhymes", "Kannada Rhymes"}
     assert {m.track(uid).collection for uid in r.group} <= want
+
+
+def test_a_series_several_items_share_is_asked_for_as_a_group_never_as_one_title() -> None:
+    m = _library((_M, "Kids", "CoComelon - Bath Song"), (_M, "Kids", "CoComelon - Yes Yes Vegetables Song"),
+                 (_M, "Disney", "The Lion King - Circle of Life"), (_M, "Disney", "The Lion King - Hakuna Matata"),
+                 (_S, "Akbar Birbal", "Akbar and Birbal - The Mango Tree"), (_S, "Akbar Birbal", "Birbal's Khichdi"))
+    r = m.find_content_match("play cocomelon", kind=_M)
+    assert r.match_type is MatchType.TAG and len(r.group) == 2
+    r = m.find_content_match("play the bath song", kind=_M)
+    assert r.track is not None and r.track.title == "CoComelon - Bath Song"
+    assert m.find_content_match("tell me the story of the lion king", kind=_S).track is None
+    assert m.find_content_match("the lion king", kind=_M).match_type is MatchType.TAG
+    r = m.find_content_match("tell me an akbar and birbal story", kind=_S)     # the folder, said with "and"
+    assert r.match_type is MatchType.COLLECTION and r.track is not None and r.track.collection == "Akbar Birbal"
