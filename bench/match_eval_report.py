@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Matching accuracy per category on both evaluation sets, side by side.
+"""Matching accuracy per category on the three evaluation sets, side by side.
 
 Set 1: tests/data/match_eval_set.jsonl on the hand-written fixture catalog (tests/data/match_catalog).
 Set 2: tests/data/scan_eval_set.jsonl on a library catalogued only by `catalog scan` from realistic file names
-(tests/data/scan_library.txt). Both run the server's path (rule intents -> plugin -> matcher).
+(tests/data/scan_library.txt).
+Set 3: tests/data/scan3_eval_set.jsonl on a bigger, messier scanned library (tests/data/scan3_library.txt).
+All run the server's path (rule intents -> plugin -> matcher). `--misses` lists every wrong answer.
 
-    .venv/bin/python bench/match_eval_report.py [--seed 7]
+    .venv/bin/python bench/match_eval_report.py [--seed 7] [--misses]
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import MatchingConfig
 from core.content.matcher import MultilingualMatcher
-from tests.content.test_match_scan_eval import SCAN_EVAL_SET, build_scanned_library
+from tests.content.test_match_scan_eval import SCAN3_EVAL_SET, SCAN3_LIBRARY, SCAN_EVAL_SET, build_scanned_library
 from tests.match_fixtures import evaluate, load_eval_set, load_tracks, make_matcher
 
 
@@ -36,18 +38,27 @@ def per_category(outcomes: list) -> dict[str, tuple[int, int, int]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--misses", action="store_true", help="list every request answered wrongly")
     args = ap.parse_args()
-    first = per_category(evaluate(load_eval_set(), make_matcher(seed=args.seed)))
-    with tempfile.TemporaryDirectory() as tmp:
-        root = build_scanned_library(Path(tmp) / "library")
-        matcher = MultilingualMatcher(load_tracks(root), MatchingConfig(), rng=random.Random(args.seed))
-        second = per_category(evaluate(load_eval_set(SCAN_EVAL_SET), matcher))
-    print(f"{'category':18} | {'set 1 (hand-written catalog)':>30} | {'set 2 (scanned library)':>30}")
+    runs = [("set 1", evaluate(load_eval_set(), make_matcher(seed=args.seed)))]
+    for name, listing, rows in (("set 2", None, SCAN_EVAL_SET), ("set 3", SCAN3_LIBRARY, SCAN3_EVAL_SET)):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = build_scanned_library(Path(tmp) / "library", *([listing] if listing else []))
+            matcher = MultilingualMatcher(load_tracks(root), MatchingConfig(), rng=random.Random(args.seed))
+            runs.append((name, evaluate(load_eval_set(rows), matcher)))
+    tables = [per_category(outcomes) for _, outcomes in runs]
+    print(f"{'category':18} | {'set 1 (hand-written catalog)':>30} | {'set 2 (scanned library)':>30} | "
+          f"{'set 3 (scanned, third set)':>30}")
 
     def cell(v: tuple[int, int, int] | None) -> str:
         return f"{v[1]:4}/{v[0]:<4} {100 * v[1] / v[0]:6.1f}%  false {v[2]}" if v else ""
-    for cat in sorted(set(first) | set(second), key=lambda c: (c == "TOTAL", c)):
-        print(f"{cat:18} | {cell(first.get(cat)):>30} | {cell(second.get(cat)):>30}")
+    for cat in sorted(set().union(*tables), key=lambda c: (c == "TOTAL", c)):
+        print(f"{cat:18} | " + " | ".join(f"{cell(t.get(cat)):>30}" for t in tables))
+    if args.misses:
+        for name, outcomes in runs:
+            for o in outcomes:
+                if not o.ok:
+                    print(f"{name} {o.row['category']}: {o.row['utterance']!r} -> {o.why}")
     return 0
 
 

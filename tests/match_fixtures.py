@@ -88,18 +88,25 @@ def run_request(text: str, ctx: PluginContext) -> tuple[Any, Any]:
 def judge(row: dict[str, Any], got: dict[str, Any], track: Track | None, matcher: MultilingualMatcher) -> Outcome:
     mt, title, want = got["match_type"], got["title"], row["match"]
     claimed = mt in TITLE_TYPES
-    false_claim = claimed and (want != "title" or title != row["title"]) and want != "any"
+    if "file" in row:      # scanned sets name the file ("collection/filename"), or a list when either is right
+        files = [row["file"]] if isinstance(row["file"], str) else row["file"]
+        right = f"{got['collection']}/{got['filename']}" in files
+        expected = " | ".join(files)
+    else:
+        right, expected = title == row["title"], row["title"]
+    false_claim = claimed and (want != "title" or not right) and want != "any"
     problems: list[str] = []
     if want != "safe" and (got["intent"] or "") != (row["intent"] or ""):
         problems.append(f"intent {got['intent']!r} != {row['intent']!r}")
-    if want == "title" and (not claimed or title != row["title"]):
-        problems.append(f"title {title!r} ({mt}) != {row['title']!r}")
+    if want == "title" and (not claimed or not right):
+        problems.append(f"title {title!r} ({mt}) != {expected!r}")
     if want == "group":
         if mt not in GROUP_TYPES or track is None:
             problems.append(f"expected a group pick, got {mt}")
         else:
-            if row.get("collection") and got["collection"] != row["collection"]:
-                problems.append(f"collection {got['collection']!r} != {row['collection']!r}")
+            colls = row.get("collection")
+            if colls and got["collection"] not in ([colls] if isinstance(colls, str) else colls):
+                problems.append(f"collection {got['collection']!r} != {colls!r}")
             if row.get("one_of") and title not in row["one_of"]:
                 problems.append(f"{title!r} not in {row['one_of']}")
             if row.get("language") and matcher.language_of(track) != row["language"]:

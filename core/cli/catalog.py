@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -220,13 +221,16 @@ def _duration(path: Path) -> float | None:
         return None
 
 
-def scan_entry(path: Path, collection: str) -> tuple[str, dict[str, Any]]:
-    """A new entry for one audio file: the title is the file name without its track number; `romanized` and
-    `alternatives` are derived (short forms without parentheticals, subtitles or a series prefix)."""
+def scan_entry(path: Path, collection: str, series: Collection[str] = ()) -> tuple[str, dict[str, Any]]:
+    """A new entry for one audio file: the title is the file name without its track number (words joined by "_"
+    are spaced: it is said aloud); `romanized` and `alternatives` are derived (short forms without parentheticals,
+    subtitles or a series prefix; `series` holds the heads other files of the folder share)."""
     from core.content.titles import strip_track_number, title_variants
 
     title = strip_track_number(path.stem)
-    alternatives = title_variants(title, collection)
+    if "_" in title and " " not in title.strip():
+        title = " ".join(title.replace("_", " ").split())
+    alternatives = title_variants(title, collection, series)
     roman = romanize(title)
     if roman != title:
         alternatives += [r for r in (romanize(v) for v in alternatives) if r not in alternatives]
@@ -260,11 +264,13 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True,
         audio = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts
                        and not p.name.startswith("."))
         new = [p for p in audio if p.name not in known]
+        from core.content.titles import series_heads
+        heads = series_heads(p.stem for p in audio)          # "Jataka Tales - ...", "CoComelon - ..."
         need_dur = [p for p in new] if durations else []
         with ThreadPoolExecutor(max_workers=4) as pool:
             durs = dict(zip(need_dur, pool.map(_duration, need_dur), strict=True))
         for p in new:
-            title, entry = scan_entry(p, folder.name)
+            title, entry = scan_entry(p, folder.name, heads)
             base, n = title, 2
             while title in data:
                 title, n = f"{base} ({n})", n + 1

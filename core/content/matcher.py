@@ -17,7 +17,7 @@ from loguru import logger
 from rapidfuzz import fuzz, process
 
 from core.config import MatchingConfig
-from core.content.titles import match_text, title_variants
+from core.content.titles import dash_head, match_text, series_heads, strip_track_number, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 from core.lang.text import (
@@ -39,6 +39,8 @@ _TOKEN_CUTOFF = 72.0     # a misspelt request word must be this close to a catal
 _MAX_POSTING = 1500      # words in more keys than this do not nominate candidates alone
 _MAX_CANDIDATES = 600
 _GROUP_SCORE = 88.0      # fuzzy score at which a request names a shared alias / tag group
+_PREFIX_MIN = 90.0       # how close the request must be to a key's first words to count as saying them
+_PREFIX_SCORE = 95.0     # what saying a title's first words scores (a whole-title match scores up to 100)
 _MAX_GROUP = 200         # uids a group pick carries for continuous play
 
 
@@ -125,15 +127,23 @@ class MultilingualMatcher:
             return hit
 
         alias_owners: dict[str, set[int]] = defaultdict(set)
-        derived_owners: dict[str, set[int]] = defaultdict(set)
+        derived_owners: dict[tuple[str, Kind], set[int]] = defaultdict(set)
         pending: list[tuple[str, str, _Key]] = []
+        stems = [t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] for t in self.tracks]
+        folders: dict[tuple[Kind, str], list[str]] = defaultdict(list)
+        for t in self.tracks:
+            folders[(t.kind, t.collection)].append(t.title)
+        series = {k: series_heads(v) for k, v in folders.items()}     # "Frozen - ...", "Jataka Tales - ..."
         for i, t in enumerate(self.tracks):
             names = [(t.title, MatchType.EXACT), (t.romanized, MatchType.ROMANIZED)]
             names += [(a, MatchType.ALTERNATIVE) for a in t.alternatives]
-            stem = t.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            names.append((stem, MatchType.ALTERNATIVE))
+            stem = stems[i]
+            # The file name without its track number: "23 - Ten Little Fingers" does not say "twenty three".
+            stem_name = strip_track_number(stem)
+            names.append((stem_name, MatchType.ALTERNATIVE))
             # Short forms of the title ("Goldilocks" for "Goldilocks (and the 3 Bears)"); never a group name.
-            derived = [v for src in (t.title, stem) for v in title_variants(src, t.collection)]
+            heads = series[(t.kind, t.collection)]
+            derived = [v for src in (t.title, stem) for v in title_variants(src, t.collection, heads)]
             names += [(v, MatchType.ALTERNATIVE) for v in derived]
             derived_ids = {id(v) for v in derived}
             seen: set[str] = set()
@@ -146,9 +156,9 @@ class MultilingualMatcher:
                 seen.add(norm)
                 pending.append((norm, phon, _Key(i, level, script is not None, script or "latin", kind_word)))
                 if id(text) in derived_ids:
-                    derived_owners[phon].add(i)
+                    derived_owners[(phon, t.kind)].add(i)
                     continue
-                if level is MatchType.ALTERNATIVE and text is not stem:
+                if level is MatchType.ALTERNATIVE and text is not stem_name:
                     alias_owners[phon].add(i)
                     self._moods[i] |= moods_of(phon, True)
             for tag in t.tags:
@@ -159,13 +169,21 @@ class MultilingualMatcher:
         shared = {k for k, owners in alias_owners.items() if len(owners) > 1}
         for k in shared:
             self._groups[k] |= alias_owners[k]
+        # A series several items share ("CoComelon - ...", "Frozen - ...") names them together, like a shared alias.
+        for i, t in enumerate(self.tracks):
+            head = dash_head(t.title)
+            if head in series[(t.kind, t.collection)]:
+                phon = key_of(head)[1]
+                if phon:
+                    self._groups[phon].add(i)
         choice_of: dict[str, int] = {}
         self._choices: list[str] = []
         self._choice_keys: list[list[_Key]] = []
-        # A short form two entries share ("Cinderella" of "Cinderella - Part 1" and "- Part 2") names neither.
+        # A short form two entries of one kind share ("Cinderella" of "Cinderella - Part 1" and "- Part 2") names
+        # neither; a song and a story may share one ("Cinderella"): the request's kind tells them apart.
         vague = {k for k, owners in derived_owners.items() if len(owners) > 1}
         for norm, phon, key in pending:
-            if key.level is MatchType.ALTERNATIVE and (phon in shared or phon in vague):
+            if key.level is MatchType.ALTERNATIVE and (phon in shared or (phon, self.tracks[key.track].kind) in vague):
                 continue       # a shared alias names a group, never one title
             self._exact[norm].append(key)
             self._phon[phon].append(key)
@@ -296,13 +314,20 @@ class MultilingualMatcher:
         coll_only = bool(coll_spans) and not rest
         if coll_only:
             queries = queries[:1]
+        # A request that only names a group ("some action songs", "telugu rhymes") is beaten by a whole title
+        # only, never by a short form ("Action Song" of "Head Shoulders ... (Action Song)").
+        alias_ok = not (mood_only or coll_only or (a.slot_only and a.language))
         for scope in scopes:
             for q in queries:
-                best = self._equal(q, scope, soft_hint, alias_ok=not mood_only)
+                best = self._equal(q, scope, soft_hint, alias_ok=alias_ok)
                 if best:
                     break
             if best is None and not a.slot_only and not coll_only:
-                found = [r for r in (self._fuzzy(q, scope, soft_hint) for q in queries) if r is not None]
+                # A request that is the name of a series or shared alias ("the lion king", "cocomelon") asks for
+                # its items together; a fuzzy score must not pick one of them.
+                titled = [q for q in queries if len(self._groups.get(q[1], set()) & scope) < 2]
+                found = [r for r in (self._fuzzy(q, scope, soft_hint, whole=q[1] == a.phon_of(a.core))
+                                     for q in titled) if r is not None]
                 hits = [r for r in found if r.track is not None]
                 if hits:
                     best = max(hits, key=lambda r: r.score)
@@ -315,6 +340,15 @@ class MultilingualMatcher:
         group = self._group_for(a.phon_of(rest)) if rest else None
         if group is None and a.phon_of(a.core) in self._groups:
             group = a.phon_of(a.core)     # "counting song": a shared alias beats the mood word inside it
+        if rest and group is not None:
+            owners = self._groups[group] & allowed
+            if len(owners) == 1 and group == a.phon_of(rest):
+                # "tell me cinderella": a song and a story share the name, and one of them is a story
+                i = next(iter(owners))
+                return MatchResult(self.tracks[i], MatchType.ALTERNATIVE, score=100.0,
+                                   requested=_display(a.words(rest)))
+            if not owners:             # "the story of aladdin" names songs only: not a story we have
+                group = None
         if rest and group is None:
             return MatchResult(None, MatchType.NONE, score=miss.score if miss else 0.0,
                                requested=_display(a.words(rest)), runner_up=miss.runner_up if miss else None,
@@ -363,7 +397,8 @@ class MultilingualMatcher:
                 counts.update(post)
         return [cid for cid, _ in counts.most_common(_MAX_CANDIDATES)]
 
-    def _fuzzy(self, q: tuple[str, str, str], allowed: set[int], hint: str | None) -> MatchResult | None:
+    def _fuzzy(self, q: tuple[str, str, str], allowed: set[int], hint: str | None, *, whole: bool = True
+               ) -> MatchResult | None:
         norm, phon, q_script = q
         floor = self.cfg.min_score - self.cfg.margin - 10
         scored: list[tuple[str, float, int]] = []
@@ -372,7 +407,7 @@ class MultilingualMatcher:
             cids = self._candidates(phon, expand=expand)
             found = process.extract(phon, [self._choices[c] for c in cids], scorer=fuzz.WRatio, score_cutoff=floor,
                                     limit=12) if cids else []
-            scored = [(ch, min(_adjust(phon, ch, sc), _two_way_cover(phon, ch)), pos) for ch, sc, pos in found]
+            scored = [(ch, self._score(phon, ch, sc, whole), pos) for ch, sc, pos in found]
             if any(sc >= self.cfg.min_score for _, sc, _ in scored):
                 break
         if not cids:
@@ -405,6 +440,35 @@ class MultilingualMatcher:
         runner = next((c for c in ranked if c.key != cand.key), None)
         return MatchResult(self.tracks[cand.track], cand.level, score=round(cand.score, 1), requested=_display(norm),
                            runner_up=self.tracks[runner.track] if runner else None)
+
+    def _score(self, q: str, key: str, wratio: float, whole: bool) -> float:
+        """A candidate key's score: WRatio held to coverage, or the key's opening words said alone ("lakdi ki
+        kathi" of a twelve-word title), and never a key whose numbers differ ("part four" is not "part three")."""
+        if not _numbers_agree(q, key):
+            return 0.0
+        return max(min(_adjust(q, key, wratio), _two_way_cover(q, key)), self._prefix(q, key, whole))
+
+    def _prefix(self, q: str, key: str, whole: bool) -> float:
+        """People say the first words of a long title. Two or more words (close to the key's first words), or
+        one long word that is the whole request and that no other item's keys contain ("goldilocks", "eklavya";
+        not the 'hanuman' left of "hanuman aarti"); two keys opening alike tie, and the margin rule then reports
+        the request as ambiguous."""
+        qw, kw = q.split(), key.split()
+        n = len(qw)
+        if not n or len(kw) <= n or len(q) < 5 or q in self._groups:
+            return 0.0        # a series or shared alias opening several titles ("cocomelon", "akbar and birbal")
+        r = fuzz.ratio(q, " ".join(kw[:n]))
+        if r < _PREFIX_MIN:
+            return 0.0
+        if n == 1:
+            if not whole:
+                return 0.0
+            # Unique in the whole catalog, not just the kind asked for: "chandamama" that opens two songs does not
+            # become the one story that also opens with it.
+            owners = {k.track for c in self._postings.get(q, ()) for k in self._choice_keys[c]}
+            if len(owners) != 1:
+                return 0.0
+        return _PREFIX_SCORE - (100.0 - r) / 2
 
     def _group_for(self, phon: str) -> str | None:
         """A shared alias or tag named by the request words ("nursery rhyme" -> the 'nursery' group)."""
@@ -499,6 +563,7 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
     """Collection names as people say them: 'Moral Stories' is also 'moral story' and 'moral'; 'Nursery Rhymes'
     is also 'rhymes' (a specific noun, and 'nursery' is not a language). A phrase may name several collections."""
     names: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    by_language: dict[str, set[str]] = defaultdict(set)    # "rhymes" -> "music/Hindi Rhymes", "music/Telugu Rhymes"
     for k, c in colls:
         value = f"{k.value}/{c}"
         words = normalize(c).split()
@@ -512,10 +577,20 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
                 qualifier = [fold(w) for w in words[:-1]]
                 if noun not in _GENERIC_NOUNS and not lex.languages.covers(qualifier):
                     forms += [[noun], [single]]
+                elif noun not in _GENERIC_NOUNS:
+                    by_language[noun].add(value)
+        if len(words) == 2 and "and" not in words:
+            forms.append([words[0], "and", words[1]])      # "Akbar Birbal" is said "akbar and birbal"
         for f in forms:
             seq = tuple(p for p in (fold(w) for w in f) if p)
             if seq:
                 names[seq].add(value)
+    # "a few rhymes" when every rhyme folder is named by its language ("Hindi Rhymes", "Kannada Rhymes"): all of them.
+    for noun, values in by_language.items():
+        single = _COLLECTION_NOUNS[noun] or noun
+        for seq in {(fold(noun),), (fold(single),)}:
+            if seq[0] and seq not in names:
+                names[seq] |= values
     return PhraseSet.of_sequences((seq, "|".join(sorted(vs))) for seq, vs in names.items())
 
 
@@ -549,6 +624,21 @@ def _two_way_cover(q: str, key: str) -> float:
     if len(q) >= 1.5 * len(key) and len(set(key.split())) >= 2:
         c = max(c, _cover(key, q))
     return c
+
+
+_NUMBERS = frozenset(fold(w) for w in """zero two three four five six seven eight nine ten eleven twelve thirteen
+fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+hundred""".split())
+
+
+def _numbers_agree(q: str, key: str) -> bool:
+    """Every number the request says is in the key: "ramayana part four" is not "Part 3", "table of seven" is not
+    "Table of 2" ('one' is a carrier word, so it is never counted)."""
+    nums = [w for w in q.split() if w in _NUMBERS]
+    if not nums:
+        return True
+    kw = set(key.split())
+    return all(n in kw for n in nums)
 
 
 def _display(words: str) -> str:

@@ -8,8 +8,9 @@ hand-written catalogs too), so both sides agree on what a title's short forms ar
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 
-__all__ = ["strip_track_number", "title_variants", "match_text", "NOISE_WORDS"]
+__all__ = ["strip_track_number", "title_variants", "series_heads", "dash_head", "match_text", "NOISE_WORDS"]
 
 # "01 - Title", "01. Title", "1) Title", "Track 01 - Title", "01 Title" (zero-padded only: "5 Little Ducks" is a title).
 _TRACK = re.compile(r"^\s*(?:(?:track|trk|cd\s*\d+)\s*)?(?:\d{1,3}\s*[-._)\]:]+\s*|0\d{1,2}\s+)(?=\S)", re.I)
@@ -20,6 +21,17 @@ _DASH = re.compile(r"\s+[-\u2013\u2014|]\s+")
 NOISE_WORDS = frozenset("""live remastered remaster remix mix version official audio video lyric lyrics lyrical
 hd hq 4k mono stereo explicit clean instrumental karaoke edit radio extended original cover full song read aloud
 along from feat ft featuring part bonus track demo acoustic soundtrack ost theme""".split())
+# Words that describe what kind of item a file is ("(Hindi)", "- Bedtime Story", "- Fairy Tales for Kids",
+# "(Full Audiobook)"): a part made only of these and NOISE_WORDS names no one item.
+_DESCRIPTOR_WORDS = frozenset("""english hindi telugu kannada tamil version kids kid children for child toddlers baby
+story stories tale tales fable fables song songs rhyme rhymes poem poems lullaby lullabies moral bedtime fairy short
+animated cartoon traditional classic abridged unabridged audiobook audio book narrated narration min mins minutes
+kahani kahaniya kahaniyan kahaani katha kathalu kathe kathegalu kategalu geet paata haadu""".split())
+# The last word of a series name ("Jataka Tales - ...", "Krishna Stories - ...", "Chandamama Kathalu - ...").
+_SERIES_NOUNS = frozenset("""stories story tales tale fables songs song rhymes kahani kahaniya kahaniyan kathalu
+katha kathe kathegalu kategalu""".split())
+# A middle part that numbers an episode: "The Jungle Book - Chapter 01 - Mowgli's Brothers", "Pooh - 02 - ...".
+_EPISODE = re.compile(r"^(?:(?:chapter|ch|part|pt|episode|ep|book|vol|volume)\.?\s*)?\d{1,3}$", re.I)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                  "sixteen seventeen eighteen nineteen twenty").split()
@@ -43,31 +55,87 @@ def _is_noise(text: str) -> bool:
 
 def _names_collection(prefix: str, collection: str) -> bool:
     """'Akbar and Birbal' names the collection 'Akbar Birbal'; 'Let It Go' does not name 'Kids Songs'."""
-    c = {w.lower() for w in _WORD.findall(collection)} - {"stories", "story", "songs", "song", "rhymes", "tales"}
+    c = {w.lower() for w in _WORD.findall(collection)} - _SERIES_NOUNS
     p = {w.lower() for w in _WORD.findall(prefix)}
     return bool(c) and c <= p
 
 
-def title_variants(title: str, collection: str = "") -> list[str]:
+def _describes(part: str) -> bool:
+    """'Bedtime Story', 'Hindi Kahani', 'Fairy Tales for Kids', 'Full Audiobook': says what the item is, not which."""
+    words = [w.lower() for w in _WORD.findall(part)]
+    return bool(words) and all(w in _DESCRIPTOR_WORDS or w in NOISE_WORDS or w.isdigit() for w in words)
+
+
+def _is_series(head: str, collection: str, series: Collection[str]) -> bool:
+    """The part before " - " names a series, so the item is the part after it: the folder's name ("Panchatantra -
+    ..."), a head other files in the folder share ("Frozen - ...", "CoComelon - ..."), or a series noun
+    ("Krishna Stories - ...", "Chandamama Kathalu - ...", "Hindi Varnamala Song - ...")."""
+    words = [w.lower() for w in _WORD.findall(head)]
+    named = " ".join(words) in series or (bool(collection) and _names_collection(head, collection))
+    while words and (words[-1] in ("for", "kids", "children", "toddlers") or words[-1].isdigit()):
+        words.pop()           # "Bedtime Stories for Kids - ...", "Story 01 - ..."
+    return named or (bool(words) and words[-1] in _SERIES_NOUNS)
+
+
+def dash_head(title: str) -> str:
+    """The part before the first " - ", lower case ("jataka tales" of "Jataka Tales - The Monkey King"), or ""."""
+    parts = _DASH.split(_BRACKETS.sub(" ", strip_track_number(title)).strip())
+    return " ".join(w.lower() for w in _WORD.findall(parts[0])) if len(parts) >= 2 else ""
+
+
+def series_heads(stems: Iterable[str]) -> frozenset[str]:
+    """The parts before " - " that two or more files of one folder share ("jataka tales", "cocomelon")."""
+    counts: dict[str, int] = {}
+    for stem in stems:
+        key = dash_head(stem)
+        if key:
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(k for k, n in counts.items() if n > 1)
+
+
+def _without_collection(bare: str, collection: str) -> str | None:
+    """'Tenali_Raman_The_Wrestler' in 'Tenali Raman' -> 'The Wrestler': the folder's name written into the file
+    name without a dash."""
+    words, cwords = _WORD.findall(bare), _WORD.findall(collection)
+    n = len(cwords)
+    if not n or len(words) <= n or not _names_collection(" ".join(words[:n]), collection):
+        return None
+    last = words[n - 1].lower()
+    if last != cwords[-1].lower() and last not in _SERIES_NOUNS and n > 1:
+        return None
+    return " ".join(words[n:])
+
+
+def title_variants(title: str, collection: str = "", series: Collection[str] = ()) -> list[str]:
     """Shorter forms of a title a person would say, best first, never the title itself:
     'Goldilocks (and the 3 Bears)' -> ['Goldilocks'], 'Let It Go - From Frozen' -> ['Let It Go'],
     'Panchatantra - The Blue Jackal' (in 'Panchatantra') -> ['The Blue Jackal'],
-    'The Alphabet Song (ABC)' -> ['The Alphabet Song', 'ABC']."""
+    'The Alphabet Song (ABC)' -> ['The Alphabet Song', 'ABC'],
+    'The Jungle Book - Chapter 01 - Mowgli's Brothers' -> ['Mowgli's Brothers', 'The Jungle Book Chapter 01'].
+    `series` holds the heads other files of the folder share (`series_heads`)."""
     base = strip_track_number(title)
     out: list[str] = [base]
     bare = _BRACKETS.sub(" ", base).strip() or base
     out.append(" ".join(bare.split()))
-    parts = _DASH.split(bare)
+    parts = [p.strip() for p in _DASH.split(bare)]
     if len(parts) == 2:
-        head, tail = (p.strip() for p in parts)
-        if collection and _names_collection(head, collection):
-            out.append(tail)                            # a series prefix: the story is the tail
-        else:
+        head, tail = parts
+        if _is_series(head, collection, series) and not _describes(tail):
+            out.append(tail)                            # a series prefix: the item is the tail
+        elif not _describes(head):
             out.append(head)                            # a subtitle: "- Remastered", "- From Frozen", "- Read Along"
+    elif len(parts) > 2 and any(_EPISODE.match(p) for p in parts[1:-1]):
+        out.append(parts[-1])                           # an episode's own name ...
+        out.append(" ".join(parts[:-1]))                # ... and the series with its number
+    elif collection:
+        rest = _without_collection(bare, collection)
+        if rest and not _describes(rest):
+            out.append(rest)
     for inner in _BRACKET_TEXT.findall(base):
         inner = inner.strip()
         # "(ABC)", "(Grandparents Song)" are names too; "(Live)", "(From Moana)", "(and the 3 Bears)" are not.
-        if inner and not _is_noise(inner) and inner.split()[0].lower() not in ("and", "&", "with", "the"):
+        if inner and not _is_noise(inner) and not _describes(inner) \
+                and inner.split()[0].lower() not in ("and", "&", "with", "the"):
             out.append(inner)
     seen = {title.strip().casefold()}
     variants = []

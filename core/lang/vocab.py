@@ -32,6 +32,9 @@ CARRIERS: tuple[str, ...] = (
     "hear", "let me hear", "i want to hear", "i want to listen to", "i want", "i wanna", "want", "can you",
     "could you", "would you", "will you", "please", "pls", "plz", "kindly", "me", "us", "my", "a", "an", "the",
     "some", "something", "anything", "any", "one", "another", "other", "random", "song", "songs", "music",
+    # quantifiers: "a few rhymes", "a couple of stories" ask for the group, like "some"
+    "few", "a few", "couple", "a couple", "a couple of", "couple of", "bunch of", "a bunch of", "lots of", "several",
+    "a few more", "few more", "a couple more",
     "rhyme", "rhymes", "poem", "track", "tune", "story", "stories", "tale", "tales", "to", "for", "of", "in",
     "now", "again", "just", "start", "give", "get", "some more", "version", "called", "named", "about",
     "hey", "ok", "okay", "cheeko", "chiko", "cheeku", "on",
@@ -39,18 +42,19 @@ CARRIERS: tuple[str, ...] = (
     "bajao", "baja do", "bajaiye", "bajana", "sunao", "suna do", "sunaiye", "sunana", "chalao", "chala do",
     "lagao", "laga do", "play karo", "karo", "kar do", "gaana", "gana", "gaane", "gane", "geet", "sangeet",
     "kahani", "kahaani", "kahaniya", "kahaniyan", "kissa", "mujhe", "hume", "humein", "koi", "ek", "zara", "jara",
-    "mein", "me", "wala", "wali", "waala", "ji", "na", "ki", "ka", "ke", "की", "का", "के",
+    "mein", "me", "wala", "wali", "waala", "ji", "na", "ki", "ka", "ke", "की", "का", "के", "kuch", "कुछ",
     "गाना", "गाने", "गीत", "संगीत", "म्यूजिक", "बजाओ", "बजा दो", "बजाइए", "सुनाओ", "सुना दो", "सुनाइए",
     "चलाओ", "चला दो", "लगाओ", "लगा दो", "प्ले करो", "प्ले", "करो", "कहानी", "कहानियां", "किस्सा", "मुझे", "हमें",
     "कोई", "एक", "ज़रा", "जरा", "में", "वाला", "वाली", "प्लीज़", "प्लीज",
     # Telugu
     "paata", "paatalu", "pettu", "pettandi", "vinipinchu", "vinipinchandi", "katha", "kathalu", "cheppu",
-    "cheppandi", "oka", "naaku", "maaku", "edaina", "sangeetam", "cheyi", "cheyyi", "dayachesi", "play cheyi",
+    "cheppandi", "oka", "naaku", "maaku", "edaina", "konni", "కొన్ని", "sangeetam", "cheyi", "cheyyi", "dayachesi",
+    "play cheyi",
     "పాట", "పాటలు", "పెట్టు", "పెట్టండి", "వినిపించు", "వినిపించండి", "కథ", "కథలు", "చెప్పు", "చెప్పండి",
     "ఒక", "నాకు", "మాకు", "ఏదైనా", "సంగీతం", "ప్లే", "చేయి", "చెయ్యి", "చేయండి", "దయచేసి",
     # Kannada
     "haadu", "haadugalu", "haaku", "haaki", "kathe", "kate", "helu", "heli", "kelisu", "ondu", "nanage",
-    "yavudadaru", "sangeeta", "maadu", "madi", "dayavittu", "play maadu",
+    "yavudadaru", "sangeeta", "maadu", "madi", "dayavittu", "play maadu", "kelavu", "ಕೆಲವು",
     "ಹಾಡು", "ಹಾಡುಗಳು", "ಹಾಕು", "ಹಾಕಿ", "ಕಥೆ", "ಕತೆ", "ಕಥೆಗಳು", "ಹೇಳು", "ಹೇಳಿ", "ಕೇಳಿಸು", "ಒಂದು", "ನನಗೆ",
     "ಯಾವುದಾದರೂ", "ಸಂಗೀತ", "ಪ್ಲೇ", "ಮಾಡು", "ಮಾಡಿ", "ದಯವಿಟ್ಟು",
 )

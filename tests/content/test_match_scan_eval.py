@@ -15,12 +15,15 @@ from tests.match_fixtures import DATA, evaluate, load_eval_set, load_tracks, mak
 
 SCAN_LIBRARY = DATA / "scan_library.txt"
 SCAN_EVAL_SET = DATA / "scan_eval_set.jsonl"
+SCAN3_LIBRARY = DATA / "scan3_library.txt"       # the third set: bigger and messier
+SCAN3_EVAL_SET = DATA / "scan3_eval_set.jsonl"
 FLOOR = 0.90           # per category; honest misses and false claims are held to 100 %
+GOAL3 = 0.97           # the third set, over all requests
 
 
-def build_scanned_library(root: Path) -> Path:
-    """Empty audio files named as in scan_library.txt, then `catalog scan` writes every metadata.json."""
-    for line in SCAN_LIBRARY.read_text(encoding="utf-8").splitlines():
+def build_scanned_library(root: Path, listing: Path = SCAN_LIBRARY) -> Path:
+    """Empty audio files named as in `listing` (scan_library.txt), then `catalog scan` writes every metadata.json."""
+    for line in listing.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             path = root / line.strip()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +55,26 @@ def test_scanned_library_per_category_floor_and_no_false_claims(scanned: Path, s
         assert all(per_cat[strict]), f"{strict}: every request must be an honest miss"
     low = {c: round(sum(v) / len(v), 3) for c, v in per_cat.items() if sum(v) / len(v) < FLOOR}
     assert not low, f"categories under {FLOOR:.0%}: {low}"
+
+
+@pytest.fixture(scope="module")
+def scanned3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_scanned_library(tmp_path_factory.mktemp("scan3") / "library", SCAN3_LIBRARY)
+
+
+@pytest.mark.timeout(180)
+def test_third_scanned_library_reaches_the_goal_with_no_false_claims(scanned3: Path) -> None:
+    """>= 97 % right over all requests (first words of long titles, collections with quantifiers, stories by their
+    subtitle, short forms, near-neighbour misses), and never a title the request did not name."""
+    rows = load_eval_set(SCAN3_EVAL_SET)
+    assert len(rows) >= 150
+    matcher = MultilingualMatcher(load_tracks(scanned3), MatchingConfig(), rng=random.Random(7))
+    outcomes = evaluate(rows, matcher)
+    print("\n" + table(outcomes))
+    print("\n".join(f"{o.row['category']}: {o.row['utterance'][:60]!r} -> {o.why}" for o in outcomes if not o.ok))
+    assert not [o for o in outcomes if o.false_claim], "a request was answered with a title it did not name"
+    assert all(o.ok for o in outcomes if o.row["category"] in ("not_in_catalog", "ambiguous"))
+    assert sum(o.ok for o in outcomes) / len(outcomes) >= GOAL3
 
 
 @pytest.mark.parametrize("utterance", ["play goldilocks", "tell me goldilocks", "play the goldilocks"])

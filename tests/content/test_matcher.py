@@ -8,6 +8,7 @@ import pytest
 
 from core.config import MatchingConfig
 from core.content.matcher import MultilingualMatcher
+from core.content.titles import strip_track_number
 from core.content.types import Kind, MatchType, Track
 from plugins_func.functions.play_music import play_music
 from plugins_func.functions.play_story import play_story
@@ -129,3 +130,79 @@ def test_plugin_speech_never_claims_a_title_for_a_group_pick() -> None:
     assert r.speech.startswith("Here's a bedtime story: ") and r.play.collection == "Bedtime"
     r = play_music.handler(conn, "Play something energetic", "mood")
     assert r.speech.startswith("Here's an energetic song: ") and "energetic" in r.play.tags
+
+
+def _library(*entries: tuple[Kind, str, str]) -> MultilingualMatcher:
+    """A scanned-style catalog: file names, titles without the track number, no hand-written alternatives."""
+    tracks = [Track(kind, coll, strip_track_number(name), f"{name}.mp3") for kind, coll, name in entries]
+    return MultilingualMatcher(tracks, MatchingConfig(), rng=random.Random(3))
+
+
+_M, _S = Kind.MUSIC, Kind.STORY
+
+
+def test_the_first_words_of_a_long_title_name_it_and_a_shared_opening_is_ambiguous() -> None:
+    m = _library((_M, "Hindi Rhymes", "Lakdi Ki Kathi Kathi Pe Ghoda Ghode Ki Dum Pe Jo Mara Hathoda"),
+                 (_M, "Hindi Rhymes", "Chanda Mama Door Ke Pue Pakaye Boor Ke"),
+                 (_M, "Hindi Rhymes", "Chanda Mama Aao Na Doodh Bhari Katori Lao Na"),
+                 (_S, "Fairy Tales", "Goldilocks and the Three Bears (Bedtime Story)"),
+                 (_M, "Devotional", "Hanuman Chalisa (Full) - Hariharan"))
+    r = m.find_content_match("play lakdi ki kathi", kind=_M)
+    assert r.track is not None and r.track.title.startswith("Lakdi Ki Kathi") and r.match_type is MatchType.FUZZY
+    r = m.find_content_match("play chanda mama door ke", kind=_M)
+    assert r.track is not None and r.track.title.startswith("Chanda Mama Door Ke")
+    r = m.find_content_match("play chanda mama", kind=_M)
+    assert r.track is None and "ambiguous" in r.notes
+    r = m.find_content_match("tell me goldilocks", kind=_S)        # one long word that only one item has
+    assert r.track is not None and r.track.title.startswith("Goldilocks")
+    r = m.find_content_match("play hanuman aarti", kind=_M)        # 'hanuman' alone is what is left, not the request
+    assert r.track is None
+
+
+def test_numbers_in_the_request_must_be_in_the_title() -> None:
+    m = _library((_S, "Mythology", "Ramayana for Kids - Part 1 - The Birth of Rama"),
+                 (_S, "Mythology", "Ramayana for Kids - Part 3 - Exile to the Forest"),
+                 (_M, "Learning Songs", "Table of 2 - Multiplication Song"),
+                 (_M, "English Rhymes", "23 - Ten Little Fingers"))
+    assert m.find_content_match("tell me ramayana part 4", kind=_S).track is None
+    r = m.find_content_match("tell me ramayana part 3", kind=_S)
+    assert r.track is not None and "Part 3" in r.track.title
+    assert m.find_content_match("play table of 7", kind=_M).track is None
+    assert m.find_content_match("tell me the three little pigs").track is None    # not via "twenty three"
+
+
+def test_a_name_only_the_other_kind_has_is_a_miss_and_a_shared_name_follows_the_kind() -> None:
+    m = _library((_M, "Disney Songs", "Aladdin - Friend Like Me"), (_M, "Disney Songs", "Aladdin - A Whole New World"),
+                 (_M, "Disney Songs", "Cinderella - Bibbidi-Bobbidi-Boo"),
+                 (_S, "Fairy Tales", "Cinderella - A Fairy Tale"), (_S, "Fairy Tales", "Rapunzel"))
+    r = m.find_content_match("tell me the story of aladdin", kind=_S)
+    assert r.track is None and r.match_type is MatchType.NONE          # not a random story
+    r = m.find_content_match("tell me cinderella", kind=_S)
+    assert r.track is not None and r.track.title == "Cinderella - A Fairy Tale"
+    r = m.find_content_match("play cinderella", kind=_M)
+    assert r.track is not None and r.track.title == "Cinderella - Bibbidi-Bobbidi-Boo"
+
+
+@pytest.mark.parametrize("utterance", ["play some lullabies", "play a few lullabies", "play a couple of lullabies",
+                                       "play me a few rhymes"])
+def test_a_quantifier_asks_for_the_group(utterance: str) -> None:
+    m = _library((_M, "Lullabies", "Hush Little Baby"), (_M, "Lullabies", "Golden Slumbers"),
+                 (_M, "Hindi Rhymes", "Chuhe Ki Shaadi"), (_M, "Kannada Rhymes", "Bannada Chitte"))
+    r = m.find_content_match(utterance, kind=_M)
+    assert r.track is not None and r.match_type in (MatchType.COLLECTION, MatchType.TAG), r
+    want = {"Lullabies"} if "lullabies" in utterance else {"Hindi Rhymes", "Kannada Rhymes"}
+    assert {m.track(uid).collection for uid in r.group} <= want
+
+
+def test_a_series_several_items_share_is_asked_for_as_a_group_never_as_one_title() -> None:
+    m = _library((_M, "Kids", "CoComelon - Bath Song"), (_M, "Kids", "CoComelon - Yes Yes Vegetables Song"),
+                 (_M, "Disney", "The Lion King - Circle of Life"), (_M, "Disney", "The Lion King - Hakuna Matata"),
+                 (_S, "Akbar Birbal", "Akbar and Birbal - The Mango Tree"), (_S, "Akbar Birbal", "Birbal's Khichdi"))
+    r = m.find_content_match("play cocomelon", kind=_M)
+    assert r.match_type is MatchType.TAG and len(r.group) == 2
+    r = m.find_content_match("play the bath song", kind=_M)
+    assert r.track is not None and r.track.title == "CoComelon - Bath Song"
+    assert m.find_content_match("tell me the story of the lion king", kind=_S).track is None
+    assert m.find_content_match("the lion king", kind=_M).match_type is MatchType.TAG
+    r = m.find_content_match("tell me an akbar and birbal story", kind=_S)     # the folder, said with "and"
+    assert r.match_type is MatchType.COLLECTION and r.track is not None and r.track.collection == "Akbar Birbal"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import catalog as catalog_cli
-from core.content.titles import match_text, strip_track_number, title_variants
+from core.content.titles import match_text, series_heads, strip_track_number, title_variants
 from core.lang.text import Lexicon, analyze
 from tests.match_fixtures import make_ctx, run_request
 
@@ -35,9 +35,32 @@ def test_track_numbers(stem: str, title: str) -> None:
     ("The Alphabet Song (ABC)", "Rhymes", ["The Alphabet Song", "ABC"]),
     ("Baby Shark (Official Audio)", "Kids Songs", ["Baby Shark"]),
     ("Humpty Dumpty", "Rhymes", []),
+    # a series noun before the dash: the item is after it
+    ("Mahabharata Stories - Eklavya and Dronacharya", "Mythology", ["Eklavya and Dronacharya"]),
+    ("Chandamama Kathalu - Vikramarka Bethala", "Telugu Kathalu", ["Vikramarka Bethala"]),
+    # a descriptor is never a name, before or after the dash, or in brackets
+    ("Cinderella - A Fairy Tale", "Fairy Tales", ["Cinderella"]),
+    ("Pyasa Kauwa - Hindi Kahani", "Hindi Kahaniyan", ["Pyasa Kauwa"]),
+    ("Sri Venkateswara Suprabhatam (Telugu)", "Devotional", ["Sri Venkateswara Suprabhatam"]),
+    ("Kids Story - The Greedy Dog (English Moral Story)", "Moral Stories",
+     ["Kids Story - The Greedy Dog", "The Greedy Dog"]),
+    # an episode: its own name, and the series with its number
+    ("The Jungle Book - Chapter 01 - Mowgli's Brothers", "Classics",
+     ["Mowgli's Brothers", "The Jungle Book Chapter 01"]),
+    ("Alice in Wonderland - Ch 7 - A Mad Tea Party", "Classics", ["A Mad Tea Party", "Alice in Wonderland Ch 7"]),
+    # the folder's name written into the file name without a dash
+    ("Tenali_Raman_The_Wrestler", "Tenali Raman", ["The Wrestler"]),
+    ("Telugu_Rhymes_Pilli_Pilli_Ekkada_Unnav", "Telugu Rhymes", ["Pilli Pilli Ekkada Unnav"]),
 ])
 def test_title_variants(title: str, collection: str, variants: list[str]) -> None:
     assert title_variants(title, collection) == variants
+
+
+def test_a_head_other_files_share_is_a_series_and_a_lone_one_names_the_item() -> None:
+    heads = series_heads(["CoComelon - Bath Song", "CoComelon - Yes Yes Vegetables", "Tangled - I See the Light"])
+    assert heads == {"cocomelon"}
+    assert title_variants("CoComelon - Bath Song", "English Rhymes", heads) == ["Bath Song"]
+    assert title_variants("Tangled - I See the Light", "Disney Songs", heads) == ["Tangled"]
 
 
 def test_match_text_spells_numbers_and_drops_possessives() -> None:
@@ -67,6 +90,17 @@ def test_scan_derives_entries_and_keeps_hand_written_ones(tmp_path: Path, capsys
     assert meta["Hansel and Gretel"] == hand["Hansel and Gretel"]            # never rewritten
     assert meta["Goldilocks (and the 3 Bears)"]["alternatives"] == ["Goldilocks"]
     assert meta["Rapunzel"]["filename"] == "02 - Rapunzel.mp3"               # title without the track number
+
+
+def test_scan_spaces_underscored_names_and_knows_the_folder_series(tmp_path: Path) -> None:
+    folder = tmp_path / "music" / "English Rhymes"
+    folder.mkdir(parents=True)
+    for name in ("03_Bingo_Was_His_Name_O.mp3", "CoComelon - Bath Song.mp3", "CoComelon - Yes Yes Vegetables.mp3"):
+        (folder / name).write_bytes(b"")
+    assert _scan(str(tmp_path), "--no-duration") == 0
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["Bingo Was His Name O"]["filename"] == "03_Bingo_Was_His_Name_O.mp3"     # said aloud, so spaced
+    assert meta["CoComelon - Bath Song"]["alternatives"] == ["Bath Song"]
 
 
 def test_scan_prune_removes_entries_whose_file_is_gone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
