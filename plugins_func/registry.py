@@ -16,7 +16,7 @@ from loguru import logger
 
 from core.content.types import Kind, MatchResult, Track
 from core.devices.state import DeviceState
-from core.lang.text import Analysis
+from core.lang.request import Request
 from plugins_func.actions import Action, PlayTrack
 
 __all__ = ["PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", "CatalogView", "register_function"]
@@ -25,11 +25,11 @@ __all__ = ["PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", 
 class CatalogView(Protocol):
     """What plugins may ask of the catalog (the matcher implements it)."""
 
-    def find_content_match(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                           avoid: Collection[str] = ()) -> MatchResult: ...
+    def find_content_match(self, request: Request | str, language_hint: str | None = None, *,
+                           kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult: ...
 
-    def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                         avoid: Collection[str] = ()) -> MatchResult: ...
+    def find_alternative(self, request: Request | str, language_hint: str | None = None, *,
+                         kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult: ...
 
     def pick(self, *, kind: Kind | None = None, collection: str | None = None, avoid: Collection[str] = ()
              ) -> Track | None: ...
@@ -37,8 +37,6 @@ class CatalogView(Protocol):
     def track(self, uid: str) -> Track | None: ...
 
     def language_of(self, track: Track) -> str | None: ...
-
-    def analyze(self, user_request: str) -> Analysis: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +48,10 @@ class PluginContext:
     on_miss: str = "say"                                       # matching.on_miss: say / offer / play_alternative
     recent_size: int = 5
     language: str = "en"                                       # the language the child spoke (for replies)
+    request: Request | None = None                             # the utterance, read once (core/lang/request.py)
+    # The catalog's answer to the whole request when the intent step asked it (a bare title): a plugin for
+    # that title's kind takes it instead of matching the same words again.
+    probe: MatchResult | None = None
 
     @property
     def device_id(self) -> str:

@@ -20,19 +20,19 @@ from core.config import MatchingConfig
 from core.content.titles import match_text, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
+from core.lang.request import Request, RequestReader
 from core.lang.text import (
-    MAX_CHARS,
     Analysis,
     Lexicon,
     PhraseSet,
-    analyze,
+    default_lexicon,
     fold,
     native_language,
     normalize,
     strip_carriers,
 )
 
-__all__ = ["MultilingualMatcher", "language_code"]
+__all__ = ["MultilingualMatcher", "language_code", "read_request"]
 
 _LEVEL_RANK = {MatchType.EXACT: 0, MatchType.ROMANIZED: 1, MatchType.ALTERNATIVE: 2}
 _TOKEN_CUTOFF = 72.0     # a misspelt request word must be this close to a catalog word to be a candidate
@@ -40,6 +40,9 @@ _MAX_POSTING = 1500      # words in more keys than this do not nominate candidat
 _MAX_CANDIDATES = 600
 _GROUP_SCORE = 88.0      # fuzzy score at which a request names a shared alias / tag group
 _MAX_GROUP = 200         # uids a group pick carries for continuous play
+# Plain text handed to the matcher (tests, tools, a plugin argument that is not the utterance) is read into a
+# Request here, in the same form as an utterance; the session's requests arrive already read.
+_READER = RequestReader(spell=match_text)
 
 
 def language_code(value: str | None, _lex: PhraseSet | None = None) -> str | None:
@@ -78,8 +81,7 @@ class MultilingualMatcher:
         self.cfg = cfg
         self.tracks: tuple[Track, ...] = tuple(tracks)
         self._rng = rng or random.Random()
-        self._lex = Lexicon.build()
-        self._analyses: dict[str, Analysis] = {}
+        self._lex = default_lexicon()
         self._names = PhraseSet([(w, c) for c, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
         self._by_uid = {t.uid: i for i, t in enumerate(self.tracks)}
         self._lang = [self._track_language(t) for t in self.tracks]
@@ -98,7 +100,6 @@ class MultilingualMatcher:
 
     def _build(self) -> None:
         lex = self._lex
-        tok_memo: dict[str, str] = {}
         key_memo: dict[str, tuple[str, str, str | None, bool]] = {}
         mood_memo: dict[tuple[str, bool], frozenset[str]] = {}
 
@@ -106,7 +107,7 @@ class MultilingualMatcher:
             hit = key_memo.get(text)
             if hit is None:
                 toks = normalize(match_text(text)).split()
-                phon = [tok_memo[t] if t in tok_memo else tok_memo.setdefault(t, fold(t)) for t in toks]
+                phon = [fold(t) for t in toks]
                 keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
                 kept = set(keep)
                 nouns = {i for ps in (lex.music_nouns, lex.story_nouns) for s, e, _ in ps.find(phon)
@@ -222,18 +223,20 @@ class MultilingualMatcher:
 
     # ------------------------------------------------------------------ public API
 
-    def find_content_match(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                           avoid: Collection[str] = ()) -> MatchResult:
+    def find_content_match(self, request: Request | str, language_hint: str | None = None, *,
+                           kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult:
+        """What `request` asks for; a Request is matched on its one analysis, plain text is read into one first."""
         try:
-            return self._match(user_request if isinstance(user_request, str) else "", language_hint, kind, avoid)
+            return self._match(read_request(request).analysis, language_hint, kind, avoid)
         except Exception:    # noqa: BLE001 - the matcher must never take a session down; log and report a miss
-            logger.exception("matcher failed on a request of {} chars", len(user_request or ""))
+            logger.exception("matcher failed on a request of {} chars",
+                             len(request.text) if isinstance(request, Request) else len(request or ""))
             return MatchResult(None, MatchType.NONE, notes=("error",))
 
-    def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                         avoid: Collection[str] = ()) -> MatchResult:
+    def find_alternative(self, request: Request | str, language_hint: str | None = None, *,
+                         kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult:
         """A clearly labelled stand-in after a miss: an item in the request's language, else any item."""
-        a = self.analyze(user_request)
+        a = read_request(request).analysis
         lang = language_code(language_hint, self._names) or a.language or a.utterance_language
         pool = self._pool(kind)
         same = [i for i in pool if self._lang[i] == lang]
@@ -252,24 +255,12 @@ class MultilingualMatcher:
         chosen = self._pick(members, avoid)
         return self.tracks[chosen] if chosen is not None else None
 
-    def analyze(self, user_request: str) -> Analysis:
-        """The request's analysis; the last few are remembered, because one request is analysed by the intent
-        probe, the plugin and the match (Analysis is frozen, so sharing it is safe)."""
-        text = user_request or ""
-        hit = self._analyses.get(text)
-        if hit is None:
-            hit = self._analyses[text] = analyze(text, self._lex)
-            if len(self._analyses) > 64:
-                self._analyses.pop(next(iter(self._analyses)))
-        return hit
-
     # ------------------------------------------------------------------ matching
 
     def _pool(self, kind: Kind | None) -> tuple[int, ...]:
         return self._pools.get(kind, ())
 
-    def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
-        a = self.analyze(match_text(text[:4 * MAX_CHARS]))
+    def _match(self, a: Analysis, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
         hint = language_code(hint_in, self._names) or a.language
         soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
         pool = self._pool(kind)
@@ -517,6 +508,11 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
             if seq:
                 names[seq].add(value)
     return PhraseSet.of_sequences((seq, "|".join(sorted(vs))) for seq, vs in names.items())
+
+
+def read_request(request: Request | str) -> Request:
+    """`request` as a Request: plain text (or anything else) is read the way an utterance is."""
+    return request if isinstance(request, Request) else _READER.read(request if isinstance(request, str) else "")
 
 
 def _adjust(q: str, key: str, score: float) -> float:

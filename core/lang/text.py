@@ -19,9 +19,12 @@ from core.lang import vocab
 from core.lang.script import SCRIPTS, native_language, script_of
 
 __all__ = ["normalize", "tokens", "script_of", "native_language", "to_latin", "phonetic", "fold", "PhraseSet",
-           "Lexicon", "Analysis", "analyze", "strip_carriers", "MAX_CHARS"]
+           "Lexicon", "Analysis", "analyze", "strip_carriers", "MAX_CHARS", "default_lexicon",
+           "title_words"]
 
-MAX_CHARS = 400          # a request longer than this is cut: titles are short and 10 kB of text must stay cheap
+# The one length limit: a request (core/lang/request.py) and any text folded here is cut to this many characters.
+# Titles are short, and 10 kB of text must stay cheap.
+MAX_CHARS = 400
 MAX_TOKENS = 48
 
 _SCHEMES = {"devanagari": sanscript.DEVANAGARI, "telugu": sanscript.TELUGU, "kannada": sanscript.KANNADA}
@@ -187,6 +190,16 @@ class Lexicon:
                    cues=cues)
 
 
+_LEXICON: list[Lexicon] = []
+
+
+def default_lexicon() -> Lexicon:
+    """The process's lexicon, built on first use (the matcher, the intent rules and requests share it)."""
+    if not _LEXICON:
+        _LEXICON.append(Lexicon.build())
+    return _LEXICON[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """A request split into carrier words, slots and title words (indexes into `tokens`)."""
@@ -258,15 +271,26 @@ def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
     return best if votes[best] >= english else "en"
 
 
+def _slots(phon: Sequence[str], lex: Lexicon) -> list[tuple[int, int, str, str]]:
+    spans: list[tuple[int, int, str, str]] = []
+    for name, ps in (("language", lex.languages), ("mood", lex.moods), ("story_category", lex.story_categories),
+                     ("music_category", lex.music_categories)):
+        spans += [(s, e, name, v) for s, e, v in ps.find(phon)]
+    return spans
+
+
+def title_words(phon: Sequence[str], lex: Lexicon) -> list[int]:
+    """Indexes of the folded tokens that are neither carrier words nor slot words: the title, if any."""
+    slot_idx = {i for s, e, _, _ in _slots(phon, lex) for i in range(s, e)}
+    return [i for i in strip_carriers(phon, phon, lex) if i not in slot_idx]
+
+
 def analyze(text: str, lex: Lexicon) -> Analysis:
     norm = normalize(text)
     toks = tuple(norm.split()[:MAX_TOKENS])
     phon = tuple(fold(t) for t in toks)
     core = strip_carriers(toks, phon, lex)
-    slot_spans: list[tuple[int, int, str, str]] = []
-    for name, ps in (("language", lex.languages), ("mood", lex.moods), ("story_category", lex.story_categories),
-                     ("music_category", lex.music_categories)):
-        slot_spans += [(s, e, name, v) for s, e, v in ps.find(phon)]
+    slot_spans = _slots(phon, lex)
     slot_idx = {i for s, e, _, _ in slot_spans for i in range(s, e)}
     residual = tuple(i for i in core if i not in slot_idx)
 

@@ -11,9 +11,11 @@ import random
 from dataclasses import replace
 from typing import Any
 
+from core.content.matcher import read_request
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import vocab
 from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, say
+from core.lang.request import Request
 from plugins_func.actions import PlayTrack
 from plugins_func.registry import PluginContext, PluginResult, register_function
 
@@ -50,22 +52,32 @@ def play_group(track: Track, group: tuple[str, ...]) -> PlayTrack:
     return PlayTrack(track, queue=(track.uid, *rest), continuous=True)
 
 
-def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preference: str | None) -> PluginResult:
+def request_of(ctx: PluginContext, user_request: object) -> Request:
+    """The utterance's Request when `user_request` says the same words (the rule recogniser passes them on);
+    other words (an LLM's rewording, a category added) are read as a request of their own."""
+    text = user_request if isinstance(user_request, str) else ""
+    if ctx.request is not None and ctx.request.same_words(text):
+        return ctx.request
+    return read_request(text)
+
+
+def respond(ctx: PluginContext, kind: Kind, request: Request, language_preference: str | None) -> PluginResult:
     """The shared music/story flow: match, fall back to a title of the other kind, answer honestly."""
     matcher = ctx.catalog
-    request = user_request if isinstance(user_request, str) else ""
-    a = matcher.analyze(request)
-    lang = a.utterance_language
+    a = request.analysis
+    lang = request.language
     avoid = ctx.recent
-    result = matcher.find_content_match(request, language_preference, kind=kind, avoid=avoid)
-    if result.track is None and result.requested:
+    probe = ctx.probe if request is ctx.request else None
+    if probe is not None and _titled(probe) and probe.track is not None and probe.track.kind is kind:
+        result = probe          # the intent step already found this title over the whole catalog
+    else:
+        result = matcher.find_content_match(request, language_preference, kind=kind, avoid=avoid)
+    # A probe over the whole catalog that found no title has already answered for the other kind too.
+    if result.track is None and result.requested and probe is None:
         # "play the lion and the mouse": a title of the other kind is still a title match.
         other = Kind.STORY if kind is Kind.MUSIC else Kind.MUSIC
         alt = matcher.find_content_match(request, language_preference, kind=other, avoid=avoid)
-        # An alias counts too ("play goldilocks" for the story "Goldilocks (and the 3 Bears)"), unless it named
-        # the item only together with its kind noun ("star story" does not make "play star" the story).
-        if alt.track is not None and alt.match_type in TITLE_LEVELS and not (
-                alt.match_type is MatchType.ALTERNATIVE and "kind_word" in alt.notes):
+        if _titled(alt):
             result = alt
     track = result.track
     if track is not None and result.match_type in TITLE_LEVELS:
@@ -85,13 +97,21 @@ def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preferen
     return _miss(ctx, kind, request, language_preference, result, lang, avoid)
 
 
+def _titled(r: MatchResult) -> bool:
+    """A title match of any level. An alias counts too ("play goldilocks" for the story "Goldilocks (and the 3
+    Bears)"), unless it named the item only together with its kind noun ("star story" does not make "play star"
+    the story)."""
+    return r.track is not None and r.match_type in TITLE_LEVELS and not (
+        r.match_type is MatchType.ALTERNATIVE and "kind_word" in r.notes)
+
+
 def _group_language(a: Any, matcher: Any, track: Track, preference: str | None) -> str | None:
     from core.content.matcher import language_code
     wanted = language_code(preference) or a.language
     return wanted if wanted and matcher.language_of(track) == wanted else None
 
 
-def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, result: MatchResult, lang: str,
+def _miss(ctx: PluginContext, kind: Kind, request: Request, preference: str | None, result: MatchResult, lang: str,
           avoid: tuple[str, ...]) -> PluginResult:
     matcher = ctx.catalog
     speech = _say("not_found", lang, requested=result.requested)
@@ -134,4 +154,4 @@ def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, 
 def play_music(ctx: PluginContext, user_request: str, song_type: str = "specific",
                language_preference: str | None = None) -> PluginResult:
     # song_type is advisory: the matcher reads the request itself, so a wrong type cannot hide a title.
-    return respond(ctx, Kind.MUSIC, user_request, language_preference)
+    return respond(ctx, Kind.MUSIC, request_of(ctx, user_request), language_preference)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core.content.types import Kind
-from plugins_func.functions.play_music import respond
+from plugins_func.functions.play_music import request_of, respond
 from plugins_func.registry import PluginContext, PluginResult, register_function
 
 __all__ = ["play_story"]
@@ -29,8 +29,9 @@ __all__ = ["play_story"]
 )
 def play_story(ctx: PluginContext, user_request: str, story_type: str = "specific",
                category_preference: str | None = None, language_preference: str | None = None) -> PluginResult:
-    request = user_request if isinstance(user_request, str) else ""
+    request = request_of(ctx, user_request)
     if story_type != "specific" and isinstance(category_preference, str) and category_preference.strip() and \
-            not ctx.catalog.analyze(request).story_categories:
-        request = f"{request} {category_preference}".strip()    # an LLM may give the category only as a slot
+            not request.analysis.story_categories:
+        # An LLM may give the category only as a slot: the words with it are a request of their own.
+        request = request_of(ctx, f"{request.text} {category_preference}".strip())
     return respond(ctx, Kind.STORY, request, language_preference)

@@ -15,6 +15,7 @@ import aiohttp
 from loguru import logger
 
 from core.config import IntentConfig
+from core.lang.request import Request
 from core.lang.script import language_or
 from core.utils import safejson
 
@@ -65,13 +66,13 @@ class LLMIntentProvider:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._cfg.timeout_s))
         return self._session
 
-    async def recognize(self, text: str, context: IntentContext) -> Intent:
+    async def recognize(self, request: Request, context: IntentContext) -> Intent:
         try:
-            return await self._ask(text, context)
+            return await self._ask(request.text, context)
         except Exception as exc:  # noqa: BLE001 - any failure: the rule-based recogniser still answers
             logger.warning("LLM intent failed ({}: {}); using the rule-based recogniser", type(exc).__name__,
                            str(exc)[:160])
-            return await self._fallback.recognize(text, context)
+            return await self._fallback.recognize(request, context)
 
     async def _ask(self, text: str, context: IntentContext) -> Intent:
         mcp_schemas, mcp_names = _mcp_tools(context.device_tools)

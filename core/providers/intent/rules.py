@@ -19,12 +19,12 @@ from typing import Any
 
 from loguru import logger
 
+from core.content.titles import match_text
 from core.lang import vocab
-from core.lang.numbers import find_duration, parse_number, spoken_decimals
+from core.lang.numbers import find_duration, parse_number
 from core.lang.replies import say
-from core.lang.script import language_or
-from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize, strip_carriers
-from core.lang.wake import WakeWords
+from core.lang.request import Request, RequestReader
+from core.lang.text import Analysis, Lexicon, PhraseSet, default_lexicon, fold, normalize, strip_carriers, title_words
 
 from .base import Intent, IntentContext, TitleProbe
 from .contract import PLAYER_FUNCTIONS, SLEEP_MINUTES
@@ -50,8 +50,9 @@ def expand_pattern(pattern: str) -> list[str]:
 
 class RuleIntentRecognizer:
     def __init__(self, lexicon: Lexicon | None = None, *, wake_words: Iterable[str] = ()) -> None:
-        self._lex = lexicon or Lexicon.build()
-        self._wake = WakeWords(wake_words)
+        self._lex = lexicon or default_lexicon()
+        # Plain text given to `recognize` (tests, tools) is read here the way the Understander reads an utterance.
+        self._reader = RequestReader(tuple(wake_words), spell=match_text, lexicon=self._lex)
         self._syn = {fold(w): fold(canon) for canon, words in vocab.CONTROL_SYNONYMS.items() for w in (canon, *words)}
         self._fillers = self._phrases(vocab.CONTROL_FILLERS)
         self._light = self._phrases(vocab.CONTROL_LIGHT_FILLERS)
@@ -118,24 +119,25 @@ class RuleIntentRecognizer:
 
     # ------------------------------------------------------------------ recognition
 
-    def recognize(self, text: str, *, titles: TitleProbe | None = None) -> Intent:
-        """Decide what `text` asks for. `titles` lets a bare title ("baa baa black sheep") be told from chatter."""
+    def recognize(self, request: Request | str, *, titles: TitleProbe | None = None) -> Intent:
+        """Decide what `request` asks for (plain text is read into a Request first). `titles` lets a bare title
+        ("baa baa black sheep") be told from chatter."""
         try:
-            return self._recognize(text if isinstance(text, str) else "", titles)
+            req = request if isinstance(request, Request) else self._reader.read(
+                request if isinstance(request, str) else "")
+            return self._recognize(req, titles)
         except Exception:    # noqa: BLE001 - never let one odd utterance end a session
-            logger.exception("intent rules failed on a {}-char utterance", len(text or ""))
+            logger.exception("intent rules failed on a {}-char utterance",
+                             len(request.text) if isinstance(request, Request) else len(request or ""))
             return _help("en")
 
-    def _recognize(self, text: str, titles: TitleProbe | None) -> Intent:
-        toks = normalize(spoken_decimals(text)).split()[:48]
-        phon = self._canon(fold(t) for t in toks)
-        start = self._wake.leading(phon)
-        toks, phon = toks[start:], phon[start:]
-        body = " ".join(toks)
-        if not [p for p in phon if p]:
-            return _help(language_or(text))
-        a = analyze(body, self._lex)
-        lang = a.utterance_language
+    def _recognize(self, req: Request, titles: TitleProbe | None) -> Intent:
+        toks = list(req.tokens)
+        phon = self._canon(req.phon)
+        if req.empty or req.babble:
+            return _help(req.language)          # silence, punctuation, wake words only, "la la la la"
+        a = req.analysis
+        lang = req.language
         control = self._exact.get(self._light_key(phon)) or self._loose.get(self._loose_key(phon))
         if control:
             return self._control(control, phon, lang)
@@ -152,24 +154,24 @@ class RuleIntentRecognizer:
         if titles is not None and verb_only and a.residual:
             # Only a verb names the kind ("play goldilocks", "tell me twinkle twinkle"): people play stories and
             # tell songs, so a title of the other kind decides which plugin answers.
-            name = self._probe(titles, body)
+            name = self._probe(titles, req)
             if name:
-                return self._play(name, a, text)
+                return self._play(name, req)
         if not signal:
             if phon[0] in self._questions or not a.residual:
                 return _help(lang)
             if titles is not None:
-                name = self._probe(titles, body)
+                name = self._probe(titles, req)
                 if name:
-                    return self._play(name, a, text)
+                    return self._play(name, req)
         story = a.kind_cue == "story" or (a.kind_cue is None and bool(a.story_categories)
                                            and not (a.moods and not _story_only_category(a)))
-        return self._play("play_story" if story else "play_music", a, text)
+        return self._play("play_story" if story else "play_music", req)
 
     @staticmethod
-    def _probe(titles: TitleProbe, body: str) -> str | None:
+    def _probe(titles: TitleProbe, req: Request) -> str | None:
         try:
-            return titles(body)
+            return titles(req)
         except Exception:   # noqa: BLE001 - a failing title probe only means no title was found
             logger.exception("title probe failed")
             return None
@@ -197,8 +199,7 @@ class RuleIntentRecognizer:
         outside = [p for i, p in enumerate(phon) if i not in lead]
         if not lead or self._lex.music_verbs.find(outside) or self._lex.story_verbs.find(outside):
             return False                                  # "play continue" asks for a title
-        remainder = " ".join(t for i, t in enumerate(toks) if i not in lead)
-        return not remainder or not analyze(remainder, self._lex).residual
+        return not title_words([fold(t) for i, t in enumerate(toks) if i not in lead], self._lex)
 
     @staticmethod
     def _spans(ps: PhraseSet, phon: Sequence[str]) -> set[int]:
@@ -264,8 +265,9 @@ class RuleIntentRecognizer:
         key = self._loose_key(phon)
         return not key or (key not in self._loose and self._exact.get(self._light_key(phon)) is None)
 
-    def _play(self, name: str, a: Analysis, text: str) -> Intent:
-        request = " ".join(text.split())[:400] or a.text
+    def _play(self, name: str, req: Request) -> Intent:
+        a = req.analysis
+        request = req.text or a.text
         label = vocab.LANGUAGE_LABELS.get(a.language or "")
         if name == "play_story":
             story_type = ("specific" if a.residual else "category" if a.story_categories else
@@ -279,7 +281,7 @@ class RuleIntentRecognizer:
             args = {"user_request": request, "song_type": song_type}
         if label:
             args["language_preference"] = label
-        return Intent(name, args, language=a.utterance_language)
+        return Intent(name, args, language=req.language)
 
 
 class RulesIntentProvider:
@@ -289,8 +291,8 @@ class RulesIntentProvider:
     def __init__(self, recognizer: RuleIntentRecognizer | None = None) -> None:
         self.recognizer = recognizer or RuleIntentRecognizer()
 
-    async def recognize(self, text: str, context: IntentContext) -> Intent:
-        return self.recognizer.recognize(text, titles=context.titles)
+    async def recognize(self, request: Request, context: IntentContext) -> Intent:
+        return self.recognizer.recognize(request, titles=context.titles)
 
 
 def _story_only_category(a: Analysis) -> bool:
