@@ -90,12 +90,21 @@ class PluginResult:
 Handler = Callable[..., PluginResult]
 
 
+Schema = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class PluginFunction:
     name: str
     description: str
-    parameters: dict[str, Any]          # JSON schema of the arguments (without the context)
+    # JSON schema of the arguments (without the context); a function builds it when asked, for a schema that
+    # reads a registry (the languages a `language_preference` may name).
+    schema: Schema
     handler: Handler
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.schema() if callable(self.schema) else self.schema
 
     def tool_schema(self) -> dict[str, Any]:
         """OpenAI tools format."""
@@ -132,7 +141,8 @@ class PluginRegistry:
             logger.warning("unknown plugin function {!r}", name)
             return PluginResult(speech="Sorry, I can't do that yet.")
         params = self._params[name]
-        schema = fn.parameters.get("properties", {}) if isinstance(fn.parameters, dict) else {}
+        parameters = fn.parameters
+        schema = parameters.get("properties", {}) if isinstance(parameters, dict) else {}
         # An LLM may send anything: keep only arguments the handler takes and whose JSON type fits the schema.
         accepted = {k: v for k, v in arguments.items() if k in params and _fits(v, schema.get(k))}
         dropped = sorted(set(arguments) - set(accepted))
@@ -164,8 +174,8 @@ def _fits(value: Any, schema: Any) -> bool:
     return not (isinstance(enum, list) and value not in enum)
 
 
-def register_function(name: str, description: str, parameters: dict[str, Any]) -> Callable[[Handler], PluginFunction]:
+def register_function(name: str, description: str, parameters: Schema) -> Callable[[Handler], PluginFunction]:
     """Decorator: turn a handler into a PluginFunction (collected by `plugins_func.loader.default_functions`)."""
     def wrap(handler: Handler) -> PluginFunction:
-        return PluginFunction(name=name, description=description, parameters=parameters, handler=handler)
+        return PluginFunction(name=name, description=description, schema=parameters, handler=handler)
     return wrap

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from core.config import MatchingConfig
 from core.content.titles import match_text, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.lang import vocab
+from core.lang import registry, vocab
 from core.lang.request import Request, RequestReader
 from core.lang.text import (
     Analysis,
@@ -46,13 +46,13 @@ _READER = RequestReader(spell=match_text)
 
 
 def language_code(value: str | None, _lex: PhraseSet | None = None) -> str | None:
-    """'hi', 'Hindi', 'हिंदी', 'hindi ' -> 'hi'; None when not one of en/hi/te/kn."""
+    """'hi', 'Hindi', 'हिंदी', 'hindi ' -> 'hi'; None when the language registry does not have it."""
     if not value or not value.strip():
         return None
     v = normalize(value)
-    if v in vocab.LANGS:
+    if registry.find(v) is not None:
         return v
-    names = _lex or PhraseSet([(w, code) for code, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
+    names = _lex or default_lexicon().languages
     found = names.find([fold(t) for t in v.split()])
     return found[0][2] if found else None
 
@@ -82,7 +82,7 @@ class MultilingualMatcher:
         self.tracks: tuple[Track, ...] = tuple(tracks)
         self._rng = rng or random.Random()
         self._lex = default_lexicon()
-        self._names = PhraseSet([(w, c) for c, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
+        self._names = self._lex.languages
         self._by_uid = {t.uid: i for i, t in enumerate(self.tracks)}
         self._lang = [self._track_language(t) for t in self.tracks]
         self._exact: dict[str, list[_Key]] = defaultdict(list)

@@ -13,8 +13,8 @@ from typing import Any
 
 from core.content.matcher import read_request
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.lang import vocab
-from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, say
+from core.lang import registry
+from core.lang.replies import language_name, noun, say
 from core.lang.request import Request
 from plugins_func.actions import PlayTrack
 from plugins_func.registry import PluginContext, PluginResult, register_function
@@ -35,14 +35,13 @@ def spoken_title(track: Track, lang: str) -> str:
 
 def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | None = None,
           collection: str | None = None) -> str:
-    noun = NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])
+    what = noun(kind.value, lang)
     if lang == "en":
-        label = (vocab.LANGUAGE_LABELS.get(language or "") or mood or
+        label = (language_name(language, "en") or mood or
                  (collection.lower() if collection and kind is Kind.STORY else collection) or "")
-        words = f"{label} {noun}".strip()
+        words = f"{label} {what}".strip()
         return ("an " if words[0] in "aeiouAEIOU" else "a ") + words
-    label = LANGUAGE_NAMES_IN.get(lang, {}).get(language or "", "")
-    return f"{label} {noun}".strip()
+    return f"{language_name(language, lang)} {what}".strip()
 
 
 def play_group(track: Track, group: tuple[str, ...]) -> PlayTrack:
@@ -92,7 +91,7 @@ def respond(ctx: PluginContext, kind: Kind, request: Request, language_preferenc
                             language=lang, actions=(play_group(track, result.group or (track.uid,)),), match=result,
                             announces=True)
     if not result.requested:
-        what = NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])
+        what = noun(kind.value, lang)
         return PluginResult(speech=_say("empty_catalog", lang, what=what), language=lang, match=result)
     return _miss(ctx, kind, request, language_preference, result, lang, avoid)
 
@@ -132,11 +131,13 @@ def _miss(ctx: PluginContext, kind: Kind, request: Request, preference: str | No
                         actions=(PlayTrack(alt.track),), match=labelled)
 
 
-@register_function(
-    "play_music",
-    "Play a song, rhyme or music for a child. Use for any request to play/sing/put on a song, a song in a "
-    "language (English, Hindi, Telugu, Kannada), phonics, or a mood (calm, lullaby, dance, energetic).",
-    {
+def language_preference_schema() -> dict[str, Any]:
+    """The `language_preference` argument of play_music and play_story: one of the registry's languages."""
+    return {"type": "string", "enum": registry.labels(), "description": "Only when the user named a language"}
+
+
+def _music_schema() -> dict[str, Any]:
+    return {
         "type": "object",
         "properties": {
             "user_request": {"type": "string",
@@ -145,11 +146,17 @@ def _miss(ctx: PluginContext, kind: Kind, request: Request, preference: str | No
                           "enum": ["specific", "random", "language_specific", "category", "mood"],
                           "description": "specific: a named song; language_specific: any song in a language; "
                                          "category: e.g. phonics; mood: calm/lullaby/dance/energetic; random"},
-            "language_preference": {"type": "string", "enum": ["English", "Hindi", "Telugu", "Kannada"],
-                                    "description": "Only when the user named a language"},
+            "language_preference": language_preference_schema(),
         },
         "required": ["user_request", "song_type"],
-    },
+    }
+
+
+@register_function(
+    "play_music",
+    "Play a song, rhyme or music for a child. Use for any request to play/sing/put on a song, a song in a "
+    "language, phonics, or a mood (calm, lullaby, dance, energetic).",
+    _music_schema,
 )
 def play_music(ctx: PluginContext, user_request: str, song_type: str = "specific",
                language_preference: str | None = None) -> PluginResult:

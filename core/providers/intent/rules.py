@@ -20,7 +20,7 @@ from typing import Any
 from loguru import logger
 
 from core.content.titles import match_text
-from core.lang import vocab
+from core.lang import registry, vocab
 from core.lang.numbers import find_duration, parse_number
 from core.lang.replies import say
 from core.lang.request import Request, RequestReader
@@ -268,7 +268,8 @@ class RuleIntentRecognizer:
     def _play(self, name: str, req: Request) -> Intent:
         a = req.analysis
         request = req.text or a.text
-        label = vocab.LANGUAGE_LABELS.get(a.language or "")
+        named = registry.find(a.language)
+        label = named.label if named is not None else None
         if name == "play_story":
             story_type = ("specific" if a.residual else "category" if a.story_categories else
                           "mood" if a.moods else "language_specific" if a.language else "random")
