@@ -284,6 +284,8 @@ def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
         return native
     votes: dict[str, int] = {}
     for tok in text.split():
+        if not tok.isascii() and script_of(tok) == "other":
+            continue        # cue words are romanized: a script the registry lacks ("বাজাও") reveals no language
         lang = lex.cues.get(cue_key(to_latin(tok)))
         if lang:
             votes[lang] = votes.get(lang, 0) + 1
