@@ -11,14 +11,14 @@ from core.lang.registry import Script
 
 __all__ = ["scripts", "script_of", "native_language", "language_or"]
 
-_SCRIPTS: list[tuple[Script, str]] = []
+_SCRIPTS: list[tuple[tuple[Script, str], ...]] = []       # built from the registry on first use
 
 
 def scripts() -> tuple[tuple[Script, str], ...]:
     """(script, language code) for every registered language written in its own script."""
     if not _SCRIPTS:
-        _SCRIPTS.extend((lang.script, lang.code) for lang in registry.languages() if lang.script is not None)
-    return tuple(_SCRIPTS)
+        _SCRIPTS.append(tuple((lang.script, lang.code) for lang in registry.languages() if lang.script is not None))
+    return _SCRIPTS[0]
 
 
 registry.on_change(_SCRIPTS.clear)
