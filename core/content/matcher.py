@@ -102,7 +102,7 @@ class MultilingualMatcher:
         lex = self._lex
         # The index's own vocabulary: each distinct catalog word and name is folded once per build (a catalog has
         # far more distinct words than fold's process-wide cache, which is sized for requests, keeps).
-        folded: dict[str, str] = {}
+        word_fold: dict[str, str] = {}
         key_memo: dict[str, tuple[str, str, str | None, bool]] = {}
         mood_memo: dict[tuple[str, bool], frozenset[str]] = {}
 
@@ -110,7 +110,7 @@ class MultilingualMatcher:
             hit = key_memo.get(text)
             if hit is None:
                 toks = normalize(match_text(text)).split()
-                phon = [folded[t] if t in folded else folded.setdefault(t, fold(t)) for t in toks]
+                phon = [word_fold[t] if t in word_fold else word_fold.setdefault(t, fold(t)) for t in toks]
                 keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
                 kept = set(keep)
                 nouns = {i for ps in (lex.music_nouns, lex.story_nouns) for s, e, _ in ps.find(phon)
