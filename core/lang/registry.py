@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["Script", "Words", "Language", "register", "unregister", "languages", "get", "find", "codes", "labels",
-           "on_change", "DEFAULT", "BUILT_IN"]
+           "control_phrases", "on_change", "DEFAULT", "BUILT_IN"]
 
 DEFAULT = "en"                            # the language a request is answered in when its own is unknown
 BUILT_IN = ("en", "hi", "te", "kn")       # modules in core/lang/languages/, each defining LANGUAGE
@@ -131,3 +131,12 @@ def codes() -> tuple[str, ...]:
 def labels() -> list[str]:
     """English names of every language, in registry order (the plugin schemas' enum)."""
     return [lang.label for lang in languages()]
+
+
+def control_phrases(shared: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The control phrase table: `shared` (vocab.CONTROLS, the built-in four) plus each record's own."""
+    out = dict(shared)
+    for lang in languages():
+        for name, phrases in lang.controls.items():
+            out[name] = out.get(name, ()) + tuple(phrases)
+    return out

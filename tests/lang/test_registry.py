@@ -43,6 +43,7 @@ TAMIL = Language(
     replies={"now_playing": "இப்போது {title} பாடல்.", "now_telling": "இப்போது {title} கதை.",
              "group_pick": "இதோ ஒரு {what}: {title}.", "not_found": "{requested} கிடைக்கவில்லை.",
              "help": "நான் பாடல் போடுவேன், கதை சொல்லுவேன்."},
+    controls={"pause": ("konjam iru", "கொஞ்சம் இரு"), "next": ("adutha paadal", "அடுத்த பாடல்")},
     tts_voice="ta", asr_request="{} paadal podu",
 )
 NILA = Track(Kind.MUSIC, "Tamil", "நிலா நிலா ஓடி வா", "nila.mp3", romanized="Nila Nila Odi Vaa", language="ta")
@@ -106,6 +107,8 @@ def test_a_miss_is_said_in_tamil(tamil: None) -> None:
 
 
 def test_number_words_script_prompts_and_voice_come_from_the_record(tamil: None) -> None:
+    rec = RuleIntentRecognizer()
+    assert [rec.recognize(t).name for t in ("konjam iru", "கொஞ்சம் இரு", "அடுத்த பாடல்")] == ["pause", "pause", "next"]
     assert parse_number(["ainthu"]) == 5.0 and parse_number(["ஐந்து"]) == 5.0
     intent = RuleIntentRecognizer().recognize("stop in ainthu minutes")
     assert (intent.name, intent.arguments) == ("sleep_timer", {"minutes": 5})

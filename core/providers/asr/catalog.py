@@ -79,17 +79,22 @@ def _vocabulary_words() -> frozenset[str]:
     for name in dir(vocab):
         if name.isupper():
             walk(getattr(vocab, name))
+    for lang in registry.languages():          # what each language's record adds
+        walk((lang.names, lang.cues, lang.words.carriers, lang.words.music_verbs, lang.words.story_verbs,
+              dict(lang.controls)))
     return frozenset(words)
 
 
-_KNOWN: frozenset[str] | None = None
+_KNOWN: list[frozenset[str]] = []
 
 
 def known_words() -> frozenset[str]:
-    global _KNOWN
-    if _KNOWN is None:
-        _KNOWN = _vocabulary_words()
-    return _KNOWN
+    if not _KNOWN:
+        _KNOWN.append(_vocabulary_words())
+    return _KNOWN[0]
+
+
+registry.on_change(_KNOWN.clear)           # a language registered later brings its words
 
 
 def _key(phon: str) -> str:

@@ -59,7 +59,8 @@ class RuleIntentRecognizer:
         self._polite = self._phrases(vocab.POLITE)
         self._exact: dict[Key, str] = {}
         self._loose: dict[Key, str] = {}
-        keyed = [(name, self._phon(p)) for name, phrases in vocab.CONTROLS.items() for p in phrases]
+        controls = registry.control_phrases(vocab.CONTROLS)
+        keyed = [(name, self._phon(p)) for name, phrases in controls.items() for p in phrases]
         for name, phon in keyed:
             self._exact.setdefault(self._light_key(phon), name)
         # A phrase that IS its loose key ("repeat") owns that key before one that only reduces to it ("repeat this").
@@ -75,7 +76,7 @@ class RuleIntentRecognizer:
         self._resume_cues = self._phrases(vocab.RESUME_CUES)
         self._resume_ok = self._phrases(vocab.RESUME_WORDS + vocab.CONTROL_FILLERS + vocab.CONTROL_LIGHT_FILLERS)
         self._resume_leads = self._phrases(vocab.RESUME_LEADS)
-        self._pause_words = self._phrases(vocab.CONTROLS["pause"])
+        self._pause_words = self._phrases(controls["pause"])
         self._sleep_stop = self._phrases(vocab.SLEEP_STOP_WORDS)
         self._sleep_timer = self._phrases(vocab.SLEEP_TIMER_WORDS)
         self._sleep_after = self._phrases(vocab.SLEEP_AFTER_ITEM)
