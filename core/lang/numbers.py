@@ -122,12 +122,32 @@ def words() -> dict[str, int]:
 
 def _reset() -> None:
     _WORDS.clear()
-_COMPOUND_TENS = {number_key(w) for w in _EN_TENS.values()} | {
-    number_key(w) for t in (_TE, _KN) for v, ws in t.items() if v % 10 == 0 and 20 <= v <= 90 for w in ws}
-_HUNDREDS = {number_key(w) for w in ("hundred", "सौ", "sau", "వంద", "vanda", "ನೂರು", "nooru")}
-_HALF_KEYS = {number_key(w) for w in _HALF}
-_FIXED_KEYS = {number_key(w): v for v, ws in _FIXED.items() for w in ws if " " not in w}
-_PLUS_HALF_KEYS = {number_key(w) for w in _PLUS_HALF}
+    _KEYS.clear()
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Number keys of the grammar's special words. Built on first use, not at import: keying a native word
+    transliterates it, and transliteration reads the language registry, whose records import this module."""
+    compound_tens: frozenset[str]
+    hundreds: frozenset[str]
+    half: frozenset[str]
+    fixed: dict[str, float]
+    plus_half: frozenset[str]
+
+
+_KEYS: list[_Keys] = []
+
+
+def _keys() -> _Keys:
+    if not _KEYS:
+        _KEYS.append(_Keys(
+            compound_tens=frozenset({number_key(w) for w in _EN_TENS.values()} | {
+                number_key(w) for t in (_TE, _KN) for v, ws in t.items() if v % 10 == 0 and 20 <= v <= 90
+                for w in ws}),
+            hundreds=frozenset(number_key(w) for w in ("hundred", "सौ", "sau", "వంద", "vanda", "ನೂರು", "nooru")),
+            half=frozenset(number_key(w) for w in _HALF),
+            fixed={number_key(w): v for v, ws in _FIXED.items() for w in ws if " " not in w},
+            plus_half=frozenset(number_key(w) for w in _PLUS_HALF)))
+    return _KEYS[0]
 
 
 def _digits(token: str) -> int | None:
@@ -146,17 +166,18 @@ def parse_number(words: Sequence[str]) -> float | None:
     if len(toks) == 3 and toks[1] in _POINT and (whole := _digits(toks[0])) is not None and toks[2].isdecimal():
         return whole + int(toks[2]) / 10.0 ** len(toks[2])         # "1.5" reaches us as "1 point 5"
     text = " ".join(toks)
+    special = _keys()
     for value, ws in _FIXED.items():
-        if text in ws or (len(keys) == 1 and keys[0] in _FIXED_KEYS and _FIXED_KEYS[keys[0]] == value):
+        if text in ws or (len(keys) == 1 and special.fixed.get(keys[0]) == value):
             return value
-    if keys[0] in _HALF_KEYS and (len(keys) == 1 or (len(keys) == 2 and toks[1] in _ARTICLE_ONE)):
+    if keys[0] in special.half and (len(keys) == 1 or (len(keys) == 2 and toks[1] in _ARTICLE_ONE)):
         return 0.5                                         # "half", "half an" (hour), "aadha", "ara"
-    if keys[0] in _PLUS_HALF_KEYS and len(keys) > 1:
+    if keys[0] in special.plus_half and len(keys) > 1:
         rest = parse_number(toks[1:])
         return rest + 0.5 if rest is not None and rest >= 1 else None
     if toks == ["a"] or toks == ["an"]:
         return 1.0
-    if toks[0] in _ARTICLE_ONE and len(toks) == 2 and keys[1] in _HUNDREDS:
+    if toks[0] in _ARTICLE_ONE and len(toks) == 2 and keys[1] in special.hundreds:
         return float(HUNDRED)                              # "a hundred"
     return _whole(toks, keys)
 
@@ -166,6 +187,7 @@ def _whole(toks: list[str], keys: list[str]) -> float | None:
     total = 0          # hundreds part
     part = 0           # below a hundred
     stage = 0          # 0 nothing yet, 1 tens seen, 2 units/atomic seen (nothing may follow but "hundred")
+    special = _keys()
     for tok, key in zip(toks, keys, strict=True):
         if tok in _AND:
             if total == 0 or stage:
@@ -175,11 +197,11 @@ def _whole(toks: list[str], keys: list[str]) -> float | None:
         v = d if d is not None else words().get(key)
         if v is None:
             return None
-        if key in _HUNDREDS and d is None:
+        if key in special.hundreds and d is None:
             if total or stage == 1 or part >= 10:      # "two hundred", never "twenty hundred" or twice
                 return None
             total, part, stage = (part or 1) * HUNDRED, 0, 0
-        elif key in _COMPOUND_TENS and d is None:
+        elif key in special.compound_tens and d is None:
             if stage:
                 return None
             part, stage = v, 1

@@ -13,6 +13,7 @@ tables hold all four languages side by side, which is how translators and review
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -69,14 +70,30 @@ class Language:
 _LANGS: dict[str, Language] = {}
 _LISTENERS: list[Callable[[], None]] = []
 _LOADED: list[bool] = []
+# The catalog index is built in a worker thread: the first reader of the registry may not be the event loop's.
+_LOCK = threading.RLock()
+
+
+_LOADING: list[bool] = []
 
 
 def _load() -> None:
-    if not _LOADED:
-        _LOADED.append(True)       # first, so a built-in module that asks the registry does not load it twice
-        for code in BUILT_IN:
-            module = importlib.import_module(f"core.lang.languages.{code}")
-            _LANGS.setdefault(code, module.LANGUAGE)
+    if _LOADED:
+        return
+    with _LOCK:
+        if _LOADED:
+            return
+        if _LOADING:        # only the loading thread gets here (the lock is re-entrant): a record module asked
+            raise RuntimeError("a language module used the language registry while it was being loaded; "
+                               "build tables from the registry on first use, not at import")
+        _LOADING.append(True)
+        try:
+            for code in BUILT_IN:
+                module = importlib.import_module(f"core.lang.languages.{code}")
+                _LANGS.setdefault(code, module.LANGUAGE)
+        finally:
+            _LOADING.clear()
+        _LOADED.append(True)
 
 
 def on_change(listener: Callable[[], None]) -> None:
@@ -95,7 +112,8 @@ def register(language: Language) -> None:
     _load()
     if not language.code or not language.label or not language.names:
         raise ValueError(f"a language needs a code, a label and names: {language.code!r}")
-    _LANGS[language.code] = language
+    with _LOCK:
+        _LANGS[language.code] = language
     _changed()
 
 
@@ -103,7 +121,9 @@ def unregister(code: str) -> None:
     _load()
     if code == DEFAULT:
         raise ValueError(f"the default language {DEFAULT!r} cannot be removed")
-    if _LANGS.pop(code, None) is not None:
+    with _LOCK:
+        removed = _LANGS.pop(code, None)
+    if removed is not None:
         _changed()
 
 

@@ -145,3 +145,22 @@ def test_the_registry_refuses_a_record_without_names_and_keeps_the_default() -> 
         registry.unregister("en")
     assert registry.codes() == ("en", "hi", "te", "kn")
     assert registry.get("xx").code == "en"
+
+
+@pytest.mark.parametrize("first", ["core.lang.script", "core.lang.numbers", "core.lang.request"])
+def test_the_registry_loads_whole_whichever_module_asks_first_and_from_threads(first: str) -> None:
+    """The built-in records import the tables they point at; nothing in those tables may read the registry at
+    import, or the first reader would see a half-loaded registry. A fresh interpreter per first importer."""
+    import subprocess
+    import sys
+    code = ("import importlib, threading\n"
+            f"importlib.import_module({first!r})\n"
+            "from core.lang import numbers, registry, script\n"
+            "out = []\n"
+            "ts = [threading.Thread(target=lambda: out.append((len(script.scripts()), registry.codes(),\n"
+            "      numbers.parse_number(['ఇరవై', 'ఐదు'])))) for _ in range(8)]\n"
+            "[t.start() for t in ts]; [t.join() for t in ts]\n"
+            "print(sorted(set(out)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[(3, ('en', 'hi', 'te', 'kn'), 25.0)]"
