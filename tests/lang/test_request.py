@@ -93,6 +93,9 @@ def test_a_transcript_of_one_repeated_syllable_is_not_a_title_search(text: str) 
 def test_a_title_said_twice_or_a_real_request_is_not_babble() -> None:
     for text in ("baa baa", "play la la la la", "twinkle twinkle twinkle twinkle", "chanda mama chanda mama"):
         assert not READ(text).babble, text
+    # A short control said over and over is still that control.
+    for text, name in (("bas bas bas bas", "stop"), ("बस बस बस बस", "stop"), ("stop stop stop stop", "stop")):
+        assert understand(text).intent.name == name, text
 
 
 def test_control_characters_are_spaces_and_the_request_still_plays() -> None:

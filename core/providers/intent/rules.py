@@ -135,8 +135,8 @@ class RuleIntentRecognizer:
     def _recognize(self, req: Request, titles: TitleProbe | None) -> Intent:
         toks = list(req.tokens)
         phon = self._canon(req.phon)
-        if req.empty or req.babble:
-            return _help(req.language)          # silence, punctuation, wake words only, "la la la la"
+        if req.empty:
+            return _help(req.language)          # silence, punctuation, wake words only
         a = req.analysis
         lang = req.language
         control = self._exact.get(self._light_key(phon)) or self._loose.get(self._loose_key(phon))
@@ -147,8 +147,8 @@ class RuleIntentRecognizer:
             return Intent(slotted[0], slotted[1], language=lang)
         if self._resumes(toks, phon):
             return Intent("resume", {"target": self._target(phon)}, language=lang)
-        if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
-            return _help(lang)
+        if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported) or req.babble:
+            return _help(lang)          # "la la la la" is babble, not a title ("bas bas bas bas" was a stop)
         slots = bool(a.language or a.moods or a.story_categories or a.music_categories)
         signal = bool(a.kind_cue) or slots
         verb_only = bool(a.kind_cue) and not slots and not self._kind_nouns.find(phon)
