@@ -430,7 +430,8 @@ async def main() -> None:
             titles = sorted({t.display_title for t in svc.tracks()})
             registry = PluginRegistry(default_functions())
             understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
-                                                   wake_words=cfg.server.wake_words), registry)
+                                                   wake_words=cfg.server.wake_words), registry,
+                                      wake_words=cfg.server.wake_words)
             model = await asyncio.to_thread(WhisperASR(shipped_config(model_dir).voice.asr).load)
             vad = build_vad(cfg.voice.vad)
             results = {}

@@ -88,7 +88,8 @@ class Runtime:
         store = store or await open_store(cfg.state.url)
         deps = SessionDeps(
             settings=session_settings(cfg, params), params=params, content=content, pipeline=pipeline,
-            speech=speech, understand=Understander(intent, registry), voice=voice, store=store,
+            speech=speech, understand=Understander(intent, registry, wake_words=cfg.server.wake_words), voice=voice,
+            store=store,
             directory=directory or LocalDirectory(), on_miss=cfg.matching.on_miss,
             recent_history=cfg.matching.recent_history, lead_frames=cfg.audio.lead_frames,
             stop_grace_s=cfg.audio.stop_grace_ms / 1000.0, metrics=sink)

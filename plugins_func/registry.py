@@ -16,7 +16,7 @@ from loguru import logger
 
 from core.content.types import Kind, MatchResult, Track
 from core.devices.state import DeviceState
-from core.lang.text import Analysis
+from core.lang.request import Request
 from plugins_func.actions import Action, PlayTrack
 
 __all__ = ["PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", "CatalogView", "register_function"]
@@ -25,11 +25,11 @@ __all__ = ["PluginResult", "PluginFunction", "PluginRegistry", "PluginContext", 
 class CatalogView(Protocol):
     """What plugins may ask of the catalog (the matcher implements it)."""
 
-    def find_content_match(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                           avoid: Collection[str] = ()) -> MatchResult: ...
+    def find_content_match(self, request: Request | str, language_hint: str | None = None, *,
+                           kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult: ...
 
-    def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                         avoid: Collection[str] = ()) -> MatchResult: ...
+    def find_alternative(self, request: Request | str, language_hint: str | None = None, *,
+                         kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult: ...
 
     def pick(self, *, kind: Kind | None = None, collection: str | None = None, avoid: Collection[str] = ()
              ) -> Track | None: ...
@@ -37,8 +37,6 @@ class CatalogView(Protocol):
     def track(self, uid: str) -> Track | None: ...
 
     def language_of(self, track: Track) -> str | None: ...
-
-    def analyze(self, user_request: str) -> Analysis: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +48,10 @@ class PluginContext:
     on_miss: str = "say"                                       # matching.on_miss: say / offer / play_alternative
     recent_size: int = 5
     language: str = "en"                                       # the language the child spoke (for replies)
+    request: Request | None = None                             # the utterance, read once (core/lang/request.py)
+    # The catalog's answer to the whole request when the intent step asked it (a bare title): a plugin for
+    # that title's kind takes it instead of matching the same words again.
+    probe: MatchResult | None = None
 
     @property
     def device_id(self) -> str:
@@ -88,12 +90,21 @@ class PluginResult:
 Handler = Callable[..., PluginResult]
 
 
+Schema = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class PluginFunction:
     name: str
     description: str
-    parameters: dict[str, Any]          # JSON schema of the arguments (without the context)
+    # JSON schema of the arguments (without the context); a function builds it when asked, for a schema that
+    # reads a registry (the languages a `language_preference` may name).
+    schema: Schema
     handler: Handler
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.schema() if callable(self.schema) else self.schema
 
     def tool_schema(self) -> dict[str, Any]:
         """OpenAI tools format."""
@@ -130,7 +141,8 @@ class PluginRegistry:
             logger.warning("unknown plugin function {!r}", name)
             return PluginResult(speech="Sorry, I can't do that yet.")
         params = self._params[name]
-        schema = fn.parameters.get("properties", {}) if isinstance(fn.parameters, dict) else {}
+        parameters = fn.parameters
+        schema = parameters.get("properties", {}) if isinstance(parameters, dict) else {}
         # An LLM may send anything: keep only arguments the handler takes and whose JSON type fits the schema.
         accepted = {k: v for k, v in arguments.items() if k in params and _fits(v, schema.get(k))}
         dropped = sorted(set(arguments) - set(accepted))
@@ -162,8 +174,8 @@ def _fits(value: Any, schema: Any) -> bool:
     return not (isinstance(enum, list) and value not in enum)
 
 
-def register_function(name: str, description: str, parameters: dict[str, Any]) -> Callable[[Handler], PluginFunction]:
+def register_function(name: str, description: str, parameters: Schema) -> Callable[[Handler], PluginFunction]:
     """Decorator: turn a handler into a PluginFunction (collected by `plugins_func.loader.default_functions`)."""
     def wrap(handler: Handler) -> PluginFunction:
-        return PluginFunction(name=name, description=description, parameters=parameters, handler=handler)
+        return PluginFunction(name=name, description=description, schema=parameters, handler=handler)
     return wrap

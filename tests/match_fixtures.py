@@ -79,8 +79,9 @@ def run_request(text: str, ctx: PluginContext) -> tuple[Any, Any]:
     from plugins_func.loader import default_functions
     from plugins_func.registry import PluginRegistry
 
-    understander = Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=Config().server.wake_words)),
-                                PluginRegistry(default_functions()))
+    wake = Config().server.wake_words
+    understander = Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=wake)),
+                                PluginRegistry(default_functions()), wake_words=wake)
     u = asyncio.run(understander(text, ctx))
     return u.intent, u.result
 

@@ -27,7 +27,9 @@ async function match(ev) {
   try {
     const r = await api("POST", "/api/match", { text });
     const rows = ["intent", "match_type", "score", "kind", "collection", "title", "speech"].map((k) => el("tr", {}, el("th", {}, k), el("td", { id: `m-${k}` }, r[k] ?? "")));
-    $("match-result").replaceChildren(...rows);
+    // What the words were read as (the Request the decision was made on), as `app.py match` prints it.
+    const heard = Object.entries(r.request || {}).map(([k, v]) => el("tr", {}, el("th", {}, `request ${k}`), el("td", { id: `m-request-${k}` }, Array.isArray(v) ? v.join(", ") : String(v ?? ""))));
+    $("match-result").replaceChildren(...rows, ...heard);
   } catch (e) { $("match-result").replaceChildren(el("tr", {}, el("td", { class: "err" }, e.message))); }
 }
 

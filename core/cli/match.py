@@ -63,13 +63,14 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
             print(f"warning: the catalog is empty ({args.content_dir or 'configured source'})", file=sys.stderr)
         registry = PluginRegistry(default_functions())
         understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
-                                               wake_words=cfg.server.wake_words), registry)
+                                               wake_words=cfg.server.wake_words), registry,
+                                  wake_words=cfg.server.wake_words)
         for utterance in utterances:
             # A device with nothing played: the same context a new device gets.
             ctx = PluginContext(catalog=svc.matcher, device=DeviceState("match-cli"), on_miss=cfg.matching.on_miss,
                                 recent_size=cfg.matching.recent_history)
             u = await understand(utterance, ctx)
-            out.write(json.dumps(describe(utterance, u.intent.name, u.result), ensure_ascii=False) + "\n")
+            out.write(json.dumps(describe(utterance, u.intent.name, u.result, u.request), ensure_ascii=False) + "\n")
             out.flush()
     finally:
         await svc.close()

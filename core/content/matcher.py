@@ -19,20 +19,20 @@ from rapidfuzz import fuzz, process
 from core.config import MatchingConfig
 from core.content.titles import dash_head, match_text, series_heads, strip_track_number, title_variants
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.lang import vocab
+from core.lang import registry, vocab
+from core.lang.request import Request, RequestReader
 from core.lang.text import (
-    MAX_CHARS,
     Analysis,
     Lexicon,
     PhraseSet,
-    analyze,
+    default_lexicon,
     fold,
     native_language,
     normalize,
     strip_carriers,
 )
 
-__all__ = ["MultilingualMatcher", "language_code"]
+__all__ = ["MultilingualMatcher", "language_code", "read_request"]
 
 _LEVEL_RANK = {MatchType.EXACT: 0, MatchType.ROMANIZED: 1, MatchType.ALTERNATIVE: 2}
 _TOKEN_CUTOFF = 72.0     # a misspelt request word must be this close to a catalog word to be a candidate
@@ -42,16 +42,19 @@ _GROUP_SCORE = 88.0      # fuzzy score at which a request names a shared alias /
 _PREFIX_MIN = 90.0       # how close the request must be to a key's first words to count as saying them
 _PREFIX_SCORE = 95.0     # what saying a title's first words scores (a whole-title match scores up to 100)
 _MAX_GROUP = 200         # uids a group pick carries for continuous play
+# Plain text handed to the matcher (tests, tools, a plugin argument that is not the utterance) is read into a
+# Request here, in the same form as an utterance; the session's requests arrive already read.
+_READER = RequestReader(spell=match_text)
 
 
 def language_code(value: str | None, _lex: PhraseSet | None = None) -> str | None:
-    """'hi', 'Hindi', 'हिंदी', 'hindi ' -> 'hi'; None when not one of en/hi/te/kn."""
+    """'hi', 'Hindi', 'हिंदी', 'hindi ' -> 'hi'; None when the language registry does not have it."""
     if not value or not value.strip():
         return None
     v = normalize(value)
-    if v in vocab.LANGS:
+    if registry.find(v) is not None:
         return v
-    names = _lex or PhraseSet([(w, code) for code, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
+    names = _lex or default_lexicon().languages
     found = names.find([fold(t) for t in v.split()])
     return found[0][2] if found else None
 
@@ -80,9 +83,8 @@ class MultilingualMatcher:
         self.cfg = cfg
         self.tracks: tuple[Track, ...] = tuple(tracks)
         self._rng = rng or random.Random()
-        self._lex = Lexicon.build()
-        self._analyses: dict[str, Analysis] = {}
-        self._names = PhraseSet([(w, c) for c, ws in vocab.LANGUAGE_NAMES.items() for w in ws])
+        self._lex = default_lexicon()
+        self._names = self._lex.languages
         self._by_uid = {t.uid: i for i, t in enumerate(self.tracks)}
         self._lang = [self._track_language(t) for t in self.tracks]
         self._exact: dict[str, list[_Key]] = defaultdict(list)
@@ -100,7 +102,9 @@ class MultilingualMatcher:
 
     def _build(self) -> None:
         lex = self._lex
-        tok_memo: dict[str, str] = {}
+        # The index's own vocabulary: each distinct catalog word and name is folded once per build (a catalog has
+        # far more distinct words than fold's process-wide cache, which is sized for requests, keeps).
+        word_fold: dict[str, str] = {}
         key_memo: dict[str, tuple[str, str, str | None, bool]] = {}
         mood_memo: dict[tuple[str, bool], frozenset[str]] = {}
 
@@ -108,7 +112,7 @@ class MultilingualMatcher:
             hit = key_memo.get(text)
             if hit is None:
                 toks = normalize(match_text(text)).split()
-                phon = [tok_memo[t] if t in tok_memo else tok_memo.setdefault(t, fold(t)) for t in toks]
+                phon = [word_fold[t] if t in word_fold else word_fold.setdefault(t, fold(t)) for t in toks]
                 keep = strip_carriers(toks, phon, lex) or [i for i, p in enumerate(phon) if p]
                 kept = set(keep)
                 nouns = {i for ps in (lex.music_nouns, lex.story_nouns) for s, e, _ in ps.find(phon)
@@ -240,18 +244,20 @@ class MultilingualMatcher:
 
     # ------------------------------------------------------------------ public API
 
-    def find_content_match(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                           avoid: Collection[str] = ()) -> MatchResult:
+    def find_content_match(self, request: Request | str, language_hint: str | None = None, *,
+                           kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult:
+        """What `request` asks for; a Request is matched on its one analysis, plain text is read into one first."""
         try:
-            return self._match(user_request if isinstance(user_request, str) else "", language_hint, kind, avoid)
+            return self._match(read_request(request).analysis, language_hint, kind, avoid)
         except Exception:    # noqa: BLE001 - the matcher must never take a session down; log and report a miss
-            logger.exception("matcher failed on a request of {} chars", len(user_request or ""))
+            logger.exception("matcher failed on a request of {} chars",
+                             len(request.text) if isinstance(request, Request) else len(request or ""))
             return MatchResult(None, MatchType.NONE, notes=("error",))
 
-    def find_alternative(self, user_request: str, language_hint: str | None = None, *, kind: Kind | None = None,
-                         avoid: Collection[str] = ()) -> MatchResult:
+    def find_alternative(self, request: Request | str, language_hint: str | None = None, *,
+                         kind: Kind | None = None, avoid: Collection[str] = ()) -> MatchResult:
         """A clearly labelled stand-in after a miss: an item in the request's language, else any item."""
-        a = self.analyze(user_request)
+        a = read_request(request).analysis
         lang = language_code(language_hint, self._names) or a.language or a.utterance_language
         pool = self._pool(kind)
         same = [i for i in pool if self._lang[i] == lang]
@@ -270,24 +276,12 @@ class MultilingualMatcher:
         chosen = self._pick(members, avoid)
         return self.tracks[chosen] if chosen is not None else None
 
-    def analyze(self, user_request: str) -> Analysis:
-        """The request's analysis; the last few are remembered, because one request is analysed by the intent
-        probe, the plugin and the match (Analysis is frozen, so sharing it is safe)."""
-        text = user_request or ""
-        hit = self._analyses.get(text)
-        if hit is None:
-            hit = self._analyses[text] = analyze(text, self._lex)
-            if len(self._analyses) > 64:
-                self._analyses.pop(next(iter(self._analyses)))
-        return hit
-
     # ------------------------------------------------------------------ matching
 
     def _pool(self, kind: Kind | None) -> tuple[int, ...]:
         return self._pools.get(kind, ())
 
-    def _match(self, text: str, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
-        a = self.analyze(match_text(text[:4 * MAX_CHARS]))
+    def _match(self, a: Analysis, hint_in: str | None, kind: Kind | None, avoid: Collection[str]) -> MatchResult:
         hint = language_code(hint_in, self._names) or a.language
         soft_hint = hint or (a.utterance_language if a.utterance_language != "en" else None)
         pool = self._pool(kind)
@@ -592,6 +586,11 @@ def _collection_phrases(colls: Collection[tuple[Kind, str]], lex: Lexicon) -> Ph
             if seq[0] and seq not in names:
                 names[seq] |= values
     return PhraseSet.of_sequences((seq, "|".join(sorted(vs))) for seq, vs in names.items())
+
+
+def read_request(request: Request | str) -> Request:
+    """`request` as a Request: plain text (or anything else) is read the way an utterance is."""
+    return request if isinstance(request, Request) else _READER.read(request if isinstance(request, str) else "")
 
 
 def _adjust(q: str, key: str, score: float) -> float:

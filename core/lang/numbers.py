@@ -7,12 +7,14 @@ Words are compared in a romanized key that keeps aspiration, because Hindi स�
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.lang import registry
 from core.lang.text import fold, normalize, to_latin
 
-__all__ = ["number_key", "parse_number", "find_duration", "spoken_decimals", "Duration", "WORDS"]
+__all__ = ["number_key", "parse_number", "find_duration", "spoken_decimals", "Duration", "words", "HINDI", "TELUGU",
+           "KANNADA", "ENGLISH"]
 
 # Hindi 1..100: every number has its own word.
 _HI = ("एक दो तीन चार पाँच छह सात आठ नौ दस ग्यारह बारह तेरह चौदह पंद्रह सोलह सत्रह अठारह उन्नीस बीस "
@@ -57,6 +59,22 @@ _EN_TENS = {20: "twenty", 30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 7
             90: "ninety"}
 
 HUNDRED = 100
+
+
+def _merge(*tables: dict[int, tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
+    out: dict[int, tuple[str, ...]] = {}
+    for t in tables:
+        for value, ws in t.items():
+            out[value] = out.get(value, ()) + ws
+    return out
+
+
+# Each language's number words (value -> words), read through its record in the language registry.
+HINDI = _merge({i: (w,) for i, w in enumerate(_HI, 1)}, _HI_LATIN)
+TELUGU = _TE
+KANNADA = _KN
+ENGLISH = _merge({i: (w,) for i, w in enumerate(_EN, 1)}, {v: (w,) for v, w in _EN_TENS.items()},
+                 {HUNDRED: ("hundred",)})
 # Halves: alone they are 0.5 ("half an hour"); "dedh"/"dhai" are 1.5 / 2.5; "saadhe N" = N + 0.5.
 _HALF = ("half", "आधा", "आधे", "aadha", "aadhe", "adha", "అర", "ara", "అర్ధ", "ardha", "ಅರ್ಧ", "ardha")
 _FIXED = {1.5: ("डेढ़", "डेढ", "dedh", "dedhh", "one and a half"), 2.5: ("ढाई", "dhai", "dhaai", "two and a half")}
@@ -81,36 +99,55 @@ def number_key(token: str) -> str:
 
 
 def _words() -> dict[str, int]:
+    """Number key -> value over every registered language; a key with two values is an error in the data."""
     table: dict[str, int] = {}
-
-    def add(words: Iterable[str], value: int) -> None:
-        for w in words:
-            k = number_key(w)
-            if k and table.setdefault(k, value) != value:
-                raise ValueError(f"number word {w!r} means both {table[k]} and {value}")
-
-    for i, w in enumerate(_HI, 1):
-        add((w,), i)
-    for value, words in _HI_LATIN.items():
-        add(words, value)
-    for table_ in (_TE, _KN):
-        for value, words in table_.items():
-            add(words, value)
-    for i, w in enumerate(_EN, 1):
-        add((w,), i)
-    for value, w in _EN_TENS.items():
-        add((w,), value)
-    add(("hundred",), HUNDRED)
+    for lang in registry.languages():
+        for value, ws in lang.numbers.items():
+            for w in ws:
+                k = number_key(w)
+                if k and table.setdefault(k, value) != value:
+                    raise ValueError(f"number word {w!r} ({lang.code}) means both {table[k]} and {value}")
     return table
 
 
-WORDS: dict[str, int] = _words()       # number key -> value (1..100)
-_COMPOUND_TENS = {number_key(w) for w in _EN_TENS.values()} | {
-    number_key(w) for t in (_TE, _KN) for v, ws in t.items() if v % 10 == 0 and 20 <= v <= 90 for w in ws}
-_HUNDREDS = {number_key(w) for w in ("hundred", "सौ", "sau", "వంద", "vanda", "ನೂರು", "nooru")}
-_HALF_KEYS = {number_key(w) for w in _HALF}
-_FIXED_KEYS = {number_key(w): v for v, ws in _FIXED.items() for w in ws if " " not in w}
-_PLUS_HALF_KEYS = {number_key(w) for w in _PLUS_HALF}
+_WORDS: dict[str, int] = {}
+
+
+def words() -> dict[str, int]:
+    """The number words of every registered language (number key -> value), built on first use."""
+    if not _WORDS:
+        _WORDS.update(_words())
+    return _WORDS
+
+
+def _reset() -> None:
+    _WORDS.clear()
+    _KEYS.clear()
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Number keys of the grammar's special words. Built on first use, not at import: keying a native word
+    transliterates it, and transliteration reads the language registry, whose records import this module."""
+    compound_tens: frozenset[str]
+    hundreds: frozenset[str]
+    half: frozenset[str]
+    fixed: dict[str, float]
+    plus_half: frozenset[str]
+
+
+_KEYS: list[_Keys] = []
+
+
+def _keys() -> _Keys:
+    if not _KEYS:
+        _KEYS.append(_Keys(
+            compound_tens=frozenset({number_key(w) for w in _EN_TENS.values()} | {
+                number_key(w) for t in (_TE, _KN) for v, ws in t.items() if v % 10 == 0 and 20 <= v <= 90
+                for w in ws}),
+            hundreds=frozenset(number_key(w) for w in ("hundred", "सौ", "sau", "వంద", "vanda", "ನೂರು", "nooru")),
+            half=frozenset(number_key(w) for w in _HALF),
+            fixed={number_key(w): v for v, ws in _FIXED.items() for w in ws if " " not in w},
+            plus_half=frozenset(number_key(w) for w in _PLUS_HALF)))
+    return _KEYS[0]
 
 
 def _digits(token: str) -> int | None:
@@ -129,17 +166,18 @@ def parse_number(words: Sequence[str]) -> float | None:
     if len(toks) == 3 and toks[1] in _POINT and (whole := _digits(toks[0])) is not None and toks[2].isdecimal():
         return whole + int(toks[2]) / 10.0 ** len(toks[2])         # "1.5" reaches us as "1 point 5"
     text = " ".join(toks)
+    special = _keys()
     for value, ws in _FIXED.items():
-        if text in ws or (len(keys) == 1 and keys[0] in _FIXED_KEYS and _FIXED_KEYS[keys[0]] == value):
+        if text in ws or (len(keys) == 1 and special.fixed.get(keys[0]) == value):
             return value
-    if keys[0] in _HALF_KEYS and (len(keys) == 1 or (len(keys) == 2 and toks[1] in _ARTICLE_ONE)):
+    if keys[0] in special.half and (len(keys) == 1 or (len(keys) == 2 and toks[1] in _ARTICLE_ONE)):
         return 0.5                                         # "half", "half an" (hour), "aadha", "ara"
-    if keys[0] in _PLUS_HALF_KEYS and len(keys) > 1:
+    if keys[0] in special.plus_half and len(keys) > 1:
         rest = parse_number(toks[1:])
         return rest + 0.5 if rest is not None and rest >= 1 else None
     if toks == ["a"] or toks == ["an"]:
         return 1.0
-    if toks[0] in _ARTICLE_ONE and len(toks) == 2 and keys[1] in _HUNDREDS:
+    if toks[0] in _ARTICLE_ONE and len(toks) == 2 and keys[1] in special.hundreds:
         return float(HUNDRED)                              # "a hundred"
     return _whole(toks, keys)
 
@@ -149,20 +187,21 @@ def _whole(toks: list[str], keys: list[str]) -> float | None:
     total = 0          # hundreds part
     part = 0           # below a hundred
     stage = 0          # 0 nothing yet, 1 tens seen, 2 units/atomic seen (nothing may follow but "hundred")
+    special = _keys()
     for tok, key in zip(toks, keys, strict=True):
         if tok in _AND:
             if total == 0 or stage:
                 return None
             continue
         d = _digits(tok)
-        v = d if d is not None else WORDS.get(key)
+        v = d if d is not None else words().get(key)
         if v is None:
             return None
-        if key in _HUNDREDS and d is None:
+        if key in special.hundreds and d is None:
             if total or stage == 1 or part >= 10:      # "two hundred", never "twenty hundred" or twice
                 return None
             total, part, stage = (part or 1) * HUNDRED, 0, 0
-        elif key in _COMPOUND_TENS and d is None:
+        elif key in special.compound_tens and d is None:
             if stage:
                 return None
             part, stage = v, 1
@@ -224,3 +263,6 @@ def find_duration(tokens: Sequence[str]) -> Duration | None:
                         break
                 return Duration(start, end, value * per)
     return None
+
+
+registry.on_change(_reset)

@@ -5,8 +5,12 @@ language falls back to English, so a new reply can land in English first.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
+from core.lang import registry
+
 __all__ = ["REPLIES", "NOUNS", "LANGUAGE_NAMES_IN", "say", "duration_words", "join_titles", "clip_words",
-           "ECHO_WORDS", "ECHO_CHARS"]
+           "ECHO_WORDS", "ECHO_CHARS", "column", "noun", "language_name"]
 
 # Spoken replies. {title}, {requested}, {what} are filled in by the plugins.
 REPLIES: dict[str, dict[str, str]] = {
@@ -192,13 +196,52 @@ def clip_words(text: str, max_words: int = ECHO_WORDS, max_chars: int = ECHO_CHA
     return out.rstrip(",;:.!?")
 
 
+class _Column(Mapping[str, str]):
+    """One language's column of a key -> {language: line} table, read live (a line added later is seen)."""
+    __slots__ = ("_table", "_lang")
+
+    def __init__(self, table: Mapping[str, Mapping[str, str]], lang: str) -> None:
+        self._table, self._lang = table, lang
+
+    def __getitem__(self, key: str) -> str:
+        return self._table[key][self._lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, row in self._table.items() if self._lang in row)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def column(table: Mapping[str, Mapping[str, str]], lang: str) -> Mapping[str, str]:
+    """`table`'s lines in `lang` (a language record's `replies` / `nouns`)."""
+    return _Column(table, lang)
+
+
 def say(key: str, lang: str, **slots: str) -> str:
-    """The reply `key` in `lang` (English when that language has no line for it), with its slots filled.
-    `requested` (the user's own words) is clipped to a few words."""
-    table = REPLIES[key]
+    """The reply `key` in `lang` (the default language's line when that language, or the registry, has none),
+    with its slots filled. `requested` (the user's own words) is clipped to a few words."""
+    line = registry.get(lang).replies.get(key) or registry.get(registry.DEFAULT).replies.get(key)
+    if line is None:
+        raise KeyError(f"no reply {key!r} in core/lang/replies.py")
     if "requested" in slots:
         slots["requested"] = clip_words(slots["requested"])
-    return table.get(lang, table["en"]).format(**slots)
+    return line.format(**slots)
+
+
+def noun(kind: str, lang: str) -> str:
+    """"song" / "story" (`kind` "music" / "story") in the reply language."""
+    return registry.get(lang).nouns.get(kind) or registry.get(registry.DEFAULT).nouns.get(kind) or kind
+
+
+def language_name(code: str | None, lang: str) -> str:
+    """The name of language `code` said in `lang` ("Hindi", "हिंदी"); "" when `lang` has no word for it."""
+    named = registry.find(code)
+    if named is None:
+        return ""
+    if lang == registry.DEFAULT:
+        return named.label
+    return registry.get(lang).names_in.get(named.code, "")
 
 
 # Minutes and hours as they stand before "in" / "बाद" / "తర్వాత" / "ನಂತರ" in timer_set_minutes: the last unit takes

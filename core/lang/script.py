@@ -1,31 +1,42 @@
 """The one script and language detector: which writing system a text uses, and which language that implies.
 
 Used by the matcher (catalog keys and requests), the intent recognisers (reply language) and TTS routing (which
-engine speaks a line). A fifth Indic language is one row in `SCRIPTS`.
+engine speaks a line). The scripts are the language registry's (`core/lang/registry.py`): a language with its own
+script brings it in its record.
 """
 from __future__ import annotations
 
-__all__ = ["SCRIPTS", "script_of", "native_language", "language_or"]
+from core.lang import registry
+from core.lang.registry import Script
 
-# (script name, first code point, last code point, language code)
-SCRIPTS: tuple[tuple[str, int, int, str], ...] = (
-    ("devanagari", 0x0900, 0x097F, "hi"),
-    ("telugu", 0x0C00, 0x0C7F, "te"),
-    ("kannada", 0x0C80, 0x0CFF, "kn"),
-)
+__all__ = ["scripts", "script_of", "native_language", "language_or"]
+
+_SCRIPTS: list[tuple[tuple[Script, str], ...]] = []       # built from the registry on first use
+
+
+def scripts() -> tuple[tuple[Script, str], ...]:
+    """(script, language code) for every registered language written in its own script."""
+    if not _SCRIPTS:
+        _SCRIPTS.append(tuple((lang.script, lang.code) for lang in registry.languages() if lang.script is not None))
+    return _SCRIPTS[0]
+
+
+registry.on_change(_SCRIPTS.clear)
 
 
 def _indic(ch: str) -> tuple[str, str] | None:
     o = ord(ch)
-    for name, lo, hi, lang in SCRIPTS:
-        if lo <= o <= hi:
-            return name, lang
+    if o < 0x0250:
+        return None               # Latin: the common case, answered without a scan
+    for script, lang in scripts():
+        if script.first <= o <= script.last:
+            return script.name, lang
     return None
 
 
 def script_of(text: str) -> str:
-    """The dominant script: "latin", "devanagari", "telugu", "kannada", "other" or "none" (no letters)."""
-    counts = {"latin": 0, "other": 0, **{name: 0 for name, *_ in SCRIPTS}}
+    """The dominant script: "latin", a registered script ("devanagari", "telugu", ...), "other" or "none"."""
+    counts = {"latin": 0, "other": 0, **{s.name: 0 for s, _ in scripts()}}
     for ch in text:
         hit = _indic(ch)
         if hit is not None:
@@ -38,7 +49,7 @@ def script_of(text: str) -> str:
 
 
 def native_language(text: str) -> str | None:
-    """hi/te/kn when the text has Devanagari/Telugu/Kannada characters (the script with most of them wins)."""
+    """The registered language whose script has most of the text's letters (hi/te/kn ...), else None."""
     if not text or text.isascii():
         return None
     counts: dict[str, int] = {}

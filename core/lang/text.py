@@ -15,20 +15,22 @@ from functools import lru_cache
 from anyascii import anyascii
 from indic_transliteration import sanscript
 
-from core.lang import vocab
-from core.lang.script import SCRIPTS, native_language, script_of
+from core.lang import registry, vocab
+from core.lang.script import native_language, script_of, scripts
 
 __all__ = ["normalize", "tokens", "script_of", "native_language", "to_latin", "phonetic", "fold", "PhraseSet",
-           "Lexicon", "Analysis", "analyze", "strip_carriers", "MAX_CHARS"]
+           "Lexicon", "Analysis", "analyze", "strip_carriers", "MAX_CHARS", "default_lexicon",
+           "title_words"]
 
-MAX_CHARS = 400          # a request longer than this is cut: titles are short and 10 kB of text must stay cheap
+# The one length limit: a request (core/lang/request.py) and any text folded here is cut to this many characters.
+# Titles are short, and 10 kB of text must stay cheap.
+MAX_CHARS = 400
 MAX_TOKENS = 48
 
-_SCHEMES = {"devanagari": sanscript.DEVANAGARI, "telugu": sanscript.TELUGU, "kannada": sanscript.KANNADA}
 # Keep word characters, Indic blocks (vowel signs are category M, not \w) and combining marks; drop dandas.
 _DROP = re.compile(r"[^\w\s\u0900-\u0D7F\u0300-\u036F]|[_\u0964\u0965\u0970]")
 _JOIN = str.maketrans({"'": "", "\u2019": "", "\u2018": "", "`": "", "\u200c": "", "\u200d": "", "\u00b4": ""})
-_INDIC_RUN = re.compile(r"[\u0900-\u097F]+|[\u0C00-\u0C7F]+|[\u0C80-\u0CFF]+")
+_INDIC_RUN: list[re.Pattern[str]] = []       # a run of one registered script's letters (built from the registry)
 _ITRANS_V = "aAiIuUeEoO"
 # Hindi schwa syncope on ITRANS: a medial "a" between VC and CV is silent (machalI -> machlI, laka.DI -> lak.DI).
 _CONS = r"(?:[kgcCjJTDtdpbsS]h|\.Dh?|~N|~n|[^" + _ITRANS_V + r"\s.~^])"
@@ -69,21 +71,30 @@ def _syncope(s: str) -> str:
 
 def _itrans(run: str) -> str:
     o = ord(run[0])
-    for name, lo, hi, _ in SCRIPTS:
-        if lo <= o <= hi:
-            out = sanscript.transliterate(run, _SCHEMES[name], sanscript.ITRANS)
+    for script, _ in scripts():
+        if script.first <= o <= script.last:
+            out = sanscript.transliterate(run, script.scheme, sanscript.ITRANS)
             # Anusvara / chandrabindu: m before labials, n elsewhere (baMdar -> bandar, chaMdA -> chandA).
             out = _ANUSVARA.sub("n", _ANUSVARA_LABIAL.sub("m", out.replace(".N", "M")))
-            return _syncope(_FINAL_SCHWA_ITRANS.sub("", out)) if name == "devanagari" else out
+            return _syncope(_FINAL_SCHWA_ITRANS.sub("", out)) if script.schwa_syncope else out
     return run
 
 
+def _indic_run() -> re.Pattern[str]:
+    if not _INDIC_RUN:
+        blocks = [f"[{chr(s.first)}-{chr(s.last)}]+" for s, _ in scripts()] or ["(?!x)x"]
+        _INDIC_RUN.append(re.compile("|".join(blocks)))
+    return _INDIC_RUN[0]
+
+
 def to_latin(token: str) -> str:
-    """One normalised token in any script -> lowercase ASCII (ITRANS for Indic scripts, anyascii otherwise)."""
+    """One normalised token in any script -> lowercase ASCII (the registered scripts through ITRANS, anything
+    else through anyascii)."""
     if token.isascii():
         return token
-    if _INDIC_RUN.search(token):
-        token = _INDIC_RUN.sub(lambda m: _itrans(m.group(0)), token)
+    run = _indic_run()
+    if run.search(token):
+        token = run.sub(lambda m: _itrans(m.group(0)), token)
     return anyascii(token).lower()
 
 
@@ -171,20 +182,45 @@ class Lexicon:
 
     @classmethod
     def build(cls) -> Lexicon:
+        """The shared vocabulary (vocab.py) plus what each registered language adds."""
         def one(words: Iterable[str], v: str) -> PhraseSet:
             return PhraseSet([(w, v) for w in words])
+        langs = list(registry.languages())
         cues: dict[str, str] = {}
-        for lang, words in vocab.LANGUAGE_CUES.items():
-            for w in words:
-                cues.setdefault(cue_key(w), lang)
-        for w in _ENGLISH_CUES:
-            cues.setdefault(cue_key(w), "en")
-        return cls(carriers=one(vocab.CARRIERS, "c"), languages=PhraseSet(_table(vocab.LANGUAGE_NAMES)),
+        # English cue words only outvote others, so every other language's cues are keyed first.
+        for lang in sorted(langs, key=lambda x: x.code == registry.DEFAULT):
+            for w in lang.cues:
+                cues.setdefault(cue_key(w), lang.code)
+
+        def words(shared: tuple[str, ...], field: str) -> tuple[str, ...]:
+            return shared + tuple(w for lang in langs for w in getattr(lang.words, field))
+        return cls(carriers=one(words(vocab.CARRIERS, "carriers"), "c"),
+                   languages=PhraseSet([(w, lang.code) for lang in langs for w in lang.names]),
                    moods=PhraseSet(_table(vocab.MOODS)), story_categories=PhraseSet(_table(vocab.STORY_CATEGORIES)),
                    music_categories=PhraseSet(_table(vocab.MUSIC_CATEGORIES)),
-                   music_nouns=one(vocab.MUSIC_NOUNS, "music"), story_nouns=one(vocab.STORY_NOUNS, "story"),
-                   music_verbs=one(vocab.MUSIC_VERBS, "music"), story_verbs=one(vocab.STORY_VERBS, "story"),
-                   cues=cues)
+                   music_nouns=one(words(vocab.MUSIC_NOUNS, "music_nouns"), "music"),
+                   story_nouns=one(words(vocab.STORY_NOUNS, "story_nouns"), "story"),
+                   music_verbs=one(words(vocab.MUSIC_VERBS, "music_verbs"), "music"),
+                   story_verbs=one(words(vocab.STORY_VERBS, "story_verbs"), "story"), cues=cues)
+
+
+_LEXICON: list[Lexicon] = []
+
+
+def _registry_changed() -> None:
+    _LEXICON.clear()
+    _INDIC_RUN.clear()
+    fold.cache_clear()          # a token folds differently once its script is registered
+
+
+registry.on_change(_registry_changed)
+
+
+def default_lexicon() -> Lexicon:
+    """The process's lexicon, built on first use (the matcher, the intent rules and requests share it)."""
+    if not _LEXICON:
+        _LEXICON.append(Lexicon.build())
+    return _LEXICON[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +266,7 @@ def _kind_cue(phon: Sequence[str], lex: Lexicon) -> str | None:
 
 
 # English words no romanized Hindi/Telugu/Kannada request uses: they outvote a stray cue ("play ... path").
-_ENGLISH_CUES = ("play", "tell", "please", "the", "song", "story", "about", "want", "some", "can", "you", "sing",
+ENGLISH_CUES = ("play", "tell", "please", "the", "song", "story", "about", "want", "some", "can", "you", "sing",
                  "listen", "what", "with", "and")
 _LIGHT = re.compile(r"([a-z])\1+")
 
@@ -248,6 +284,8 @@ def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
         return native
     votes: dict[str, int] = {}
     for tok in text.split():
+        if not tok.isascii() and script_of(tok) == "other":
+            continue        # cue words are romanized: a script the registry lacks ("বাজাও") reveals no language
         lang = lex.cues.get(cue_key(to_latin(tok)))
         if lang:
             votes[lang] = votes.get(lang, 0) + 1
@@ -258,15 +296,26 @@ def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
     return best if votes[best] >= english else "en"
 
 
+def _slots(phon: Sequence[str], lex: Lexicon) -> list[tuple[int, int, str, str]]:
+    spans: list[tuple[int, int, str, str]] = []
+    for name, ps in (("language", lex.languages), ("mood", lex.moods), ("story_category", lex.story_categories),
+                     ("music_category", lex.music_categories)):
+        spans += [(s, e, name, v) for s, e, v in ps.find(phon)]
+    return spans
+
+
+def title_words(phon: Sequence[str], lex: Lexicon) -> list[int]:
+    """Indexes of the folded tokens that are neither carrier words nor slot words: the title, if any."""
+    slot_idx = {i for s, e, _, _ in _slots(phon, lex) for i in range(s, e)}
+    return [i for i in strip_carriers(phon, phon, lex) if i not in slot_idx]
+
+
 def analyze(text: str, lex: Lexicon) -> Analysis:
     norm = normalize(text)
     toks = tuple(norm.split()[:MAX_TOKENS])
     phon = tuple(fold(t) for t in toks)
     core = strip_carriers(toks, phon, lex)
-    slot_spans: list[tuple[int, int, str, str]] = []
-    for name, ps in (("language", lex.languages), ("mood", lex.moods), ("story_category", lex.story_categories),
-                     ("music_category", lex.music_categories)):
-        slot_spans += [(s, e, name, v) for s, e, v in ps.find(phon)]
+    slot_spans = _slots(phon, lex)
     slot_idx = {i for s, e, _, _ in slot_spans for i in range(s, e)}
     residual = tuple(i for i in core if i not in slot_idx)
 

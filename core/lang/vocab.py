@@ -6,14 +6,13 @@ Codes: en, hi, te, kn.
 """
 from __future__ import annotations
 
-__all__ = ["LANGS", "LANGUAGE_LABELS", "LANGUAGE_NAMES", "CARRIERS", "MUSIC_NOUNS", "STORY_NOUNS", "MUSIC_VERBS",
+__all__ = ["LANGS", "LANGUAGE_NAMES", "CARRIERS", "MUSIC_NOUNS", "STORY_NOUNS", "MUSIC_VERBS",
            "STORY_VERBS", "LANGUAGE_CUES", "MOODS", "MOOD_RELATED", "STORY_CATEGORIES", "MUSIC_CATEGORIES",
            "CONTROLS", "CONTROL_VARIANTS", "CONTROL_SYNONYMS", "POLITE", "CONTROL_LIGHT_FILLERS",
            "CONTROL_FILLERS", "RESUME_CUES", "RESUME_LEADS", "RESUME_WORDS", "SLEEP_STOP_WORDS", "SLEEP_TIMER_WORDS",
            "SLEEP_CONNECTORS", "SLEEP_AFTER_ITEM", "ENQUEUE_PATTERNS", "CHITCHAT", "QUESTION_WORDS"]
 
 LANGS = ("en", "hi", "te", "kn")
-LANGUAGE_LABELS = {"en": "English", "hi": "Hindi", "te": "Telugu", "kn": "Kannada"}
 
 # A language named in a request ("play a telugu song"); includes common ASR spellings ("canada" for Kannada).
 LANGUAGE_NAMES: dict[str, tuple[str, ...]] = {

@@ -89,7 +89,6 @@ __all__ = ["SessionCore", "SessionSettings"]
 
 C = ConversationState
 P = PlaybackState
-MAX_REQUEST_CHARS = 4096         # longest utterance text kept (the protocol parser bounds messages the same way)
 _MAX_PENDING = 1                 # utterances heard before the state loaded: only the newest is answered
 # The firmware drops a conversation that has been silent for 120 s (anchors-mqtt-udp §1.3); over a persistent link
 # the session ends an idle one itself, on purpose and with a goodbye, before that.
@@ -355,7 +354,7 @@ class SessionCore:
             self._speak(say("busy" if ev.busy else "didnt_catch", "en"), "en", out)
 
     def _heard(self, text: str, out: list[Action]) -> None:
-        text = text.strip()[:MAX_REQUEST_CHARS]
+        text = text.strip()          # the understanding path cuts it, once (core/lang/request.py)
         conv = self.conversation
         if self._wake.is_only_wake_word(text):
             self._log.info("wake word {!r}", text)

@@ -40,5 +40,5 @@ class Console:
         if not isinstance(text, str) or not text.strip() or len(text) > 500:
             raise ApiError(400, 'send {"text": "..."} with 1-500 characters', "text")
         understood = await self.node.understand(text.strip())
-        return ok({**describe(text.strip(), understood.intent.name, understood.result),
+        return ok({**describe(text.strip(), understood.intent.name, understood.result, understood.request),
                    "speech": understood.result.speech, "language": understood.result.language})

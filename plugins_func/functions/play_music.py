@@ -12,9 +12,11 @@ import random
 from dataclasses import replace
 from typing import Any
 
+from core.content.matcher import read_request
 from core.content.types import Kind, MatchResult, MatchType, Track
-from core.lang import vocab
-from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, say
+from core.lang import registry
+from core.lang.replies import language_name, noun, say
+from core.lang.request import Request
 from plugins_func.actions import PlayTrack
 from plugins_func.registry import PluginContext, PluginResult, register_function
 
@@ -34,14 +36,13 @@ def spoken_title(track: Track, lang: str) -> str:
 
 def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | None = None,
           collection: str | None = None) -> str:
-    noun = NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])
+    what = noun(kind.value, lang)
     if lang == "en":
-        label = (vocab.LANGUAGE_LABELS.get(language or "") or mood or
+        label = (language_name(language, "en") or mood or
                  (collection.lower() if collection and kind is Kind.STORY else collection) or "")
-        words = f"{label} {noun}".strip()
+        words = f"{label} {what}".strip()
         return ("an " if words[0] in "aeiouAEIOU" else "a ") + words
-    label = LANGUAGE_NAMES_IN.get(lang, {}).get(language or "", "")
-    return f"{label} {noun}".strip()
+    return f"{language_name(language, lang)} {what}".strip()
 
 
 def play_group(track: Track, group: tuple[str, ...]) -> PlayTrack:
@@ -51,22 +52,32 @@ def play_group(track: Track, group: tuple[str, ...]) -> PlayTrack:
     return PlayTrack(track, queue=(track.uid, *rest), continuous=True)
 
 
-def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preference: str | None) -> PluginResult:
+def request_of(ctx: PluginContext, user_request: object) -> Request:
+    """The utterance's Request when `user_request` says the same words (the rule recogniser passes them on);
+    other words (an LLM's rewording, a category added) are read as a request of their own."""
+    text = user_request if isinstance(user_request, str) else ""
+    if ctx.request is not None and ctx.request.same_words(text):
+        return ctx.request
+    return read_request(text)
+
+
+def respond(ctx: PluginContext, kind: Kind, request: Request, language_preference: str | None) -> PluginResult:
     """The shared music/story flow: match, fall back to a title of the other kind, answer honestly."""
     matcher = ctx.catalog
-    request = user_request if isinstance(user_request, str) else ""
-    a = matcher.analyze(request)
-    lang = a.utterance_language
+    a = request.analysis
+    lang = request.language
     avoid = ctx.recent
-    result = matcher.find_content_match(request, language_preference, kind=kind, avoid=avoid)
-    if result.track is None and result.requested:
+    probe = ctx.probe if request is ctx.request else None
+    if probe is not None and _titled(probe) and probe.track is not None and probe.track.kind is kind:
+        result = probe          # the intent step already found this title over the whole catalog
+    else:
+        result = matcher.find_content_match(request, language_preference, kind=kind, avoid=avoid)
+    # A probe over the whole catalog that found no title has already answered for the other kind too.
+    if result.track is None and result.requested and probe is None:
         # "play the lion and the mouse": a title of the other kind is still a title match.
         other = Kind.STORY if kind is Kind.MUSIC else Kind.MUSIC
         alt = matcher.find_content_match(request, language_preference, kind=other, avoid=avoid)
-        # An alias counts too ("play goldilocks" for the story "Goldilocks (and the 3 Bears)"), unless it named
-        # the item only together with its kind noun ("star story" does not make "play star" the story).
-        if alt.track is not None and alt.match_type in TITLE_LEVELS and not (
-                alt.match_type is MatchType.ALTERNATIVE and "kind_word" in alt.notes):
+        if _titled(alt):
             result = alt
     track = result.track
     if track is not None and result.match_type in TITLE_LEVELS:
@@ -81,9 +92,17 @@ def respond(ctx: PluginContext, kind: Kind, user_request: str, language_preferen
                             language=lang, actions=(play_group(track, result.group or (track.uid,)),), match=result,
                             announces=True)
     if not result.requested:
-        what = NOUNS[kind.value].get(lang, NOUNS[kind.value]["en"])
+        what = noun(kind.value, lang)
         return PluginResult(speech=_say("empty_catalog", lang, what=what), language=lang, match=result)
     return _miss(ctx, kind, request, language_preference, result, lang, avoid)
+
+
+def _titled(r: MatchResult) -> bool:
+    """A title match of any level. An alias counts too ("play goldilocks" for the story "Goldilocks (and the 3
+    Bears)"), unless it named the item only together with its kind noun ("star story" does not make "play star"
+    the story)."""
+    return r.track is not None and r.match_type in TITLE_LEVELS and not (
+        r.match_type is MatchType.ALTERNATIVE and "kind_word" in r.notes)
 
 
 def _group_language(a: Any, matcher: Any, track: Track, preference: str | None) -> str | None:
@@ -92,7 +111,7 @@ def _group_language(a: Any, matcher: Any, track: Track, preference: str | None) 
     return wanted if wanted and matcher.language_of(track) == wanted else None
 
 
-def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, result: MatchResult, lang: str,
+def _miss(ctx: PluginContext, kind: Kind, request: Request, preference: str | None, result: MatchResult, lang: str,
           avoid: tuple[str, ...]) -> PluginResult:
     matcher = ctx.catalog
     speech = _say("not_found", lang, requested=result.requested)
@@ -114,11 +133,13 @@ def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, 
                         actions=(PlayTrack(alt.track),), match=labelled, miss_speech=f"{speech} {offer}")
 
 
-@register_function(
-    "play_music",
-    "Play a song, rhyme or music for a child. Use for any request to play/sing/put on a song, a song in a "
-    "language (English, Hindi, Telugu, Kannada), phonics, or a mood (calm, lullaby, dance, energetic).",
-    {
+def language_preference_schema() -> dict[str, Any]:
+    """The `language_preference` argument of play_music and play_story: one of the registry's languages."""
+    return {"type": "string", "enum": registry.labels(), "description": "Only when the user named a language"}
+
+
+def _music_schema() -> dict[str, Any]:
+    return {
         "type": "object",
         "properties": {
             "user_request": {"type": "string",
@@ -127,13 +148,19 @@ def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, 
                           "enum": ["specific", "random", "language_specific", "category", "mood"],
                           "description": "specific: a named song; language_specific: any song in a language; "
                                          "category: e.g. phonics; mood: calm/lullaby/dance/energetic; random"},
-            "language_preference": {"type": "string", "enum": ["English", "Hindi", "Telugu", "Kannada"],
-                                    "description": "Only when the user named a language"},
+            "language_preference": language_preference_schema(),
         },
         "required": ["user_request", "song_type"],
-    },
+    }
+
+
+@register_function(
+    "play_music",
+    "Play a song, rhyme or music for a child. Use for any request to play/sing/put on a song, a song in a "
+    "language, phonics, or a mood (calm, lullaby, dance, energetic).",
+    _music_schema,
 )
 def play_music(ctx: PluginContext, user_request: str, song_type: str = "specific",
                language_preference: str | None = None) -> PluginResult:
     # song_type is advisory: the matcher reads the request itself, so a wrong type cannot hide a title.
-    return respond(ctx, Kind.MUSIC, user_request, language_preference)
+    return respond(ctx, Kind.MUSIC, request_of(ctx, user_request), language_preference)

@@ -24,7 +24,7 @@ def _with_audio_files(dst: Path) -> Path:
 
 
 CATALOG_DIR = _with_audio_files(Path(__import__("tempfile").mkdtemp(prefix="match-cli-")))
-KEYS = ["utterance", "intent", "kind", "collection", "title", "filename", "match_type", "score"]
+KEYS = ["utterance", "intent", "kind", "collection", "title", "filename", "match_type", "score", "request"]
 
 
 def run_match(*utterances: str, stdin: str | None = None) -> list[dict]:
@@ -45,10 +45,20 @@ def run_match(*utterances: str, stdin: str | None = None) -> list[dict]:
 @pytest.mark.timeout(90)
 def test_match_cli_arguments() -> None:
     rows = run_match("Play Baa Baa Black Sheep", "हनुमान चालीसा सुनाओ", "Play Hindi song", "play despacito", "stop",
-                     "hello", "Tell me a bedtime story")
+                     "hello", "Tell me a bedtime story", "hey cheeko play 3 little pigs")
+    requests = [r.pop("request") for r in rows]
     assert rows[0] == {"utterance": "Play Baa Baa Black Sheep", "intent": "play_music", "kind": "music",
                        "collection": "English", "title": "Baa Baa Black Sheep",
                        "filename": "Baa Baa Black Sheep.mp3", "match_type": "exact", "score": 100.0}
+    # The Request each decision was made on: read once, as the device's words are.
+    assert requests[0]["text"] == "Play Baa Baa Black Sheep" and requests[0]["language"] == "en"
+    assert requests[0]["title_words"] == "baa baa black sheep" and requests[0]["kind_cue"] == "music"
+    assert requests[1]["language"] == "hi" and requests[1]["script"] == "devanagari"
+    assert requests[2]["named_language"] == "hi" and requests[2]["title_words"] is None
+    assert requests[6]["categories"] == ["bedtime"] and requests[6]["kind_cue"] == "story"
+    # Wake words are gone before anything reads the words; digits are spelled for matching.
+    assert requests[7]["text"] == "play 3 little pigs" and requests[7]["wake_words"] == 2
+    assert requests[7]["title_words"] == "three little pigs" and requests[7]["clipped"] is False
     assert (rows[1]["title"], rows[1]["filename"], rows[1]["collection"]) == (
         "Hanuman Chalisa ", "Hanuman Chalisa .mp3", "Hindi")
     assert rows[2]["match_type"] == "collection" and rows[2]["collection"] == "Hindi" and rows[2]["title"]

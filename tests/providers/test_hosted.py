@@ -14,6 +14,7 @@ from aiohttp import web
 
 from core.audio.resample import wav_bytes
 from core.config import config_from_dict
+from core.lang.request import Request, RequestReader
 from core.providers.asr.base import ASRError
 from core.providers.asr.openai import OpenAIASR
 from core.providers.intent.base import Intent, IntentContext
@@ -23,6 +24,8 @@ from core.providers.tts.base import TTSError
 from core.providers.tts.openai import OpenAITTS
 from plugins_func.registry import PluginFunction, PluginRegistry, PluginResult
 from tests.voice_fixtures import dominant_hz, rms
+
+READ = RequestReader().read
 
 pytestmark = pytest.mark.timeout(30)
 KEY = "sk-test-secret-123"
@@ -196,9 +199,9 @@ class Rules:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    async def recognize(self, text: str, context: Any) -> Intent:
-        self.seen.append(text)
-        return Intent("play_music", {"user_request": text}, reply=None)
+    async def recognize(self, request: Request, context: Any) -> Intent:
+        self.seen.append(request.text)
+        return Intent("play_music", {"user_request": request.text}, reply=None)
 
 
 def Ctx() -> IntentContext:
@@ -218,15 +221,15 @@ async def test_llm_tool_call_becomes_an_intent(standin: StandIn) -> None:
                             REGISTRY.tool_schemas(), rules)
     standin.chat_reply = tool_call("play_music", {"user_request": "hanuman chalisa", "language_preference": "hindi"})
     try:
-        intent = await llm.recognize("हनुमान चालीसा सुनाओ", Ctx())
+        intent = await llm.recognize(READ("हनुमान चालीसा सुनाओ"), Ctx())
         assert intent == Intent("play_music", {"user_request": "hanuman chalisa", "language_preference": "hindi"},
                                 language="hi")
         standin.chat_reply = tool_call("self_audio_speaker_set_volume", {"volume": 30})
-        vol = await llm.recognize("make it quieter", Ctx())
+        vol = await llm.recognize(READ("make it quieter"), Ctx())
         assert vol.name == "self.audio_speaker.set_volume" and vol.arguments == {"volume": 30}
         standin.chat_reply = {"choices": [{"message": {"role": "assistant",
                                                         "content": "I can play songs and tell stories!"}}]}
-        chat = await llm.recognize("how far is the moon", Ctx())
+        chat = await llm.recognize(READ("how far is the moon"), Ctx())
         assert chat.name == "" and chat.reply == "I can play songs and tell stories!"
     finally:
         await llm.aclose()
@@ -246,7 +249,7 @@ async def test_llm_failures_fall_back_to_rules(standin: StandIn, behaviour: str)
     standin.behaviour = behaviour if behaviour in ("500", "slow") else "ok"
     standin.chat_reply = tool_call("launch_rocket", {}) if behaviour == "unknown-tool" else {"nope": 1}
     try:
-        intent = await llm.recognize("play baa baa black sheep", Ctx())
+        intent = await llm.recognize(READ("play baa baa black sheep"), Ctx())
     finally:
         await llm.aclose()
     assert intent == Intent("play_music", {"user_request": "play baa baa black sheep"})

@@ -28,7 +28,7 @@ __all__ = ["Driver", "MATCHER", "UNDERSTAND", "STORY", "SONG", "rules"]
 
 MATCHER = make_matcher()
 UNDERSTAND = Understander(RulesIntentProvider(RuleIntentRecognizer(wake_words=("hey cheeko",))),
-                          PluginRegistry(default_functions()))
+                          PluginRegistry(default_functions()), wake_words=("hey cheeko",))
 STORY = next(t for t in MATCHER.tracks if t.title == "The Little Dragon")
 SONG = next(t for t in MATCHER.tracks if t.title == "Humpty Dumpty")
 

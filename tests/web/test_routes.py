@@ -187,3 +187,19 @@ async def test_a_handler_that_raises_is_one_log_line_and_a_plain_500(make_config
     errors = [line for line in caplog_loguru if "| ERROR" in line]
     assert len(errors) == 1 and request_id in errors[0] and "/api/catalog" in errors[0]
     assert "Traceback" in errors[0] and "catalog index corrupt" in errors[0]      # the detail stays in the log
+
+
+async def test_the_match_tester_prints_the_request_and_decision_the_server_path_makes(make_config,
+                                                                                      start_node) -> None:
+    """POST /api/match answers with the same line `app.py match` prints (core.understand.describe), the Request
+    included: what the words were read as, then what was decided."""
+    node = await start_node(node_config(make_config))
+    op = {"X-Operator-Token": OP}
+    status, data, _ = await request(node, "POST", "/api/match", op, {"text": "hey cheeko play baa baa black sheep"})
+    assert status == 200 and data["intent"] == "play_music" and data["title"] == "Baa Baa Black Sheep"
+    assert data["match_type"] == "exact" and data["speech"] and data["language"] == "en"
+    assert data["request"] == {"text": "play baa baa black sheep", "language": "en", "script": "latin",
+                               "title_words": "baa baa black sheep", "named_language": None, "moods": [],
+                               "categories": [], "kind_cue": "music", "wake_words": 2, "clipped": False}
+    status, data, _ = await request(node, "POST", "/api/match", op, {"text": "हिंदी गाना बजाओ"})
+    assert status == 200 and data["request"]["named_language"] == "hi" and data["request"]["script"] == "devanagari"

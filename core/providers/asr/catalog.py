@@ -25,14 +25,12 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
-from core.lang import vocab
+from core.lang import registry, vocab
 from core.lang.script import native_language
 from core.lang.text import fold, to_latin, tokens
 
 __all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap"]
 
-# A request in each language as children say it, romanized the way whisper writes it in English mode.
-_REQUEST = {"hi": "{} sunao", "te": "{} paata pettu", "kn": "{} haadu haaku", "en": "Play {}"}
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _VOWELS = re.compile(r"[aeiou]+")
 _LONG_A = frozenset("\u0906\u0C06\u0C86")   # आ ఆ ಆ: a word-initial long a
@@ -59,7 +57,8 @@ def prompt_phrases(titles: Iterable[str]) -> list[str]:
         if not text or text.lower() in seen:
             continue
         seen.add(text.lower())
-        out.append(_REQUEST[native_language(title) or "en"].format(text))
+        # A request in the title's language as children say it, romanized as whisper writes it in English mode.
+        out.append(registry.get(native_language(title)).asr_request.format(text))
     return out
 
 
@@ -80,17 +79,22 @@ def _vocabulary_words() -> frozenset[str]:
     for name in dir(vocab):
         if name.isupper():
             walk(getattr(vocab, name))
+    for lang in registry.languages():          # what each language's record adds
+        walk((lang.names, lang.cues, lang.words.carriers, lang.words.music_verbs, lang.words.story_verbs,
+              dict(lang.controls)))
     return frozenset(words)
 
 
-_KNOWN: frozenset[str] | None = None
+_KNOWN: list[frozenset[str]] = []
 
 
 def known_words() -> frozenset[str]:
-    global _KNOWN
-    if _KNOWN is None:
-        _KNOWN = _vocabulary_words()
-    return _KNOWN
+    if not _KNOWN:
+        _KNOWN.append(_vocabulary_words())
+    return _KNOWN[0]
+
+
+registry.on_change(_KNOWN.clear)           # a language registered later brings its words
 
 
 def _key(phon: str) -> str:

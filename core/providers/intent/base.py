@@ -5,9 +5,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.lang.request import Request
+
 __all__ = ["Intent", "IntentContext", "IntentProvider", "TitleProbe"]
 
-TitleProbe = Callable[[str], str | None]     # utterance -> "play_music" / "play_story" when it names a title
+TitleProbe = Callable[[Request], str | None]     # request -> "play_music" / "play_story" when it names a title
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,6 @@ class IntentContext:
 class IntentProvider(Protocol):
     name: str
 
-    async def recognize(self, text: str, context: IntentContext) -> Intent:
-        """Decide what `text` asks for; never raises for odd input."""
+    async def recognize(self, request: Request, context: IntentContext) -> Intent:
+        """Decide what `request` asks for; never raises for odd input."""
         ...

@@ -15,22 +15,31 @@ import aiohttp
 from loguru import logger
 
 from core.config import IntentConfig
+from core.lang import registry
+from core.lang.request import Request
 from core.lang.script import language_or
 from core.utils import safejson
 
 from .base import Intent, IntentContext, IntentProvider
 
-__all__ = ["LLMIntentProvider", "SYSTEM_PROMPT"]
+__all__ = ["LLMIntentProvider", "system_prompt"]
 
-SYSTEM_PROMPT = (
+_PROMPT = (
     "You are Cheeko, a friendly smart speaker for young children. You can play songs and rhymes, tell stories, "
     "and control playback (pause, resume, stop, next, previous, play again, repeat and shuffle modes, queueing, a "
     "sleep timer, favourites, volume). The child's words come from speech recognition and may be misspelled; titles "
-    "may be Hindi, Telugu or Kannada written in English letters. 'Wait' or 'hold on' is a pause, not a stop. When "
+    "may be {languages} written in English letters. 'Wait' or 'hold on' is a pause, not a stop. When "
     "the child asks for something you can do, call exactly one tool, passing the child's request words unchanged "
     "as user_request (for enqueue, only the title words). Otherwise reply with one short, warm sentence (under 20 "
     "words) in the child's language, saying what you can do."
 )
+
+
+def system_prompt() -> str:
+    """The system prompt, naming the registry's languages besides English ("Hindi, Telugu or Kannada")."""
+    others = [lang.label for lang in registry.languages() if lang.code != registry.DEFAULT]
+    named = ", ".join(others[:-1]) + f" or {others[-1]}" if len(others) > 1 else "".join(others) or "English"
+    return _PROMPT.format(languages=named)
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
 
 
@@ -65,19 +74,19 @@ class LLMIntentProvider:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._cfg.timeout_s))
         return self._session
 
-    async def recognize(self, text: str, context: IntentContext) -> Intent:
+    async def recognize(self, request: Request, context: IntentContext) -> Intent:
         try:
-            return await self._ask(text, context)
+            return await self._ask(request.text, context)
         except Exception as exc:  # noqa: BLE001 - any failure: the rule-based recogniser still answers
             logger.warning("LLM intent failed ({}: {}); using the rule-based recogniser", type(exc).__name__,
                            str(exc)[:160])
-            return await self._fallback.recognize(text, context)
+            return await self._fallback.recognize(request, context)
 
     async def _ask(self, text: str, context: IntentContext) -> Intent:
         mcp_schemas, mcp_names = _mcp_tools(context.device_tools)
         tools = [*self._tools, *mcp_schemas]
         now = context.now_playing
-        system = SYSTEM_PROMPT + (f" Now playing: {now}." if now else "")
+        system = system_prompt() + (f" Now playing: {now}." if now else "")
         body: dict[str, Any] = {"model": self._cfg.model, "max_tokens": self._cfg.max_tokens, "temperature": 0,
                                 "messages": [{"role": "system", "content": system},
                                              {"role": "user", "content": text}]}

@@ -22,13 +22,13 @@ from typing import Any
 
 from loguru import logger
 
-from core.lang import vocab
+from core.content.titles import match_text
+from core.lang import registry, vocab
 from core.lang.controls import Control, ControlGrammar
-from core.lang.numbers import find_duration, parse_number, spoken_decimals
+from core.lang.numbers import find_duration, parse_number
 from core.lang.replies import say
-from core.lang.script import language_or
-from core.lang.text import Analysis, Lexicon, PhraseSet, analyze, fold, normalize, strip_carriers
-from core.lang.wake import WakeWords
+from core.lang.request import Request, RequestReader
+from core.lang.text import Analysis, Lexicon, PhraseSet, default_lexicon, fold, normalize, strip_carriers, title_words
 
 from .base import Intent, IntentContext, TitleProbe
 from .contract import PLAYER_FUNCTIONS, SLEEP_MINUTES
@@ -54,15 +54,17 @@ def expand_pattern(pattern: str) -> list[str]:
 
 class RuleIntentRecognizer:
     def __init__(self, lexicon: Lexicon | None = None, *, wake_words: Iterable[str] = ()) -> None:
-        self._lex = lexicon or Lexicon.build()
-        self._wake = WakeWords(wake_words)
+        self._lex = lexicon or default_lexicon()
+        # Plain text given to `recognize` (tests, tools) is read here the way the Understander reads an utterance.
+        self._reader = RequestReader(tuple(wake_words), spell=match_text, lexicon=self._lex)
         self._syn = {fold(w): fold(canon) for canon, words in vocab.CONTROL_SYNONYMS.items() for w in (canon, *words)}
         self._fillers = self._phrases(vocab.CONTROL_FILLERS)
         self._light = self._phrases(vocab.CONTROL_LIGHT_FILLERS)
         self._polite = self._phrases(vocab.POLITE)
         self._exact: dict[Key, str] = {}
         self._loose: dict[Key, str] = {}
-        keyed = [(name, self._phon(p)) for name, phrases in vocab.CONTROLS.items() for p in phrases]
+        controls = registry.control_phrases(vocab.CONTROLS)
+        keyed = [(name, self._phon(p)) for name, phrases in controls.items() for p in phrases]
         for name, phon in keyed:
             self._exact.setdefault(self._light_key(phon), name)
         # A phrase that IS its loose key ("repeat") owns that key before one that only reduces to it ("repeat this").
@@ -79,7 +81,7 @@ class RuleIntentRecognizer:
         self._resume_cues = self._phrases(vocab.RESUME_CUES)
         self._resume_ok = self._phrases(vocab.RESUME_WORDS + vocab.CONTROL_FILLERS + vocab.CONTROL_LIGHT_FILLERS)
         self._resume_leads = self._phrases(vocab.RESUME_LEADS)
-        self._pause_words = self._phrases(vocab.CONTROLS["pause"])
+        self._pause_words = self._phrases(controls["pause"])
         self._sleep_stop = self._phrases(vocab.SLEEP_STOP_WORDS)
         self._sleep_timer = self._phrases(vocab.SLEEP_TIMER_WORDS)
         self._sleep_after = self._phrases(vocab.SLEEP_AFTER_ITEM)
@@ -123,24 +125,25 @@ class RuleIntentRecognizer:
 
     # ------------------------------------------------------------------ recognition
 
-    def recognize(self, text: str, *, titles: TitleProbe | None = None) -> Intent:
-        """Decide what `text` asks for. `titles` lets a bare title ("baa baa black sheep") be told from chatter."""
+    def recognize(self, request: Request | str, *, titles: TitleProbe | None = None) -> Intent:
+        """Decide what `request` asks for (plain text is read into a Request first). `titles` lets a bare title
+        ("baa baa black sheep") be told from chatter."""
         try:
-            return self._recognize(text if isinstance(text, str) else "", titles)
+            req = request if isinstance(request, Request) else self._reader.read(
+                request if isinstance(request, str) else "")
+            return self._recognize(req, titles)
         except Exception:    # noqa: BLE001 - never let one odd utterance end a session
-            logger.exception("intent rules failed on a {}-char utterance", len(text or ""))
+            logger.exception("intent rules failed on a {}-char utterance",
+                             len(request.text) if isinstance(request, Request) else len(request or ""))
             return _help("en")
 
-    def _recognize(self, text: str, titles: TitleProbe | None) -> Intent:
-        toks = normalize(spoken_decimals(text)).split()[:48]
-        phon = self._canon(fold(t) for t in toks)
-        start = self._wake.leading(phon)
-        toks, phon = toks[start:], phon[start:]
-        body = " ".join(toks)
-        if not [p for p in phon if p]:
-            return _help(language_or(text))
-        a = analyze(body, self._lex)
-        lang = a.utterance_language
+    def _recognize(self, req: Request, titles: TitleProbe | None) -> Intent:
+        toks = list(req.tokens)
+        phon = self._canon(req.phon)
+        if req.empty:
+            return _help(req.language)          # silence, punctuation, wake words only
+        a = req.analysis
+        lang = req.language
         control = self._exact.get(self._light_key(phon)) or self._loose.get(self._loose_key(phon))
         said = self._grammar.parse(phon)
         key = control or (said.control.function if said.control else None)
@@ -153,32 +156,32 @@ class RuleIntentRecognizer:
             return Intent("resume", {"target": self._target(phon)}, language=lang)
         if said.not_a_title and a.residual:
             return _help(lang)                    # "a little more": control words, but which control?
-        if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
-            return _help(lang)
+        if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported) or req.babble:
+            return _help(lang)          # "la la la la" is babble, not a title ("bas bas bas bas" was a stop)
         slots = bool(a.language or a.moods or a.story_categories or a.music_categories)
         signal = bool(a.kind_cue) or slots
         verb_only = bool(a.kind_cue) and not slots and not self._kind_nouns.find(phon)
         if titles is not None and verb_only and a.residual:
             # Only a verb names the kind ("play goldilocks", "tell me twinkle twinkle"): people play stories and
             # tell songs, so a title of the other kind decides which plugin answers.
-            name = self._probe(titles, body)
+            name = self._probe(titles, req)
             if name:
-                return self._play(name, a, text)
+                return self._play(name, req)
         if not signal:
             if phon[0] in self._questions or not a.residual:
                 return _help(lang)
             if titles is not None:
-                name = self._probe(titles, body)
+                name = self._probe(titles, req)
                 if name:
-                    return self._play(name, a, text)
+                    return self._play(name, req)
         story = a.kind_cue == "story" or (a.kind_cue is None and bool(a.story_categories)
                                            and not (a.moods and not _story_only_category(a)))
-        return self._play("play_story" if story else "play_music", a, text)
+        return self._play("play_story" if story else "play_music", req)
 
     @staticmethod
-    def _probe(titles: TitleProbe, body: str) -> str | None:
+    def _probe(titles: TitleProbe, req: Request) -> str | None:
         try:
-            return titles(body)
+            return titles(req)
         except Exception:   # noqa: BLE001 - a failing title probe only means no title was found
             logger.exception("title probe failed")
             return None
@@ -208,8 +211,7 @@ class RuleIntentRecognizer:
         outside = [p for i, p in enumerate(phon) if i not in lead]
         if not lead or self._lex.music_verbs.find(outside) or self._lex.story_verbs.find(outside):
             return False                                  # "play continue" asks for a title
-        remainder = " ".join(t for i, t in enumerate(toks) if i not in lead)
-        return not remainder or not analyze(remainder, self._lex).residual
+        return not title_words([fold(t) for i, t in enumerate(toks) if i not in lead], self._lex)
 
     @staticmethod
     def _spans(ps: PhraseSet, phon: Sequence[str]) -> set[int]:
@@ -275,9 +277,11 @@ class RuleIntentRecognizer:
         key = self._loose_key(phon)
         return not key or (key not in self._loose and self._exact.get(self._light_key(phon)) is None)
 
-    def _play(self, name: str, a: Analysis, text: str) -> Intent:
-        request = " ".join(text.split())[:400] or a.text
-        label = vocab.LANGUAGE_LABELS.get(a.language or "")
+    def _play(self, name: str, req: Request) -> Intent:
+        a = req.analysis
+        request = req.text or a.text
+        named = registry.find(a.language)
+        label = named.label if named is not None else None
         if name == "play_story":
             story_type = ("specific" if a.residual else "category" if a.story_categories else
                           "mood" if a.moods else "language_specific" if a.language else "random")
@@ -290,7 +294,7 @@ class RuleIntentRecognizer:
             args = {"user_request": request, "song_type": song_type}
         if label:
             args["language_preference"] = label
-        return Intent(name, args, language=a.utterance_language)
+        return Intent(name, args, language=req.language)
 
 
 class RulesIntentProvider:
@@ -300,8 +304,8 @@ class RulesIntentProvider:
     def __init__(self, recognizer: RuleIntentRecognizer | None = None) -> None:
         self.recognizer = recognizer or RuleIntentRecognizer()
 
-    async def recognize(self, text: str, context: IntentContext) -> Intent:
-        return self.recognizer.recognize(text, titles=context.titles)
+    async def recognize(self, request: Request, context: IntentContext) -> Intent:
+        return self.recognizer.recognize(request, titles=context.titles)
 
 
 def _story_only_category(a: Analysis) -> bool:

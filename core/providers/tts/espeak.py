@@ -12,13 +12,16 @@ import shutil
 from collections.abc import AsyncIterator
 
 from core.audio.resample import WavResampler
+from core.lang import registry
 
 from .base import TTSError
 from .text import split_sentences
 
 __all__ = ["EspeakTTS", "ESPEAK_VOICES"]
 
-ESPEAK_VOICES = {"hi": "hi", "te": "te", "kn": "kn", "ta": "ta", "mr": "mr", "bn": "bn", "en": "en-us"}
+# Voices for languages the registry does not have (a reply is rarely in one); a registered language names its
+# own voice in its record (core/lang/languages/).
+ESPEAK_VOICES = {"ta": "ta", "mr": "mr", "bn": "bn", "en": "en-us"}
 
 
 class EspeakTTS:
@@ -32,7 +35,11 @@ class EspeakTTS:
         self._speed = speed_wpm
 
     def voice_for(self, language: str) -> str:
-        return self._voices.get((language or "en").split("-")[0].lower(), self._voices["en"])
+        code = (language or "en").split("-")[0].lower()
+        record = registry.find(code)
+        if code != registry.DEFAULT and record is not None and record.tts_voice:
+            return record.tts_voice
+        return self._voices.get(code, self._voices["en"])
 
     @property
     def concurrency(self) -> int:
