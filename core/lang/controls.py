@@ -11,8 +11,9 @@ Volume: "a little" is one step, "a lot" / "much" three, a repeated word ("louder
 three); a negated or excessive loudness word turns down ("not so loud", "it's too loud", "itna zor se mat bajao").
 The step size and the parents' cap are the session's (plugins_func/functions/controls.py, core/session/tools.py).
 
-The tables are plain data keyed by language code (ROLES below), Latin and native script side by side; the rule
-recogniser (core/providers/intent/rules.py) folds them with its own spelling folder and merges the languages, since
+The tables are plain data keyed by language code (ROLES below), Latin and native script side by side; each
+language's registry record carries its own (`Language.control_words`, core/lang/registry.py), so a fifth language
+brings its controls with it. The rule recogniser (core/providers/intent/rules.py) folds them with its own spelling folder and merges the languages, since
 children mix them ("volume thoda badha do please").
 """
 from __future__ import annotations

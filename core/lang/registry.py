@@ -60,9 +60,12 @@ class Language:
     nouns: Mapping[str, str] = field(default_factory=dict)      # "music" / "story" -> the noun in replies
     names_in: Mapping[str, str] = field(default_factory=dict)   # language code -> its name said in this language
     replies: Mapping[str, str] = field(default_factory=dict)    # reply key (replies.REPLIES) -> line
-    # Control phrases this language adds (function name -> phrases). The built-in four's are in vocab.CONTROLS;
-    # this field is where a controls grammar per language plugs in.
+    # Control phrases this language adds as whole utterances (function name -> phrases); the built-in four's are in
+    # vocab.CONTROLS.
     controls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The control grammar's words (core/lang/controls.py: role -> words, e.g. "up": ("louder",), "small":
+    # ("a little",)): what lets "a little louder please" be a control in this language.
+    control_words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tts_voice: str | None = None                # espeak-ng voice; None: the English voice
     asr_request: str = "Play {}"                # a request for title {} as whisper writes it in English mode
 
@@ -151,6 +154,11 @@ def codes() -> tuple[str, ...]:
 def labels() -> list[str]:
     """English names of every language, in registry order (the plugin schemas' enum)."""
     return [lang.label for lang in languages()]
+
+
+def control_words() -> dict[str, Mapping[str, tuple[str, ...]]]:
+    """The control grammar's word tables, one per language that has them (language code -> role -> words)."""
+    return {lang.code: lang.control_words for lang in languages() if lang.control_words}
 
 
 def control_phrases(shared: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

@@ -44,6 +44,8 @@ TAMIL = Language(
              "group_pick": "இதோ ஒரு {what}: {title}.", "not_found": "{requested} கிடைக்கவில்லை.",
              "help": "நான் பாடல் போடுவேன், கதை சொல்லுவேன்."},
     controls={"pause": ("konjam iru", "கொஞ்சம் இரு"), "next": ("adutha paadal", "அடுத்த பாடல்")},
+    control_words={"up": ("sattham koodu", "சத்தம் கூடு"), "small": ("konjam", "கொஞ்சம்"),
+                   "large": ("romba", "ரொம்ப"), "polite": ("please",)},
     tts_voice="ta", asr_request="{} paadal podu",
 )
 NILA = Track(Kind.MUSIC, "Tamil", "நிலா நிலா ஓடி வா", "nila.mp3", romanized="Nila Nila Odi Vaa", language="ta")
@@ -122,6 +124,13 @@ def test_number_words_script_prompts_and_voice_come_from_the_record(tamil: None)
     assert EspeakTTS().voice_for("ta") == "ta"
     assert say("help", "ta") == "நான் பாடல் போடுவேன், கதை சொல்லுவேன்."
     assert say("paused", "ta") == say("paused", "en")     # a line the record lacks: the default language's
+
+
+def test_softened_controls_in_the_fifth_language_come_from_its_record(tamil: None) -> None:
+    rec = RuleIntentRecognizer()
+    for text, steps in (("konjam sattham koodu", 1), ("romba சத்தம் கூடு please", 3)):
+        intent = rec.recognize(text)
+        assert intent.name == "volume_up" and intent.arguments.get("steps", 1) == steps, (text, intent)
 
 
 def test_without_the_record_the_same_words_are_answered_in_the_default_language() -> None:

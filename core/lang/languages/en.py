@@ -7,6 +7,7 @@ this record is where the project looks them up.
 from __future__ import annotations
 
 from core.lang import numbers, vocab
+from core.lang.controls import CONTROL_WORDS
 from core.lang.registry import Language
 from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, REPLIES, column
 from core.lang.text import ENGLISH_CUES
@@ -20,6 +21,7 @@ LANGUAGE = Language(
     nouns=column(NOUNS, "en"),
     names_in=LANGUAGE_NAMES_IN["en"],
     replies=column(REPLIES, "en"),
+    control_words=CONTROL_WORDS["en"],
     tts_voice="en-us",
     asr_request="Play {}",
 )

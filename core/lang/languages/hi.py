@@ -6,6 +6,7 @@ this record is where the project looks them up.
 from __future__ import annotations
 
 from core.lang import numbers, vocab
+from core.lang.controls import CONTROL_WORDS
 from core.lang.registry import Language, Script
 from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, REPLIES, column
 
@@ -19,6 +20,7 @@ LANGUAGE = Language(
     nouns=column(NOUNS, "hi"),
     names_in=LANGUAGE_NAMES_IN["hi"],
     replies=column(REPLIES, "hi"),
+    control_words=CONTROL_WORDS["hi"],
     tts_voice="hi",
     asr_request="{} sunao",
 )

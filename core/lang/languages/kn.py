@@ -6,6 +6,7 @@ this record is where the project looks them up.
 from __future__ import annotations
 
 from core.lang import numbers, vocab
+from core.lang.controls import CONTROL_WORDS
 from core.lang.registry import Language, Script
 from core.lang.replies import LANGUAGE_NAMES_IN, NOUNS, REPLIES, column
 
@@ -19,6 +20,7 @@ LANGUAGE = Language(
     nouns=column(NOUNS, "kn"),
     names_in=LANGUAGE_NAMES_IN["kn"],
     replies=column(REPLIES, "kn"),
+    control_words=CONTROL_WORDS["kn"],
     tts_voice="kn",
     asr_request="{} haadu haaku",
 )

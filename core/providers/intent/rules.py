@@ -74,7 +74,7 @@ class RuleIntentRecognizer:
                 if loose and (self._light_key(phon) == loose) == bare:
                     self._loose.setdefault(loose, name)
         self._exact.pop((), None)
-        self._grammar = ControlGrammar(self._phon)
+        self._grammar = ControlGrammar(self._phon, registry.control_words())
         self._chitchat = {tuple(fold(t) for t in normalize(c).split()) for c in vocab.CHITCHAT}
         self._questions = {fold(q) for q in vocab.QUESTION_WORDS}
         self._unsupported = {fold(u) for u in _UNSUPPORTED}
