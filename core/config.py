@@ -294,6 +294,7 @@ class MqttConfig:
     max_payload_bytes: int = 16384             # largest MQTT packet accepted from a device
     connect_timeout_s: float = 10.0            # a TCP connection must send CONNECT within this time
     udp_first_packet_timeout_s: float = 5.0    # audio waiting and no UDP datagram this long after the hello: lost
+    status_every_s: float = 300.0              # an idle speaker's status (volume, battery, Wi-Fi) is read this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,6 +630,8 @@ def _validate_mqtt(cfg: Config) -> None:
         raise ConfigError("mqtt.connect_timeout_s: use 1-120 seconds")
     if not 0.5 <= m.udp_first_packet_timeout_s <= 60:
         raise ConfigError("mqtt.udp_first_packet_timeout_s: use 0.5-60 seconds (5 covers a slow first packet)")
+    if not 1 <= m.status_every_s <= 3600:
+        raise ConfigError("mqtt.status_every_s: use 1-3600 seconds (300 re-applies the volume cap every 5 minutes)")
 
 
 def _validate_fleet(cfg: Config) -> None:

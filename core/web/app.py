@@ -89,7 +89,7 @@ def build_app(node: NodeView, cfg: Config) -> web.Application:
                        attempts_per_min=cfg.web.login_attempts_per_min)
     app = web.Application(client_max_size=OTA_MAX_BODY, middlewares=[_surface])
     app.on_response_prepare.append(secure)
-    routes = route_table(Ota(node, cfg.server), Ops(node), Pages(enabled=cfg.web.enabled), Console(node),
+    routes = route_table(Ota(node, cfg.server, cfg.mqtt), Ops(node), Pages(enabled=cfg.web.enabled), Console(node),
                          Devices(node))
     access = {app.router.add_route(r.method, r.path, r.handler): r for r in routes}
     app[ROUTES], app[_ACCESS], app[_GUARD] = routes, access, guard

@@ -1,0 +1,89 @@
+"""The firmware's MQTT + UDP transport against a real node on loopback: OTA hands out `mqtt`, the scripted device
+(core/simdevice/mqtt.py, the firmware's rules) connects, says hello and asks; what it hears is decoded Opus from
+AES-CTR UDP datagrams, checked by frequency. Also what the operator sees of it."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from loguru import logger
+
+from tests.audio_fixtures import peak_frequencies
+from tests.conftest import TONES, until
+from tests.e2e.mqtt_helpers import OP, SIGNATURE_KEY, api, mqtt_device, mqtt_section, ota
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def log_lines() -> Any:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG", format="{level} {message}")
+    yield lines
+    logger.remove(sink)
+
+
+async def test_ota_offers_mqtt_and_the_device_plays_what_it_asked_for_over_udp(make_config: Any, start_node: Any,
+                                                                               log_lines: list[str]) -> None:
+    node = await start_node(make_config(mqtt=mqtt_section(), fleet={"operator_token": OP}))
+    answer = await ota(node.http_port, "a4:cf:12:00:10:01", board="esp-box-3", version="2.4.2")
+    assert answer["websocket"]["url"].startswith("ws://127.0.0.1:")       # still there: older firmware uses it
+    mqtt = answer["mqtt"]
+    assert mqtt["endpoint"] == f"127.0.0.1:{node.mqtt_port}" and mqtt["publish_topic"] == "device-server"
+    assert mqtt["client_id"].startswith("GID_esp-box-3@@@a4_cf_12_00_10_01@@@") and mqtt["keepalive"] == 240
+    dev = await mqtt_device(node.http_port, "a4:cf:12:00:10:01", board="esp-box-3", version="2.4.2")
+    async with dev:
+        hello = await dev.open_audio_channel()
+        assert hello["transport"] == "udp" and hello["udp"]["port"] == node.udp_port
+        await dev.send_text_request("play twinkle twinkle little star")
+        await dev.wait_json("tts", "stop", timeout=20)
+        await dev.wait_audio(25)
+        freq, secs = TONES["Twinkle Twinkle Little Star"]
+        pcm = dev.decode_audio()
+        assert abs(peak_frequencies(pcm, dev.downlink_rate, 1)[0] - freq) < 5
+        assert abs(len(pcm) / dev.downlink_rate - secs) <= 0.15
+        assert dev.udp_drops == {} and dev.sequence_gaps == 0
+        await dev.goodbye()
+        # the operator sees the speaker idle on MQTT, with what its OTA request and its status said
+        status, view = await api(node.http_port, "GET", "/api/devices/a4:cf:12:00:10:01", OP)
+        assert status == 200
+        assert (view["transport"], view["board"], view["firmware"]) == ("mqtt", "esp-box-3", "2.4.2")
+        assert view["last_ota_at"] > 0 and view["status"]["signal"] == "strong" and view["status"]["battery"] == 87
+        await until(lambda: node.snapshots("a4:cf:12:00:10:01")[0].state == "idle", timeout=5)
+        status, view = await api(node.http_port, "GET", "/api/devices/a4:cf:12:00:10:01", OP)
+        assert view["state"] == "idle" and view["conversation"] == "awaiting_hello"
+    text = "\n".join(log_lines)
+    assert SIGNATURE_KEY not in text and mqtt["password"] not in text and hello["udp"]["key"] not in text
+
+
+async def test_without_mqtt_or_without_a_mac_the_answer_is_websocket_only(make_config: Any,
+                                                                          start_node: Any) -> None:
+    off = await start_node(make_config())
+    assert "mqtt" not in await ota(off.http_port, "a4:cf:12:00:10:02")
+    on = await start_node(make_config(mqtt=mqtt_section()))
+    assert "mqtt" not in await ota(on.http_port, "web-browser-7")             # MQTT client ids are built on MACs
+    assert "mqtt" in await ota(on.http_port, "a4:cf:12:00:10:02")
+
+
+async def test_public_endpoint_is_what_ota_advertises(make_config: Any, start_node: Any) -> None:
+    node = await start_node(make_config(mqtt=mqtt_section(public_endpoint="toys.example.com:1883")))
+    answer = await ota(node.http_port, "a4:cf:12:00:10:03")
+    assert answer["mqtt"]["endpoint"] == "toys.example.com:1883"
+
+
+async def test_a_device_with_credentials_of_another_key_is_refused(make_config: Any, start_node: Any) -> None:
+    import aiomqtt
+    node = await start_node(make_config(mqtt=mqtt_section()))
+    dev = await mqtt_device(node.http_port, "a4:cf:12:00:10:04")
+    other = await start_node(make_config(mqtt=mqtt_section(signature_key="another-key-0123456789abcdef")))
+    stranger = await mqtt_device(other.http_port, "a4:cf:12:00:10:04")
+    stranger.settings = type(stranger.settings)(dev.settings.endpoint, stranger.settings.client_id,
+                                                stranger.settings.username, stranger.settings.password,
+                                                stranger.settings.publish_topic)
+    with pytest.raises(aiomqtt.MqttError):
+        await stranger.connect()
+    await stranger.close()
+    async with dev:
+        await dev.open_audio_channel()
+    await asyncio.sleep(0)
