@@ -274,6 +274,7 @@ class WebConfig:
     parent_token: str = ""                     # the household's token for /parents and its API; "" = off
     parent_devices: tuple[str, ...] = ()       # devices the parent token may manage; empty = every device
     login_attempts_per_min: int = 10           # wrong tokens per client address per minute, then 429
+    firmware_urls: tuple[str, ...] = ()        # "<board>=<https URL of its image>": the operator's upgrade action
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,6 +599,26 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("voice.tts.base_url: the openai TTS provider needs a base URL")
     _validate_fleet(cfg)
     _validate_mqtt(cfg)
+    _validate_firmware_urls(cfg)
+
+
+def firmware_urls(cfg: WebConfig) -> dict[str, str]:
+    """web.firmware_urls as board -> image URL (validated at load)."""
+    out: dict[str, str] = {}
+    for entry in cfg.firmware_urls:
+        board, _, url = entry.partition("=")
+        out[board.strip()] = url.strip()
+    return out
+
+
+def _validate_firmware_urls(cfg: Config) -> None:
+    for i, entry in enumerate(cfg.web.firmware_urls):
+        board, sep, url = entry.partition("=")
+        url = url.strip()
+        if not sep or not board.strip() or not url.startswith(("https://", "http://")) or len(url) > 1024 \
+                or not url.isprintable():
+            raise ConfigError(f"web.firmware_urls[{i}]: write <board>=<image URL>, e.g. "
+                              "bread-compact-wifi=https://fw.example.com/bread-compact-wifi-2.4.3.bin")
 
 
 def _validate_mqtt(cfg: Config) -> None:
