@@ -165,6 +165,8 @@ class MqttDevice:
 
     async def close(self) -> None:
         self._close_udp()
+        for task in list(self._tasks):
+            task.cancel()
         client, self._client = self._client, None
         if client is not None:
             try:
@@ -479,6 +481,8 @@ class MqttDevice:
                 reply["error"] = {"code": -32602, "message": text}
         else:
             reply["error"] = {"code": -32601, "message": f"Method not found: {method}"}
+        if self._client is None:
+            return                              # closed meanwhile: nobody to answer
         try:
             await self.send_json({"type": "mcp", "payload": reply})
         except aiomqtt.MqttError:

@@ -87,3 +87,40 @@ async def test_a_device_with_credentials_of_another_key_is_refused(make_config: 
     async with dev:
         await dev.open_audio_channel()
     await asyncio.sleep(0)
+
+
+@pytest.fixture(scope="module")
+def spoken_request() -> bytes:
+    from core.providers.tts.piper import PiperTTS
+
+    async def synth() -> bytes:
+        tts = PiperTTS()
+        try:
+            return b"".join([c async for c in tts.synthesize("play twinkle twinkle little star", "en", 16000)])
+        finally:
+            await tts.aclose()
+    return asyncio.run(synth())
+
+
+@pytest.mark.timeout(180)
+async def test_a_spoken_request_over_udp_plays_the_right_song(make_config: Any, start_node: Any,
+                                                              spoken_request: bytes) -> None:
+    from pathlib import Path
+    models = Path(__file__).resolve().parents[2] / "metadata" / "models" / "whisper-base"
+    node = await start_node(make_config(mqtt=mqtt_section(), voice={
+        "asr": {"provider": "whisper", "model_dir": str(models)}, "vad": {"provider": "silero"}}))
+    dev = await mqtt_device(node.http_port, "a4:cf:12:00:10:05")
+    async with dev:
+        await dev.open_audio_channel()
+        silence = b"\0" * (2 * 16000 * 6 // 10)
+        speaking = asyncio.create_task(dev.stream_microphone(silence + spoken_request))   # 60 ms Opus over UDP
+        stt = await dev.wait_json("stt", timeout=60)
+        assert "twinkle" in stt["text"].lower(), stt
+        first = len(dev.audio)
+        await dev.wait_json("tts", "stop", timeout=30)
+        await speaking
+        await dev.wait_audio(first + 25)
+        freq, secs = TONES["Twinkle Twinkle Little Star"]
+        pcm = dev.decode_audio(dev.audio[first:])
+        assert abs(peak_frequencies(pcm, dev.downlink_rate, 1)[0] - freq) < 5
+        assert abs(len(pcm) / dev.downlink_rate - secs) <= 0.15
