@@ -1,0 +1,74 @@
+"""MQTT devices in a fleet: two nodes on a real redis-server, each serving WebSocket and MQTT + UDP. OTA sends an
+MQTT device to the least-loaded node (its MQTT endpoint, not the one that answered), and a drained node's MQTT
+devices, closed after their position was saved, come back through OTA on the other node and continue there."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.device_client import DeviceClient
+from core.simdevice.mqtt import MqttDevice, MqttSettings
+from tests.conftest import until, ws_url
+from tests.e2e.mqtt_helpers import mqtt_section, ota
+from tests.fleet_fixtures import RedisServer
+from tests.player_fixtures import first_audio_after, play_story_until, request, segment_at
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def fleet_config(make_config: Any, catalog: Path, redis_url: str, node_id: str) -> Any:
+    return make_config(content={"content_dir": str(catalog)}, state={"url": redis_url}, mqtt=mqtt_section(),
+                       fleet={"node_id": node_id, "heartbeat_s": 0.2, "node_ttl_s": 1.0, "max_cpu": 1.0,
+                              "max_sessions": 10})
+
+
+async def connected(http_port: int, device_id: str) -> tuple[MqttDevice, dict[str, Any]]:
+    answer = await ota(http_port, device_id)
+    dev = MqttDevice(MqttSettings.from_ota(answer["mqtt"]), device_id=device_id)
+    await dev.connect()
+    await dev.open_audio_channel()
+    return dev, answer
+
+
+async def test_ota_routes_an_mqtt_device_to_the_least_loaded_node_and_a_drain_moves_it(
+        redis_server: RedisServer, make_config: Any, start_node: Any, player_catalog: Path) -> None:
+    a = await start_node(fleet_config(make_config, player_catalog, redis_server.url, "node-a"))
+    b = await start_node(fleet_config(make_config, player_catalog, redis_server.url, "node-b"))
+    busy = DeviceClient(ws_url(a), device_id="a4:cf:12:00:50:01")        # node-a carries a conversation
+    await busy.connect()
+    try:
+        await until(lambda: a.load_report()["sessions"] == 1, timeout=5)
+        await until_reported(b, "node-a", 1)
+        dev, answer = await connected(a.http_port, "a4:cf:12:00:50:02")   # asked node-a, sent to node-b
+        assert answer["mqtt"]["endpoint"] == f"127.0.0.1:{b.mqtt_port}"
+        assert answer["websocket"]["url"].endswith(f":{b.ws_port}/xiaozhi/v1/")
+        assert dev.server_hello is not None and dev.server_hello["udp"]["port"] == b.udp_port
+        await until(lambda: bool(b.snapshots("a4:cf:12:00:50:02")), timeout=5)
+        await play_story_until(dev, 7.5)                                # in segment 2 (6-9 s)
+        await b.drain(5.0)                                              # saved, then closed
+        await dev.wait_closed(timeout=5)
+        await dev.close()
+        # the firmware reconnects through OTA; node-b left the registry, so every node now sends it to node-a
+        again, answer = await connected(b.http_port, "a4:cf:12:00:50:02")
+        try:
+            assert answer["mqtt"]["endpoint"] == f"127.0.0.1:{a.mqtt_port}"
+            mark = await request(again, "continue my story")
+            await first_audio_after(again, mark)
+            assert segment_at(again, mark) == 2
+            assert [v.transport for _, v in await a.devices("a4:cf:12:00:50:02")] == ["mqtt"]
+        finally:
+            await again.close()
+    finally:
+        await busy.close()
+
+
+async def until_reported(node: Any, other: str, sessions: int) -> None:
+    """Until `node` reads `other`'s registry report with that many sessions (reports are a heartbeat old)."""
+    async def seen() -> bool:
+        return any(n.id == other and n.sessions == sessions for n in await node.fleet.nodes())
+    async with asyncio.timeout(5):
+        while not await seen():
+            await asyncio.sleep(0.1)
