@@ -635,6 +635,9 @@ def _validate_mqtt(cfg: Config) -> None:
                 or not 1 <= int(port_text) <= 65535:
             raise ConfigError(f"mqtt.public_endpoint: {m.public_endpoint!r} is not host:port; write e.g. "
                               "toys.example.com:1883 (no scheme; port 8883 makes devices use TLS)")
+    if m.enabled and cfg.server.workers > 1:
+        raise ConfigError("mqtt.enabled: MQTT is served by one process per node (one UDP socket holds the "
+                          "conversations' keys); set server.workers to 1 and run more nodes, or turn MQTT off")
     if m.enabled and len(m.signature_key) < 16:
         raise ConfigError("mqtt.signature_key: MQTT is on but the signature key is missing or shorter than 16 "
                           "characters; set MQTT_SIGNATURE_KEY, e.g. to the output of `openssl rand -hex 32`")

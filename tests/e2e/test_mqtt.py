@@ -124,3 +124,23 @@ async def test_a_spoken_request_over_udp_plays_the_right_song(make_config: Any, 
         pcm = dev.decode_audio(dev.audio[first:])
         assert abs(peak_frequencies(pcm, dev.downlink_rate, 1)[0] - freq) < 5
         assert abs(len(pcm) / dev.downlink_rate - secs) <= 0.15
+
+
+async def test_udp_that_never_arrives_ends_the_conversation_with_a_goodbye(make_config: Any, start_node: Any,
+                                                                           log_lines: list[str]) -> None:
+    node = await start_node(make_config(mqtt=mqtt_section(udp_first_packet_timeout_s=1.0)))
+    dev = await mqtt_device(node.http_port, "a4:cf:12:00:10:06")
+    async with dev:
+        await dev.open_audio_channel()
+        # the microphone's datagrams never reach the node (UDP blocked on the way): the request arrives as text only
+        await dev.send_json({"type": "listen", "state": "start", "mode": "auto"})
+        await dev.send_json({"type": "listen", "state": "detect", "text": "play twinkle twinkle little star"})
+        bye = await dev.wait_json("goodbye", timeout=5)
+        assert bye["session_id"] == dev.session_id and not dev.channel_open     # the device closed its channel
+        assert any("UDP never arrived" in line for line in log_lines)
+        # MQTT stays up: the next conversation, with UDP getting through, plays
+        await dev.open_audio_channel()
+        await dev.send_text_request("play twinkle twinkle little star")
+        await dev.wait_json("tts", "stop", timeout=20)
+        await dev.wait_audio(25)
+        assert abs(peak_frequencies(dev.decode_audio(), dev.downlink_rate, 1)[0] - 660.0) < 5
