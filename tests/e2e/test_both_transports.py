@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from core.device_client import DeviceClient
+from core.lang.replies import say
 from core.simdevice.mqtt import MqttDevice
 from tests.conftest import ws_url
-from tests.e2e.mqtt_helpers import mqtt_device, mqtt_section
+from tests.e2e.mqtt_helpers import OP, PARENT, api, mqtt_device, mqtt_section
+from tests.e2e.test_reach_idle import audio_stops, bedtime_from_now
 from tests.player_fixtures import first_audio_after, play_story_until, request, segment_at
 
 pytestmark = pytest.mark.timeout(240)
@@ -52,7 +54,8 @@ class Transport:
 
 @pytest.fixture(params=["websocket", "mqtt"])
 async def transport(request: pytest.FixtureRequest, player_config: Any, start_node: Any) -> Any:
-    node = await start_node(player_config(mqtt=mqtt_section()))
+    node = await start_node(player_config(mqtt=mqtt_section(), fleet={"operator_token": OP},
+                                          web={"parent_token": PARENT}))
     t = Transport(request.param, node)
     yield t
     await t.close()
@@ -115,3 +118,46 @@ async def test_the_devices_stop_button_then_continue(transport: Transport) -> No
     mark = await request(client, "continue the story")
     await first_audio_after(client, mark)
     assert segment_at(client, mark) == 2
+
+
+async def test_the_parents_pause_now_pauses_the_story_and_resume_continues_it(transport: Transport) -> None:
+    client = await transport.connect("a4:cf:12:00:40:06")
+    await play_story_until(client, 7.5)                  # in segment 2
+    status, _ = await api(transport.node.http_port, "POST", "/api/devices/a4:cf:12:00:40:06/pause", PARENT)
+    assert status == 200
+    await client.wait_json("tts", "stop", timeout=1.0)
+    await audio_stops(client)
+    mark = await request(client, "resume")
+    await first_audio_after(client, mark)
+    assert segment_at(client, mark) == 2
+
+
+async def test_bedtime_stops_the_story_and_refuses_another(transport: Transport) -> None:
+    client = await transport.connect("a4:cf:12:00:40:07")
+    await play_story_until(client, 4.0)
+    status, _ = await api(transport.node.http_port, "PUT", "/api/devices/a4:cf:12:00:40:07/policy", PARENT,
+                          {"bedtime": bedtime_from_now()})
+    assert status == 200
+    await client.wait_json("tts", "stop", timeout=1.0)      # the story stops...
+    line = await client.wait_json("tts", "sentence_start", timeout=5)
+    assert line["text"] == say("policy_bedtime", "en")      # ...with the kind line
+    await client.wait_json("tts", "stop", timeout=5)
+    await audio_stops(client)
+    await request(client, "play counting songs")
+    refusal = await client.wait_json("tts", "sentence_start", timeout=10)
+    assert refusal["text"] == say("policy_bedtime", "en")
+    await client.wait_json("tts", "stop", timeout=10)
+    view = transport.node.snapshots("a4:cf:12:00:40:07")[0]
+    assert view.playback != "playing" and view.rules_rev == 1
+
+
+async def test_a_lower_volume_cap_turns_a_playing_speaker_down(transport: Transport) -> None:
+    client = await transport.connect("a4:cf:12:00:40:08")
+    await play_story_until(client, 1.0)
+    assert client.volume > 30
+    status, _ = await api(transport.node.http_port, "PUT", "/api/devices/a4:cf:12:00:40:08/policy", PARENT,
+                          {"max_volume": 30})
+    assert status == 200
+    async with asyncio.timeout(2.0):
+        while client.volume != 30:
+            await asyncio.sleep(0.05)
