@@ -106,8 +106,9 @@ class Ota:
             answer["mqtt"] = mqtt            # the firmware prefers it over `websocket`
         if device_id:
             self.node.note_ota(device_id, OtaSeen(board=board, firmware=version, at=now))
-        logger.info("OTA config for device {!r} (board {}, firmware {}): node {} at {}", device_id or "?",
-                    board or "?", version, node, endpoint if mqtt is not None else url)
+        logger.info("OTA config for device {!r} (firmware {}): node {} at {} (board {}, {})", device_id or "?",
+                    version, node, endpoint if mqtt is not None else url, board or "?",
+                    "mqtt" if mqtt is not None else "websocket")
         return ok(answer)
 
     def _mqtt(self, device_id: str, client_id: str, board: str, version: str, ip: str, endpoint: str | None,
