@@ -12,7 +12,7 @@ import pytest
 from core.device_client import DeviceClient
 from core.simdevice.mqtt import MqttDevice, MqttSettings
 from tests.conftest import until, ws_url
-from tests.e2e.mqtt_helpers import mqtt_section, ota
+from tests.e2e.mqtt_helpers import SIGNATURE_KEY, mqtt_section, ota
 from tests.fleet_fixtures import RedisServer
 from tests.player_fixtures import first_audio_after, play_story_until, request, segment_at
 
@@ -72,3 +72,38 @@ async def until_reported(node: Any, other: str, sessions: int) -> None:
     async with asyncio.timeout(5):
         while not await seen():
             await asyncio.sleep(0.1)
+
+
+async def test_app_serve_with_mqtt_env_serves_it_and_sigterm_saves_and_closes_mqtt_devices(
+        tone_catalog: Path, tmp_path: Path) -> None:
+    import signal
+
+    from core.devices.store import open_store
+    from tests.fleet_fixtures import NodeProcess, free_port
+    db = tmp_path / "devices.db"
+    node = NodeProcess(tmp_path, tone_catalog, f"sqlite:{db}", "node-m")
+    mqtt_port, udp_port = free_port(), free_port()
+    node.start(env={"MQTT_ENABLED": "1", "MQTT_SIGNATURE_KEY": SIGNATURE_KEY, "MQTT_PORT": str(mqtt_port),
+                    "MQTT_UDP_PORT": str(udp_port)})
+    try:
+        await asyncio.to_thread(node.wait_ready)
+        dev, answer = await connected(node.http_port, "a4:cf:12:00:50:09")
+        assert answer["mqtt"]["endpoint"] == f"127.0.0.1:{mqtt_port}"
+        await dev.send_text_request("play long lullaby")
+        await dev.wait_audio(20, timeout=20)                         # > 1 s of the 20 s song heard
+        assert node.proc is not None
+        node.proc.send_signal(signal.SIGTERM)
+        await dev.wait_closed(timeout=10)
+        await dev.close()
+        assert await asyncio.to_thread(node.proc.wait, 15) == 0
+    finally:
+        node.stop()
+    out = node.output()
+    assert f"MQTT on 0.0.0.0:{mqtt_port}, UDP audio on 0.0.0.0:{udp_port}" in out and "drained in" in out
+    assert SIGNATURE_KEY not in out and answer["mqtt"]["password"] not in out
+    store = await open_store(f"sqlite:{db}")
+    try:
+        state = await store.load("a4:cf:12:00:50:09")
+    finally:
+        await store.close()
+    assert state.item is not None and state.item.title == "Long Lullaby" and state.item.position_ms >= 1000
