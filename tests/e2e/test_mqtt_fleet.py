@@ -106,4 +106,7 @@ async def test_app_serve_with_mqtt_env_serves_it_and_sigterm_saves_and_closes_mq
         state = await store.load("a4:cf:12:00:50:09")
     finally:
         await store.close()
-    assert state.item is not None and state.item.title == "Long Lullaby" and state.item.position_ms >= 1000
+    heard_ms = len(dev.audio) * 60
+    # the place the device had reached: what was sent, less what was still in its buffer
+    assert state.item is not None and state.item.title == "Long Lullaby"
+    assert 500 <= state.item.position_ms <= heard_ms + 200
