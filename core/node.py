@@ -133,6 +133,7 @@ class Node:
             if cfg.mqtt.enabled:
                 node.mqtt = MqttDeviceServer(cfg.mqtt, rt.session)
                 node.mqtt_port, node.udp_port = await _start_mqtt(node.mqtt, cfg)
+                metrics.watch_mqtt(node.mqtt.endpoint.stats)
             if fleet is not None:
                 fleet.url = fleet.registry.url = node.websocket_url()
                 fleet.registry.mqtt = node.mqtt_endpoint() or ""

@@ -144,3 +144,47 @@ async def test_udp_that_never_arrives_ends_the_conversation_with_a_goodbye(make_
         await dev.wait_json("tts", "stop", timeout=20)
         await dev.wait_audio(25)
         assert abs(peak_frequencies(dev.decode_audio(), dev.downlink_rate, 1)[0] - 660.0) < 5
+
+
+async def test_junk_on_both_ports_is_counted_and_a_playing_device_hears_every_frame(make_config: Any,
+                                                                                    start_node: Any) -> None:
+    import socket
+    import struct
+
+    import aiohttp
+    node = await start_node(make_config(mqtt=mqtt_section()))
+    dev = await mqtt_device(node.http_port, "a4:cf:12:00:10:07")
+    async with dev:
+        hello = await dev.open_audio_channel()
+        conn_id = struct.unpack(">I", bytes.fromhex(hello["udp"]["nonce"])[4:8])[0]
+        await dev.send_text_request("play long lullaby")
+        await dev.wait_audio(10, timeout=20)
+        junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        junk.setblocking(False)
+        target = ("127.0.0.1", node.udp_port)
+        datagrams = [b"\x01", struct.pack(">BBHIII", 2, 0, 0, conn_id, 0, 1),                  # short, bad type
+                     struct.pack(">BBHIII", 1, 0, 40, conn_id, 0, 99) + b"x" * 10,            # truncated
+                     struct.pack(">BBHIII", 1, 0, 4, conn_id ^ 0xFFFF, 0, 1) + b"abcd",       # unknown id
+                     struct.pack(">BBHIII", 1, 0, 4, conn_id, 0, 10_000) + b"abcd"]           # spoofed source
+        start = len(dev.audio)
+        for _ in range(400):                   # 2,000 datagrams in bursts while the song plays
+            for d in datagrams:
+                junk.sendto(d, target)
+            await asyncio.sleep(0.005)
+        for payload in (b"\x10\xff\xff\xff\xff\x7f", b"GET / HTTP/1.1\r\n\r\n"):   # a bad remaining length, HTTP
+            _, writer = await asyncio.open_connection("127.0.0.1", node.mqtt_port)
+            writer.write(payload)
+            await writer.drain()
+            writer.close()
+        junk.close()
+        await dev.wait_audio(start + 40, timeout=10)
+        gaps = [b - a for a, b in zip(dev.audio_times[start:], dev.audio_times[start + 1:], strict=False)]
+        assert max(gaps) < 0.5 and dev.sequence_gaps == 0 and not dev.udp_drops
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{node.http_port}/metrics") as r:
+            text = await r.text()
+        for reason in ("short", "bad_type", "truncated", "unknown_id", "wrong_source"):
+            prefix = f'xiaozhi_udp_dropped_total{{reason="{reason}"'
+            line = next(ln for ln in text.splitlines() if ln.startswith(prefix))
+            assert float(line.split()[-1]) >= 400, line
+        assert "xiaozhi_mqtt_connections 1.0" in text
+        assert any(ln.startswith("xiaozhi_udp_sent_total") and float(ln.split()[-1]) > 0 for ln in text.splitlines())
