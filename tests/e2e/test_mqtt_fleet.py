@@ -4,6 +4,7 @@ devices, closed after their position was saved, come back through OTA on the oth
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from core.device_client import DeviceClient
 from core.simdevice.mqtt import MqttDevice, MqttSettings
 from tests.conftest import until, ws_url
-from tests.e2e.mqtt_helpers import SIGNATURE_KEY, mqtt_section, ota
+from tests.e2e.mqtt_helpers import OP, SIGNATURE_KEY, api, mqtt_section, ota
 from tests.fleet_fixtures import RedisServer
 from tests.player_fixtures import first_audio_after, play_story_until, request, segment_at
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.timeout(180)
 def fleet_config(make_config: Any, catalog: Path, redis_url: str, node_id: str) -> Any:
     return make_config(content={"content_dir": str(catalog)}, state={"url": redis_url}, mqtt=mqtt_section(),
                        fleet={"node_id": node_id, "heartbeat_s": 0.2, "node_ttl_s": 1.0, "max_cpu": 1.0,
-                              "max_sessions": 10})
+                              "max_sessions": 10, "operator_token": OP})
 
 
 async def connected(http_port: int, device_id: str) -> tuple[MqttDevice, dict[str, Any]]:
@@ -47,6 +48,14 @@ async def test_ota_routes_an_mqtt_device_to_the_least_loaded_node_and_a_drain_mo
         assert answer["websocket"]["url"].endswith(f":{b.ws_port}/xiaozhi/v1/")
         assert dev.server_hello is not None and dev.server_hello["udp"]["port"] == b.udp_port
         await until(lambda: bool(b.snapshots("a4:cf:12:00:50:02")), timeout=5)
+        # the operator on node-a reaches the idle speaker held by node-b (over the fleet bus), at once
+        t0 = time.monotonic()
+        status, _ = await api(a.http_port, "POST", "/api/devices/a4:cf:12:00:50:02/pause", OP)
+        assert status == 200
+        await dev.wait_json("alert", timeout=1.0)
+        assert time.monotonic() - t0 < 1.0
+        status, listed = await api(a.http_port, "GET", "/api/devices/a4:cf:12:00:50:02", OP)
+        assert (listed["node"], listed["transport"], listed["firmware"]) == ("node-b", "mqtt", "2.4.2")
         await play_story_until(dev, 7.5)                                # in segment 2 (6-9 s)
         await b.drain(5.0)                                              # saved, then closed
         await dev.wait_closed(timeout=5)
