@@ -188,3 +188,17 @@ async def test_junk_on_both_ports_is_counted_and_a_playing_device_hears_every_fr
             assert float(line.split()[-1]) >= 400, line
         assert "xiaozhi_mqtt_connections 1.0" in text
         assert any(ln.startswith("xiaozhi_udp_sent_total") and float(ln.split()[-1]) > 0 for ln in text.splitlines())
+
+
+async def test_a_websocket_device_is_shown_with_what_its_ota_request_said(make_config: Any, start_node: Any) -> None:
+    from core.device_client import DeviceClient
+    from tests.conftest import ws_url
+    node = await start_node(make_config(fleet={"operator_token": OP}))
+    answer = await ota(node.http_port, "a4:cf:12:00:10:08", board="esp32-s3-box", version="1.9.4")
+    assert "mqtt" not in answer
+    async with DeviceClient(ws_url(node), device_id="a4:cf:12:00:10:08"):
+        await until(lambda: bool(node.snapshots("a4:cf:12:00:10:08")), timeout=5)
+        status, view = await api(node.http_port, "GET", "/api/devices/a4:cf:12:00:10:08", OP)
+    assert status == 200
+    assert (view["transport"], view["board"], view["firmware"]) == ("websocket", "esp32-s3-box", "1.9.4")
+    assert view["last_ota_at"] > 0
