@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._server import load_note, machine  # noqa: E402 - after the path insert
-from tests.mqtt import raw  # noqa: E402
+from tests.mqtt import raw  # noqa: E402 - importable only once the repo root is on sys.path
 
 SIGNATURE_KEY = "bench-signature-key-0123456789abcdef"
 
