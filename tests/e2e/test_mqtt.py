@@ -202,3 +202,13 @@ async def test_a_websocket_device_is_shown_with_what_its_ota_request_said(make_c
     assert status == 200
     assert (view["transport"], view["board"], view["firmware"]) == ("websocket", "esp32-s3-box", "1.9.4")
     assert view["last_ota_at"] > 0
+
+
+async def test_the_board_comes_from_the_user_agent_when_the_body_has_none(make_config: Any, start_node: Any) -> None:
+    import aiohttp
+    node = await start_node(make_config(mqtt=mqtt_section()))
+    headers = {"Device-Id": "A4:CF:12:00:10:09", "Client-Id": "c-1", "User-Agent": "esp-box-3/2.4.1"}
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"http://127.0.0.1:{node.http_port}/xiaozhi/ota/", data=b"", headers=headers) as r:
+        answer = await r.json()
+    assert answer["mqtt"]["client_id"] == "GID_esp-box-3@@@a4_cf_12_00_10_09@@@c-1"
