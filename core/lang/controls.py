@@ -14,8 +14,7 @@ The step size and the parents' cap are the session's (plugins_func/functions/con
 The tables are plain data keyed by language code (ROLES below), Latin and native script side by side; each
 language's registry record carries its own (`Language.control_words`, core/lang/registry.py), so a fifth language
 brings its controls with it. The rule recogniser (core/providers/intent/rules.py) folds them with its own spelling
-folder and merges the languages, since
-children mix them ("volume thoda badha do please").
+folder and merges the languages, since children mix them ("volume thoda badha do please").
 """
 from __future__ import annotations
 
