@@ -29,7 +29,7 @@ from core.lang import vocab
 from core.lang.script import native_language
 from core.lang.text import fold, to_latin, tokens
 
-__all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap"]
+__all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap", "Candidate", "known_words"]
 
 # A request in each language as children say it, romanized the way whisper writes it in English mode.
 _REQUEST = {"hi": "{} sunao", "te": "{} paata pettu", "kn": "{} haadu haaku", "en": "Play {}"}
@@ -108,6 +108,14 @@ class Snap:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    title: str          # the catalog title as given
+    score: float        # phonetic similarity 0-100 of its closest run of transcript words
+    start: int          # that run: transcript words [start, end)
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Title:
     text: str
     phon: str           # folded tokens joined without spaces
@@ -139,11 +147,12 @@ class TitleSnapper:
     def __len__(self) -> int:
         return len(self._titles)
 
-    def snap(self, transcript: str) -> Snap:
+    def rank(self, transcript: str, limit: int = 0) -> list[Candidate]:
+        """Every title (or the best `limit`) with its closest-sounding run of transcript words, best first."""
         words = transcript.split()
         phon = [fold(w) for w in words]
         if not self._titles or not any(phon):
-            return Snap(transcript, None, 0.0, 0.0)
+            return []
         best: dict[str, tuple[float, int, int]] = {}          # title -> (score, start, end)
         for n, (group, phons, keys) in self._groups.items():
             spans = [(i, i + w) for w in range(max(1, n - 1), n + 2)
@@ -160,13 +169,21 @@ class TitleSnapper:
                 score = float(scores[rows[j], j])
                 if score > best.get(title.text, (-1.0, 0, 0))[0]:
                     best[title.text] = (score, *spans[rows[j]])
-        if not best:
+        ranked = sorted((Candidate(t, s, a, b) for t, (s, a, b) in best.items()), key=lambda c: -c.score)
+        return ranked[:limit] if limit else ranked
+
+    def write_in(self, transcript: str, candidate: Candidate) -> str:
+        """The transcript with `candidate`'s words replaced by its title; unknown words after it dropped."""
+        words = transcript.split()
+        tail = [w for w in words[candidate.end:] if fold(w) in self._known]
+        return " ".join([*words[:candidate.start], candidate.title, *tail])
+
+    def snap(self, transcript: str) -> Snap:
+        ranked = self.rank(transcript)
+        if not ranked:
             return Snap(transcript, None, 0.0, 0.0)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
-        top, (score, start, end) = ranked[0]
-        runner = ranked[1][1][0] if len(ranked) > 1 else 0.0
-        if score < self.min_score or score - runner < self.margin:
-            return Snap(transcript, None, score, runner)
-        tail = [w for w, p in zip(words[end:], phon[end:], strict=True) if p in self._known]
-        text = " ".join([*words[:start], top, *tail])
-        return Snap(text, top, score, runner)
+        top = ranked[0]
+        runner = ranked[1].score if len(ranked) > 1 else 0.0
+        if top.score < self.min_score or top.score - runner < self.margin:
+            return Snap(transcript, None, top.score, runner)
+        return Snap(self.write_in(transcript, top), top.title, top.score, runner)
