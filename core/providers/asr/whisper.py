@@ -63,6 +63,7 @@ class Heard:
     text: str                 # the cleaned free transcript ("" = nothing heard)
     encoder_output: Any       # whisper's encoding of the utterance (ctranslate2 StorageView), reused for judging
     frames: int               # mel frames with audio in them
+    loop_hint: str = ""       # a repetition loop's text cut at its first repeat: only the judge may use it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,25 @@ def get_compression_ratio(text: str) -> float:
     """faster-whisper's repetition measure: text bytes over zlib-compressed bytes."""
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def cut_loop(text: str, longest: int = 6) -> str:
+    """The text with a run of 1..`longest` words kept at most twice in a row ("Baa Baa" stays):
+    "a b a b a b a b c" -> "a b a b c"."""
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in range(1, longest + 1):
+            ahead = [w.strip(",.") for w in words[i:i + n]]
+            if len(out) >= 2 * n and ahead == [w.strip(",.") for w in out[-n:]] == \
+                    [w.strip(",.") for w in out[-2 * n:-n]]:
+                i += n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
 
 
 def _package_data(package: str) -> Path:
@@ -312,9 +332,13 @@ class WhisperASR:
         # with fluent inventions ("Play the song.", no_speech 0.4-0.5, logprob -1.5 to -2.4); speech scored
         # no_speech <= 0.1 and logprob >= -1.2 in bench/indic_bench.py's tuning set.
         no_speech = result.no_speech_prob
-        if get_compression_ratio(raw) > 2.4 or (no_speech > 0.6 and avg_logprob <= -1.0) or \
-                (no_speech > 0.3 and avg_logprob < -1.0) or (no_speech > 0.6 and avg_logprob < -0.8):
-            text = ""
+        if (no_speech > 0.6 and avg_logprob <= -1.0) or (no_speech > 0.3 and avg_logprob < -1.0) or \
+                (no_speech > 0.6 and avg_logprob < -0.8):
+            return Heard("", encoder_output, frames)
+        if get_compression_ratio(raw) > 2.4:
+            # Some voices send whisper into a loop that starts with the title ("Aane Bantondu Aane Bantondu ...",
+            # bench/indic_bench.py); the loop is no transcript, but its start can tell the judge where to look.
+            return Heard("", encoder_output, frames, loop_hint=clean_transcript(cut_loop(raw)))
         return Heard(clean_transcript(text), encoder_output, frames)
 
     def _decode(self, audio: np.ndarray, deadline: float | None = None) -> str:
@@ -332,7 +356,14 @@ class WhisperASR:
 
     def understand(self, heard: Heard) -> tuple[str, str]:
         """(text, how): the transcript with a catalog title written in by spelling ("snapped") or, when none is
-        close enough by spelling, by the recogniser's judgement of the nearest few ("judged")."""
+        close enough by spelling, by the recogniser's judgement of the nearest few ("judged"). A repetition loop
+        counts only if the judge finds a title in the audio; then that title alone is the request."""
+        if not heard.text and heard.loop_hint and self._cfg.rescore and heard.encoder_output is not None \
+                and script_of(heard.loop_hint) != "other":
+            candidates = self.candidates(heard.loop_hint)
+            verdict = self.judge().judge(heard.encoder_output, heard.frames, heard.loop_hint, candidates) \
+                if candidates else None
+            return (verdict.chosen.title, "judged from a loop") if verdict and verdict.chosen else ("", "loop")
         text = self.snap(heard.text)
         if not self._cfg.rescore or not text or text != heard.text or heard.encoder_output is None:
             return text, "snapped" if text != heard.text else "as heard"

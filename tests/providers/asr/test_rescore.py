@@ -15,7 +15,7 @@ import pytest
 from core.config import ConfigError, config_from_dict
 from core.providers.asr.catalog import Candidate
 from core.providers.asr.rescore import title_form
-from core.providers.asr.whisper import Heard, WhisperASR
+from core.providers.asr.whisper import Heard, WhisperASR, cut_loop
 from tests.voice_fixtures import espeak_16k, noise, silence
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -83,6 +83,27 @@ def test_a_near_miss_transcript_gets_the_judged_title_written_in(asr: WhisperASR
     off = WhisperASR(config_from_dict({"voice": {"asr": {"rescore": False}}}).voice.asr, model=asr.load())
     off.set_vocabulary(TITLES)
     assert off.understand(near_miss) == ("Wondrum Mama Mama Chow", "as heard")
+
+
+def test_a_loop_is_cut_at_its_second_repeat_and_real_doubles_stay() -> None:
+    loop = "Aane Bantondu Aane Bantondu Aane Bantondu Aane Bantondu Aane"
+    assert cut_loop(loop) == "Aane Bantondu Aane Bantondu Aane"
+    assert cut_loop("Indu Mangalavara Rokha Rokha Rokha Rokha Rokha") == "Indu Mangalavara Rokha Rokha"
+    assert cut_loop("I'm good mom, mom, mom, mom, mom,") == "I'm good mom, mom,"
+    assert cut_loop("Baa Baa Black Sheep") == "Baa Baa Black Sheep"
+    assert cut_loop("Twinkle Twinkle Little Star") == "Twinkle Twinkle Little Star"
+
+
+@pytest.mark.timeout(120)
+def test_a_loop_counts_only_when_the_audio_holds_the_title(asr: WhisperASR) -> None:
+    """whisper loops on some voices ("Aane Bantondu Aane Bantondu ..."): the loop is no transcript, but the judge
+    may find the title it starts with in the audio; a loop over noise gives nothing."""
+    speech = asr.listen(audio_of(silence(0.3) + espeak_16k("ಆನೆ ಬಂತೊಂದು ಆನೆ ಹಾಡು ಹಾಕು", "kn+m1") + silence(0.3)))
+    loop = "Aane Bantondu Aane Bantondu Aane"
+    assert asr.understand(Heard("", speech.encoder_output, speech.frames, loop_hint=loop)) == \
+        ("ಆನೆ ಬಂತೊಂದು ಆನೆ", "judged from a loop")
+    quiet = asr.listen(audio_of(noise(2.0, rms=600, seed=9)))
+    assert asr.understand(Heard("", quiet.encoder_output, quiet.frames, loop_hint=loop)) == ("", "loop")
 
 
 @pytest.mark.parametrize("text", ["next", "volume up", "play a song", "stop", "tell me a bedtime story",
