@@ -29,12 +29,13 @@ from core.lang import vocab
 from core.lang.script import native_language
 from core.lang.text import fold, to_latin, tokens
 
-__all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap", "Candidate", "known_words"]
+__all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap", "Candidate", "known_words", "words_of"]
 
 # A request in each language as children say it, romanized the way whisper writes it in English mode.
 _REQUEST = {"hi": "{} sunao", "te": "{} paata pettu", "kn": "{} haadu haaku", "en": "Play {}"}
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _VOWELS = re.compile(r"[aeiou]+")
+_WORD_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
 _LONG_A = frozenset("\u0906\u0C06\u0C86")   # आ ఆ ಆ: a word-initial long a
 
 
@@ -93,6 +94,11 @@ def known_words() -> frozenset[str]:
     return _KNOWN
 
 
+def words_of(transcript: str) -> list[str]:
+    """Words of a transcript; whisper writes a run of syllables it cannot place with hyphens ("Bum-dut-mama-mama")."""
+    return [w for w in _WORD_SPLIT.split(transcript) if w]
+
+
 def _key(phon: str) -> str:
     """Coarser than `fold`: h dropped (whisper writes "Anuman" for हनुमान), y/i and vowel runs merged."""
     k = phon.replace("h", "").replace("y", "i")
@@ -149,7 +155,7 @@ class TitleSnapper:
 
     def rank(self, transcript: str, limit: int = 0) -> list[Candidate]:
         """Every title (or the best `limit`) with its closest-sounding run of transcript words, best first."""
-        words = transcript.split()
+        words = words_of(transcript)
         phon = [fold(w) for w in words]
         if not self._titles or not any(phon):
             return []
@@ -174,7 +180,7 @@ class TitleSnapper:
 
     def write_in(self, transcript: str, candidate: Candidate) -> str:
         """The transcript with `candidate`'s words replaced by its title; unknown words after it dropped."""
-        words = transcript.split()
+        words = words_of(transcript)
         tail = [w for w in words[candidate.end:] if fold(w) in self._known]
         return " ".join([*words[:candidate.start], candidate.title, *tail])
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .catalog import Candidate, readable
+from .catalog import Candidate, readable, words_of
 
 __all__ = ["CandidateJudge", "Judgement", "Scored", "title_form"]
 
@@ -86,7 +86,7 @@ class CandidateJudge:
 
     def tokens(self, transcript: str, candidate: Candidate) -> tuple[list[int], list[int]]:
         """(prefix, title) token ids: the words heard before the title's span, then the title as whisper writes it."""
-        before = " ".join(transcript.split()[:candidate.start])
+        before = " ".join(words_of(transcript)[:candidate.start])
         prefix = self._tok.encode(" " + before) if before else []
         return prefix, self._tok.encode(" " + title_form(candidate.title))
 

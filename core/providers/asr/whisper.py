@@ -32,7 +32,7 @@ from core.lang.text import fold
 from core.utils.fair import FairLimiter
 
 from .base import ASRError
-from .catalog import Candidate, TitleSnapper, known_words, prompt_phrases
+from .catalog import Candidate, TitleSnapper, known_words, prompt_phrases, words_of
 from .rescore import CandidateJudge
 
 __all__ = ["WhisperASR", "Heard", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript"]
@@ -364,9 +364,14 @@ class WhisperASR:
             verdict = self.judge().judge(heard.encoder_output, heard.frames, heard.loop_hint, candidates) \
                 if candidates else None
             return (verdict.chosen.title, "judged from a loop") if verdict and verdict.chosen else ("", "loop")
-        text = self.snap(heard.text)
-        if not self._cfg.rescore or not text or text != heard.text or heard.encoder_output is None:
-            return text, "snapped" if text != heard.text else "as heard"
+        text = heard.text
+        if not text or script_of(text) == "other":
+            return "", "nothing heard" if not text else "other script"
+        snapped = self._snapper.snap(text)
+        if snapped.title is not None:
+            return snapped.text, "snapped"
+        if not self._cfg.rescore or heard.encoder_output is None:
+            return text, "as heard"
         candidates = self.candidates(text)
         if not candidates:
             return text, "as heard"
@@ -379,7 +384,7 @@ class WhisperASR:
         """The titles worth judging: the closest few by spelling, when the transcript has a word that is no request
         vocabulary ("next", "play a song", "volume up" are never judged onto a title)."""
         known = known_words()
-        if all(fold(w) in known for w in transcript.split()):
+        if all(fold(w) in known for w in words_of(transcript)):
             return []
         ranked = self._snapper.rank(transcript, self._cfg.rescore_candidates)
         return [c for c in ranked if c.score >= self._cfg.rescore_min_snap]
