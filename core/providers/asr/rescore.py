@@ -26,7 +26,7 @@ from .catalog import Candidate, readable, words_of
 
 __all__ = ["CandidateJudge", "Judgement", "Scored", "title_form"]
 
-_NULL_CACHE_MAX = 8192          # (prefix, title) sequences remembered per catalog load
+_NULL_CACHE_MAX = 8192          # titles' non-speech scores remembered per catalog load
 
 
 class _Tokenizer(Protocol):
@@ -62,7 +62,7 @@ class CandidateJudge:
         self._null = null_output          # encoder output of non-speech, [1, 1500, d_model]
         self.min_gain = min_gain
         self.margin = margin
-        self._null_cache: dict[tuple[int, ...], float] = {}
+        self._null_cache: dict[tuple[int, ...], float] = {}     # title tokens -> log-likelihood on non-speech
         self._lock = threading.Lock()
 
     def _title_logprob(self, encoder_output: Any, num_frames: int, prefix: list[int], title: list[int]) -> float:
@@ -71,18 +71,29 @@ class CandidateJudge:
         probs = np.asarray(result.text_token_probs[len(prefix):len(prefix) + len(title)], dtype=np.float64)
         return float(np.log(np.maximum(probs, 1e-12)).sum())
 
-    def _null_logprob(self, prefix: list[int], title: list[int]) -> float:
-        key = (*prefix, -1, *title)
+    def _null_logprob(self, title: list[int]) -> float:
+        """The title's log-likelihood on non-speech, with no words before it: once per title per catalog load."""
+        key = tuple(title)
         with self._lock:
             hit = self._null_cache.get(key)
         if hit is not None:
             return hit
-        value = self._title_logprob(self._null, 3000, prefix, title)
+        value = self._title_logprob(self._null, 3000, [], title)
         with self._lock:
             if len(self._null_cache) >= _NULL_CACHE_MAX:
                 self._null_cache.clear()
             self._null_cache[key] = value
         return value
+
+    def prepare(self, titles: Sequence[str], limit: int = 300) -> int:
+        """Score up to `limit` titles on non-speech now (start-up), so no child waits for it; returns how many."""
+        done = 0
+        for title in list(titles)[:limit]:
+            tokens = self._tok.encode(" " + title_form(title))
+            if tokens:
+                self._null_logprob(tokens)
+                done += 1
+        return done
 
     def tokens(self, transcript: str, candidate: Candidate) -> tuple[list[int], list[int]]:
         """(prefix, title) token ids: the words heard before the title's span, then the title as whisper writes it."""
@@ -97,7 +108,7 @@ class CandidateJudge:
             prefix, title = self.tokens(transcript, c)
             if not title:
                 continue
-            gain = self._title_logprob(encoder_output, num_frames, prefix, title) - self._null_logprob(prefix, title)
+            gain = self._title_logprob(encoder_output, num_frames, prefix, title) - self._null_logprob(title)
             out.append(Scored(c, gain))
         out.sort(key=lambda s: -s.gain)
         return out

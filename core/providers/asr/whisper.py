@@ -210,6 +210,7 @@ class WhisperASR:
         self._null_output: Any = None                    # encoder output of a quiet room, once per model
         self._judge: CandidateJudge | None = None        # per catalog load: rebuilt after set_vocabulary
         self._prompt_tokens: dict[str, list[int]] = {}
+        self._titles: tuple[str, ...] = ()
         # Fair per device: one device's utterances queue behind each other, not in front of another device's.
         self._slots = FairLimiter(cfg.max_concurrent, per_key=cfg.max_concurrent)
 
@@ -235,7 +236,7 @@ class WhisperASR:
         """Load the model and run one short decode so the first child doesn't wait for it."""
         await asyncio.to_thread(self._decode, np.zeros(8000, np.float32))
         if self._cfg.rescore:
-            await asyncio.to_thread(self.judge)
+            await asyncio.to_thread(self.prepare_judge)
 
     # -- ASRProvider ---------------------------------------------------------------------------------
     def set_vocabulary(self, phrases: list[str]) -> None:
@@ -243,6 +244,7 @@ class WhisperASR:
         # One attribute store each: safe against concurrent readers.
         self._prompt = build_prompt(phrases)
         self._snapper = TitleSnapper(phrases if self._cfg.snap_min_score else [], min_score=self._cfg.snap_min_score)
+        self._titles = tuple(phrases)
         self._judge = None
 
     async def transcribe(self, pcm: bytes, sample_rate: int = 16000, *, device: str = "") -> str:
@@ -308,6 +310,12 @@ class WhisperASR:
                                    margin=self._cfg.rescore_margin)
             self._judge = judge
         return judge
+
+    def prepare_judge(self) -> None:
+        """Build the judge and score the catalog's titles on non-speech (start-up and after a catalog load)."""
+        t0 = time.perf_counter()
+        n = self.judge().prepare(self._titles)
+        logger.debug("whisper: {} titles scored on non-speech in {:.2f} s", n, time.perf_counter() - t0)
 
     def listen(self, audio: np.ndarray) -> Heard:
         """One encoder pass and a greedy English decode with the catalog prompt, as faster-whisper's `transcribe`
