@@ -106,6 +106,20 @@ def test_a_loop_counts_only_when_the_audio_holds_the_title(asr: WhisperASR) -> N
     assert asr.understand(Heard("", quiet.encoder_output, quiet.frames, loop_hint=loop)) == ("", "loop")
 
 
+@pytest.mark.timeout(120)
+def test_non_speech_scores_are_computed_once_per_catalog_load(asr: WhisperASR) -> None:
+    judge = asr.judge()
+    assert judge.prepare(TITLES) == len(TITLES)
+    assert len(judge._null_cache) == len(TITLES)
+    judge.prepare(TITLES)                                   # cached: nothing new
+    assert len(judge._null_cache) == len(TITLES)
+    asr.set_vocabulary(TITLES[:3])                          # a catalog load: a new judge, a new cache
+    try:
+        assert asr.judge() is not judge
+    finally:
+        asr.set_vocabulary(TITLES)
+
+
 @pytest.mark.parametrize("text", ["next", "volume up", "play a song", "stop", "tell me a bedtime story",
                                   "play the next song please"])
 def test_requests_made_of_request_words_are_never_judged(asr: WhisperASR, text: str) -> None:
