@@ -138,7 +138,7 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
 
     await asyncio.sleep(delay)
     out: dict[str, Any] = {"asked": title, "heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0,
-                           "frames": 0, "late": 0, "gaps": 0, "max_gap": 0.0, "error": ""}
+                           "frames": 0, "late": 0, "gaps": 0, "max_gap": 0.0, "dry": 0, "error": ""}
     times: list[float] = []
     try:
         async with connect(url, open_timeout=30, max_size=2**20, ping_interval=None, compression=None) as ws:
@@ -212,18 +212,20 @@ async def _speak(ws: Any, framing: Any, pcm: bytes) -> float:
 
 
 def device_playback(times: list[float]) -> dict[str, Any]:
-    """The device plays frame n when n-1 has finished (or when n arrives, if later)."""
-    late = gaps = 0
+    """The device plays frame n when n-1 has finished (or when n arrives, if later). `dry`: frames that arrived
+    after the previous one had finished playing (the device's queue ran dry: a stall as the child hears it)."""
+    late = gaps = dry = 0
     max_gap = 0.0
     needed = times[0]
     for t in times:
         if t > needed:
             wait = t - needed
+            dry += 1
             late += wait > FRAME_S
             gaps += wait > GAP_S
             max_gap = max(max_gap, wait)
         needed = max(needed, t) + FRAME_S
-    return {"late": late, "gaps": gaps, "max_gap": max_gap}
+    return {"late": late, "gaps": gaps, "max_gap": max_gap, "dry": dry}
 
 
 def speech_for(title: str) -> bytes:
