@@ -1,5 +1,7 @@
-"""One server node: the runtime, the device WebSocket server and the HTTP API, started and stopped together; with a
-Redis state URL also its place in the fleet (registry, bus, device directory across nodes), and graceful drain."""
+"""One server node: the runtime, the device WebSocket server, the MQTT + UDP device server (when `mqtt.enabled`) and
+the HTTP API, started and stopped together; with a Redis state URL also its place in the fleet (registry, bus, device
+directory across nodes), and graceful drain. Both device servers share the runtime's session deps, so a device on
+MQTT is claimed, stored, ruled and commanded exactly like a WebSocket one."""
 from __future__ import annotations
 
 import asyncio
@@ -22,13 +24,15 @@ from core.devices.store import DeviceStore, open_store
 from core.devices.view import SessionView
 from core.fleet.registry import CpuMeter
 from core.metrics import Metrics
+from core.mqtt.server import MqttDeviceServer
 from core.protocol.errors import CloseCode
 from core.runtime import Runtime
 from core.server import DeviceServer
 from core.session.connection import Connection
 from core.understand import Understanding
 from core.web.app import HttpServer, build_app
-from core.web.ota import websocket_url
+from core.web.ota import mqtt_endpoint, websocket_url
+from core.web.view import RoutedNode
 from plugins_func.registry import PluginContext
 
 if TYPE_CHECKING:
@@ -83,8 +87,11 @@ class Node:
     directory: LocalDirectory | RedisDirectory
     fleet: Fleet | None = None           # when state.url is Redis
     http: HttpServer | None = None
+    mqtt: MqttDeviceServer | None = None  # when mqtt.enabled
     ws_port: int = 0
     http_port: int = 0
+    mqtt_port: int = 0
+    udp_port: int = 0
     metrics: Metrics = field(default_factory=Metrics)
     node_id: str = "local"
     draining: bool = False
@@ -119,8 +126,12 @@ class Node:
         try:
             node.ws_port = await node.ws.start(cfg.server.host, cfg.server.port, reuse_port=reuse_port)
             node.http_port = await node.http.start(cfg.server.host, cfg.server.http_port, reuse_port=reuse_port)
+            if cfg.mqtt.enabled:
+                node.mqtt = MqttDeviceServer(cfg.mqtt, rt.session)
+                node.mqtt_port, node.udp_port = await _start_mqtt(node.mqtt, cfg)
             if fleet is not None:
                 fleet.url = fleet.registry.url = node.websocket_url()
+                fleet.registry.mqtt = node.mqtt_endpoint() or ""
                 await _join(fleet, cfg)
         except BaseException:
             await node.close()
@@ -132,7 +143,18 @@ class Node:
 
     # ------------------------------------------------------------------ what the node reports
     def connections(self) -> list[Connection]:
-        return list(self.ws.connections)
+        """Every device session on this node, WebSocket and MQTT (idle MQTT speakers included)."""
+        held = list(self.ws.connections)
+        if self.mqtt is not None:
+            held += self.mqtt.connections
+        return held
+
+    def _conversations(self) -> int:
+        """Sessions doing work: every WebSocket one, and MQTT ones with a conversation open."""
+        busy = len(self.ws.connections)
+        if self.mqtt is not None:
+            busy += sum(1 for c in self.mqtt.connections if c.core.conversation.open)
+        return busy
 
     def snapshots(self, device_id: str | None = None) -> list[SessionView]:
         out: list[SessionView] = []
@@ -147,15 +169,21 @@ class Node:
 
     def load_report(self) -> dict[str, Any]:
         f = self.rt.config.fleet
-        sessions = len(self.connections())
+        # sessions: conversations (the work a node does); an idle MQTT speaker costs a few KiB and is counted
+        # against mqtt.max_connections instead, so thousands of them do not make a node look full
+        sessions = self._conversations()
+        mqtt_devices = len(self.mqtt.connections) if self.mqtt is not None else 0
+        mqtt_full = mqtt_devices / self.rt.config.mqtt.max_connections if self.mqtt is not None else 0.0
         cpu_limited = f.max_cpu < 1.0          # 1.0: CPU never counts (a shared test machine)
         # load ranks nodes by what each one carries; overload is about the machine (another node may use it up)
-        load = max(sessions / f.max_sessions, self.cpu / f.max_cpu if cpu_limited else 0.0)
+        load = max(sessions / f.max_sessions, mqtt_full, self.cpu / f.max_cpu if cpu_limited else 0.0)
         asr_waiting = int(getattr(self.rt.asr, "waiting", 0))        # utterances queued for a local recogniser
         return {"sessions": sessions, "streams": self.rt.pipeline.active_streams,
                 "cpu": round(self.cpu, 3), "machine_cpu": round(self.machine_cpu, 3), "load": round(load, 3),
                 "max_sessions": f.max_sessions, "draining": self.draining, "asr_waiting": asr_waiting,
-                "overloaded": (sessions >= f.max_sessions or (cpu_limited and self.machine_cpu >= f.max_cpu)
+                "mqtt_devices": mqtt_devices,
+                "overloaded": (sessions >= f.max_sessions or mqtt_full >= 1.0
+                               or (cpu_limited and self.machine_cpu >= f.max_cpu)
                                or asr_waiting >= f.max_asr_waiting
                                or self.rt.pipeline.overloaded)}   # decoders all taken
 
@@ -185,13 +213,18 @@ class Node:
     def websocket_url(self, host_seen: str | None = None) -> str:
         return websocket_url(self.rt.config.server, self.ws_port, host_seen)
 
-    async def route(self) -> tuple[str, str] | None:
+    def mqtt_endpoint(self, host_seen: str | None = None) -> str | None:
+        if self.mqtt is None:
+            return None
+        return mqtt_endpoint(self.rt.config.mqtt, self.rt.config.server, self.mqtt_port, host_seen)
+
+    async def route(self) -> RoutedNode | None:
         if self.fleet is None:
             return None
         best = await self.fleet.route()
         if best is None or best.id == self.node_id:
             return None
-        return best.id, best.url
+        return RoutedNode(best.id, best.url, best.mqtt or None)
 
     def mint_token(self, client_id: str, device_id: str) -> str:
         return self.rt.auth.mint(client_id, device_id)
@@ -200,7 +233,7 @@ class Node:
         self.metrics.ota_request(routed_to_self)
 
     def session_count(self) -> int:
-        return len(self.ws.connections)
+        return len(self.connections())
 
     def tracks(self, kind: Kind | None = None) -> list[Track]:
         return self.rt.content.tracks(kind)
@@ -251,6 +284,8 @@ class Node:
         if self.fleet is not None:
             await self.fleet.leave()
         self.ws.stop_accepting()
+        if self.mqtt is not None:
+            self.mqtt.stop_accepting()        # MQTT devices reconnect within a minute, through OTA, elsewhere
         conns = self.connections()
         if conns:
             left = max(0.1, deadline - (time.monotonic() - started))
@@ -267,6 +302,8 @@ class Node:
         try:
             async with asyncio.timeout(max(1.0, deadline - (time.monotonic() - started))):
                 await self.ws.close()
+                if self.mqtt is not None:
+                    await self.mqtt.close()
         except TimeoutError:
             logger.error("drain: connections still open after the {:.0f} s deadline", deadline)
         took = time.monotonic() - started
@@ -282,6 +319,8 @@ class Node:
         if self.fleet is not None:
             await self.fleet.leave()
         await self.ws.close()
+        if self.mqtt is not None:
+            await self.mqtt.close()
         if self.http is not None:
             await self.http.close()
         await self.rt.close()
@@ -292,6 +331,15 @@ class Node:
 def _fleet_client(cfg: Config) -> aioredis.Redis:
     from core.devices.redis_store import redis_client
     return redis_client(cfg.state.url)
+
+
+async def _start_mqtt(server: MqttDeviceServer, cfg: Config) -> tuple[int, int]:
+    try:
+        return await server.start()
+    except OSError as exc:
+        m = cfg.mqtt
+        raise NodeStartError(f"mqtt: cannot listen on MQTT {m.host}:{m.port} / UDP {m.udp_host}:{m.udp_port} "
+                             f"({exc.strerror or exc}); free the port or change mqtt.port / mqtt.udp_port") from None
 
 
 async def _join(fleet: Fleet, cfg: Config) -> None:

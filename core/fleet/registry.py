@@ -56,6 +56,7 @@ class DuplicateNode(RuntimeError):
 class NodeInfo:
     id: str
     url: str                     # WebSocket URL devices are sent to
+    mqtt: str = ""               # MQTT endpoint "host:port" devices are sent to ("" = the node serves no MQTT)
     sessions: int = 0
     streams: int = 0
     cpu: float = 0.0             # share of the machine's CPU this node uses, 0-1
@@ -70,7 +71,8 @@ class NodeInfo:
     def parse(cls, raw: bytes | str) -> NodeInfo | None:
         try:
             d = json.loads(raw)
-            return cls(id=str(d["id"]), url=str(d["url"]), sessions=int(d.get("sessions", 0)),
+            return cls(id=str(d["id"]), url=str(d["url"]), mqtt=str(d.get("mqtt") or ""),
+                       sessions=int(d.get("sessions", 0)),
                        streams=int(d.get("streams", 0)), cpu=float(d.get("cpu", 0.0)), load=float(d.get("load", 0)),
                        max_sessions=max(1, int(d.get("max_sessions", 1000))),
                        draining=bool(d.get("draining")), overloaded=bool(d.get("overloaded")),
@@ -123,6 +125,7 @@ class NodeRegistry:
         self._r = client
         self.node_id = node_id
         self.url = url
+        self.mqtt = ""                   # this node's MQTT endpoint, when it serves MQTT
         self._prefix = prefix
         self._heartbeat = heartbeat_s
         self._ttl_ms = int(ttl_s * 1000)
@@ -140,7 +143,8 @@ class NodeRegistry:
         return f"{self._prefix}nodes"
 
     def _payload(self) -> str:
-        return json.dumps({**self._report(), "id": self.node_id, "url": self.url, "at": time.time(),
+        return json.dumps({**self._report(), "id": self.node_id, "url": self.url, "mqtt": self.mqtt,
+                           "at": time.time(),
                            "instance": self.instance}, separators=(",", ":"))
 
     async def register(self) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 from aiohttp import web
 from loguru import logger
 
-from core.config import ServerConfig
+from core.config import MqttConfig, ServerConfig
 from core.protocol.messages import clean_text
 from core.utils import safejson
 from core.web.errors import ApiError, ok
 from core.web.view import OtaView
 
-__all__ = ["Ota", "OTA_MAX_BODY", "websocket_url"]
+__all__ = ["Ota", "OTA_MAX_BODY", "websocket_url", "mqtt_endpoint"]
 
 OTA_MAX_BODY = 256 * 1024          # firmware sends ~1 KiB of board info
 _TEXT_CHARSETS = {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
@@ -37,6 +37,16 @@ def websocket_url(server: ServerConfig, port: int, host_seen: str | None = None)
     if ":" in host:
         host = f"[{host}]"
     return f"ws://{host}:{port}{server.websocket_path}"
+
+
+def mqtt_endpoint(mqtt: MqttConfig, server: ServerConfig, port: int, host_seen: str | None = None) -> str:
+    """The MQTT endpoint devices are given: mqtt.public_endpoint, else the address the device used to reach us
+    with this node's MQTT port, else the configured host (this machine's name when it listens everywhere)."""
+    if mqtt.public_endpoint:
+        return mqtt.public_endpoint
+    host = host_seen or next((h for h in (mqtt.host, server.host) if h not in ("0.0.0.0", "::", "")),
+                             socket.gethostname())
+    return f"{host}:{port}"
 
 
 def _printable(text: str, limit: int = 64) -> str:
@@ -62,7 +72,8 @@ class Ota:
             version = clean_text(app_info["version"][:32])
         token = self.node.mint_token(client_id, device_id) if device_id and client_id else ""
         routed = await self.node.route()
-        node, url = routed if routed is not None else (self.node.node_id, self.node.websocket_url(request.url.host))
+        node, url = ((routed.node_id, routed.websocket_url) if routed is not None
+                     else (self.node.node_id, self.node.websocket_url(request.url.host)))
         self.node.count_ota(routed is None)
         logger.info("OTA config for device {!r} (firmware {}): node {} at {}", device_id or "?", version, node, url)
         return ok({

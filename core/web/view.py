@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from core.content.types import Kind, Track
@@ -13,7 +14,15 @@ from core.devices.store import DeviceStore
 from core.devices.view import SessionView
 from core.understand import Understanding
 
-__all__ = ["OtaView", "OpsView", "ConsoleView", "DevicesView", "NodeView"]
+__all__ = ["OtaView", "OpsView", "ConsoleView", "DevicesView", "NodeView", "RoutedNode"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedNode:
+    """Another node a joining device is sent to, and where devices reach it."""
+    node_id: str
+    websocket_url: str
+    mqtt_endpoint: str | None = None     # "host:port"; None when that node serves no MQTT
 
 
 class OtaView(Protocol):
@@ -24,8 +33,12 @@ class OtaView(Protocol):
         """This node's WebSocket URL; `host_seen`: the address a device used to reach the HTTP port."""
         ...
 
-    async def route(self) -> tuple[str, str] | None:
-        """(node id, WebSocket URL) of another node a joining device should use; None: this node."""
+    def mqtt_endpoint(self, host_seen: str | None = None) -> str | None:
+        """This node's MQTT endpoint "host:port" for devices; None when it serves no MQTT (mqtt.enabled off)."""
+        ...
+
+    async def route(self) -> RoutedNode | None:
+        """Another node a joining device should use (the least loaded); None: this node."""
         ...
 
     def mint_token(self, client_id: str, device_id: str) -> str:
