@@ -311,14 +311,16 @@ async def one_mqtt_device(port: int, n: int, title: str, seconds: float, delay: 
     """The scripted firmware device (core/simdevice/mqtt.py: aiomqtt + its own UDP rules) asks for `title` by text
     and listens for `seconds` of it; the same record as load_bench.one_device (WebSocket) gives, from the same
     device model (load_bench.device_playback), plus hello and first-frame times."""
-    from bench.load_bench import _fold, device_playback
+    from bench.load_bench import _fold, device_playback, song_stalls
     from core.simdevice.mqtt import MqttDevice, MqttSettings
 
     await asyncio.sleep(delay)
     out: dict[str, Any] = {"asked": title, "heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0,
                            "first_any": -1.0, "hello_ms": -1.0, "frames": 0, "late": 0, "gaps": 0, "max_gap": 0.0,
-                           "dry": 0, "udp_gaps": 0, "error": ""}
+                           "dry": 0, "pause": 0.0, "udp_gaps": 0, "error": ""}
     times: list[float] = []
+    every: list[float] = []          # every frame after the request (the announcement, then the song)
+    first_song = -1
     dev = MqttDevice(MqttSettings.from_ota(credentials(port, n)), device_id=mac_for(n))
     t0 = time.monotonic()              # the device's own clock starts here (its events are relative to connect)
     t_req = 0.0
@@ -336,7 +338,10 @@ async def one_mqtt_device(port: int, n: int, title: str, seconds: float, delay: 
                 if e.kind == "audio":
                     if out["first_any"] < 0:
                         out["first_any"] = e.t - t_req
+                    every.append(e.t)
                     if in_song:
+                        if not times:
+                            first_song = len(every) - 1
                         times.append(e.t)
                         if times[-1] - times[0] >= seconds:
                             break
@@ -371,6 +376,7 @@ async def one_mqtt_device(port: int, n: int, title: str, seconds: float, delay: 
         out["ttff"] = times[0] - t_req
         out["frames"] = len(times)
         out.update(device_playback(times))
+        out.update(song_stalls(every[:first_song + len(times)], first_song))
     return out
 
 
