@@ -274,6 +274,7 @@ class WebConfig:
     parent_token: str = ""                     # the household's token for /parents and its API; "" = off
     parent_devices: tuple[str, ...] = ()       # devices the parent token may manage; empty = every device
     login_attempts_per_min: int = 10           # wrong tokens per client address per minute, then 429
+    firmware_urls: tuple[str, ...] = ()        # "<board>=<https URL of its image>": the operator's upgrade action
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,7 @@ class MqttConfig:
     max_payload_bytes: int = 16384             # largest MQTT packet accepted from a device
     connect_timeout_s: float = 10.0            # a TCP connection must send CONNECT within this time
     udp_first_packet_timeout_s: float = 5.0    # audio waiting and no UDP datagram this long after the hello: lost
+    status_every_s: float = 300.0              # an idle speaker's status (volume, battery, Wi-Fi) is read this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,6 +599,26 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("voice.tts.base_url: the openai TTS provider needs a base URL")
     _validate_fleet(cfg)
     _validate_mqtt(cfg)
+    _validate_firmware_urls(cfg)
+
+
+def firmware_urls(cfg: WebConfig) -> dict[str, str]:
+    """web.firmware_urls as board -> image URL (validated at load)."""
+    out: dict[str, str] = {}
+    for entry in cfg.firmware_urls:
+        board, _, url = entry.partition("=")
+        out[board.strip()] = url.strip()
+    return out
+
+
+def _validate_firmware_urls(cfg: Config) -> None:
+    for i, entry in enumerate(cfg.web.firmware_urls):
+        board, sep, url = entry.partition("=")
+        url = url.strip()
+        if not sep or not board.strip() or not url.startswith(("https://", "http://")) or len(url) > 1024 \
+                or not url.isprintable():
+            raise ConfigError(f"web.firmware_urls[{i}]: write <board>=<image URL>, e.g. "
+                              "bread-compact-wifi=https://fw.example.com/bread-compact-wifi-2.4.3.bin")
 
 
 def _validate_mqtt(cfg: Config) -> None:
@@ -613,6 +635,9 @@ def _validate_mqtt(cfg: Config) -> None:
                 or not 1 <= int(port_text) <= 65535:
             raise ConfigError(f"mqtt.public_endpoint: {m.public_endpoint!r} is not host:port; write e.g. "
                               "toys.example.com:1883 (no scheme; port 8883 makes devices use TLS)")
+    if m.enabled and cfg.server.workers > 1:
+        raise ConfigError("mqtt.enabled: MQTT is served by one process per node (one UDP socket holds the "
+                          "conversations' keys); set server.workers to 1 and run more nodes, or turn MQTT off")
     if m.enabled and len(m.signature_key) < 16:
         raise ConfigError("mqtt.signature_key: MQTT is on but the signature key is missing or shorter than 16 "
                           "characters; set MQTT_SIGNATURE_KEY, e.g. to the output of `openssl rand -hex 32`")
@@ -629,6 +654,8 @@ def _validate_mqtt(cfg: Config) -> None:
         raise ConfigError("mqtt.connect_timeout_s: use 1-120 seconds")
     if not 0.5 <= m.udp_first_packet_timeout_s <= 60:
         raise ConfigError("mqtt.udp_first_packet_timeout_s: use 0.5-60 seconds (5 covers a slow first packet)")
+    if not 1 <= m.status_every_s <= 3600:
+        raise ConfigError("mqtt.status_every_s: use 1-3600 seconds (300 re-applies the volume cap every 5 minutes)")
 
 
 def _validate_fleet(cfg: Config) -> None:

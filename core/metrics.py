@@ -18,7 +18,9 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
 active_streams, decoders_started, cache_hits, its `stats()` (decoders in use / cap, waiting plays, busy refusals,
 shared decodes, audio fetches retried and failed for good) and the transcode cache's bytes; `watch_load(fn)` exposes
-the node's load report; ffmpeg children of this process are counted from /proc.
+the node's load report; `watch_mqtt(fn)` exposes the MQTT endpoint's and the UDP channel's counters (connections,
+refusals and closes by reason, device messages and datagrams dropped by reason); ffmpeg children of this process are
+counted from /proc.
 """
 from __future__ import annotations
 
@@ -144,6 +146,10 @@ class Metrics:
     def watch_pipeline(self, pipeline: Any) -> None:
         self._scraped.pipeline = pipeline
 
+    def watch_mqtt(self, stats: Callable[[], dict[str, Any]]) -> None:
+        """`stats()` is the MQTT endpoint's (core/mqtt/endpoint.py MqttEndpoint.stats)."""
+        self._scraped.mqtt = stats
+
     def watch_load(self, load: Callable[[], dict[str, float]]) -> None:
         """`load()` returns numbers such as sessions, streams, cpu, draining (0/1), overloaded (0/1)."""
         self._scraped.load = load
@@ -166,13 +172,14 @@ class NullMetrics(Metrics):
     device_connected = device_disconnected = stream_started = stream_ended = _nothing
     store_latency = store_error = asr_latency = tts_latency = _nothing
     ota_request = drain_seconds = _nothing
-    watch_pipeline = watch_load = _nothing
+    watch_pipeline = watch_load = watch_mqtt = _nothing
 
 
 class _ScrapeCollector(Collector):
     def __init__(self) -> None:
         self.pipeline: Any = None
         self.load: Callable[[], dict[str, float]] | None = None
+        self.mqtt: Callable[[], dict[str, Any]] | None = None
 
     def describe(self) -> list[Metric]:
         return []          # dynamic: prometheus_client then calls collect() only at scrape time
@@ -217,6 +224,36 @@ class _ScrapeCollector(Collector):
                 load = {}
             for key, value in sorted(load.items()):
                 yield GaugeMetricFamily(f"{_NS}_node_{_label(key)}", f"Node load report: {key}", value=float(value))
+        if self.mqtt is not None:
+            yield from _mqtt_families(self.mqtt())
+
+
+def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
+    """MqttEndpoint.stats() as metrics: what a bad client, a flood or blocked UDP looks like from outside."""
+    raw_udp = stats.get("udp")
+    udp: dict[str, Any] = raw_udp if isinstance(raw_udp, dict) else {}
+    yield GaugeMetricFamily(f"{_NS}_mqtt_connections", "MQTT devices connected (idle ones included)",
+                            value=float(stats.get("connections", 0)))
+    yield GaugeMetricFamily(f"{_NS}_mqtt_pending", "TCP connections waiting for their CONNECT",
+                            value=float(stats.get("pending", 0)))
+    yield CounterMetricFamily(f"{_NS}_mqtt_accepted", "MQTT connections accepted",
+                              value=float(stats.get("accepted_total", 0)))
+    for key, name, doc, label in (
+            ("refused", "mqtt_refused", "CONNECTs refused, by CONNACK code", "code"),
+            ("closed", "mqtt_closed", "MQTT connections ended, by reason", "reason"),
+            ("dropped_messages", "mqtt_dropped_messages", "Device messages dropped, by reason", "reason")):
+        family = CounterMetricFamily(f"{_NS}_{name}", doc, labels=[label])
+        for reason, count in sorted(dict(stats.get(key) or {}).items()):
+            family.add_metric([str(reason)], float(count))
+        yield family
+    yield GaugeMetricFamily(f"{_NS}_udp_sessions", "Conversations with a UDP audio channel",
+                            value=float(udp.get("sessions", 0)))
+    yield CounterMetricFamily(f"{_NS}_udp_accepted", "Uplink datagrams accepted", value=float(udp.get("accepted", 0)))
+    yield CounterMetricFamily(f"{_NS}_udp_sent", "Downlink datagrams sent", value=float(udp.get("sent", 0)))
+    dropped = CounterMetricFamily(f"{_NS}_udp_dropped", "Datagrams and packets dropped, by reason", labels=["reason"])
+    for reason, count in sorted(dict(udp.get("dropped") or {}).items()):
+        dropped.add_metric([str(reason)], float(count))
+    yield dropped
 
 
 def processes() -> Iterator[tuple[int, str, int]]:

@@ -9,8 +9,9 @@ import contextlib
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -21,9 +22,10 @@ from core.devices.commands import Command, Delivery
 from core.devices.directory import LocalDirectory, Owner
 from core.devices.state import DeviceState
 from core.devices.store import DeviceStore, open_store
-from core.devices.view import SessionView
+from core.devices.view import OtaSeen, SessionView
 from core.fleet.registry import CpuMeter
 from core.metrics import Metrics
+from core.mqtt.device_link import MqttLink
 from core.mqtt.server import MqttDeviceServer
 from core.protocol.errors import CloseCode
 from core.runtime import Runtime
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "NodeStartError", "node_id_for"]
 
 _LOCAL_FALLBACK_URL = "sqlite:metadata/devices.db"
+_OTA_SEEN_MAX = 50_000            # devices whose last OTA request a node remembers (about 100 B each)
 
 
 class NodeStartError(RuntimeError):
@@ -100,6 +103,7 @@ class Node:
     _load_task: asyncio.Task[None] | None = None
     _cpu_meter: CpuMeter = field(default_factory=lambda: CpuMeter(process=True))
     _machine_meter: CpuMeter = field(default_factory=CpuMeter)
+    _ota_seen: OrderedDict[str, OtaSeen] = field(default_factory=OrderedDict)
 
     @classmethod
     async def start(cls, cfg: Config, *, reuse_port: bool = False) -> Node:
@@ -129,6 +133,7 @@ class Node:
             if cfg.mqtt.enabled:
                 node.mqtt = MqttDeviceServer(cfg.mqtt, rt.session)
                 node.mqtt_port, node.udp_port = await _start_mqtt(node.mqtt, cfg)
+                metrics.watch_mqtt(node.mqtt.endpoint.stats)
             if fleet is not None:
                 fleet.url = fleet.registry.url = node.websocket_url()
                 fleet.registry.mqtt = node.mqtt_endpoint() or ""
@@ -162,10 +167,23 @@ class Node:
             if device_id is not None and conn.device_id != device_id:
                 continue
             try:
-                out.append(conn.view())
+                out.append(self._with_ota(conn, conn.view()))
             except Exception:   # noqa: BLE001 - one odd connection must not break the operator view
                 logger.exception("view of a connection failed")
         return out
+
+    def _with_ota(self, conn: Connection, view: SessionView) -> SessionView:
+        """The view with the device's board and firmware from its latest OTA request: the one this node answered,
+        or the one an MQTT device's signed credentials carry (answered by any node of the fleet)."""
+        seen = self._ota_seen.get(view.device_id)
+        link = conn.link
+        if isinstance(link, MqttLink):
+            ident = link.mqtt
+            if seen is None or ident.ota_at > seen.at:
+                seen = OtaSeen(board=ident.board, firmware=ident.firmware, at=ident.ota_at)
+        if seen is None:
+            return view
+        return replace(view, board=seen.board, firmware=seen.firmware, last_ota_at=seen.at)
 
     def load_report(self) -> dict[str, Any]:
         f = self.rt.config.fleet
@@ -231,6 +249,12 @@ class Node:
 
     def count_ota(self, routed_to_self: bool) -> None:
         self.metrics.ota_request(routed_to_self)
+
+    def note_ota(self, device_id: str, seen: OtaSeen) -> None:
+        self._ota_seen[device_id] = seen
+        self._ota_seen.move_to_end(device_id)
+        while len(self._ota_seen) > _OTA_SEEN_MAX:
+            self._ota_seen.popitem(last=False)
 
     def session_count(self) -> int:
         return len(self.connections())

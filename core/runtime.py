@@ -43,6 +43,7 @@ def session_settings(cfg: Config, params: AudioParams) -> SessionSettings:
         sample_rate=params.sample_rate, frame_ms=params.frame_ms, hello_timeout_s=cfg.server.hello_timeout_s,
         idle_timeout_s=cfg.server.idle_timeout_s, wake_words=cfg.server.wake_words, greeting=cfg.server.greeting,
         resume_grace_s=p.resume_grace_s, save_every_s=p.save_every_s, fade_s=p.fade_s,
+        status_every_s=cfg.mqtt.status_every_s,
         player=ResumeRules(finished_within_ms=int(p.finished_within_s * 1000),
                            songs_resume_after_disconnect=p.songs_resume_after_disconnect,
                            stories_resume=p.stories_resume, history_max=p.history_max))

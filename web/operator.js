@@ -10,7 +10,11 @@ async function devices() {
     $("devices").replaceChildren(...d.devices.map((x) => el("tr", { "data-device": x.device_id },
       el("td", {}, x.device_id), el("td", {}, x.node), el("td", {}, x.state),
       el("td", {}, x.now_playing ? x.now_playing.title : ""), el("td", {}, x.now_playing ? fmtTime(x.now_playing.position_ms) : ""),
-      el("td", {}, x.last_request || ""), el("td", {}, x.last_match || ""))));
+      el("td", {}, x.last_request || ""), el("td", {}, x.last_match || ""),
+      el("td", {}, x.transport), el("td", {}, x.board || ""), el("td", {}, x.firmware || ""),
+      el("td", {}, x.last_ota_at ? new Date(x.last_ota_at * 1000).toLocaleString() : ""),
+      el("td", {}, x.status && x.status.signal ? x.status.signal : ""),
+      el("td", {}, x.status && x.status.battery != null ? `${x.status.battery}%${x.status.charging ? " ⚡" : ""}` : ""))));
   } catch (e) { $("device-count").textContent = e.message; }
 }
 

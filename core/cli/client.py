@@ -1,4 +1,6 @@
-"""`app.py client`: try a server without hardware, exactly as a device would talk to it."""
+"""`app.py client`: try a server without hardware, exactly as a device would talk to it: over WebSocket
+(core/device_client.py), or over MQTT + UDP (`--transport mqtt`, core/simdevice/mqtt.py): the OTA request first,
+then MQTT CONNECT with the credentials it handed out, hello, and audio as AES-CTR UDP datagrams."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core.device_client import DeviceClient
+from core.simdevice.mqtt import MqttDevice, MqttSettings, ServerTimeout, ota_request
+
+Client = DeviceClient | MqttDevice
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # generic only in typeshed
@@ -25,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "the wake word over playback) or 'wake' (the wake word alone).")
     default_url = f"ws://127.0.0.1:{os.environ.get('SERVER_PORT', '8000')}/xiaozhi/v1/"
     p.add_argument("--url", default=default_url, help=f"server WebSocket URL (default {default_url}; env SERVER_PORT)")
+    p.add_argument("--transport", choices=("websocket", "mqtt"), default="websocket",
+                   help="websocket (default), or mqtt: the firmware's MQTT + UDP transport, configured by --ota")
+    default_ota = f"http://127.0.0.1:{os.environ.get('HTTP_PORT', '8003')}/xiaozhi/ota/"
+    p.add_argument("--ota", default=default_ota,
+                   help=f"OTA URL the MQTT credentials come from (--transport mqtt; default {default_ota})")
+    p.add_argument("--client-id", default="3b0e5c3a-8f0d-4c4e-9a55-3f1f0d9a2b71",
+                   help="Client-Id header of the OTA request (the firmware's UUID)")
     p.add_argument("--token", default="", help="bearer token (if the server has auth on)")
     p.add_argument("--protocol-version", type=int, choices=(1, 2, 3), default=1, help="binary framing version")
     p.add_argument("--device-id", default="a4:cf:12:0b:3e:90", help="Device-Id header (a MAC address)")
@@ -72,7 +84,7 @@ def _steps(args: argparse.Namespace) -> list[tuple[float, str]]:
     return sorted(steps, key=lambda s: s[0])
 
 
-async def _step(client: DeviceClient, text: str) -> None:
+async def _step(client: Client, text: str) -> None:
     if text == "abort":
         await client.abort()
     elif text == "abort wake":
@@ -83,7 +95,7 @@ async def _step(client: DeviceClient, text: str) -> None:
         await client.send_text_request(text)
 
 
-async def _drive(client: DeviceClient, steps: list[tuple[float, str]], t0: float) -> None:
+async def _drive(client: Client, steps: list[tuple[float, str]], t0: float) -> None:
     for at, text in steps:
         await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
         print(f"{time.monotonic() - t0:8.3f}  >>> {text}")
@@ -101,18 +113,11 @@ async def _run(args: argparse.Namespace) -> int:
     if problem:               # checked before connecting: a reply is never lost to a bad path at the end
         print(problem, file=sys.stderr)
         return 2
-    client = DeviceClient(args.url, token=args.token, protocol_version=args.protocol_version,
-                          device_id=args.device_id)
-    try:
-        hello = await client.connect()
-    except Exception as exc:   # noqa: BLE001 - print any connection failure plainly
-        print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
-        if _status(exc) == 401:
-            print("the server has auth on and refused this device: pass --token TOKEN (one of AUTH_TOKENS, or "
-                  "the token the OTA endpoint minted), or add this --device-id to AUTH_ALLOWED_DEVICES"
-                  + (" (the token given was refused)" if args.token else ""), file=sys.stderr)
+    connected = await (_connect_mqtt(args) if args.transport == "mqtt" else _connect_websocket(args))
+    if connected is None:
         return 1
-    _print(0.0, hello)
+    client, hello = connected
+    _print(0.0, _shown(hello))
     events = client.events()
     driver = asyncio.create_task(_drive(client, steps, time.monotonic()))
     if args.wav:
@@ -129,6 +134,9 @@ async def _run(args: argparse.Namespace) -> int:
                     print(f"{rec.t:8.3f}  connection closed by server")
                     code = 1
                     break
+                if rec.kind == "channel_closed":
+                    print(f"{rec.t:8.3f}  audio channel closed")
+                    continue
                 if rec.kind == "audio":
                     frames += 1
                     if frames == 1 or frames % 100 == 0:
@@ -157,6 +165,62 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}: {seconds:.2f} s at {client.downlink_rate} Hz")
     await client.close()
     return code
+
+
+async def _connect_websocket(args: argparse.Namespace) -> tuple[Client, dict[str, Any]] | None:
+    client = DeviceClient(args.url, token=args.token, protocol_version=args.protocol_version,
+                          device_id=args.device_id)
+    try:
+        return client, await client.connect()
+    except Exception as exc:   # noqa: BLE001 - print any connection failure plainly
+        print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
+        if _status(exc) == 401:
+            print("the server has auth on and refused this device: pass --token TOKEN (one of AUTH_TOKENS, or "
+                  "the token the OTA endpoint minted), or add this --device-id to AUTH_ALLOWED_DEVICES"
+                  + (" (the token given was refused)" if args.token else ""), file=sys.stderr)
+        return None
+
+
+async def _connect_mqtt(args: argparse.Namespace) -> tuple[Client, dict[str, Any]] | None:
+    """As the firmware does: OTA, then MQTT with the credentials of its `mqtt` object, then hello (10 s)."""
+    import aiohttp
+    import aiomqtt
+    try:
+        answer = await ota_request(args.ota, args.device_id, args.client_id)
+    except (aiohttp.ClientError, ValueError, OSError, TimeoutError) as exc:
+        print(f"cannot fetch the OTA configuration from {args.ota}: {exc or type(exc).__name__}", file=sys.stderr)
+        return None
+    mqtt = answer.get("mqtt")
+    if not isinstance(mqtt, dict):
+        print("the OTA answer offers no mqtt object, so a device would use WebSocket: turn MQTT on in the server "
+              "(mqtt.enabled / MQTT_ENABLED=1 with MQTT_SIGNATURE_KEY) and give a MAC address as --device-id",
+              file=sys.stderr)
+        return None
+    try:
+        device = MqttDevice(MqttSettings.from_ota(mqtt), device_id=args.device_id)
+    except ValueError as exc:
+        print(f"the OTA answer's mqtt object is not usable: {exc}", file=sys.stderr)
+        return None
+    try:
+        await device.connect()
+    except aiomqtt.MqttError as exc:
+        print(f"cannot connect to MQTT at {device.settings.endpoint}: {exc}", file=sys.stderr)
+        return None
+    try:
+        hello = await device.open_audio_channel()
+    except (ServerTimeout, OSError) as exc:
+        print(f"no usable server hello: {exc}", file=sys.stderr)
+        await device.close()
+        return None
+    return device, dict(hello)
+
+
+def _shown(hello: dict[str, Any]) -> dict[str, Any]:
+    """The server hello as printed: the UDP key and nonce are the conversation's secrets."""
+    udp = hello.get("udp")
+    if isinstance(udp, dict):
+        return {**hello, "udp": {**udp, **{k: "(hidden)" for k in ("key", "nonce") if k in udp}}}
+    return hello
 
 
 def _out_problem(out: str) -> str | None:

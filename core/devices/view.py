@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["NowPlaying", "DeviceStatus", "SessionView"]
+__all__ = ["NowPlaying", "DeviceStatus", "SessionView", "OtaSeen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,14 @@ class DeviceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class OtaSeen:
+    """What the device's last OTA request said about it (its board, its firmware) and when it came."""
+    board: str = ""
+    firmware: str = ""
+    at: float = 0.0                  # wall time of the request (0: never seen)
+
+
+@dataclass(frozen=True, slots=True)
 class SessionView:
     device_id: str
     session_id: str
@@ -40,6 +48,9 @@ class SessionView:
     connected_at: float              # wall time
     status: DeviceStatus | None = None
     rules_rev: int = 0               # the revision of the household's rules the session enforces
+    board: str = ""                  # from the OTA request ("" when the node never saw one)
+    firmware: str = ""               # the firmware version of that request
+    last_ota_at: float = 0.0         # its wall time (0: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -198,7 +198,9 @@ def _view(d: Any) -> SessionView:
                             charging=charging if isinstance(charging, bool) else None,
                             signal=_opt_text(status, "signal", limit=16), at=_number(status, "at"))
         if status else None,
-        rules_rev=_opt_whole(d, "rules_rev") or 0)
+        rules_rev=_opt_whole(d, "rules_rev") or 0,
+        board=_opt_text(d, "board", limit=64) or "", firmware=_opt_text(d, "firmware", limit=32) or "",
+        last_ota_at=_number(d, "last_ota_at") if d.get("last_ota_at") is not None else 0.0)
 
 
 def _ident(value: Any, name: str, *, empty: bool = False) -> str:

@@ -1,7 +1,9 @@
 """MQTT credentials: the OTA reply's `mqtt` object and the CONNECT check that is its inverse.
 
 client_id = GID_<board>@@@<mac_with_underscores>@@@<client uuid, or the MAC again>
-username  = Base64 of a small JSON object ({"ip": <address the device used for OTA>})
+username  = Base64 of a small JSON object ({"ip": <address the device used for OTA>, "fw": <its firmware version>,
+            "ota": <Unix time of that OTA request>}; "fw" and "ota" are ours: the console shows them for a device
+            on any node, and they are signed with the rest)
 password  = Base64(HMAC-SHA256(signature key, client_id + "|" + username))
 
 The scheme of the reference gateway (docs/protocol.md, "MQTT + UDP"), so devices it provisioned can connect here. The
@@ -14,7 +16,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.mqtt.codec import ConnackCode
 
@@ -34,6 +36,8 @@ class MqttIdentity:
     device_id: str          # the MAC, lower case with colons (the Device-Id of the WebSocket transport)
     board: str              # from GID_<board>
     client_uuid: str        # the third part (the firmware's Client-Id, or the MAC again)
+    firmware: str = ""      # the firmware version of the OTA request that issued these credentials ("" unknown)
+    ota_at: float = 0.0     # when that OTA request came (Unix time; 0 unknown)
 
 
 class CredentialsRefused(Exception):
@@ -67,7 +71,7 @@ def _safe_part(text: str, fallback: str) -> str:
 
 
 def mqtt_credentials(*, device_id: str, client_uuid: str, board: str, ip: str, endpoint: str, signature_key: str,
-                     keepalive_s: int) -> dict[str, object]:
+                     keepalive_s: int, firmware: str = "", issued_at: float | None = None) -> dict[str, object]:
     """The OTA reply's `mqtt` object for one device. Raises ValueError when `device_id` is not a MAC (the device
     then gets no `mqtt` object and stays on WebSocket)."""
     mac = mac_of(device_id)
@@ -75,7 +79,12 @@ def mqtt_credentials(*, device_id: str, client_uuid: str, board: str, ip: str, e
         raise ValueError("the Device-Id is not a MAC address")
     underscored = mac.replace(":", "_")
     client_id = f"GID_{_safe_part(board, 'xiaozhi')}@@@{underscored}@@@{_safe_part(client_uuid, underscored)}"
-    username = base64.b64encode(json.dumps({"ip": ip}, separators=(",", ":")).encode()).decode("ascii")
+    fields: dict[str, object] = {"ip": ip}
+    if firmware:
+        fields["fw"] = firmware[:32]
+    if issued_at is not None:
+        fields["ota"] = int(issued_at)
+    username = base64.b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode("ascii")
     return {
         "endpoint": endpoint,
         "client_id": client_id,
@@ -109,4 +118,18 @@ def check_credentials(client_id: str, username: str | None, password: bytes | No
     expected = sign_password(client_id, username, signature_key).encode("ascii")
     if not hmac.compare_digest(password, expected):
         raise CredentialsRefused(ConnackCode.NOT_AUTHORIZED, "password does not match the signature key")
-    return ident
+    firmware, ota_at = _issued(username)
+    return replace(ident, firmware=firmware, ota_at=ota_at)
+
+
+def _issued(username: str) -> tuple[str, float]:
+    """The firmware version and OTA time a signed username carries (credentials of another issuer have none)."""
+    try:
+        fields = json.loads(base64.b64decode(username, validate=True)) if len(username) <= 1024 else None
+    except (ValueError, UnicodeDecodeError):
+        return "", 0.0
+    if not isinstance(fields, dict):
+        return "", 0.0
+    fw, at = fields.get("fw"), fields.get("ota")
+    return (fw[:32] if isinstance(fw, str) and fw.isprintable() else "",
+            float(at) if isinstance(at, int) and not isinstance(at, bool) and at > 0 else 0.0)

@@ -24,7 +24,7 @@ import struct
 import time
 import wave
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -32,11 +32,33 @@ import numpy as np
 import opuslib_next
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-__all__ = ["MqttDevice", "MqttSettings", "ServerTimeout", "Event", "JsonObject", "USER_ONLY_TOOLS"]
+__all__ = ["MqttDevice", "MqttSettings", "ServerTimeout", "Event", "JsonObject", "USER_ONLY_TOOLS", "ota_request",
+           "NoMqttOffered"]
 
 JsonObject = dict[str, object]
 _HEADER = struct.Struct(">BBHIII")
 USER_ONLY_TOOLS = ("self.get_system_info", "self.reboot", "self.upgrade_firmware")
+
+
+class NoMqttOffered(Exception):
+    """The OTA answer has no `mqtt` object: the firmware would use WebSocket (the server's mqtt.enabled is off)."""
+
+
+async def ota_request(url: str, device_id: str, client_id: str, *, board: str = "bread-compact-wifi",
+                      version: str = "2.4.2") -> JsonObject:
+    """The firmware's OTA request (Device-Id, Client-Id, User-Agent; the body's application and board); the answer.
+    Raises aiohttp.ClientError when the server cannot be reached or answers with an error."""
+    import aiohttp
+    headers = {"Device-Id": device_id, "Client-Id": client_id, "User-Agent": f"{board}/{version}"}
+    body = {"version": 2, "mac_address": device_id, "uuid": client_id, "application": {"version": version},
+            "board": {"type": board, "name": board}}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
+            http.post(url, json=body, headers=headers) as resp:
+        resp.raise_for_status()
+        answer = await resp.json(content_type=None)
+    if not isinstance(answer, dict):
+        raise ValueError("the OTA answer is not a JSON object")
+    return answer
 
 
 class ServerTimeout(Exception):
@@ -143,6 +165,8 @@ class MqttDevice:
 
     async def close(self) -> None:
         self._close_udp()
+        for task in list(self._tasks):
+            task.cancel()
         client, self._client = self._client, None
         if client is not None:
             try:
@@ -266,6 +290,18 @@ class MqttDevice:
     def channel_open(self) -> bool:
         """The firmware's IsAudioChannelOpened: UDP open and something arrived within the channel timeout."""
         return self._udp is not None and time.monotonic() - self._last_incoming < self.channel_timeout_s
+
+    async def abort(self, reason: str | None = None) -> None:
+        """The device's button (no reason) or the wake word over playback (reason "wake_word_detected")."""
+        await self.send_json({"type": "abort", **({"reason": reason} if reason else {})})
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event as it comes, ending after the MQTT connection closed (one reader; not with wait_for)."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if event.kind == "closed":
+                return
 
     async def goodbye(self) -> None:
         """The device closes its channel: UDP goes, then goodbye with the session id."""
@@ -445,6 +481,8 @@ class MqttDevice:
                 reply["error"] = {"code": -32602, "message": text}
         else:
             reply["error"] = {"code": -32601, "message": f"Method not found: {method}"}
+        if self._client is None:
+            return                              # closed meanwhile: nobody to answer
         try:
             await self.send_json({"type": "mcp", "payload": reply})
         except aiomqtt.MqttError:

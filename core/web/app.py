@@ -19,7 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_urldispatcher import AbstractRoute
 from loguru import logger
 
-from core.config import Config
+from core.config import Config, firmware_urls
 from core.devices.state import valid_device_id
 from core.web.auth import ANYONE, CALLER, DEVICE_ID, HOUSEHOLD, OPERATOR, Caller, Role, Roles, TokenGuard, token_from
 from core.web.console import Console
@@ -80,6 +80,7 @@ def route_table(ota: Ota, ops: Ops, pages: Pages, console: Console, devices: Dev
         Route("GET", f"{device}/policy", devices.policy, HOUSEHOLD),
         Route("PUT", f"{device}/policy", devices.set_policy, HOUSEHOLD),
         Route("GET", f"{device}/history", devices.history, HOUSEHOLD),
+        Route("GET", "/api/audit", devices.audit_trail, OPERATOR),
     )
 
 
@@ -89,8 +90,8 @@ def build_app(node: NodeView, cfg: Config) -> web.Application:
                        attempts_per_min=cfg.web.login_attempts_per_min)
     app = web.Application(client_max_size=OTA_MAX_BODY, middlewares=[_surface])
     app.on_response_prepare.append(secure)
-    routes = route_table(Ota(node, cfg.server), Ops(node), Pages(enabled=cfg.web.enabled), Console(node),
-                         Devices(node))
+    routes = route_table(Ota(node, cfg.server, cfg.mqtt), Ops(node), Pages(enabled=cfg.web.enabled), Console(node),
+                         Devices(node, firmware_urls(cfg.web)))
     access = {app.router.add_route(r.method, r.path, r.handler): r for r in routes}
     app[ROUTES], app[_ACCESS], app[_GUARD] = routes, access, guard
     return app

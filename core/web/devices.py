@@ -7,7 +7,9 @@ POST /api/devices/{id}/stop             stop what plays; remembered for "continu
 POST /api/devices/{id}/volume {volume}  set the volume, within the parents' cap (operator)
 POST /api/devices/{id}/pause            pause what plays (parents, operator)
 POST /api/devices/{id}/reboot           restart the speaker (operator)
-POST /api/devices/{id}/upgrade {url}    point the speaker at a firmware image (operator)
+POST /api/devices/{id}/upgrade {url?}   point the speaker at a firmware image: the url given, else the image
+                                        web.firmware_urls names for its board (operator)
+GET  /api/audit                         the device commands this node delivered: who, which, when, how (operator)
 GET  /api/devices/{id}/policy           the rules, today's listening, the audit trail (parents, operator)
 PUT  /api/devices/{id}/policy           replace the rules (a compare-and-set on the record's revision; If-Match
                                         names the revision the caller saw); audited; says how it reaches the device
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +27,7 @@ from loguru import logger
 
 from core.devices import policy as rules
 from core.devices.commands import (
+    OPERATOR_ONLY,
     Command,
     Delivery,
     PauseNow,
@@ -44,6 +48,7 @@ __all__ = ["Devices"]
 
 _MAX_BODY = 16 * 1024
 _MAX_COMMAND_BODY = 1024
+_AUDIT_KEPT = 500                 # device commands the audit answer holds (the log keeps every one)
 
 # What a rules change's delivery means for the parent: "live" (the session holding the device has it), "pending"
 # (a node holds the device but did not hear of it: its session re-reads the record within policy_refresh_s),
@@ -73,8 +78,10 @@ def _record_body(record: PolicyRecord) -> dict[str, Any]:
 
 
 class Devices:
-    def __init__(self, node: DevicesView) -> None:
+    def __init__(self, node: DevicesView, firmware_urls: dict[str, str] | None = None) -> None:
         self.node = node
+        self.firmware_urls = firmware_urls or {}           # board -> image URL (web.firmware_urls)
+        self.audit: deque[dict[str, Any]] = deque(maxlen=_AUDIT_KEPT)
 
     # ------------------------------------------------------------------ the fleet's devices
 
@@ -109,19 +116,41 @@ class Devices:
         return await self._send(request, SetVolume(level), volume=level)
 
     async def upgrade(self, request: web.Request) -> web.Response:
-        body = await json_body(request, max_bytes=_MAX_COMMAND_BODY)
+        body = await json_body(request, max_bytes=_MAX_COMMAND_BODY) if request.can_read_body else {}
         url = body.get("url") if isinstance(body, dict) else None
+        if url is None:
+            url = await self._image_for(request[DEVICE_ID])
         problem = firmware_url_problem(url)
         if problem is not None or not isinstance(url, str):
             raise ApiError(400, f'send {{"url": "https://..."}}: the url {problem}', "url")
         return await self._send(request, UpgradeFirmware(url), url=url)
 
+    async def _image_for(self, device_id: str) -> str:
+        """The image web.firmware_urls names for the board the device's OTA request named; ApiError otherwise."""
+        found = await self.node.devices(device_id)
+        if not found:
+            raise ApiError(404, f"device {device_id!r} is not connected to any node", "device_id", delivered=False)
+        board = found[0][1].board
+        url = self.firmware_urls.get(board)
+        if url is None:
+            raise ApiError(400, f'no firmware image for board {board or "(unknown)"!r}: send {{"url": "https://..."}} '
+                                f"or add {board or '<board>'}=<URL> to web.firmware_urls", "url")
+        return url
+
+    async def audit_trail(self, request: web.Request) -> web.Response:
+        entries = list(reversed(self.audit))
+        return ok({"node": self.node.node_id, "actions": entries, "count": len(entries)})
+
     async def _send(self, request: web.Request, cmd: Command, **echo: object) -> web.Response:
         device_id = request[DEVICE_ID]
         delivery = await self.node.command(device_id, cmd)
-        logger.info("{} {} for device {} from {} ({}): {}", request[CALLER].role.value, type(cmd).__name__,
-                    device_id, request.remote or "?", ", ".join(f"{k}={v}" for k, v in echo.items()) or "-",
-                    delivery.value)
+        who, action = request[CALLER].role.value, type(cmd).__name__
+        self.audit.append({"at": time.time(), "who": who, "from": request.remote or "?", "device_id": device_id,
+                           "action": action, **echo, "delivery": delivery.value})
+        # operator-only actions (reboot, firmware) are marked for the audit trail of the log
+        (logger.bind(audit=True) if isinstance(cmd, OPERATOR_ONLY) else logger).info(
+            "{} {} for device {} from {} ({}): {}", who, action, device_id, request.remote or "?",
+            ", ".join(f"{k}={v}" for k, v in echo.items()) or "-", delivery.value)
         if delivery is Delivery.NOT_HELD:
             raise ApiError(404, f"device {device_id!r} is not connected to any node", "device_id", delivered=False)
         if delivery is Delivery.REFUSED:

@@ -2,7 +2,10 @@
 
 POST /xiaozhi/ota/ answers server_time, firmware (the device's own version echoed: never an upgrade) and
 websocket {url, token, version}; with a fleet the url is the least-loaded live node's (never a draining or
-overloaded one), with one node or no Redis this node's own. Never `mqtt`: its presence would switch the device to MQTT.
+overloaded one), with one node or no Redis this node's own. With `mqtt.enabled` the answer also carries `mqtt`
+{endpoint, client_id, username, password, publish_topic, subscribe_topic, keepalive} of the same node, and the
+firmware then prefers MQTT + UDP (docs/protocol.md, "MQTT + UDP"); without it, never `mqtt`, so devices stay on
+WebSocket. A device whose Device-Id is not a MAC, or routed to a node without MQTT, gets WebSocket only.
 Bodies it cannot read are 400/413/415 with the reason, never 500.
 """
 from __future__ import annotations
@@ -16,6 +19,8 @@ from aiohttp import web
 from loguru import logger
 
 from core.config import MqttConfig, ServerConfig
+from core.devices.view import OtaSeen
+from core.mqtt.credentials import mqtt_credentials
 from core.protocol.messages import clean_text
 from core.utils import safejson
 from core.web.errors import ApiError, ok
@@ -53,10 +58,21 @@ def _printable(text: str, limit: int = 64) -> str:
     return "".join(c for c in text[:limit] if c.isprintable())
 
 
+def _board(body: dict[str, Any], user_agent: str) -> str:
+    """The board type of an OTA request: body.board.type (or name), else the User-Agent's "<board>/<version>"."""
+    board = body.get("board")
+    if isinstance(board, dict):
+        for key in ("type", "name"):
+            if isinstance(board.get(key), str) and board[key].strip():
+                return _printable(board[key].strip(), 64)
+    return _printable(user_agent.partition("/")[0].strip(), 64)
+
+
 class Ota:
-    def __init__(self, node: OtaView, server: ServerConfig) -> None:
+    def __init__(self, node: OtaView, server: ServerConfig, mqtt: MqttConfig | None = None) -> None:
         self.node = node
         self.server = server
+        self.mqtt = mqtt or MqttConfig()
 
     async def config(self, request: web.Request) -> web.Response:
         device_id = _printable(request.headers.get("Device-Id", "").strip().lower())
@@ -72,18 +88,48 @@ class Ota:
             version = clean_text(app_info["version"][:32])
         token = self.node.mint_token(client_id, device_id) if device_id and client_id else ""
         routed = await self.node.route()
-        node, url = ((routed.node_id, routed.websocket_url) if routed is not None
-                     else (self.node.node_id, self.node.websocket_url(request.url.host)))
+        if routed is not None:
+            node, url, endpoint = routed.node_id, routed.websocket_url, routed.mqtt_endpoint
+        else:
+            host = request.url.host
+            node, url, endpoint = self.node.node_id, self.node.websocket_url(host), self.node.mqtt_endpoint(host)
         self.node.count_ota(routed is None)
-        logger.info("OTA config for device {!r} (firmware {}): node {} at {}", device_id or "?", version, node, url)
-        return ok({
-            "server_time": {"timestamp": int(time.time() * 1000), "timezone_offset": self.server.timezone_offset_min},
+        now = time.time()
+        board = _board(body, request.headers.get("User-Agent", ""))
+        answer: dict[str, Any] = {
+            "server_time": {"timestamp": int(now * 1000), "timezone_offset": self.server.timezone_offset_min},
             "firmware": {"version": version, "url": ""},
             "websocket": {"url": url, "token": token, "version": self.server.protocol_version},
-        })
+        }
+        mqtt = self._mqtt(device_id, client_id, board, version, request.remote or "", endpoint, now)
+        if mqtt is not None:
+            answer["mqtt"] = mqtt            # the firmware prefers it over `websocket`
+        if device_id:
+            self.node.note_ota(device_id, OtaSeen(board=board, firmware=version, at=now))
+        logger.info("OTA config for device {!r} (firmware {}): node {} at {} (board {}, {})", device_id or "?",
+                    version, node, endpoint if mqtt is not None else url, board or "?",
+                    "mqtt" if mqtt is not None else "websocket")
+        return ok(answer)
+
+    def _mqtt(self, device_id: str, client_id: str, board: str, version: str, ip: str, endpoint: str | None,
+              now: float) -> dict[str, object] | None:
+        """The `mqtt` object (it holds the password: never log it), or None: the device stays on WebSocket."""
+        if endpoint is None or not self.mqtt.signature_key:
+            return None
+        try:
+            return mqtt_credentials(device_id=device_id, client_uuid=client_id, board=board or "xiaozhi", ip=ip,
+                                    endpoint=endpoint, signature_key=self.mqtt.signature_key,
+                                    keepalive_s=self.mqtt.keepalive_s, firmware=version, issued_at=now)
+        except ValueError:
+            logger.info("OTA: device {!r} is offered WebSocket only: its Device-Id is not a MAC address",
+                        device_id[:40] or "?")
+            return None
 
     async def hello(self, request: web.Request) -> web.Response:
-        return web.Response(text=f"OTA interface is running; websocket: {self.node.websocket_url(request.url.host)}\n")
+        host = request.url.host
+        endpoint = self.node.mqtt_endpoint(host)
+        mqtt = f"; mqtt: {endpoint}" if endpoint is not None else ""
+        return web.Response(text=f"OTA interface is running; websocket: {self.node.websocket_url(host)}{mqtt}\n")
 
 
 async def _ota_body(request: web.Request) -> dict[str, Any]:

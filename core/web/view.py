@@ -11,7 +11,7 @@ from typing import Protocol
 from core.content.types import Kind, Track
 from core.devices.commands import Command, Delivery
 from core.devices.store import DeviceStore
-from core.devices.view import SessionView
+from core.devices.view import OtaSeen, SessionView
 from core.understand import Understanding
 
 __all__ = ["OtaView", "OpsView", "ConsoleView", "DevicesView", "NodeView", "RoutedNode"]
@@ -46,6 +46,10 @@ class OtaView(Protocol):
         ...
 
     def count_ota(self, routed_to_self: bool) -> None: ...
+
+    def note_ota(self, device_id: str, seen: OtaSeen) -> None:
+        """Remember what a device's OTA request said (the console shows board, firmware and when)."""
+        ...
 
 
 class OpsView(Protocol):

@@ -1,7 +1,9 @@
 """The player over a real WebSocket, with audio that tells where it is.
 
 "The Tone Story" is eight 3-second segments, each its own tone, so the frequency a device decodes names the
-position it hears. Positions are checked on the decoded audio, never on server internals.
+position it hears. Positions are checked on the decoded audio, never on server internals. Pause and resume,
+"continue my story" after a lost connection and "what's playing" run over both transports in
+test_both_transports.py.
 """
 from __future__ import annotations
 
@@ -25,48 +27,6 @@ from tests.player_fixtures import COUNTING, first_audio_after, play_story_until,
 pytestmark = pytest.mark.timeout(240)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def test_pause_then_resume_continues_at_the_paused_segment(player_config: Any, start_node: Any) -> None:
-    node = await start_node(player_config())
-    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:01") as client:
-        await play_story_until(client, 7.5)                  # in segment 2 (6-9 s)
-        await request(client, "pause")
-        await client.wait_json("tts", "stop", timeout=5)
-        await asyncio.sleep(1.0)
-        quiet = len(client.audio)
-        await asyncio.sleep(1.0)
-        assert len(client.audio) == quiet                    # paused: no audio at all
-        mark = await request(client, "resume")
-        await first_audio_after(client, mark)
-        assert segment_at(client, mark) == 2
-
-
-async def test_whats_playing_is_answered_and_the_story_continues(player_config: Any, start_node: Any) -> None:
-    node = await start_node(player_config())
-    async with DeviceClient(ws_url(node), device_id="aa:00:00:00:00:02") as client:
-        await play_story_until(client, 4.5)                  # in segment 1 (3-6 s)
-        await request(client, "what's playing")
-        answer = await client.wait_json("tts", "sentence_start", timeout=10)
-        assert "Tone Story" in answer["text"]
-        title = await client.wait_json("tts", "sentence_start", timeout=10)
-        assert title["text"] == "The Tone Story"             # the story itself goes on
-        mark = len(client.audio)
-        await first_audio_after(client, mark)
-        assert segment_at(client, mark, skip_s=0.0) == 1
-
-
-async def test_disconnect_then_continue_my_story(player_config: Any, start_node: Any) -> None:
-    node = await start_node(player_config())
-    url = ws_url(node)
-    client = DeviceClient(url, device_id="aa:00:00:00:00:03")
-    await client.connect()
-    await play_story_until(client, 10.5)                     # in segment 3 (9-12 s)
-    await client.close()                                     # the new connection's claim waits for the save
-    async with DeviceClient(url, device_id="aa:00:00:00:00:03") as again:
-        mark = await request(again, "continue my story")
-        await first_audio_after(again, mark)
-        assert segment_at(again, mark) == 3
 
 
 async def test_a_newer_connection_with_the_same_id_takes_over(player_config: Any, start_node: Any) -> None:

@@ -31,6 +31,25 @@ def test_errors_name_the_key_and_the_fix(raw: dict[str, object], needle: str) ->
     assert needle in str(err.value)
 
 
+@pytest.mark.parametrize(("raw", "needle"), [
+    ({"server": {"workers": 2, "port": 8000, "http_port": 8003},
+      "mqtt": {"enabled": True, "signature_key": "k" * 16}}, "set server.workers to 1 and run more nodes"),
+    ({"mqtt": {"status_every_s": 0}}, "mqtt.status_every_s: use 1-3600"),
+    ({"web": {"firmware_urls": ["bread-compact-wifi"]}}, "web.firmware_urls[0]: write <board>=<image URL>"),
+    ({"web": {"firmware_urls": ["b=ftp://x/fw.bin"]}}, "web.firmware_urls[0]"),
+])
+def test_errors_of_the_node_wiring_name_the_key(raw: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(raw)
+    assert needle in str(err.value)
+
+
+def test_firmware_urls_by_board() -> None:
+    from core.config import firmware_urls
+    cfg = config_from_dict({"web": {"firmware_urls": ["esp-box-3 = https://fw.example.com/box.bin"]}})
+    assert firmware_urls(cfg.web) == {"esp-box-3": "https://fw.example.com/box.bin"}
+
+
 def test_environment_overrides_and_the_signature_key_is_never_shown() -> None:
     env = {"MQTT_ENABLED": "true", "MQTT_SIGNATURE_KEY": "a-very-secret-signature-key", "MQTT_PORT": "18830",
            "MQTT_PUBLIC_ENDPOINT": "toys.example.com:1883", "MQTT_UDP_PORT": "18884",

@@ -260,6 +260,7 @@ async def test_the_operator_page_lists_a_playing_device(make_config, start_node,
             return r && r.textContent.includes('Bold Lullaby') && r.textContent.includes('playing'); }""")
         cells = await row.locator("td").all_text_contents()
         assert cells[1] == node.node_id and cells[2] == "playing" and cells[5] == "play bold lullaby"
+        assert cells[7] == "websocket"                                   # the transport beside it
         assert cells[3] == EVIL                                          # the title as text, markup and all
         assert await page.locator("#devices b, #devices img").count() == 0
         assert await page.evaluate("() => window.__xss === undefined")

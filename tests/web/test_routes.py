@@ -36,7 +36,7 @@ EXPECTED = {
     ("POST", f"{DEVICE}/pause"): HOUSEHOLD, ("POST", f"{DEVICE}/reboot"): OPERATOR,
     ("POST", f"{DEVICE}/upgrade"): OPERATOR,
     ("GET", f"{DEVICE}/policy"): HOUSEHOLD, ("PUT", f"{DEVICE}/policy"): HOUSEHOLD,
-    ("GET", f"{DEVICE}/history"): HOUSEHOLD,
+    ("GET", f"{DEVICE}/history"): HOUSEHOLD, ("GET", "/api/audit"): OPERATOR,
 }
 BODIES: dict[str, Any] = {"/xiaozhi/ota/": {}, "/xiaozhi/ota": {}, "/api/match": {"text": "play baa baa black sheep"},
                           "volume": {"volume": 30}, "upgrade": {"url": "https://firmware.example/v2.bin"},
