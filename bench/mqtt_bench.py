@@ -374,6 +374,7 @@ def scenario_play(work: Path, args: argparse.Namespace) -> list[str]:
                     parts = pool.starmap(mqtt_play_process, [(ports.mqtt, s, args.seconds) for s in shards])
             sampler.stop_ev.set()
             sampler.join()
+            server_side = node_counters(srv.http_port)
         flat = [r for p in parts for r in p]
         heard = [r for r in flat if r["heard"]]
         ttff = [r["ttff"] * 1000 for r in heard]
@@ -388,6 +389,8 @@ def scenario_play(work: Path, args: argparse.Namespace) -> list[str]:
             "late_pct": 100 * sum(r["late"] for r in flat) / max(1, frames),
             "gaps": sum(r["gaps"] for r in flat), "max_gap_ms": 1000 * max((r["max_gap"] for r in flat), default=0),
             "udp_gaps": sum(r.get("udp_gaps", 0) for r in flat), "rss": sampler.peak_rss / 1024,
+            "server_late": server_side.get("late_frames_total", -1),
+            "server_reanchors": server_side.get("pacer_reanchors_total", -1),
             "paused": sum(1 for r in heard if r["pause"] > 0),
             "pause_p99": pct([r["pause"] * 1000 for r in heard], 99)})
     out = [f"play: {args.play} devices joining at {args.rate:g}/s, each a different uncached song, {args.seconds:g} s "
@@ -401,10 +404,27 @@ def scenario_play(work: Path, args: argparse.Namespace) -> list[str]:
                    f"{r['late_pct']:>12.2f}{r['gaps']:>11}{r['max_gap_ms']:>7.0f}ms{r['udp_gaps']:>9}"
                    f"{r['rss']:>6.0f} MiB{r['paused']:>8} dev, p99{r['pause_p99']:>6.0f} ms"
                    + (f"  errors: {','.join(r['errors'])}" if r["errors"] else ""))
+    out.append("  the node's own view (its pacer, /metrics): frames sent more than 30 ms after their slot / re-anchors "
+               "(more than 60 ms: the device ran dry): "
+               + "; ".join(f"{r['transport']} {r['server_late']:.0f} / {r['server_reanchors']:.0f}" for r in rows)
+               + " (stalls the devices heard beyond these come from the client processes or the machine)")
     udp = rows[-1]
     out.append(f"  target: stalls < 0.5 % over UDP -> {'met' if udp['dry_pct'] < 0.5 else 'NOT met'} "
                f"({udp['dry_pct']:.2f} %); every device heard its song: "
                f"{'yes' if udp['heard'] == udp['devices'] else 'NO'} ({udp['heard']}/{udp['devices']})")
+    return out
+
+
+def node_counters(http_port: int) -> dict[str, float]:
+    """The node's pacer counters from /metrics (xiaozhi_late_frames_total, xiaozhi_pacer_reanchors_total)."""
+    import urllib.request
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError):
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                for name in ("late_frames_total", "pacer_reanchors_total"):
+                    if line.startswith(f"xiaozhi_{name} "):
+                        out[name] = float(line.split()[1])
     return out
 
 
