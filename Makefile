@@ -103,10 +103,15 @@ test: check
 
 bench: test-deps
 	$(BIN)/python bench/match_bench.py
+	$(BIN)/python bench/match_eval_report.py
+	$(BIN)/python bench/controls_eval_report.py
+	$(BIN)/python bench/intent_bench.py
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/decoder_bench.py
 	$(BIN)/python bench/resume_bench.py
+	$(BIN)/python bench/player_bench.py
+	$(BIN)/python bench/tts_bench.py
 	$(BIN)/python bench/voice_bench.py
 	$(BIN)/python bench/indic_bench.py
 	$(BIN)/python bench/server_bench.py

@@ -244,7 +244,7 @@ async def _reconnect(d: LightDevice, at: float, retry_s: float, deadline: float)
         try:
             out["hello_ms"] = await d.say_hello()
             d.goodbye()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a failed hello is reported in the result, not fatal
             out["error"] = f"hello: {type(exc).__name__}"
     return out
 

@@ -60,8 +60,15 @@ from bench._mqtt_clients import (  # noqa: E402 - after the path insert
     pct,
     raise_fd_limit,
 )
-from bench._server import ShippedServer, free_port, load_note, machine, make_titled_catalog, shipped_server  # noqa: E402
-from bench.load_bench import Sampler, client_process, song_titles  # noqa: E402
+from bench._server import (  # noqa: E402 - after the path insert
+    ShippedServer,
+    free_port,
+    load_note,
+    machine,
+    make_titled_catalog,
+    shipped_server,
+)
+from bench.load_bench import Sampler, client_process, song_titles  # noqa: E402 - after the path insert
 
 QUIET = {"content.refresh_time_s": 0, "log.level": "WARNING"}    # the bench's own, as in load_bench
 

@@ -83,7 +83,7 @@ def make_library(root: Path) -> None:
     counting.mkdir(parents=True)
     meta = {}
     for i in range(6):
-        title = f"Counting Song {i}"
+        title = f"Number Tune {i}"  # titles apart from the request words, so it names the folder
         tone(counting / f"{title}.mp3", 300 + 80 * i, 2.0, ["-c:a", "libmp3lame", "-b:a", "128k"])
         meta[title] = {"romanized": title, "filename": f"{title}.mp3", "alternatives": []}
     (counting / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -108,7 +108,7 @@ async def queue_gaps(url: str, runs: int) -> list[float]:
                 rec = await client.wait_for(lambda x: x.kind == "json", timeout=60)
                 msg = rec.message or {}
                 if msg.get("type") == "tts" and msg.get("state") == "sentence_start" and \
-                        str(msg.get("text", "")).startswith("Counting Song"):
+                        str(msg.get("text", "")).startswith("Number Tune"):
                     boundaries.append(len(client.audio))
                 if msg.get("type") == "tts" and msg.get("state") == "stop":
                     break

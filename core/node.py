@@ -18,10 +18,11 @@ from loguru import logger
 
 from core.config import Config, safe_url
 from core.content.types import Kind, Track
+from core.devices.backends import open_store
 from core.devices.commands import Command, Delivery
 from core.devices.directory import LocalDirectory, Owner
 from core.devices.state import DeviceState
-from core.devices.store import DeviceStore, open_store
+from core.devices.store import DeviceStore
 from core.devices.view import OtaSeen, SessionView
 from core.fleet.registry import CpuMeter
 from core.metrics import Metrics

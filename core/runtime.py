@@ -15,8 +15,9 @@ from core.audio.types import AudioParams
 from core.auth import Authenticator
 from core.config import Config
 from core.content.service import ContentService
+from core.devices.backends import open_store
 from core.devices.directory import DeviceDirectory, LocalDirectory
-from core.devices.store import DeviceStore, open_store
+from core.devices.store import DeviceStore
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
 from core.metrics import Metrics, NullMetrics
 from core.playback.announce import AnnouncementWarmer

@@ -13,7 +13,8 @@ SQLite: one file (created on first run, WAL mode, so several worker processes on
 per device for each record. Every call runs on one dedicated thread per store (sqlite3 connections are not shared
 across threads) and never raises: a corrupt or unreadable record is logged and read as empty; a database that
 cannot be opened (corrupt file, locked, read-only disk) is set aside or replaced by memory so devices keep playing.
-A fleet uses the Redis store with the same interface (core/devices/redis_store.py).
+A fleet uses the Redis store with the same interface (core/devices/redis_store.py); `core/devices/backends.py`
+opens the one a URL names.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from loguru import logger
 from core.devices.policy import PolicyRecord
 from core.devices.state import MAX_STATE_BYTES, DeviceState, StateError, valid_device_id
 
-__all__ = ["DeviceStore", "MemoryStore", "SqliteStore", "open_store", "PolicyChange", "PolicyWrite", "PolicyWritten",
+__all__ = ["DeviceStore", "MemoryStore", "SqliteStore", "PolicyChange", "PolicyWrite", "PolicyWritten",
            "PolicyConflict", "PolicyUnavailable", "POLICY_WRITE_ATTEMPTS"]
 
 POLICY_WRITE_ATTEMPTS = 5        # a revision conflict is retried this often before the writer hears of it
@@ -349,15 +350,3 @@ class SqliteStore:
             db, self._db = self._db, None
             await self._run(db.close)
         self._pool.shutdown(wait=False)
-
-
-async def open_store(url: str) -> DeviceStore:
-    """`sqlite:PATH` (default), `memory:`, or `redis://...` (a fleet's shared store)."""
-    if url.startswith("redis://") or url.startswith("rediss://"):
-        from core.devices.redis_store import RedisStore  # only a fleet needs the redis client
-        return await RedisStore.connect(url)
-    if url in ("memory:", "memory"):
-        return MemoryStore()
-    path = url.split(":", 1)[1] if url.startswith("sqlite:") else url
-    path = path[2:] if path.startswith("//") else path        # sqlite:///abs/path and sqlite:rel/path
-    return await SqliteStore(path).open()

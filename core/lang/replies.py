@@ -22,6 +22,11 @@ REPLIES: dict[str, dict[str, str]] = {
                 "te": "దానికి బదులు ఈ {what}: {title}.", "kn": "ಅದರ ಬದಲು ಈ {what}: {title}."},
     "offer": {"en": "You can ask me for {what} like {title}.", "hi": "आप {title} जैसा {what} माँग सकते हैं.",
               "te": "మీరు {title} లాంటి {what} అడగవచ్చు.", "kn": "ನೀವು {title} ತರಹದ {what} ಕೇಳಬಹುದು."},
+    # After a miss while something was playing: the alternative offered in words, then what was playing goes on.
+    "offer_say_music": {"en": "Say 'play {title}' to hear it.", "hi": "सुनना हो तो बोलो: {title} बजाओ.",
+                        "te": "వినాలంటే అనండి: {title} పెట్టు.", "kn": "ಕೇಳಬೇಕಾದರೆ ಹೇಳಿ: {title} ಹಾಕು."},
+    "offer_say_story": {"en": "Say 'tell me {title}' to hear it.", "hi": "सुनना हो तो बोलो: {title} सुनाओ.",
+                        "te": "వినాలంటే అనండి: {title} చెప్పు.", "kn": "ಕೇಳಬೇಕಾದರೆ ಹೇಳಿ: {title} ಹೇಳು."},
     "empty_catalog": {"en": "Sorry, I don't have any {what} yet.", "hi": "माफ़ कीजिए, अभी कोई {what} नहीं है.",
                       "te": "క్షమించండి, ఇంకా {what} లేవు.", "kn": "ಕ್ಷಮಿಸಿ, ಇನ್ನೂ {what} ಇಲ್ಲ."},
     "help": {"en": "I can play songs and tell stories. Try: play Baa Baa Black Sheep, or tell me a bedtime story.",

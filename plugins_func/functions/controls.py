@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.devices.state import PlaybackState, Repeat
+from core.lang.controls import MAX_STEPS
 from core.lang.replies import NOUNS, duration_words, join_titles, say
 from core.protocol.tools import SET_VOLUME
 from core.providers.intent.contract import PLAYER_FUNCTIONS
@@ -30,7 +31,7 @@ from plugins_func.registry import Handler, PluginContext, PluginFunction, Plugin
 
 __all__ = ["CONTROL_FUNCTIONS", "VOLUME_STEP"]
 
-VOLUME_STEP = 10                      # percent per "louder" / "softer"
+VOLUME_STEP = 10                      # percent per "louder" / "softer"; "a lot louder" is MAX_STEPS of them
 
 
 def player(name: str) -> Callable[[Handler], PluginFunction]:
@@ -294,14 +295,19 @@ def _volume(ctx: PluginContext, delta: int) -> PluginResult:
     return PluginResult(speech=speech, language=ctx.language, actions=(ChangeVolume(delta, name),))
 
 
+def _steps(steps: int) -> int:
+    """1..MAX_STEPS (the registry already dropped a value that is not a JSON integer)."""
+    return max(1, min(MAX_STEPS, steps)) if isinstance(steps, int) else 1
+
+
 @player("volume_up")
-def volume_up(ctx: PluginContext) -> PluginResult:
-    return _volume(ctx, VOLUME_STEP)
+def volume_up(ctx: PluginContext, steps: int = 1) -> PluginResult:
+    return _volume(ctx, VOLUME_STEP * _steps(steps))
 
 
 @player("volume_down")
-def volume_down(ctx: PluginContext) -> PluginResult:
-    return _volume(ctx, -VOLUME_STEP)
+def volume_down(ctx: PluginContext, steps: int = 1) -> PluginResult:
+    return _volume(ctx, -VOLUME_STEP * _steps(steps))
 
 
 CONTROL_FUNCTIONS: tuple[PluginFunction, ...] = (

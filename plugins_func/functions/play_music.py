@@ -3,7 +3,8 @@
 A title match is announced as such ("Now playing Baa Baa Black Sheep") and plays once; a pick from a group says
 which group ("Here's a Hindi song: Bandar Mama") and the group plays on by itself (a queue in shuffled order); a
 miss says so ("I couldn't find Despacito") and then, per `matching.on_miss`, stops there, offers, or plays a
-clearly labelled alternative (MatchResult.fallback=True).
+clearly labelled alternative (MatchResult.fallback=True). When the request suspended an item, the session core says
+`miss_speech` instead (the alternative offered in words) and gives the child back what was playing.
 """
 from __future__ import annotations
 
@@ -108,8 +109,9 @@ def _miss(ctx: PluginContext, kind: Kind, request: str, preference: str | None, 
         return PluginResult(speech=f"{speech} {_say('offer', lang, what=what, title=title)}", language=lang,
                             match=result)
     labelled = replace(result, track=alt.track, fallback=True, notes=result.notes + (f"alternative:{alt.match_type}",))
+    offer = _say("offer_say_story" if alt.track.kind is Kind.STORY else "offer_say_music", lang, title=title)
     return PluginResult(speech=f"{speech} {_say('instead', lang, what=what, title=title)}", language=lang,
-                        actions=(PlayTrack(alt.track),), match=labelled)
+                        actions=(PlayTrack(alt.track),), match=labelled, miss_speech=f"{speech} {offer}")
 
 
 @register_function(

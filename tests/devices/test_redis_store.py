@@ -6,9 +6,9 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
+from core.devices.backends import open_store
 from core.devices.redis_store import RedisStore, StoreUnavailable
 from core.devices.state import DeviceState, Item, Play, PlaybackState
-from core.devices.store import open_store
 from core.metrics import Metrics
 from tests.fleet_fixtures import RedisServer, free_port
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from core.devices.backends import open_store
 from core.devices.state import DeviceState, Item, Play, PlaybackState, Repeat, StateError, Timer
-from core.devices.store import MemoryStore, SqliteStore, open_store
+from core.devices.store import MemoryStore, SqliteStore
 
 
 def state(device_id: str = "aa:bb:cc:dd:ee:ff") -> DeviceState:

@@ -202,3 +202,31 @@ async def test_a_websocket_device_is_shown_with_what_its_ota_request_said(make_c
     assert status == 200
     assert (view["transport"], view["board"], view["firmware"]) == ("websocket", "esp32-s3-box", "1.9.4")
     assert view["last_ota_at"] > 0
+
+
+async def test_the_board_comes_from_the_user_agent_when_the_body_has_none(make_config: Any, start_node: Any) -> None:
+    import aiohttp
+    node = await start_node(make_config(mqtt=mqtt_section()))
+    headers = {"Device-Id": "A4:CF:12:00:10:09", "Client-Id": "c-1", "User-Agent": "esp-box-3/2.4.1"}
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"http://127.0.0.1:{node.http_port}/xiaozhi/ota/", data=b"", headers=headers) as r:
+        answer = await r.json()
+    assert answer["mqtt"]["client_id"] == "GID_esp-box-3@@@a4_cf_12_00_10_09@@@c-1"
+
+
+async def test_idle_speakers_count_against_mqtt_max_connections_not_as_sessions(make_config: Any,
+                                                                                start_node: Any) -> None:
+    node = await start_node(make_config(mqtt=mqtt_section(max_connections=2)))
+    first = await mqtt_device(node.http_port, "a4:cf:12:00:10:0a")
+    second = await mqtt_device(node.http_port, "a4:cf:12:00:10:0b")
+    async with first:
+        await until(lambda: len(node.snapshots()) == 1, timeout=5)
+        report = node.load_report()
+        assert (report["sessions"], report["mqtt_devices"], report["load"], report["overloaded"]) == (0, 1, 0.5, False)
+        await first.open_audio_channel()                      # a conversation is work: it counts as a session
+        await until(lambda: node.load_report()["sessions"] == 1, timeout=5)
+        async with second:
+            await until(lambda: node.load_report()["mqtt_devices"] == 2, timeout=5)
+            assert node.load_report()["overloaded"] is True
+            checks = await node.readiness()
+            assert checks["not_overloaded"] is False

@@ -87,7 +87,7 @@ async def test_app_serve_with_mqtt_env_serves_it_and_sigterm_saves_and_closes_mq
         tone_catalog: Path, tmp_path: Path) -> None:
     import signal
 
-    from core.devices.store import open_store
+    from core.devices.backends import open_store
     from tests.fleet_fixtures import NodeProcess, free_port
     db = tmp_path / "devices.db"
     node = NodeProcess(tmp_path, tone_catalog, f"sqlite:{db}", "node-m")

@@ -189,8 +189,8 @@ async def test_a_changed_file_starts_over_and_says_so(player_catalog: Path, make
 
 async def test_a_position_past_the_end_counts_as_finished(player_config: Any, start_node: Any, tmp_path: Path
                                                           ) -> None:
+    from core.devices.backends import open_store
     from core.devices.state import DeviceState, Item, Play, PlaybackState
-    from core.devices.store import open_store
     cfg = player_config()
     store = await open_store(cfg.state.url)
     uid = "story/Bedtime/The Tone Story.mp3"

@@ -43,7 +43,7 @@ class Driver:
 
     def __init__(self, state: DeviceState | None = None, *, policy: PolicyRecord | None = None,
                  persistent: bool = False, hello: dict[str, Any] | None = None, volume: int = 50,
-                 tools: bool = True, **settings: Any) -> None:
+                 tools: bool = True, on_miss: str = "say", **settings: Any) -> None:
         self.now = 100.0
         self.wall = 1_700_000_000.0
         self.core = SessionCore("aa:bb", 1, SessionSettings(wake_words=("hey cheeko",), **settings), MATCHER.track,
@@ -59,6 +59,7 @@ class Driver:
         self.state = state or DeviceState("aa:bb")
         self.policy = policy or PolicyRecord()
         self.playing_track = False
+        self.on_miss = on_miss                   # matching.on_miss, as the connection passes it to the plugins
         for a in self.core.start():
             self._act(a, [])
         if hello is not False:
@@ -102,7 +103,7 @@ class Driver:
                 self.feed(ev.ToolResult(a.call_id, True, True))
         elif isinstance(a, ev.Understand):
             u = asyncio.run(UNDERSTAND(a.text, PluginContext(catalog=MATCHER, device=self.core.device_state(),
-                                                               tools={SET_VOLUME: {}})))
+                                                               tools={SET_VOLUME: {}}, on_miss=self.on_miss)))
             self.feed(ev.Understood(a.request_id, u))
 
     def say(self, text: str) -> None:

@@ -24,6 +24,9 @@ def _obj(properties: dict[str, Any] | None = None, required: tuple[str, ...] = (
     return {"type": "object", "properties": properties or {}, "required": list(required)}
 
 
+_VOLUME_STEPS = {"type": "integer", "minimum": 1, "maximum": 3,
+                 "description": "1 for 'a little' or a plain request, 3 for 'a lot' / 'much'."}
+
 PLAYER_FUNCTIONS: dict[str, FunctionSpec] = {
     "pause": FunctionSpec("Pause what is playing and keep its place (wait, hold on, one minute).", _obj()),
     "resume": FunctionSpec(
@@ -54,6 +57,6 @@ PLAYER_FUNCTIONS: dict[str, FunctionSpec] = {
     "favourite": FunctionSpec("Add the current item to favourites, or remove it.",
                               _obj({"add": {"type": "boolean"}}, ("add",))),
     "play_favourites": FunctionSpec("Play the favourites.", _obj()),
-    "volume_up": FunctionSpec("Make the speaker louder.", _obj()),
-    "volume_down": FunctionSpec("Make the speaker quieter.", _obj()),
+    "volume_up": FunctionSpec("Make the speaker louder.", _obj({"steps": _VOLUME_STEPS})),
+    "volume_down": FunctionSpec("Make the speaker quieter.", _obj({"steps": _VOLUME_STEPS})),
 }

@@ -3,7 +3,10 @@
 Order (as in the best voice assistants):
 1. player controls, matched as whole phrases so a title such as "Don't Stop Me Now" asked with "play" is never a
    stop: first with only politeness, articles and kind nouns removed ("repeat this song" -> "repeat this"), then
-   with every filler removed ("stop the music please" -> "stop");
+   with every filler removed ("stop the music please" -> "stop"); then the control grammar (core/lang/controls.py)
+   for controls said with softeners, quantities and politeness ("make it a little louder please", "thoda tez karo
+   na"), which also gives volume steps; words that are all control words but name no one control are never a title
+   search;
 2. requests with slots, where every other word must be one the pattern allows: the sleep timer ("stop in 10
    minutes", "10 मिनट बाद बंद करो", "stop after this story"), "play X next" / "add X" (the title is the slot), and
    "play it again from where it stopped";
@@ -20,6 +23,7 @@ from typing import Any
 from loguru import logger
 
 from core.lang import vocab
+from core.lang.controls import Control, ControlGrammar
 from core.lang.numbers import find_duration, parse_number, spoken_decimals
 from core.lang.replies import say
 from core.lang.script import language_or
@@ -68,6 +72,7 @@ class RuleIntentRecognizer:
                 if loose and (self._light_key(phon) == loose) == bare:
                     self._loose.setdefault(loose, name)
         self._exact.pop((), None)
+        self._grammar = ControlGrammar(self._phon)
         self._chitchat = {tuple(fold(t) for t in normalize(c).split()) for c in vocab.CHITCHAT}
         self._questions = {fold(q) for q in vocab.QUESTION_WORDS}
         self._unsupported = {fold(u) for u in _UNSUPPORTED}
@@ -137,13 +142,17 @@ class RuleIntentRecognizer:
         a = analyze(body, self._lex)
         lang = a.utterance_language
         control = self._exact.get(self._light_key(phon)) or self._loose.get(self._loose_key(phon))
-        if control:
-            return self._control(control, phon, lang)
+        said = self._grammar.parse(phon)
+        key = control or (said.control.function if said.control else None)
+        if key:
+            return self._control(key, phon, lang, said.control)
         slotted = self._sleep(toks, phon) or self._enqueue_request(toks, phon)
         if slotted is not None:
             return Intent(slotted[0], slotted[1], language=lang)
         if self._resumes(toks, phon):
             return Intent("resume", {"target": self._target(phon)}, language=lang)
+        if said.not_a_title and a.residual:
+            return _help(lang)                    # "a little more": control words, but which control?
         if tuple(phon) in self._chitchat or _unsupported_only(a, self._unsupported):
             return _help(lang)
         slots = bool(a.language or a.moods or a.story_categories or a.music_categories)
@@ -174,11 +183,13 @@ class RuleIntentRecognizer:
             logger.exception("title probe failed")
             return None
 
-    def _control(self, key: str, phon: Sequence[str], lang: str) -> Intent:
+    def _control(self, key: str, phon: Sequence[str], lang: str, said: Control | None) -> Intent:
         name, args = vocab.CONTROL_VARIANTS.get(key, (key, {}))
         args = dict(args)
         if name == "resume":
             args["target"] = self._target(phon)
+        if said is not None and said.function == name and said.steps > 1:   # "a lot louder": volume steps
+            args["steps"] = said.steps
         return Intent(name, args, language=lang)
 
     def _target(self, phon: Sequence[str]) -> str:
