@@ -138,8 +138,10 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
 
     await asyncio.sleep(delay)
     out: dict[str, Any] = {"asked": title, "heard": False, "wrong": "", "busy": False, "busy_s": -1.0, "ttff": -1.0,
-                           "frames": 0, "late": 0, "gaps": 0, "max_gap": 0.0, "error": ""}
+                           "frames": 0, "late": 0, "gaps": 0, "max_gap": 0.0, "dry": 0, "pause": 0.0, "error": ""}
     times: list[float] = []
+    every: list[float] = []          # every frame after the request (the announcement, then the song)
+    first_song = -1
     try:
         async with connect(url, open_timeout=30, max_size=2**20, ping_interval=None, compression=None) as ws:
             await ws.send(json.dumps({"type": "hello", "version": 1, "features": {}, "transport": "websocket",
@@ -157,8 +159,11 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
                 while True:
                     msg = await ws.recv()
                     if isinstance(msg, bytes):
+                        every.append(time.monotonic())
                         if in_song:
-                            times.append(time.monotonic())
+                            if not times:
+                                first_song = len(every) - 1
+                            times.append(every[-1])
                             if times[-1] - times[0] >= seconds:
                                 break
                         continue
@@ -187,6 +192,7 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
         out["ttff"] = times[0] - t_req
         out["frames"] = len(times)
         out.update(device_playback(times))
+        out.update(song_stalls(every[:first_song + len(times)], first_song))
     return out
 
 
@@ -224,6 +230,23 @@ def device_playback(times: list[float]) -> dict[str, Any]:
             max_gap = max(max_gap, wait)
         needed = max(needed, t) + FRAME_S
     return {"late": late, "gaps": gaps, "max_gap": max_gap}
+
+
+def song_stalls(every: list[float], first_song: int) -> dict[str, Any]:
+    """The device model over every frame of the turn: the announcement, then the song, queued and played back to
+    back. `dry`: song frames after the first that arrived after the previous frame had finished playing (the queue
+    ran dry: a stall as the child hears it); `pause`: seconds of silence before the song's first frame (the
+    announcement had finished, the song was not there yet)."""
+    needed = every[0]
+    dry, pause = 0, 0.0
+    for i, t in enumerate(every):
+        if t > needed:
+            if i == first_song:
+                pause = t - needed
+            elif i > first_song:
+                dry += 1
+        needed = max(needed, t) + FRAME_S
+    return {"dry": dry, "pause": pause}
 
 
 def speech_for(title: str) -> bytes:
