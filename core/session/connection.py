@@ -42,7 +42,10 @@ from plugins_func.registry import CatalogView, PluginContext
 __all__ = ["Connection", "SessionDeps", "ContentView"]
 
 _TICK_S = 0.25            # while something is in flight: positions, grace ends, the rules' once-a-second checks
-_IDLE_TICK_S = 1.0        # otherwise (an idle MQTT speaker needs only its timers and the household's clock)
+_IDLE_TICK_S = 1.0        # otherwise, during a conversation (hello and idle timeouts, a held item's grace)
+# A lasting link with no conversation (an idle MQTT speaker) needs only its timers (30 s rules re-read, status polls,
+# the household's clock); commands from parents and operators arrive as events, not on the tick.
+_IDLE_LINK_TICK_S = 5.0
 
 
 class ContentView(Protocol):
@@ -218,9 +221,16 @@ class Connection:
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(_TICK_S if self.core.busy or self.core.speaking else _IDLE_TICK_S)
+            await asyncio.sleep(self._tick_period())
             pos = self.renderer.progress.position_ms() if self.core.position_needed() else None
             self.dispatch(ev.Tick(time.monotonic(), time.time(), pos))
+
+    def _tick_period(self) -> float:
+        if self.core.busy or self.core.speaking:
+            return _TICK_S
+        if self.link.persistent and not self.core.conversation.open:
+            return min(_IDLE_LINK_TICK_S, self.core.cfg.status_every_s)   # a status read is never late
+        return _IDLE_TICK_S
 
     # ------------------------------------------------------------------ actions
 
