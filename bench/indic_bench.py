@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -445,6 +447,28 @@ async def bench_latency(model_dir: Path, content_dir: Path, clips: list[Clip], r
 # ----------------------------------------------------------------------------- main
 
 
+
+@contextlib.asynccontextmanager
+async def demo_catalog() -> AsyncIterator[tuple[Any, Any, Path]]:
+    """The shipped config over a freshly generated demo library: (config, started ContentService, the library's
+    folder), closed after."""
+    from core.config import load_config
+    from core.content.demo import generate_demo
+    from core.content.service import ContentService
+
+    with tempfile.TemporaryDirectory() as tmp:
+        content_dir = Path(tmp) / "demo"
+        generate_demo(content_dir)
+        cfg = load_config(ROOT / "config.yaml", overrides={
+            "content.content_dir": str(content_dir), "content.s3.bucket": "", "content.generate_demo": False,
+            "content.refresh_time_s": 0, "content.cache_dir": f"{tmp}/cc"})
+        svc = ContentService.from_config(cfg)
+        await svc.start()
+        try:
+            yield cfg, svc, content_dir
+        finally:
+            await svc.close()
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", default="shipped,norescore")
@@ -461,8 +485,6 @@ async def main() -> None:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
 
-    from core.content.demo import generate_demo
-    from core.content.service import ContentService
     from core.providers.asr.whisper import WhisperASR
     from core.providers.intent.factory import build_intent
     from core.providers.vad.factory import build_vad
@@ -479,34 +501,24 @@ async def main() -> None:
     print(f"{len(clips)} clips synthesised in {time.perf_counter() - t0:.1f} s "
           f"({sum(c.language != 'none' for c in clips)} requests, "
           f"{sum(c.language == 'none' for c in clips)} non-speech)")
-    with tempfile.TemporaryDirectory() as tmp:
-        content_dir = Path(tmp) / "demo"
-        generate_demo(content_dir)
-        cfg = load_config(ROOT / "config.yaml", overrides={
-            "content.content_dir": str(content_dir), "content.s3.bucket": "", "content.generate_demo": False,
-            "content.refresh_time_s": 0, "content.cache_dir": f"{tmp}/cc"})
-        svc = ContentService.from_config(cfg)
-        await svc.start()
-        try:
-            titles = sorted({t.display_title for t in svc.tracks()})
-            registry = PluginRegistry(default_functions())
-            understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
-                                                   wake_words=cfg.server.wake_words), registry,
-                                      wake_words=cfg.server.wake_words)
-            model = await asyncio.to_thread(WhisperASR(shipped_config(model_dir).voice.asr).load)
-            vad = build_vad(cfg.voice.vad)
-            results = {}
-            for name in [] if args.skip_accuracy else args.candidates.split(","):
-                asr = build_candidate(name.strip(), model, model_dir, titles)
-                t0 = time.perf_counter()
-                results[name.strip()] = await evaluate(name.strip(), asr, clips, understand, svc.matcher,
-                                                       args.verbose, vad)
-                print(f"candidate {name.strip()}: {time.perf_counter() - t0:.1f} s for {len(clips)} clips")
-                print_table({name.strip(): results[name.strip()]})
-            if results:
-                print_table(results)
-        finally:
-            await svc.close()
+    async with demo_catalog() as (cfg, svc, content_dir):
+        titles = sorted({t.display_title for t in svc.tracks()})
+        registry = PluginRegistry(default_functions())
+        understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
+                                               wake_words=cfg.server.wake_words), registry,
+                                  wake_words=cfg.server.wake_words)
+        model = await asyncio.to_thread(WhisperASR(shipped_config(model_dir).voice.asr).load)
+        vad = build_vad(cfg.voice.vad)
+        results = {}
+        for name in [] if args.skip_accuracy else args.candidates.split(","):
+            asr = build_candidate(name.strip(), model, model_dir, titles)
+            t0 = time.perf_counter()
+            results[name.strip()] = await evaluate(name.strip(), asr, clips, understand, svc.matcher,
+                                                   args.verbose, vad)
+            print(f"candidate {name.strip()}: {time.perf_counter() - t0:.1f} s for {len(clips)} clips")
+            print_table({name.strip(): results[name.strip()]})
+        if results:
+            print_table(results)
         if not args.skip_latency:
             for name in args.latency_candidates.split(","):
                 print(f"latency, {name.strip()}:")

@@ -19,7 +19,6 @@ import asyncio
 import itertools
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loguru import logger
 
-from bench.indic_bench import LANGS, ROOT, SETS, build_clips, segment, shipped_config
-from core.config import Config, load_config
+from bench.indic_bench import LANGS, ROOT, SETS, build_clips, demo_catalog, segment, shipped_config
+from core.config import Config
 
 CALIBRATION_SETS = ("1", "tuning")
 
 
 async def dump(path: Path, sets: list[str]) -> None:
-    from core.content.demo import generate_demo
-    from core.content.service import ContentService
     from core.providers.asr.whisper import WhisperASR
     from core.providers.vad.factory import build_vad
 
     model_dir = ROOT / "metadata" / "models" / "whisper-base"
-    with tempfile.TemporaryDirectory() as tmp:
-        content_dir = Path(tmp) / "demo"
-        generate_demo(content_dir)
-        cfg = load_config(ROOT / "config.yaml", overrides={
-            "content.content_dir": str(content_dir), "content.s3.bucket": "", "content.generate_demo": False,
-            "content.refresh_time_s": 0, "content.cache_dir": f"{tmp}/cc"})
-        svc = ContentService.from_config(cfg)
-        await svc.start()
+    async with demo_catalog() as (_, svc, _):
         titles = sorted({t.display_title for t in svc.tracks()})
-        await svc.close()
     asr = WhisperASR(shipped_config(model_dir).voice.asr)
     asr.set_vocabulary(titles)
     judge = asr.judge()
@@ -100,8 +89,6 @@ def decide(row: dict[str, Any], k: int, floor: float, min_gain: float, margin: f
 
 
 async def grid(path: Path) -> None:
-    from core.content.demo import generate_demo
-    from core.content.service import ContentService
     from core.devices.state import DeviceState
     from core.providers.intent.factory import build_intent
     from core.understand import Understander, describe
@@ -111,14 +98,7 @@ async def grid(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if any(r["set"] not in CALIBRATION_SETS for r in rows):
         raise SystemExit("calibration uses only the tuning set and held-out set 1")
-    with tempfile.TemporaryDirectory() as tmp:
-        content_dir = Path(tmp) / "demo"
-        generate_demo(content_dir)
-        cfg = load_config(ROOT / "config.yaml", overrides={
-            "content.content_dir": str(content_dir), "content.s3.bucket": "", "content.generate_demo": False,
-            "content.refresh_time_s": 0, "content.cache_dir": f"{tmp}/cc"})
-        svc = ContentService.from_config(cfg)
-        await svc.start()
+    async with demo_catalog() as (cfg, svc, _):
         registry = PluginRegistry(default_functions())
         understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
                                                wake_words=cfg.server.wake_words), registry)
@@ -168,7 +148,6 @@ async def grid(path: Path) -> None:
                              if lang != "none") + f" none {tally['none'][1]}f"
             label = "snapping only" if k == 0 else f"k={k} floor={floor:.0f} gain>={gain:.0f} margin={margin:.0f}"
             lines.append((worst, -false, f"{label:38s} false {false}/{total}  {cells}"))
-        await svc.close()
     print(lines[0][2])
     for _, _, line in sorted(lines[1:], reverse=True)[:400]:
         print(line)
