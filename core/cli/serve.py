@@ -111,11 +111,11 @@ GC_THRESHOLDS = (50_000, 10, 10)   # CPython's default is (700, 10, 10)
 
 def tune_gc() -> None:
     """Collect the young generation less often. A node holds long-lived objects for every connected speaker (about
-    140 per idle MQTT speaker) and each session wakes every few s; with the default threshold of 700 the objects of
-    one wake-up live through several young collections, are promoted to the oldest generation, fill it by a quarter
-    within seconds and so trigger full collections that scan every session: with 10,000 idle MQTT speakers each full
-    collection stopped the event loop for 0.4-3 s (PINGREQ p99 near 1 s in bench/mqtt_bench.py). At 50,000 those
-    objects die before their first collection and full collections become rare (PINGREQ p99 under 50 ms)."""
+    140 per idle MQTT speaker) and sessions wake often (every 0.25-5 s); with the default threshold of 700 the
+    objects of one wake-up live through several young collections, are promoted to the oldest generation, fill it by
+    a quarter within seconds and so trigger full collections that scan every session: with 10,000 idle MQTT speakers
+    each full collection stopped the event loop for 0.4-3 s (PINGREQ p99 near 1 s in bench/mqtt_bench.py). At 50,000
+    those objects die before their first collection and full collections become rare (PINGREQ p99 under 50 ms)."""
     gc.set_threshold(*GC_THRESHOLDS)
 
 
