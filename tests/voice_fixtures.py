@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import opuslib_next
 from core.audio.resample import parse_wav, resample
 from core.config import VoiceConfig, config_from_dict
 from core.listener_base import VoiceCallbacks
+from core.providers.asr.whisper import WhisperASR
 
 FRAME = 960                      # 60 ms at 16 kHz
 FRAME_BYTES = FRAME * 2
@@ -133,3 +135,42 @@ async def stream_packets(listener: object, packets: list[bytes], *, realtime: fl
 def chunks(data: bytes, size: int) -> Iterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i:i + size]
+
+
+class GatedWhisperModel:
+    """Stands in for whisper's decoding: each decode blocks its thread until released; the audio's level names it
+    ("u3" for a level of 0.03), so a test sees the order the recogniser's fair slots let utterances through."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.started = threading.Semaphore(0)
+        self.gates: list[threading.Event] = []
+        self.lock = threading.Lock()
+        self.auto = False
+
+    def decode(self, audio: np.ndarray) -> str:
+        name = f"u{int(round(float(audio[0]) * 100))}"
+        gate = threading.Event()
+        with self.lock:
+            if self.auto:
+                gate.set()
+            self.order.append(name)
+            self.gates.append(gate)
+        self.started.release()
+        gate.wait(30)
+        return name
+
+    async def wait_started(self, timeout: float = 10.0) -> bool:
+        """True once a decode has started (bounded, so a test that goes wrong fails instead of hanging)."""
+        return await asyncio.to_thread(self.started.acquire, True, timeout)
+
+
+class GatedWhisperASR(WhisperASR):
+    """The real recogniser (fair slots, deadlines, worker threads) with the gated stand-in as its decoding."""
+
+    def __init__(self, cfg: Any, model: GatedWhisperModel) -> None:
+        super().__init__(cfg, model=object())
+        self.gated = model
+
+    def _decode(self, audio: np.ndarray, deadline: float | None = None) -> str:
+        return self.gated.decode(audio)

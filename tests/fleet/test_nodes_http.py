@@ -187,14 +187,13 @@ async def test_a_recogniser_backlog_makes_the_node_not_ready_until_it_drains(mak
     """Speech queued past `fleet.max_asr_waiting` marks the node overloaded (/ready 503, OTA routes elsewhere)."""
     import numpy as np
 
-    from core.providers.asr.whisper import WhisperASR
-    from tests.playback.test_speech_fair import GatedWhisperModel
+    from tests.voice_fixtures import GatedWhisperASR, GatedWhisperModel
     node = await start_node(make_config(fleet={"max_asr_waiting": 2}))
     model = GatedWhisperModel()
-    node.rt.asr = asr = WhisperASR(node.rt.config.voice.asr.__class__(max_concurrent=1), model=model)
+    node.rt.asr = asr = GatedWhisperASR(node.rt.config.voice.asr.__class__(max_concurrent=1), model)
     pcm = np.full(1600, 0.01 * 32768, np.float32).astype(np.int16).tobytes()
     jobs = [asyncio.create_task(asr.transcribe(pcm, device=f"d{i}")) for i in range(3)]
-    await asyncio.to_thread(model.started.acquire)             # one decoding, two queued
+    assert await model.wait_started()                          # one decoding, two queued
     assert asr.waiting == 2 and node.load_report()["asr_waiting"] == 2
     status, body = await get(node, "/ready")
     assert status == 503 and body["checks"]["not_overloaded"] is False

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +24,11 @@ from core.lang.replies import say
 from core.playback.announce import AnnouncementWarmer, announcement_phrases
 from core.playback.phrase_cache import PhraseCache
 from core.playback.speech import SpeechRenderer
-from core.providers.asr.whisper import WhisperASR
 from core.providers.tts.espeak import EspeakTTS
 from core.providers.tts.piper import PiperTTS
 from core.utils.fair import FairLimiter
 from tests.audio_fixtures import BUCKET
+from tests.voice_fixtures import GatedWhisperASR, GatedWhisperModel
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -427,52 +426,21 @@ async def test_piper_pool_frees_its_worker_before_the_audio_is_paced() -> None:
 
 # --------------------------------------------------------------------------- ASR
 
-class _Seg:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.compression_ratio = 1.0
-        self.no_speech_prob = 0.0
-        self.avg_logprob = -0.1
-
-
-class GatedWhisperModel:
-    """Stands in for WhisperModel: each decode blocks its thread until released; the audio's level names it."""
-
-    def __init__(self) -> None:
-        self.order: list[str] = []
-        self.started = threading.Semaphore(0)
-        self.gates: list[threading.Event] = []
-        self.lock = threading.Lock()
-        self.auto = False
-
-    def transcribe(self, audio, **kw):
-        name = f"u{int(round(float(audio[0]) * 100))}"
-        gate = threading.Event()
-        with self.lock:
-            if self.auto:
-                gate.set()
-            self.order.append(name)
-            self.gates.append(gate)
-        self.started.release()
-        gate.wait(30)
-        return iter([_Seg(name)]), None
-
-
 async def test_asr_serves_devices_round_robin() -> None:
     cfg = config_from_dict({"voice": {"asr": {"max_concurrent": 1}}}).voice.asr
     model = GatedWhisperModel()
-    asr = WhisperASR(cfg, model=model)
+    asr = GatedWhisperASR(cfg, model)
 
     def utt(n: int) -> bytes:
         return (np.full(1600, n / 100 * 32768, np.float32)).astype(np.int16).tobytes()
 
     a = [asyncio.create_task(asr.transcribe(utt(n), device="A")) for n in (1, 2, 3, 4)]
-    await asyncio.to_thread(model.started.acquire)         # A's first utterance is decoding
+    assert await model.wait_started()                      # A's first utterance is decoding
     b = asyncio.create_task(asr.transcribe(utt(9), device="B"))
     for _ in range(3):
         await asyncio.sleep(0)
     model.gates[0].set()
-    await asyncio.to_thread(model.started.acquire)
+    assert await model.wait_started()
     assert model.order == ["u1", "u9"]                     # B before A's remaining three
     with model.lock:
         model.auto = True
