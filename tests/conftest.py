@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loguru import logger
 
 from core.config import Config, config_from_dict
 
@@ -87,6 +88,15 @@ async def start_node() -> AsyncIterator[Callable[[Config], Any]]:
     yield start
     for node in nodes:
         await node.close()
+
+
+@pytest.fixture
+def captured_log() -> Any:
+    """Every log line written during the test (loguru, DEBUG and up), as one growing list of "LEVEL message"."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG", format="{level} {message}")
+    yield lines
+    logger.remove(sink)
 
 
 async def until(check: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> None:

@@ -7,7 +7,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, until
@@ -16,16 +15,8 @@ from tests.e2e.mqtt_helpers import OP, SIGNATURE_KEY, api, mqtt_device, mqtt_sec
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def log_lines() -> Any:
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG", format="{level} {message}")
-    yield lines
-    logger.remove(sink)
-
-
 async def test_ota_offers_mqtt_and_the_device_plays_what_it_asked_for_over_udp(make_config: Any, start_node: Any,
-                                                                               log_lines: list[str]) -> None:
+                                                                               captured_log: list[str]) -> None:
     node = await start_node(make_config(mqtt=mqtt_section(), fleet={"operator_token": OP}))
     answer = await ota(node.http_port, "a4:cf:12:00:10:01", board="esp-box-3", version="2.4.2")
     assert answer["websocket"]["url"].startswith("ws://127.0.0.1:")       # still there: older firmware uses it
@@ -53,7 +44,7 @@ async def test_ota_offers_mqtt_and_the_device_plays_what_it_asked_for_over_udp(m
         await until(lambda: node.snapshots("a4:cf:12:00:10:01")[0].state == "idle", timeout=5)
         status, view = await api(node.http_port, "GET", "/api/devices/a4:cf:12:00:10:01", OP)
         assert view["state"] == "idle" and view["conversation"] == "awaiting_hello"
-    text = "\n".join(log_lines)
+    text = "\n".join(captured_log)
     assert SIGNATURE_KEY not in text and mqtt["password"] not in text and hello["udp"]["key"] not in text
 
 
@@ -127,7 +118,7 @@ async def test_a_spoken_request_over_udp_plays_the_right_song(make_config: Any, 
 
 
 async def test_udp_that_never_arrives_ends_the_conversation_with_a_goodbye(make_config: Any, start_node: Any,
-                                                                           log_lines: list[str]) -> None:
+                                                                           captured_log: list[str]) -> None:
     node = await start_node(make_config(mqtt=mqtt_section(udp_first_packet_timeout_s=1.0)))
     dev = await mqtt_device(node.http_port, "a4:cf:12:00:10:06")
     async with dev:
@@ -137,7 +128,7 @@ async def test_udp_that_never_arrives_ends_the_conversation_with_a_goodbye(make_
         await dev.send_json({"type": "listen", "state": "detect", "text": "play twinkle twinkle little star"})
         bye = await dev.wait_json("goodbye", timeout=5)
         assert bye["session_id"] == dev.session_id and not dev.channel_open     # the device closed its channel
-        assert any("UDP never arrived" in line for line in log_lines)
+        assert any("UDP never arrived" in line for line in captured_log)
         # MQTT stays up: the next conversation, with UDP getting through, plays
         await dev.open_audio_channel()
         await dev.send_text_request("play twinkle twinkle little star")

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from core.config import MqttConfig, config_from_dict
 from core.mqtt.credentials import mqtt_credentials
@@ -90,15 +89,6 @@ async def loop_errors() -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
     return errors
-
-
-@pytest.fixture
-def captured_log() -> Any:
-    """Every log line written during the test (loguru), as one growing list of strings."""
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG", format="{level} {message}")
-    yield lines
-    logger.remove(sink)
 
 
 def link_of(node: MqttNode, device_id: str) -> MqttLink:
