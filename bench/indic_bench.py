@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Spoken requests in English, Hindi, Telugu and Kannada: is the right item played? (issue 14)
 
-    flock /tmp/heavy.lock .venv/bin/python bench/indic_bench.py [--set 1|2|tuning] [--candidates shipped,baseline]
+    flock /tmp/heavy.lock .venv/bin/python bench/indic_bench.py [--set 1|2|3|tuning] [--candidates shipped,baseline]
                                                                 [--latency-rounds 1] [--skip-latency] [-v]
 
-The requests, voices, speeds and noise come from bench/indic_eval_set.py (`--set 1`) or the second held-out set,
-bench/indic_eval_set2.py (`--set 2`: other wording, voices, speeds, 15 dB, babble); neither was used for tuning.
+The requests, voices, speeds and noise come from bench/indic_eval_set.py (`--set 1`), the second held-out set,
+bench/indic_eval_set2.py (`--set 2`: other wording, voices, speeds, 15 dB, babble) or the third,
+bench/indic_eval_set3.py (`--set 3`: other wording again, named espeak-ng variants, 125 and 192 wpm, 18 dB, a child
+humming, a vacuum cleaner); none was used for tuning.
 Each clip is synthesised (espeak-ng variants, piper for English), slowed/sped, mixed with seeded room noise at
-20 dB SNR, sent through the device's Opus encoder and decoder, transcribed by a candidate recogniser and put
+the set's SNR, sent through the device's Opus encoder and decoder, transcribed by a candidate recogniser and put
 through the server's own request path (intent recogniser -> plugin -> matcher, as `app.py match` does) against
 the demo catalog. Per language it prints: right item played, false plays (a different item, or anything for a
 title the catalog lacks or a non-speech clip) and honest misses (nothing played).
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loguru import logger
 
 from bench import indic_eval_set2 as set2
+from bench import indic_eval_set3 as set3
 from bench.indic_eval_set import (
     EVAL_VOICES,
     NOISE_SEED,
@@ -129,7 +132,8 @@ def device_roundtrip(pcm: bytes) -> bytes:
     return decode_all(opus_packets(pcm))
 
 
-def non_speech(kind: str, seconds: float, rng: np.random.Generator) -> bytes:
+def non_speech(kind: str, seconds: float, rng: np.random.Generator,
+               babble: tuple[tuple[str, str], ...] = BABBLE) -> bytes:
     n = int(seconds * RATE)
     t = np.arange(n) / RATE
     if kind == "silence":
@@ -156,7 +160,7 @@ def non_speech(kind: str, seconds: float, rng: np.random.Generator) -> bytes:
         x = rng.normal(0, 2500, n) * env
     elif kind == "babble":                     # several people talking at once, none of it a request
         x = room_noise(n, rng) * 100
-        for voice, text in BABBLE:
+        for voice, text in babble:
             talk = np.frombuffer(espeak(text, voice, int(rng.integers(140, 190))), np.int16).astype(np.float64)
             start = int(rng.uniform(0, 0.5) * RATE)
             talk = talk[: max(0, n - start)]
@@ -178,6 +182,25 @@ def non_speech(kind: str, seconds: float, rng: np.random.Generator) -> bytes:
             i = int(j * 0.03 * RATE)
             seg = t[: n - i]
             x[i:] += 2500 * np.sin(2 * np.pi * hz * seg) * np.exp(-1.2 * seg)
+    elif kind == "child_hum":                  # a child humming a tune with the mouth closed: no words
+        tune = (392.0, 392.0, 440.0, 392.0, 523.0, 494.0, 392.0, 440.0)   # sung high, as children do
+        x = room_noise(n, rng) * 80
+        step = int(0.35 * RATE)
+        for k, i in enumerate(range(0, n, step)):
+            m = min(step, n - i)
+            seg = t[:m]
+            f0 = tune[k % len(tune)] * (1 + 0.015 * np.sin(2 * np.pi * 5.5 * seg)) * rng.uniform(0.98, 1.02)
+            phase = 2 * np.pi * np.cumsum(f0) / RATE
+            # a nasal murmur: the fundamental strong, harmonics falling fast, soft onsets between notes
+            voiced = sum(np.sin(h * phase) / h ** 2.5 for h in range(1, 7))
+            x[i:i + m] += 5000 * voiced * np.minimum(1, np.minimum(seg, seg[::-1]) / 0.04)
+    elif kind == "vacuum":                     # a vacuum cleaner switched on: motor whine over a fan's roar
+        rise = np.minimum(1, t / 0.6)
+        f = 310 * (0.7 + 0.3 * rise) + rng.normal(0, 0.5, n)
+        phase = 2 * np.pi * np.cumsum(f) / RATE
+        whine = sum(np.sin(h * phase + rng.uniform(0, 2 * np.pi)) / h for h in range(1, 9))
+        roar = np.diff(rng.normal(0, 1, n + 1))                # white noise tilted up: air through the hose
+        x = rise * (1500 * whine + 2500 * roar)
     else:
         raise ValueError(kind)
     return np.clip(x, -32768, 32767).astype(np.int16).tobytes()
@@ -192,6 +215,7 @@ class EvalSet:
     snr_db: float
     seed: int
     non_speech: tuple[tuple[str, float], ...]
+    babble: tuple[tuple[str, str], ...] = BABBLE       # what the "babble" clips say
 
 
 SETS = {
@@ -199,6 +223,8 @@ SETS = {
                  NON_SPEECH),
     "2": EvalSet("held-out set 2 (bench/indic_eval_set2.py)", set2.REQUESTS, set2.EVAL_VOICES, set2.SPEEDS,
                  set2.SNR_DB, set2.NOISE_SEED, set2.NON_SPEECH),
+    "3": EvalSet("held-out set 3 (bench/indic_eval_set3.py)", set3.REQUESTS, set3.EVAL_VOICES, set3.SPEEDS,
+                 set3.SNR_DB, set3.NOISE_SEED, set3.NON_SPEECH, set3.BABBLE),
     # the tuning phrases and voices: for development, not the score
     "tuning": EvalSet("tuning set", TUNING_REQUESTS, {k: (v,) for k, v in TUNING_VOICES.items()}, SPEEDS, SNR_DB,
                       NOISE_SEED, NON_SPEECH),
@@ -228,7 +254,7 @@ async def build_clips(eval_set: EvalSet, smoke: bool = False) -> list[Clip]:
     finally:
         await piper.aclose()
     for kind, seconds in eval_set.non_speech[: 1 if smoke else None]:
-        clips.append(Clip("none", kind, None, device_roundtrip(non_speech(kind, seconds, rng))))
+        clips.append(Clip("none", kind, None, device_roundtrip(non_speech(kind, seconds, rng, eval_set.babble))))
     return clips
 
 
@@ -480,7 +506,7 @@ async def main() -> None:
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="one clip per language: checks the harness, measures nothing")
     ap.add_argument("--set", default="1", choices=sorted(SETS),
-                    help="1 / 2: the held-out sets; tuning: the tuning phrases and voices (for development)")
+                    help="1 / 2 / 3: the held-out sets; tuning: the tuning phrases and voices (for development)")
     args = ap.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")

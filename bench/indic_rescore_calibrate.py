@@ -8,7 +8,8 @@
 what snapping made of it and the gain of the closest titles by spelling (up to 8, no floor). --grid then replays
 the decision for every combination of candidates / spelling floor / minimum gain / margin through the server's
 request path (intent -> plugin -> matcher) and prints right / false plays / misses per language, so the thresholds
-are chosen from numbers, not by feel. Set 2 (bench/indic_eval_set2.py) is refused here: it is for reporting only.
+are chosen from numbers, not by feel. Sets 2 and 3 (bench/indic_eval_set2.py, indic_eval_set3.py) are refused here:
+they are for reporting only.
 The recorded gains subtract each title's non-speech score taken after the same words as on the audio; the shipped
 judge scores non-speech without them (once per title) - the same for Indic requests, which start with the title.
 """
@@ -164,7 +165,7 @@ def main() -> None:
     if args.dump:
         sets = [s.strip() for s in args.set.split(",")]
         if any(s not in CALIBRATION_SETS for s in sets):
-            raise SystemExit("calibration uses only the tuning set and held-out set 1 (set 2 is for reporting)")
+            raise SystemExit("calibration uses only the tuning set and held-out set 1 (sets 2 and 3 are for reporting)")
         asyncio.run(dump(args.dump, sets))
     if args.grid:
         asyncio.run(grid(args.grid))
