@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -231,6 +232,13 @@ SETS = {
 }
 
 
+def clip_rng(seed: int, label: str) -> np.random.Generator:
+    """Each clip's own noise, from the set's seed and the clip's label: the same clip every run, whatever the other
+    clips' lengths (piper's speech varies a little from run to run, and one shared generator carried that into the
+    noise of every later clip, so two runs of the same code heard different clips)."""
+    return np.random.default_rng([seed, zlib.crc32(label.encode("utf-8"))])
+
+
 async def build_clips(eval_set: EvalSet, smoke: bool = False) -> list[Clip]:
     from core.providers.tts.piper import PiperTTS
     rng = np.random.default_rng(eval_set.seed)
@@ -249,12 +257,15 @@ async def build_clips(eval_set: EvalSet, smoke: bool = False) -> list[Clip]:
                         speech = atempo(base, wpm / PIPER_WPM)
                     else:
                         speech = espeak(req.text, voice, wpm)
-                    pcm = device_roundtrip(with_noise(speech, rng, eval_set.snr_db))
-                    clips.append(Clip(req.language, f"{voice}@{wpm} {req.text}", req.expect, pcm))
+                    label = f"{voice}@{wpm} {req.text}"
+                    pcm = device_roundtrip(with_noise(speech, clip_rng(eval_set.seed, label), eval_set.snr_db))
+                    clips.append(Clip(req.language, label, req.expect, pcm))
     finally:
         await piper.aclose()
     for kind, seconds in eval_set.non_speech[: 1 if smoke else None]:
-        clips.append(Clip("none", kind, None, device_roundtrip(non_speech(kind, seconds, rng, eval_set.babble))))
+        clips.append(Clip("none", kind, None, device_roundtrip(
+            non_speech(kind, seconds, clip_rng(eval_set.seed, f"{kind} {seconds:g} {rng.integers(1 << 30)}"),
+                       eval_set.babble))))
     return clips
 
 
