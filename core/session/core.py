@@ -59,6 +59,7 @@ from core.session.events import (
     McpIn,
     SaveState,
     Send,
+    SpeechStarted,
     StartTurn,
     StateLoaded,
     TextIn,
@@ -179,6 +180,8 @@ class SessionCore:
                 self._understood(event, out)
             case UnderstandFailed(request_id):
                 self._understand_failed(request_id, out)
+            case SpeechStarted(turn_id):
+                self._speech_started(turn_id)
             case TrackStarted():
                 self._track_started(event, out)
             case TrackNearEnd(turn_id, _):
@@ -417,6 +420,8 @@ class SessionCore:
         req = conv.request
         if req is None or ev.request_id != req.id or pb is None:
             return                                   # superseded by a newer request or an abort
+        req.decided_at = self._now
+        self._metrics.stage_latency("understand", self._now - req.at)
         r = ev.understanding.result
         intent = ev.understanding.intent.name
         match = r.match
@@ -518,6 +523,14 @@ class SessionCore:
 
     # ------------------------------------------------------------------ turn progress
 
+    def _speech_started(self, turn_id: int) -> None:
+        turn = self.conversation.turn
+        if turn is None or turn.id != turn_id or turn.spoke:
+            return
+        turn.spoke = True
+        if turn.request is not None and turn.request.decided_at is not None:
+            self._metrics.stage_latency("tts", self._now - turn.request.decided_at)
+
     def _track_started(self, ev: TrackStarted, out: list[Action]) -> None:
         conv, pb = self.conversation, self.playback
         if not conv.current(ev.turn_id) or pb is None or conv.turn is None:
@@ -529,8 +542,10 @@ class SessionCore:
         self._metrics.stream_started()
         self._due.save = self._now + self.cfg.save_every_s
         out.append(SaveState())
-        if conv.turn.request is not None:
-            self.conversation.log_request(conv.turn.request, "playing", (self._now - conv.turn.request.at) * 1000)
+        if (req := conv.turn.request) is not None:
+            if req.decided_at is not None:
+                self._metrics.stage_latency("song", self._now - req.decided_at)
+            self.conversation.log_request(req, "playing", (self._now - req.at) * 1000)
             conv.turn.request = None
         self._log.info("playing {} from {:.1f} s", ev.track.uid, ev.start_ms / 1000)
 
