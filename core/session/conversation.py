@@ -94,7 +94,7 @@ class Conversation:
         self.last_request = ""
         self.last_match = ""
         self.language = "en"               # of the last answer: the parents' rules speak in it
-        self.pending: list[str] = []       # heard before the device's state loaded (answered once it has)
+        self.pending: list[tuple[str, float]] = []   # (text, when) heard before the device's state loaded
         self.cancelled: dict[int, bool] = {}   # cancelled turn id -> it carried a track (TurnEnded brings its position)
         self.bad_input = 0                 # junk from the device (logged at 1, 10, 100, then every 1000)
         self.connected_at = now

@@ -356,7 +356,8 @@ class SessionCore:
             out.append(Send(m.Stt("")))
             self._speak(say("busy" if ev.busy else "didnt_catch", "en"), "en", out)
 
-    def _heard(self, text: str, out: list[Action]) -> None:
+    def _heard(self, text: str, out: list[Action], *, at: float | None = None) -> None:
+        """`at`: when it was heard, for a request kept while the state loaded (its wait counts toward its stages)."""
         text = text.strip()          # the understanding path cuts it, once (core/lang/request.py)
         conv = self.conversation
         if self._wake.is_only_wake_word(text):
@@ -367,13 +368,13 @@ class SessionCore:
                 self._speak(self.cfg.greeting, "en", out)
             return
         if self.playback is None:                   # hello just arrived; the state is loading
-            conv.pending = [*conv.pending, text][-_MAX_PENDING:]
+            conv.pending = [*conv.pending, (text, self._now)][-_MAX_PENDING:]
             return
         out.append(Send(m.Stt(text)))
         if conv.drop_request("superseded") is not None:
             out.append(CancelUnderstanding())
         self._halt(PlaybackCommand.SUSPEND, "new request", out)     # held for the answer to decide
-        req = conv.heard(text, self._now)
+        req = conv.heard(text, self._now if at is None else at)
         out.append(Understand(req.id, text))
 
     def _suspend(self, why: str, out: list[Action], *, grace: bool) -> None:
@@ -607,8 +608,8 @@ class SessionCore:
         self._due.policy = self._now + self.cfg.policy_refresh_s
         self._due.status = self._now + self.cfg.status_every_s
         pending, self.conversation.pending = self.conversation.pending, []
-        for text in pending:
-            self._heard(text, out)
+        for text, at in pending:
+            self._heard(text, out, at=at)
 
     def _policy_updated(self, record: PolicyRecord, out: list[Action]) -> None:
         old = self.rules.apply(record)

@@ -89,3 +89,22 @@ def test_a_turn_that_starts_with_the_song_has_no_speech_stage(spoken_first: bool
     stages = [s for s, _ in m.stages]
     assert stages == (["understand", "tts", "song"] if spoken_first else ["understand", "song"])
     assert dict(m.stages)["song"] == 0.4
+
+
+def test_a_request_heard_while_the_state_loads_counts_the_wait() -> None:
+    """Heard before the device's state loaded, answered after: the child waited through the load too."""
+    from core.devices.policy import PolicyRecord
+    from core.devices.state import DeviceState
+    from core.session.core import SessionCore, SessionSettings
+
+    m = Recorded()
+    core = SessionCore("aa:bb", 1, SessionSettings(), MATCHER.track, now=10.0, metrics=m)
+    assert any(isinstance(a, ev.LoadState) for a in core.handle(ev.TextIn('{"type":"hello","version":1}'), 10.0))
+    early = core.handle(ev.TextIn('{"type":"listen","state":"detect","text":"play humpty dumpty"}'), 10.5)
+    assert not [a for a in early if isinstance(a, ev.Understand)]            # kept until the state is there
+    asked = [a for a in core.handle(ev.StateLoaded(DeviceState("aa:bb"), PolicyRecord()), 11.0)
+             if isinstance(a, ev.Understand)]
+    assert len(asked) == 1
+    answer = asyncio.run(UNDERSTAND(asked[0].text, PluginContext(catalog=MATCHER, device=core.device_state())))
+    core.handle(ev.Understood(asked[0].request_id, answer), 11.25)
+    assert m.stages == [("understand", 0.75)]
