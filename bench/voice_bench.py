@@ -9,7 +9,8 @@ Prints:
 - TTS time to the first PCM chunk (piper English, espeak-ng Hindi);
 - through the real server on loopback, with a device streaming speech in real time (auto mode):
   end of speech -> `stt` received, and end of speech -> first reply audio frame received
-  (spoken "Now playing ..." from piper, Opus-encoded and paced); target <= 1.5 s.
+  (spoken "Now playing ..." from piper, Opus-encoded and paced); target <= 1.5 s;
+  and the node's own request stages over the same requests (xiaozhi_stage_seconds: asr, understand, tts, song).
 "End of speech" is the moment the last voiced 60 ms frame was sent; it includes the VAD's silence timer
 (voice.vad.min_silence_ms, 500 ms by default).
 """
@@ -128,6 +129,30 @@ def tone_catalog(root: Path) -> None:
         "romanized": "The Sleepy Moon", "filename": "The Sleepy Moon.mp3", "alternatives": []}}), encoding="utf-8")
 
 
+def stage_buckets(exposition: bytes) -> dict[str, dict[float, float]]:
+    """stage -> {upper bound: cumulative count} of xiaozhi_stage_seconds in a /metrics text."""
+    from prometheus_client.parser import text_string_to_metric_families
+    out: dict[str, dict[float, float]] = {}
+    for family in text_string_to_metric_families(exposition.decode()):
+        if family.name == "xiaozhi_stage_seconds":
+            for s in family.samples:
+                if s.name.endswith("_bucket"):
+                    out.setdefault(s.labels["stage"], {})[float(s.labels["le"])] = s.value
+    return out
+
+
+def print_stages(before: bytes, after: bytes) -> None:
+    """The node's stage histograms over what happened between two scrapes (the warm-up left out)."""
+    from core.metrics import STAGES, bucket_quantile
+    a, b = stage_buckets(before), stage_buckets(after)
+    for stage in STAGES:
+        diff = [(le, n - a.get(stage, {}).get(le, 0.0)) for le, n in b.get(stage, {}).items()]
+        count = max((n for _, n in diff), default=0.0)
+        p50, p99 = bucket_quantile(0.5, diff), bucket_quantile(0.99, diff)
+        shown = f"p50 {p50:.3f} s, p99 {p99:.3f} s" if p50 is not None and p99 is not None else "-"
+        print(f"  node stage {stage:10s} n={count:3.0f}  {shown}")
+
+
 async def bench_server(speech: dict[str, bytes], rounds: int) -> None:
     from core.device_client import DeviceClient
     from core.node import Node
@@ -147,7 +172,10 @@ async def bench_server(speech: dict[str, bytes], rounds: int) -> None:
             to_stt, to_audio = [], []
             async with DeviceClient(f"ws://127.0.0.1:{node.ws_port}/xiaozhi/v1/") as client:
                 assert client.ws is not None
+                warm = b""
                 for rnd in range(rounds + 1):               # round 0 warms whisper and piper up
+                    if rnd == 1:
+                        warm = await asyncio.to_thread(node.metrics.exposition)
                     for phrase, pcm in speech.items():
                         await client.send_json({"type": "listen", "state": "start", "mode": "auto"})
                         packets = opus_packets(silence(0.3) + pcm + silence(2.5))
@@ -175,6 +203,9 @@ async def bench_server(speech: dict[str, bytes], rounds: int) -> None:
             print(f"end of speech -> stt: median {statistics.median(to_stt):.2f} s, max {max(to_stt):.2f} s")
             print(f"end of speech -> first reply audio frame: median {statistics.median(to_audio):.2f} s, "
                   f"max {max(to_audio):.2f} s (target <= 1.5 s)")
+            print("the node's own request stages (bucket estimates; asr starts at the VAD's end point, after "
+                  "min_silence_ms):")
+            print_stages(warm, await asyncio.to_thread(node.metrics.exposition))
         finally:
             await node.close()
 

@@ -51,7 +51,7 @@ class Utterance:
     kind: str                       # "speech", "too_long" or "barge_in"
     pcm: bytes = b""
     voiced_ms: int = 0
-    ended_at: float = field(default_factory=time.monotonic)
+    ended_at: float = field(default_factory=time.monotonic)   # the end point: the VAD's silence wait, or listen stop
 
 
 class Segmenter:
@@ -205,9 +205,11 @@ class VoiceListener:
 
     def __init__(self, cfg: VADConfig, asr: ASRProvider, vad: VADStream | None, callbacks: VoiceCallbacks,
                  device_id: str, *, clock: Callable[[], float] = time.monotonic,
-                 on_latency: Callable[[float], None] | None = None) -> None:
+                 on_latency: Callable[[float], None] | None = None,
+                 on_transcript: Callable[[float], None] | None = None) -> None:
         self._asr = asr
         self._on_latency = on_latency
+        self._on_transcript = on_transcript
         self._cb = callbacks
         self._device = device_id
         self._clock = clock
@@ -362,6 +364,8 @@ class VoiceListener:
             text = await self._asr.transcribe(ev.pcm, SAMPLE_RATE, device=self._device)
             if self._on_latency is not None:
                 self._on_latency(self._clock() - t0)
+            if self._on_transcript is not None:      # the thread hop and the wait for a recogniser slot included
+                self._on_transcript(time.monotonic() - ev.ended_at)
         except ASRError as exc:
             logger.warning("voice {}: ASR failed: {}", self._device, exc)
             if exc.busy and self._cb.on_busy is not None:
@@ -398,12 +402,15 @@ class ListenerFactory:
     """`VoiceInputFactory`: shares the ASR provider and the VAD model across connections."""
 
     def __init__(self, cfg: VoiceConfig, asr: ASRProvider, vad: VADProvider | None, *,
-                 on_latency: Callable[[float], None] | None = None) -> None:
+                 on_latency: Callable[[float], None] | None = None,
+                 on_transcript: Callable[[float], None] | None = None) -> None:
         self._cfg = cfg
         self._asr = asr
         self._vad = vad
         self._on_latency = on_latency      # metrics: seconds per transcribed utterance
+        self._on_transcript = on_transcript    # metrics: seconds from the utterance's end point to its transcript
 
     def open(self, callbacks: VoiceCallbacks, *, device_id: str) -> VoiceListener:
         stream = self._vad.new_stream() if self._vad is not None else None
-        return VoiceListener(self._cfg.vad, self._asr, stream, callbacks, device_id, on_latency=self._on_latency)
+        return VoiceListener(self._cfg.vad, self._asr, stream, callbacks, device_id, on_latency=self._on_latency,
+                             on_transcript=self._on_transcript)

@@ -12,8 +12,16 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
     store_latency(op, seconds)        device-state store call (op: load, save)
     store_error(op)                   a store call that failed (it was logged and retried or given up)
     asr_latency(seconds) / tts_latency(seconds)
+    stage_latency(stage, seconds)     one stage of a request as the child waits through it (STAGES):
+                                      asr         end of the utterance (the VAD's end point, listen stop) -> transcript
+                                      understand  transcript -> decision (intent, plugin, catalog match)
+                                      tts         decision -> first frame of the spoken answer sent
+                                      song        decision -> first frame of the song or story sent
     ota_request(routed_to_self)       one OTA answer
     drain_seconds(seconds)            how long the last graceful drain took
+
+Read by the operator page: `stage_summary()` (count, p50, p99 per stage, estimated from the buckets the way
+Prometheus' histogram_quantile does).
 
 Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline)` exposes the pipeline's
 active_streams, decoders_started, cache_hits, its `stats()` (decoders in use / cap, waiting plays, busy refusals,
@@ -33,13 +41,18 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["Metrics", "NullMetrics", "SessionMetrics", "CONTENT_TYPE", "ffmpeg_children"]
+__all__ = ["Metrics", "NullMetrics", "SessionMetrics", "CONTENT_TYPE", "STAGES", "ffmpeg_children",
+           "bucket_quantile"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NS = "xiaozhi"
 _FIRST_FRAME_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _VOICE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# From a few ms (a rule-based decision) to seconds (a recogniser queue, a cold decode); fine around 0.1-1 s, where
+# the targets are.
+_STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+STAGES = ("asr", "understand", "tts", "song")
 _MAX_LABEL = 48          # label values come from plugins and providers: bound them (cardinality, log injection)
 
 
@@ -60,6 +73,8 @@ class SessionMetrics(Protocol):
     def stream_started(self) -> None: ...
 
     def stream_ended(self) -> None: ...
+
+    def stage_latency(self, stage: str, seconds: float) -> None: ...
 
 
 class Metrics:
@@ -85,6 +100,13 @@ class Metrics:
                               buckets=_VOICE_BUCKETS, registry=r)
         self._tts = Histogram(f"{_NS}_tts_latency_seconds", "Speech synthesis to first audio",
                               buckets=_VOICE_BUCKETS, registry=r)
+        self._stages = Histogram(f"{_NS}_stage_seconds", "One stage of a request, by stage (asr: end of "
+                                 "speech to transcript; understand: transcript to decision; tts: decision to first "
+                                 "spoken frame sent; song: decision to first song frame sent)", ["stage"],
+                                 buckets=_STAGE_BUCKETS, registry=r)
+        # One child per stage made now: every series exists from the start (a dashboard shows 0, not "no data"),
+        # and an observation is a dict lookup and a bucket increment.
+        self._stage_of = {stage: self._stages.labels(stage) for stage in STAGES}
         self._ota = Counter(f"{_NS}_ota_requests", "OTA answers by where the device was sent", ["routed"],
                             registry=r)
         self._drain = Gauge(f"{_NS}_last_drain_seconds", "Duration of the last graceful drain", registry=r)
@@ -136,6 +158,12 @@ class Metrics:
     def tts_latency(self, seconds: float) -> None:
         self._tts.observe(max(0.0, seconds))
 
+    def stage_latency(self, stage: str, seconds: float) -> None:
+        child = self._stage_of.get(stage)
+        if child is None:
+            child = self._stages.labels(_label(stage))
+        child.observe(max(0.0, seconds))
+
     def ota_request(self, routed_to_self: bool) -> None:
         self._ota.labels("self" if routed_to_self else "other").inc()
 
@@ -154,6 +182,23 @@ class Metrics:
         """`load()` returns numbers such as sessions, streams, cpu, draining (0/1), overloaded (0/1)."""
         self._scraped.load = load
 
+    def stage_summary(self) -> dict[str, dict[str, float | None]]:
+        """Per stage: count, p50 and p99 in seconds (None before anything was counted), for the operator page."""
+        out: dict[str, dict[str, float | None]] = {}
+        for family in self._stages.collect():
+            buckets: dict[str, list[tuple[float, float]]] = {}
+            counts: dict[str, float] = {}
+            for sample in family.samples:
+                stage = sample.labels.get("stage", "")
+                if sample.name.endswith("_bucket"):
+                    buckets.setdefault(stage, []).append((float(sample.labels["le"]), sample.value))
+                elif sample.name.endswith("_count"):
+                    counts[stage] = sample.value
+            for stage, bounds in buckets.items():
+                out[stage] = {"count": counts.get(stage, 0.0), "p50": bucket_quantile(0.5, bounds),
+                              "p99": bucket_quantile(0.99, bounds)}
+        return out
+
     def exposition(self) -> bytes:
         """The text exposition format. Blocking (reads /proc and the cache folder): call it off the event loop."""
         return generate_latest(self.registry)
@@ -171,8 +216,11 @@ class NullMetrics(Metrics):
     request = match = first_frame = late_frames = reanchor = _nothing
     device_connected = device_disconnected = stream_started = stream_ended = _nothing
     store_latency = store_error = asr_latency = tts_latency = _nothing
-    ota_request = drain_seconds = _nothing
+    ota_request = drain_seconds = stage_latency = _nothing
     watch_pipeline = watch_load = watch_mqtt = _nothing
+
+    def stage_summary(self) -> dict[str, dict[str, float | None]]:
+        return {}
 
 
 class _ScrapeCollector(Collector):
@@ -254,6 +302,26 @@ def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
     for reason, count in sorted(dict(udp.get("dropped") or {}).items()):
         dropped.add_metric([str(reason)], float(count))
     yield dropped
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """The q-quantile (0..1) of a histogram from its cumulative buckets [(upper bound, count <= bound), ...], the
+    last one +Inf, as Prometheus' histogram_quantile estimates it: linear inside the bucket the rank falls in (from
+    0 for the first bucket); a rank in the +Inf bucket answers the highest finite bound. None when it is empty."""
+    ordered = sorted(buckets)
+    if not ordered or ordered[-1][1] <= 0:
+        return None
+    rank = q * ordered[-1][1]
+    lower, below = 0.0, 0.0
+    for upper, count in ordered:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower
+            if count == below:
+                return upper
+            return lower + (upper - lower) * (rank - below) / (count - below)
+        lower, below = upper, count
+    return lower
 
 
 def processes() -> Iterator[tuple[int, str, int]]:

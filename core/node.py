@@ -272,6 +272,9 @@ class Node:
     async def metrics_text(self) -> bytes:
         return await asyncio.to_thread(self.metrics.exposition)     # reads /proc and the cache folder
 
+    def stage_latency(self) -> Mapping[str, Mapping[str, float | None]]:
+        return self.metrics.stage_summary()
+
     async def understand(self, text: str) -> Understanding:
         deps = self.rt.session
         ctx = PluginContext(catalog=self.rt.content.matcher, device=DeviceState("match-web"), on_miss=deps.on_miss,

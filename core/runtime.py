@@ -85,7 +85,8 @@ class Runtime:
         if asr is not None:
             from core.listener import ListenerFactory
             from core.providers.vad.factory import build_vad
-            voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad), on_latency=sink.asr_latency)
+            voice = ListenerFactory(cfg.voice, asr, build_vad(cfg.voice.vad), on_latency=sink.asr_latency,
+                                    on_transcript=lambda seconds: sink.stage_latency("asr", seconds))
         store = store or await open_store(cfg.state.url)
         deps = SessionDeps(
             settings=session_settings(cfg, params), params=params, content=content, pipeline=pipeline,

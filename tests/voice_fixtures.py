@@ -174,3 +174,22 @@ class GatedWhisperASR(WhisperASR):
 
     def _decode(self, audio: np.ndarray, deadline: float | None = None) -> str:
         return self.gated.decode(audio)
+
+
+class ScriptedWhisperASR(WhisperASR):
+    """The real recogniser's queueing (fair slots, deadlines, a worker thread per decode) hearing a scripted text:
+    each decode takes `decode_s` in its thread and answers the next line of `script` (a node's ASR stand-in)."""
+
+    def __init__(self, cfg: Any, script: list[str], *, decode_s: float = 0.05) -> None:
+        super().__init__(cfg, model=object())
+        self.script = list(script)
+        self.decode_s = decode_s
+        self.heard_seconds: list[float] = []       # length of each utterance it was given
+
+    async def warm_up(self) -> None:
+        return None
+
+    def _decode(self, audio: np.ndarray, deadline: float | None = None) -> str:
+        self.heard_seconds.append(len(audio) / 16000)
+        time.sleep(self.decode_s)
+        return self.script.pop(0) if self.script else ""

@@ -1,4 +1,5 @@
-// The operator page: the fleet's devices (refreshed every 2 s), catalog stats and the match tester.
+// The operator page: the fleet's devices and this node's request stages (refreshed every 2 s), catalog stats and the
+// match tester.
 import { $, api, el, fmtTime, loginForm } from "/web/common.js";
 
 let timer = null;
@@ -17,6 +18,25 @@ async function devices() {
       el("td", {}, x.status && x.status.battery != null ? `${x.status.battery}%${x.status.charging ? " ⚡" : ""}` : ""))));
   } catch (e) { $("device-count").textContent = e.message; }
 }
+
+const STAGE_SPAN = {
+  asr: "end of speech → transcript", understand: "transcript → decision",
+  tts: "decision → first spoken frame", song: "decision → first song frame",
+};
+
+function fmtSeconds(s) { return s == null ? "–" : s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`; }
+
+async function latency() {
+  try {
+    const d = await api("GET", "/api/latency");
+    $("latency-node").textContent = `(node ${d.node})`;
+    $("latency").replaceChildren(...d.stages.map((x) => el("tr", { "data-stage": x.stage },
+      el("td", {}, x.stage), el("td", {}, STAGE_SPAN[x.stage] || ""), el("td", {}, x.count),
+      el("td", {}, fmtSeconds(x.p50)), el("td", {}, fmtSeconds(x.p99)))));
+  } catch (e) { $("latency-node").textContent = e.message; }
+}
+
+async function refresh() { await Promise.all([devices(), latency()]); }
 
 async function catalog() {
   const c = await api("GET", "/api/catalog");
@@ -40,9 +60,9 @@ async function match(ev) {
 window.addEventListener("DOMContentLoaded", () => {
   loginForm(async () => {
     await catalog().catch((e) => { $("catalog-total").textContent = e.message; });
-    await devices();
+    await refresh();
     clearInterval(timer);
-    timer = setInterval(devices, 2000);
+    timer = setInterval(refresh, 2000);
   });
   $("match").addEventListener("submit", match);
 });

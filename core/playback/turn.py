@@ -82,6 +82,7 @@ class TurnCallbacks:
     near_end: Callable[[int, Track], None]                     # the track's stream is exhausted: what follows?
     finished: Callable[[int, Track, int], None]                # turn id, track, duration_ms (its end)
     failed: Callable[[int, Track, bool], None]                 # turn id, track, busy
+    spoke: Callable[[int], None] | None = None                 # turn id: its first spoken frame went out
 
 
 @dataclass(slots=True)
@@ -200,6 +201,7 @@ class TurnRenderer:
         self.frames_sent = 0
         self._fader: Fader | None = None
         self._fade_frames = 0
+        self._unspoken: int | None = None     # the turn whose first spoken frame is still to be reported
 
     # ------------------------------------------------------------------ control from the session
 
@@ -223,6 +225,7 @@ class TurnRenderer:
         pacer = Pacer(self._send_frame, frame_s=self._params.frame_s, lead=self._lead, on_reanchor=self._on_reanchor,
                       on_late=self._on_late)
         self.progress.pacer = pacer
+        self._unspoken = turn.id
         # The device resets its decoder when it enters Speaking; give that a moment before audio arrives.
         await asyncio.sleep(self._gap)
         pending: deque[Segment] = deque(turn.segments)
@@ -260,6 +263,8 @@ class TurnRenderer:
         await self._send_json(Tts(TtsState.SENTENCE_START, seg.text))
         for frame in frames:
             await pacer.send(self._faded(frame))
+            if self._unspoken is not None:
+                self._spoke()
 
     async def _say(self, pacer: Pacer, text: str, language: str) -> None:
         await self._send_json(Tts(TtsState.SENTENCE_START, text))
@@ -267,10 +272,17 @@ class TurnRenderer:
         try:
             async for frame in frames:
                 await pacer.send(self._faded(frame))
+                if self._unspoken is not None:
+                    self._spoke()
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    def _spoke(self) -> None:
+        turn_id, self._unspoken = self._unspoken, None
+        if turn_id is not None and self._cb.spoke is not None:
+            self._cb.spoke(turn_id)
 
     async def _start(self, seg: TrackSeg) -> _Opened:
         """Resolve the track's source and start pulling its frames (runs ahead of the current track's end)."""

@@ -105,7 +105,8 @@ class Connection:
                 started=lambda tid, t, start, etag: self.dispatch(ev.TrackStarted(tid, t, start, etag)),
                 near_end=lambda tid, t: self.dispatch(ev.TrackNearEnd(tid, t)),
                 finished=lambda tid, t, end: self.dispatch(ev.TrackFinished(tid, t, end)),
-                failed=lambda tid, t, busy: self.dispatch(ev.TrackFailed(tid, t, busy))))
+                failed=lambda tid, t, busy: self.dispatch(ev.TrackFailed(tid, t, busy)),
+                spoke=lambda tid: self.dispatch(ev.SpeechStarted(tid))))
         self.mcp = McpClient(lambda payload: self.send(m.McpMessage(payload)), log=self.log)
         self._voice: VoiceInput | None = None    # opened with the first listen or audio (idle speakers need none)
         self._actions: asyncio.Queue[list[ev.Action] | None] = asyncio.Queue()

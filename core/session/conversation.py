@@ -66,7 +66,8 @@ TRANSITIONS: dict[tuple[ConversationState, ConversationStep], ConversationState]
 class RequestInfo:
     id: int
     text: str
-    at: float                    # monotonic time the request was heard
+    at: float                    # monotonic time the request was heard (its transcript or typed text arrived)
+    decided_at: float | None = None   # when its understanding came back: what to say and play is decided
     summary: str = ""            # intent + match, for the one log line per request
     intent: str = ""
     match_type: str = ""
@@ -78,6 +79,7 @@ class TurnInfo:
     tracks: bool                 # has (or may get) a track segment
     request: RequestInfo | None = None     # logged when its track starts (first frame) or the turn fails
     track_started: bool = False  # a track's first frame of this turn is out: it is audible
+    spoke: bool = False          # a spoken frame of this turn is out
 
 
 class Conversation:
@@ -92,7 +94,7 @@ class Conversation:
         self.last_request = ""
         self.last_match = ""
         self.language = "en"               # of the last answer: the parents' rules speak in it
-        self.pending: list[str] = []       # heard before the device's state loaded (answered once it has)
+        self.pending: list[tuple[str, float]] = []   # (text, when) heard before the device's state loaded
         self.cancelled: dict[int, bool] = {}   # cancelled turn id -> it carried a track (TurnEnded brings its position)
         self.bad_input = 0                 # junk from the device (logged at 1, 10, 100, then every 1000)
         self.connected_at = now

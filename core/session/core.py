@@ -59,6 +59,7 @@ from core.session.events import (
     McpIn,
     SaveState,
     Send,
+    SpeechStarted,
     StartTurn,
     StateLoaded,
     TextIn,
@@ -179,6 +180,8 @@ class SessionCore:
                 self._understood(event, out)
             case UnderstandFailed(request_id):
                 self._understand_failed(request_id, out)
+            case SpeechStarted(turn_id):
+                self._speech_started(turn_id)
             case TrackStarted():
                 self._track_started(event, out)
             case TrackNearEnd(turn_id, _):
@@ -353,7 +356,8 @@ class SessionCore:
             out.append(Send(m.Stt("")))
             self._speak(say("busy" if ev.busy else "didnt_catch", "en"), "en", out)
 
-    def _heard(self, text: str, out: list[Action]) -> None:
+    def _heard(self, text: str, out: list[Action], *, at: float | None = None) -> None:
+        """`at`: when it was heard, for a request kept while the state loaded (its wait counts toward its stages)."""
         text = text.strip()          # the understanding path cuts it, once (core/lang/request.py)
         conv = self.conversation
         if self._wake.is_only_wake_word(text):
@@ -364,13 +368,13 @@ class SessionCore:
                 self._speak(self.cfg.greeting, "en", out)
             return
         if self.playback is None:                   # hello just arrived; the state is loading
-            conv.pending = [*conv.pending, text][-_MAX_PENDING:]
+            conv.pending = [*conv.pending, (text, self._now)][-_MAX_PENDING:]
             return
         out.append(Send(m.Stt(text)))
         if conv.drop_request("superseded") is not None:
             out.append(CancelUnderstanding())
         self._halt(PlaybackCommand.SUSPEND, "new request", out)     # held for the answer to decide
-        req = conv.heard(text, self._now)
+        req = conv.heard(text, self._now if at is None else at)
         out.append(Understand(req.id, text))
 
     def _suspend(self, why: str, out: list[Action], *, grace: bool) -> None:
@@ -417,6 +421,8 @@ class SessionCore:
         req = conv.request
         if req is None or ev.request_id != req.id or pb is None:
             return                                   # superseded by a newer request or an abort
+        req.decided_at = self._now
+        self._metrics.stage_latency("understand", self._now - req.at)
         r = ev.understanding.result
         intent = ev.understanding.intent.name
         match = r.match
@@ -518,6 +524,14 @@ class SessionCore:
 
     # ------------------------------------------------------------------ turn progress
 
+    def _speech_started(self, turn_id: int) -> None:
+        turn = self.conversation.turn
+        if turn is None or turn.id != turn_id or turn.spoke:
+            return
+        turn.spoke = True
+        if turn.request is not None and turn.request.decided_at is not None:
+            self._metrics.stage_latency("tts", self._now - turn.request.decided_at)
+
     def _track_started(self, ev: TrackStarted, out: list[Action]) -> None:
         conv, pb = self.conversation, self.playback
         if not conv.current(ev.turn_id) or pb is None or conv.turn is None:
@@ -529,8 +543,10 @@ class SessionCore:
         self._metrics.stream_started()
         self._due.save = self._now + self.cfg.save_every_s
         out.append(SaveState())
-        if conv.turn.request is not None:
-            self.conversation.log_request(conv.turn.request, "playing", (self._now - conv.turn.request.at) * 1000)
+        if (req := conv.turn.request) is not None:
+            if req.decided_at is not None:
+                self._metrics.stage_latency("song", self._now - req.decided_at)
+            self.conversation.log_request(req, "playing", (self._now - req.at) * 1000)
             conv.turn.request = None
         self._log.info("playing {} from {:.1f} s", ev.track.uid, ev.start_ms / 1000)
 
@@ -592,8 +608,8 @@ class SessionCore:
         self._due.policy = self._now + self.cfg.policy_refresh_s
         self._due.status = self._now + self.cfg.status_every_s
         pending, self.conversation.pending = self.conversation.pending, []
-        for text in pending:
-            self._heard(text, out)
+        for text, at in pending:
+            self._heard(text, out, at=at)
 
     def _policy_updated(self, record: PolicyRecord, out: list[Action]) -> None:
         old = self.rules.apply(record)

@@ -18,8 +18,8 @@ from core.understand import Understanding
 
 __all__ = ["Event", "Action"] + [
     "TextIn", "BinaryIn", "Tick", "VoiceUtterance", "BargeIn", "StateLoaded", "Understood", "UnderstandFailed",
-    "TrackStarted", "TrackNearEnd", "TrackFinished", "TrackFailed", "TurnEnded", "ToolsDiscovered", "ToolResult",
-    "ChannelLost", "Evict", "Disconnected",
+    "SpeechStarted", "TrackStarted", "TrackNearEnd", "TrackFinished", "TrackFailed", "TurnEnded", "ToolsDiscovered",
+    "ToolResult", "ChannelLost", "Evict", "Disconnected",
     "Send", "Close", "LoadState", "SaveState", "LoadPolicy", "Understand", "CancelUnderstanding", "StartTurn",
     "Continue", "CancelTurn", "FadeOut", "CallTool", "McpIn", "McpDiscover", "VoiceListen", "VoiceFeed",
     "EndConversation"]
@@ -71,6 +71,12 @@ class Understood:
 @dataclass(frozen=True, slots=True)
 class UnderstandFailed:
     request_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The turn's first spoken frame went out to the device."""
+    turn_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +147,8 @@ class Disconnected:
 
 
 Event = (TextIn | BinaryIn | Tick | VoiceUtterance | BargeIn | StateLoaded | Understood | UnderstandFailed
-         | TrackStarted | TrackNearEnd | TrackFinished | TrackFailed | TurnEnded | ToolsDiscovered | ToolResult
-         | ChannelLost | Evict | Disconnected | Command)
+         | SpeechStarted | TrackStarted | TrackNearEnd | TrackFinished | TrackFailed | TurnEnded | ToolsDiscovered
+         | ToolResult | ChannelLost | Evict | Disconnected | Command)
 
 
 # ------------------------------------------------------------------------------------------------ actions

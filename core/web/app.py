@@ -70,6 +70,7 @@ def route_table(ota: Ota, ops: Ops, pages: Pages, console: Console, devices: Dev
         Route("GET", "/api/whoami", console.whoami, HOUSEHOLD),
         Route("GET", "/api/catalog", console.catalog, OPERATOR),
         Route("POST", "/api/match", console.match, OPERATOR),
+        Route("GET", "/api/latency", console.latency, OPERATOR),
         Route("GET", "/api/devices", devices.fleet, OPERATOR),
         Route("GET", device, devices.one, OPERATOR),
         Route("POST", f"{device}/stop", devices.stop, OPERATOR),

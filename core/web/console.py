@@ -1,5 +1,6 @@
 """The console's own calls: GET /api/whoami (the pages' sign-in), GET /api/catalog (catalog stats, operator),
-POST /api/match {"text"} (what a request would play, operator)."""
+POST /api/match {"text"} (what a request would play, operator), GET /api/latency (this node's request stages: count,
+p50 and p99, operator)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,6 +8,7 @@ from collections import Counter
 from aiohttp import web
 
 from core.content.types import Kind
+from core.metrics import STAGES
 from core.understand import describe
 from core.web.auth import CALLER
 from core.web.errors import ApiError, json_body, ok
@@ -33,6 +35,12 @@ class Console:
                    "stories": sum(t.kind is Kind.STORY for t in tracks),
                    "collections": [{"kind": k, "collection": c, "tracks": n} for (k, c), n in sorted(by.items())],
                    "tags": dict(tags.most_common(50))})
+
+    async def latency(self, request: web.Request) -> web.Response:
+        summary = self.node.stage_latency()
+        return ok({"node": self.node.node_id,
+                   "stages": [{"stage": stage, **summary.get(stage, {"count": 0, "p50": None, "p99": None})}
+                              for stage in STAGES]})
 
     async def match(self, request: web.Request) -> web.Response:
         body = await json_body(request, max_bytes=_MAX_BODY)

@@ -81,6 +81,10 @@ class ConsoleView(Protocol):
         """The server's own path (intent -> plugin -> catalog match) for a device with nothing played."""
         ...
 
+    def stage_latency(self) -> Mapping[str, Mapping[str, float | None]]:
+        """This node's request stages (asr, understand, tts, song): count, p50 and p99 in seconds."""
+        ...
+
 
 class DevicesView(Protocol):
     @property

@@ -224,9 +224,11 @@ async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> N
                             open_source=open_source, params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0,
                             callbacks=TurnCallbacks(started=lambda *a: reports.append("started"),
                                                     near_end=lambda *a: reports.append("near_end"),
-                                                    finished=lambda *a: reports.append("finished"), failed=failed))
+                                                    finished=lambda *a: reports.append("finished"), failed=failed,
+                                                    spoke=lambda tid: out.append(f"spoke{tid}")))
     renderer.reset(1)
     await asyncio.wait_for(renderer.render(Turn(1, (SpeechSeg("Now playing"), TrackSeg(song)))), 5)
-    assert out == ["tts:start", "tts:sentence_start:Now playing", "frame2", "tts:sentence_start:Song", "frame1",
-                   "tts:sentence_start:Sorry, I couldn't play that one.", "frame2", "tts:stop"]
+    # the turn's first spoken frame is reported once it is out; the apology later is not reported again
+    assert out == ["tts:start", "tts:sentence_start:Now playing", "frame2", "spoke1", "tts:sentence_start:Song",
+                   "frame1", "tts:sentence_start:Sorry, I couldn't play that one.", "frame2", "tts:stop"]
     assert reports == ["started", "failed:Song:False"]

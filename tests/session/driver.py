@@ -43,11 +43,12 @@ class Driver:
 
     def __init__(self, state: DeviceState | None = None, *, policy: PolicyRecord | None = None,
                  persistent: bool = False, hello: dict[str, Any] | None = None, volume: int = 50,
-                 tools: bool = True, on_miss: str = "say", **settings: Any) -> None:
+                 tools: bool = True, on_miss: str = "say", metrics: Any = None, **settings: Any) -> None:
         self.now = 100.0
         self.wall = 1_700_000_000.0
         self.core = SessionCore("aa:bb", 1, SessionSettings(wake_words=("hey cheeko",), **settings), MATCHER.track,
-                                now=self.now, persistent=persistent)
+                                now=self.now, persistent=persistent, metrics=metrics)
+        self.thinking_s = 0.0                    # how long understanding takes (the clocks move by it)
         self.sent: list[dict[str, Any]] = []
         self.actions: list[ev.Action] = []
         self.saved: list[DeviceState] = []
@@ -102,6 +103,8 @@ class Driver:
             else:
                 self.feed(ev.ToolResult(a.call_id, True, True))
         elif isinstance(a, ev.Understand):
+            self.now += self.thinking_s
+            self.wall += self.thinking_s
             u = asyncio.run(UNDERSTAND(a.text, PluginContext(catalog=MATCHER, device=self.core.device_state(),
                                                                tools={SET_VOLUME: {}}, on_miss=self.on_miss)))
             self.feed(ev.Understood(a.request_id, u))

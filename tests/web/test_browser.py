@@ -265,6 +265,15 @@ async def test_the_operator_page_lists_a_playing_device(make_config, start_node,
         assert await page.locator("#devices b, #devices img").count() == 0
         assert await page.evaluate("() => window.__xss === undefined")
         assert "5 items" in (await page.text_content("#catalog-total") or "")
+        # This node's request stages: the typed request counted in understanding and song (no speech, no ASR here)
+        await page.wait_for_function("""() => { const r = document.querySelector('tr[data-stage="song"]');
+            return r && r.children[2].textContent === '1'; }""")
+        stages = {r[0]: r for r in [await tr.locator("td").all_text_contents()
+                                    for tr in await page.locator("#latency tr").all()]}
+        assert list(stages) == ["asr", "understand", "tts", "song"]
+        assert stages["understand"][2] == "1" and stages["asr"][2:] == ["0", "–", "–"]
+        assert stages["song"][1] == "decision → first song frame" and stages["song"][3].endswith(("ms", " s"))
+        assert node.node_id in (await page.text_content("#latency-node") or "")
         await page.fill("#utterance", "play twinkle twinkle")
         await page.click("#match button")
         await page.wait_for_selector("#m-title")

@@ -31,6 +31,7 @@ EXPECTED = {
     ("GET", "/"): ANYONE, ("GET", "/parents"): ANYONE, ("GET", "/operator"): ANYONE,
     ("GET", "/web/{name:[A-Za-z0-9_.-]+}"): ANYONE, ("GET", "/web/{name:img/[A-Za-z0-9_.-]+}"): ANYONE,
     ("GET", "/api/whoami"): HOUSEHOLD, ("GET", "/api/catalog"): OPERATOR, ("POST", "/api/match"): OPERATOR,
+    ("GET", "/api/latency"): OPERATOR,
     ("GET", "/api/devices"): OPERATOR, ("GET", DEVICE): OPERATOR,
     ("POST", f"{DEVICE}/stop"): OPERATOR, ("POST", f"{DEVICE}/volume"): OPERATOR,
     ("POST", f"{DEVICE}/pause"): HOUSEHOLD, ("POST", f"{DEVICE}/reboot"): OPERATOR,
