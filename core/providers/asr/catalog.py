@@ -115,6 +115,7 @@ class Snap:
     title: str | None   # the title written in, or None when nothing was close enough
     score: float        # best phonetic similarity 0-100
     runner_up: float    # the next-best different title's score
+    candidate: Candidate | None = None   # the words the title was written over (None: nothing snapped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,4 +197,4 @@ class TitleSnapper:
         runner = ranked[1].score if len(ranked) > 1 else 0.0
         if top.score < self.min_score or top.score - runner < self.margin:
             return Snap(transcript, None, top.score, runner)
-        return Snap(self.write_in(transcript, top), top.title, top.score, runner)
+        return Snap(self.write_in(transcript, top), top.title, top.score, runner, top)

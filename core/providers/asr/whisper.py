@@ -406,8 +406,14 @@ class WhisperASR:
         text = heard.text
         if not text or script_of(text) == "other":
             return "", "nothing heard" if not text else "other script"
+        verify = self._cfg.rescore and self._cfg.verify_min_gain > 0 and heard.encoder_output is not None
+        if verify and self.judge().heard_gain(heard.encoder_output, heard.frames, text) < self._cfg.verify_min_gain:
+            return "", "not in the audio"          # a prompt line copied for speech whisper could not read
         snapped = self._snapper.snap(text)
         if snapped.title is not None:
+            if verify and snapped.candidate is not None and self.judge().title_gain(
+                    heard.encoder_output, heard.frames, text, snapped.candidate) < self._cfg.verify_min_gain:
+                return "", "title not in the audio"
             return snapped.text, "snapped"
         if not self._cfg.rescore or heard.encoder_output is None:
             return text, "as heard"

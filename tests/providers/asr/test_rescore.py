@@ -201,3 +201,30 @@ def test_a_decode_stuck_in_a_loop_stops_at_the_first_check(asr: WhisperASR) -> N
         "and after that play twinkle twinkle little star for my sister", "en-us") + silence(0.3))
     assert "little star" in spy.listen(long_request).text.lower()
     assert len(counting.answers) == 2 and counting.answers[0] == 25 and counting.answers[1] > 25, counting.answers
+
+
+@pytest.mark.timeout(180)
+def test_a_prompt_line_copied_for_other_speech_counts_as_nothing_heard(asr: WhisperASR) -> None:
+    """With the catalog in its prompt, whisper answers speech it cannot read by copying a prompt line. Those words
+    are not in the audio: the transcript (or the title snapped from it) gains little, and nothing is heard."""
+    humpty = asr.listen(audio_of(silence(0.3) + espeak_16k("play humpty dumpty", "en-gb+m3") + silence(0.3)))
+    copied = Heard("Play Bandar Mama.", humpty.encoder_output, humpty.frames)
+    assert asr.snap(copied.text) == "Play बंदर मामा"                   # spelling alone would play it
+    assert asr.understand(copied)[0] == "", asr.understand(copied)
+    hindi = asr.listen(audio_of(silence(0.3) + espeak_16k("जादुई पेड़ की कहानी सुनाओ", "hi+m4") + silence(0.3)))
+    assert asr.understand(Heard("Play the song.", hindi.encoder_output, hindi.frames)) == ("", "not in the audio")
+    # the same words really said are kept
+    for text, said, voice in (("Play Bandar Mama.", "play bandar mama", "en-us"),
+                              ("Play the song.", "play a song", "en-gb+m3"),
+                              ("Stop.", "stop", "en-gb+m3")):
+        heard = asr.listen(audio_of(silence(0.3) + espeak_16k(said, voice) + silence(0.3)))
+        kept = asr.understand(Heard(text, heard.encoder_output, heard.frames))
+        assert kept[0] != "", (text, kept)
+    off = WhisperASR(config_from_dict({"voice": {"asr": {"verify_min_gain": 0}}}).voice.asr, model=asr.load())
+    off.set_vocabulary(TITLES)
+    assert off.understand(copied) == ("Play बंदर मामा", "snapped")
+
+
+def test_the_verification_threshold_is_checked() -> None:
+    with pytest.raises(ConfigError, match="voice.asr.verify_min_gain"):
+        config_from_dict({"voice": {"asr": {"verify_min_gain": -1}}})
