@@ -308,6 +308,10 @@ def build_candidate(name: str, model: Any, model_dir: Path, titles: list[str]) -
         asr = WhisperASR(cfg.voice.asr, model=model)
         asr.set_vocabulary(titles)                 # what core/runtime.py passes: the display titles
         return asr
+    if name == "noverify":                     # judging on, the transcript-in-the-audio check off
+        asr = WhisperASR(replace(cfg.voice.asr, verify_min_gain=0.0), model=model)
+        asr.set_vocabulary(titles)
+        return asr
     if name == "norescore":
         asr = WhisperASR(replace(cfg.voice.asr, rescore=False), model=model)
         asr.set_vocabulary(titles)
@@ -318,7 +322,7 @@ def build_candidate(name: str, model: Any, model_dir: Path, titles: list[str]) -
         return asr
     if name == "detect":
         return DetectThenDecode(model, cfg)
-    raise SystemExit(f"unknown candidate {name!r}: use shipped, norescore, baseline or detect")
+    raise SystemExit(f"unknown candidate {name!r}: use shipped, noverify, norescore, baseline or detect")
 
 
 # ----------------------------------------------------------------------------- scoring

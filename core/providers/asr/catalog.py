@@ -10,9 +10,10 @@ second names Thai or Japanese as often as the right language. Decoding as Englis
 2. `TitleSnapper` compares the transcript with every title in a phonetic space (the matcher's `fold`, then a
    coarser key that drops h and vowel length) and, when one title is clearly closest, writes that title into the
    transcript in place of the words that sounded like it ("Anuman Chalisa Madhau" -> "हनुमान चालीसा Madhau").
-   Words after a snapped title that are no request vocabulary at all are dropped: in Hindi, Telugu and Kannada the
-   request verb follows the title, and whisper mishears it ("Sohao", "Madhau"), which would otherwise cost the
-   match. Known words (verbs, "song", "not", controls, ...) stay. A request for something the catalog lacks stays
+   Words around a snapped title that are no request vocabulary at all are dropped: in Hindi, Telugu and Kannada the
+   request verb follows the title and "I want" (मुझे) comes before it, and whisper mishears them ("Sohao",
+   "Madhau", "Mugetta"), which would otherwise cost the match. Known words (verbs, "song", "not", controls, ...)
+   stay. A request for something the catalog lacks stays
    as heard, so the matcher can still say it has no such title.
 """
 from __future__ import annotations
@@ -184,10 +185,12 @@ class TitleSnapper:
         return ranked[:limit] if limit else ranked
 
     def write_in(self, transcript: str, candidate: Candidate) -> str:
-        """The transcript with `candidate`'s words replaced by its title; unknown words after it dropped."""
+        """The transcript with `candidate`'s words replaced by its title; words around it that are no request
+        vocabulary dropped (whisper's mishearing of the request words: "Mugetta" for मुझे, "Sohao" for सुनाओ)."""
         words = words_of(transcript)
+        head = [w for w in words[:candidate.start] if fold(w) in self._known]
         tail = [w for w in words[candidate.end:] if fold(w) in self._known]
-        return " ".join([*words[:candidate.start], candidate.title, *tail])
+        return " ".join([*head, candidate.title, *tail])
 
     def snap(self, transcript: str) -> Snap:
         ranked = self.rank(transcript)

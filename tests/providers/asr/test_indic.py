@@ -63,6 +63,11 @@ def test_snapper_reaches_the_title_from_a_misheard_transcript() -> None:
     assert snap.snap("Chandamama Rave paata pettu").text == "చందమామ రావే paata pettu"
     assert snap.snap("Hanuman Chalisa nahi").text == "हनुमान चालीसा nahi"
     assert snap.snap("play baa baa black sheep please").text == "play Baa Baa Black Sheep please"
+    # ... and before it: "मुझे हनुमान चालीसा सुनना है" heard as "Mugetta Hanuman Chalisa Song", "Move the ..."
+    assert snap.snap("Mugetta Hanuman Chalisa Song").text == "हनुमान चालीसा Song"
+    assert snap.snap("Move the Hanuman Chalisa Song").text == "the हनुमान चालीसा Song"
+    assert snap.snap("Gun Bandar Mama Gana").text == "बंदर मामा Gana"
+    assert snap.snap("can you play baa baa black sheep").text == "can you play Baa Baa Black Sheep"
 
 
 @pytest.mark.parametrize("text", ["play jingle bells", "play humpty dumpty", "tell me a bedtime story", "next song",
