@@ -235,18 +235,57 @@ def device_playback(times: list[float]) -> dict[str, Any]:
 def song_stalls(every: list[float], first_song: int) -> dict[str, Any]:
     """The device model over every frame of the turn: the announcement, then the song, queued and played back to
     back. `dry`: song frames after the first that arrived after the previous frame had finished playing (the queue
-    ran dry: a stall as the child hears it); `pause`: seconds of silence before the song's first frame (the
-    announcement had finished, the song was not there yet)."""
+    ran dry: a stall as the child hears it, however short: the strict figure); `stalls`, `longest`, `silence`: those
+    stalls over 300 ms, the longest one and their silence in seconds; `pause`: seconds of silence before the song's
+    first frame (the announcement had finished, the song was not there yet)."""
     needed = every[0]
     dry, pause = 0, 0.0
+    stalls, longest, silence = 0, 0.0, 0.0
     for i, t in enumerate(every):
         if t > needed:
             if i == first_song:
                 pause = t - needed
             elif i > first_song:
                 dry += 1
+                wait = t - needed
+                longest = max(longest, wait)
+                if wait > GAP_S:
+                    stalls += 1
+                    silence += wait
         needed = max(needed, t) + FRAME_S
-    return {"dry": dry, "pause": pause}
+    return {"dry": dry, "pause": pause, "stalls": stalls, "longest": longest, "silence": silence}
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile of `values` (nearest rank; NaN when empty)."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
+
+
+class ServerCpu:
+    """CPU seconds used by a process and its children (live ones, and those it has waited for) since creation."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.t0 = time.monotonic()
+        self.start = self._now()
+
+    def _now(self) -> float:
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid, _ in _tree(self.pid):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                # utime, stime (fields 14, 15); for the server also cutime, cstime (its exited ffmpeg children)
+                total += int(fields[11]) + int(fields[12])
+                if pid == self.pid:
+                    total += int(fields[13]) + int(fields[14])
+        return total / tick
+
+    def seconds(self) -> float:
+        return self._now() - self.start
 
 
 def speech_for(title: str) -> bytes:
