@@ -6,8 +6,10 @@ The node runs as `app.py serve` with `config.yaml` as shipped (spoken replies on
 bench's catalog, device state in a sqlite file of the bench's own, log level WARNING. The stories are chirps (the
 pitch rises 25 Hz per second from 300 Hz), so the pitch a device decodes names the position it hears.
 
-1. `--devices` devices join at `--rate`/s, each asks for one of `--stories` stories and listens (the stories are
-   uncached at first; the first listeners fill the transcode cache, as on a node that has been serving).
+1. `--devices` devices join at `--rate`/s, each asks for one of `--stories` stories and listens. The stories are in
+   the transcode cache (`app.py catalog transcode` before the node starts), as on a node that has served them
+   before; `--uncached` leaves the cache empty (a shared decode fills it only as far as its listeners got, so after
+   the restart every resume decodes from the source).
 2. The node restarts: SIGTERM (it saves every position and closes every device), a new node on the same ports,
    state and caches.
 3. Each device reconnects at a random moment within `--spread` s of the new node being up (retrying every 0.5 s
@@ -43,7 +45,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import load_note, machine, shipped_server
+from bench._server import free_port, load_note, machine, shipped_server
+from bench.fleet_bench import transcode
 from bench.load_bench import Sampler, ServerCpu, pct, song_stalls
 
 CHIRP_HZ0, CHIRP_HZ_PER_S = 300.0, 25.0
@@ -199,10 +202,12 @@ def client_process(url: str, jobs: list[tuple[str, str, float]], go: Any, spread
         first = [asyncio.create_task(before_restart(url, dev, title, delay)) for dev, title, delay in jobs]
         await asyncio.to_thread(go.wait)    # the node has gone and is back
         before = await asyncio.gather(*first)
+        cpu0 = time.process_time()
         rng = random.Random(seed)
         until = time.monotonic() + spread_s + tail_s
         second = await asyncio.gather(*(after_restart(url, dev, title, rng.uniform(0, spread_s), until)
                                         for dev, title, _ in jobs))
+        client_cpu = time.process_time() - cpu0
         rate = 16000
         rows = []
         for (dev, title, _), b, a in zip(jobs, before, second, strict=True):
@@ -216,6 +221,7 @@ def client_process(url: str, jobs: list[tuple[str, str, float]], go: Any, spread
             else:
                 row.update(dry=0, pause=0.0, stalls=0, longest=0.0, silence=0.0)
             rows.append(row)
+        rows[0]["client_cpu"] = client_cpu
         return rows
     return asyncio.run(run())
 
@@ -229,6 +235,7 @@ def main() -> int:
     ap.add_argument("--spread", type=float, default=10.0, help="devices reconnect within this many seconds")
     ap.add_argument("--tail", type=float, default=4.0, help="seconds every device listens after the spread")
     ap.add_argument("--client-procs", type=int, default=4)
+    ap.add_argument("--uncached", action="store_true", help="stories not in the transcode cache before the run")
     ap.add_argument("--profile", default="", help="py-spy the new node during the storm, write its top here")
     ap.add_argument("--py-spy", default=os.environ.get("PY_SPY", "/tmp/pyspy/bin/py-spy"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -248,12 +255,14 @@ def main() -> int:
         overrides = {"content.refresh_time_s": 0, "log.level": "WARNING",
                      "state.url": f"sqlite:{work / 'devices.db'}", **extra}
         ctx = multiprocessing.get_context("spawn")
+        ports = (free_port(), free_port())
+        if not args.uncached:
+            transcode(work, content, work / f"audio-cache-{ports[0]}")    # the cache shipped_server gives the node
         manager = ctx.Manager()
         go = manager.Event()      # a proxy: pool tasks can carry it
         listen_until = 3.0 + args.devices / args.rate + args.listen
         with ctx.Pool(procs) as pool:
-            with shipped_server(work, content, overrides) as old:
-                ports = (old.ws_port, old.http_port)
+            with shipped_server(work, content, overrides, ports=ports) as old:
                 url = f"ws://127.0.0.1:{old.ws_port}/xiaozhi/v1/"
                 pending = pool.starmap_async(client_process, [(url, jobs[i::procs], go, args.spread, args.tail, i)
                                                               for i in range(procs)])
@@ -324,8 +333,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, drain_s: float,
     print(f"  silence between the spoken line and the story: p50 {pct(pauses, 0.5):.0f} ms, p99 "
           f"{pct(pauses, 0.99):.0f} ms")
     share = 100 * cpu_s / storm_s / (os.cpu_count() or 1)
+    client_s = sum(r.get("client_cpu", 0.0) for r in rows)
     print(f"  node during the storm: {cpu_s:.1f} CPU s in {storm_s:.1f} s ({share:.0f} % of the machine), "
-          f"peak RSS {sampler.peak_rss / 1024:.0f} MiB (PSS {sampler.peak_pss / 1024:.0f})")
+          f"peak RSS {sampler.peak_rss / 1024:.0f} MiB (PSS {sampler.peak_pss / 1024:.0f}); the load clients "
+          f"{client_s:.1f} CPU s")
     ok = len(story) == n and at_pos == len(placed) == n and pct(first_story, 0.99) <= 3000 and stalls == 0
     print(f"Target (issue 21): all {n} resume at their position (+-1 s), p99 continue -> first story frame <= 3 s, "
           f"no stall over 300 ms -> {'met' if ok else 'NOT met'}")
