@@ -370,6 +370,38 @@ def run_scenario(name: str, work: Path, titles: list[str], song_titles_: list[st
     return summarize(name, flat, rate, len(set(chosen)), note, sampler=sampler, cpu=(cpu_s, wall_s))
 
 
+def run_cached(work: Path, devices: int, songs: int, rate: float, seconds: float, procs: int,
+               overrides: dict[str, Any]) -> dict[str, Any]:
+    """Listeners of songs already in the transcode cache, from light clients (bench/_light_ws.py)."""
+    from bench._light_ws import light_process
+    from bench._server import free_port
+    from bench.fleet_bench import transcode
+    titles = song_titles(songs)
+    content = work / "content-cached"
+    make_catalog(content, titles, seconds + 10)
+    ports = (free_port(), free_port())
+    transcode(work, content, work / f"audio-cache-{ports[0]}")     # the cache shipped_server gives that node
+    plan = [(_device_id(ID_PREFIX, 3.0 + i / rate), titles[i % songs], 3.0 + i / rate) for i in range(devices)]
+    quiet = {"content.refresh_time_s": 0, "log.level": "WARNING"}
+    with shipped_server(work, content, {**quiet, **overrides}, ports=ports) as srv:
+        sampler = Sampler(srv.proc.pid, srv.http_port)
+        sampler.start()
+        cpu = ServerCpu(srv.proc.pid)
+        with multiprocessing.get_context("spawn").Pool(procs) as pool:
+            parts = pool.starmap(light_process, [("127.0.0.1", srv.ws_port, plan[i::procs], seconds)
+                                                 for i in range(procs)])
+        cpu_s, wall_s = cpu.seconds(), time.monotonic() - cpu.t0
+        sampler.stop_ev.set()
+        sampler.join()
+    flat = [r for rows, _ in parts for r in rows]
+    note = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "shipped config"
+    row = summarize("cached", flat, rate, songs, f"{note}; light clients in {procs} processes", sampler=sampler,
+                    cpu=(cpu_s, wall_s))
+    row["client_cpu_s"] = sum(c for _, c in parts)
+    row["wall_s"] = wall_s
+    return row
+
+
 def run_remote(url: str, ota: str, titles: list[str], devices: int, rate: float, seconds: float, procs: int,
                spoken: bool) -> dict[str, Any]:
     """Against a running deployment: nothing is started; the server's side is not measured from here."""
@@ -422,13 +454,17 @@ def catalog_titles(root: Path, kind: str = "music") -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenarios", default="unique,shared,spoken,over")
+    ap.add_argument("--scenarios", default="unique,shared,spoken,over,cached")
     ap.add_argument("--unique", type=int, default=150, help="devices, each a different uncached song")
     ap.add_argument("--shared", type=int, default=200, help="devices on --shared-songs uncached songs")
     ap.add_argument("--shared-songs", type=int, default=15)
     ap.add_argument("--spoken", type=int, default=20, help="devices saying their request")
     ap.add_argument("--over", type=int, default=120, help="devices, each a different song, past a lowered cap")
     ap.add_argument("--over-cap", type=int, default=40, help="audio.max_decoders for the past-capacity run")
+    ap.add_argument("--cached", type=int, default=1500, help="listeners of songs already in the transcode cache")
+    ap.add_argument("--cached-songs", type=int, default=50)
+    ap.add_argument("--cached-rate", type=float, default=60.0, help="cached listeners joining per second")
+    ap.add_argument("--cached-procs", type=int, default=4, help="light client processes for the cached run")
     ap.add_argument("--rate", type=float, default=15.0, help="devices joining per second")
     ap.add_argument("--spoken-rate", type=float, default=1.0,
                     help="devices joining per second (spoken); whisper on 2 cores serves about one request per second")
@@ -467,6 +503,9 @@ def main() -> int:
                 titles = song_titles(args.spoken)
                 row = run_scenario(name, work, titles, titles, args.spoken, args.spoken_rate, args.seconds,
                                    args.client_procs, dict(extra), spoken=True)
+            elif name == "cached":
+                row = run_cached(work, args.cached, args.cached_songs, args.cached_rate, args.seconds,
+                                 args.cached_procs, dict(extra))
             elif name == "over":
                 titles = song_titles(args.over)
                 row = run_scenario(name, work, titles, titles, args.over, args.rate, args.seconds,
@@ -552,6 +591,13 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
                   f"({r['heard']} played, {r['busy']} busy (the last after {r['busy_max_s']:.2f} s), "
                   f"{r['busy_slow']} busy after 2 s, {r['failed']} neither, "
                   f"{r['stalls']} stalls over 300 ms)")
+        elif r["scenario"] == "cached":
+            ok = r["heard"] >= 1500 and r["stalls"] == 0
+            share = 100 * r["client_cpu_s"] / r["wall_s"] / (os.cpu_count() or 1)
+            print(f"  cached: >= 1,500 listeners with 0 stalls over 300 ms -> {'met' if ok else 'NOT met'} "
+                  f"({r['heard']}/{r['devices']} heard their song, {r['stalls']} stalls over 300 ms (longest "
+                  f"{r['longest_ms']:.0f} ms), stall frames {r['dry_pct']:.2f} %; the node {r['cpu_pct']:.0f} % of the "
+                  f"machine, the load clients {share:.0f} %)")
         elif r["scenario"] == "spoken":
             print(f"  spoken: {r['heard']}/{r['devices']} heard their song; end of speech -> first song frame "
                   f"p50 {r['ttff_p50']:.0f} ms, p99 {r['ttff_p99']:.0f} ms")

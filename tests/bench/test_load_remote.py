@@ -29,3 +29,19 @@ async def test_devices_routed_by_ota_with_minted_tokens_hear_their_titles(make_c
     refused = await one_device(f"ws://127.0.0.1:{node.ws_port}/xiaozhi/v1/", "Long Lullaby", 1.0, 0.0, None,
                                _device_id(ID_PREFIX, 0.3))
     assert not refused["heard"] and refused["error"] == "InvalidStatus"
+
+
+async def test_the_light_listener_hears_its_song_as_the_full_client_does(make_config: Any, start_node: Any) -> None:
+    from bench._light_ws import light_device
+    node = await start_node(make_config())
+    light = await light_device("127.0.0.1", node.ws_port, "/xiaozhi/v1/", _device_id(ID_PREFIX, 0.4), "Long Lullaby",
+                               1.5, 0.0)
+    full = await one_device(f"ws://127.0.0.1:{node.ws_port}/xiaozhi/v1/", "Long Lullaby", 1.5, 0.0, None,
+                            _device_id(ID_PREFIX, 0.5))
+    assert light["heard"] and full["heard"] and light["error"] == ""
+    assert abs(light["frames"] - full["frames"]) <= 2 and light["frames"] >= int(1.5 / 0.06)
+    assert light["stalls"] == 0 and 0 < light["first_audio"] <= light["ttff"]
+    # a title the catalog lacks: the device hears another answer, never counted as its song
+    missing = await light_device("127.0.0.1", node.ws_port, "/xiaozhi/v1/", _device_id(ID_PREFIX, 0.6),
+                                 "Purple Dragon Song", 1.0, 0.0)
+    assert not missing["heard"]
