@@ -515,8 +515,8 @@ def main() -> int:
             rows.append(row)
             print_row(row, header=len(rows) == 1, flush=True)
     print(f"\nmachine: {machine()}; {load_note(load_before)}; server and {args.client_procs} load "
-          f"client processes on the same machine; {args.seconds:.0f} s of song per device; config.yaml as shipped "
-          f"(spoken replies on) unless noted per row")
+          f"client processes (cached: {args.cached_procs} light ones) on the same machine; {args.seconds:.0f} s of "
+          f"song per device; config.yaml as shipped (spoken replies on) unless noted per row")
     print_table(rows)
     for r in rows:
         for asked, got in r["wrong_examples"]:
