@@ -55,8 +55,12 @@ _NAMES = ["Amber", "Copper", "Golden", "Silver", "Purple", "Orange", "Velvet", "
           "Paper", "Ivory"]
 
 
+_THINGS = ["Lantern", "Kite", "Castle", "Harbor", "Garden", "Rocket", "Island", "Forest", "Meadow", "Tower"]
+
+
 def story_titles(count: int) -> list[str]:
-    return [f"The {name} Lantern" for name in _NAMES[:count]]
+    """Up to 120 distinct titles; each needs its own spoken "Carrying on with ..." line."""
+    return [f"The {name} {thing}" for thing in _THINGS for name in _NAMES][:count]
 
 
 def make_story_catalog(root: Path, titles: list[str]) -> None:
