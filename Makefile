@@ -116,6 +116,7 @@ bench: test-deps
 	$(BIN)/python bench/indic_bench.py
 	$(BIN)/python bench/server_bench.py
 	$(BIN)/python bench/load_bench.py
+	$(BIN)/python bench/storm_bench.py
 	$(BIN)/python bench/abuse_bench.py
 	$(BIN)/python bench/fleet_bench.py
 	$(BIN)/python bench/policy_bench.py

@@ -75,12 +75,14 @@ class ShippedServer:
 
 
 @contextlib.contextmanager
-def shipped_server(work: Path, content: Path, overrides: dict[str, Any] | None = None) -> Iterator[ShippedServer]:
+def shipped_server(work: Path, content: Path, overrides: dict[str, Any] | None = None,
+                   ports: tuple[int, int] | None = None) -> Iterator[ShippedServer]:
     """`app.py serve` with config.yaml as shipped on loopback ports, serving `content` with fresh empty caches, plus
     `overrides` ({"dotted.key": value}, which the caller prints next to its figures). Ready once /health reports
-    the catalog loaded; stopped (drained) afterwards."""
+    the catalog loaded; stopped (drained) afterwards. Given `ports` (ws, http) again, a new server reuses the caches
+    of the one before on those ports (a restarted node)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    ws_port, http_port = free_port(), free_port()
+    ws_port, http_port = ports or (free_port(), free_port())
     cfg["server"].update(host="127.0.0.1", port=ws_port, http_port=http_port)
     cfg["content"].update(content_dir=str(content), generate_demo=False,
                           cache_dir=str(work / f"catalog-cache-{ws_port}"))

@@ -276,6 +276,12 @@ def _open_at_record(path: Path, start: int) -> tuple[Any, bytes]:
         return f, b""
     try:
         rest, _ = skip_records(f, start)
+        # Hand back only the first record's worth: the rest of a 1 MiB skip read (minutes of audio) would be parsed
+        # on the event loop in one go, per resume; a reconnect storm resumes hundreds at once.
+        keep = 4 + ((rest[2] << 8) | rest[3]) if len(rest) >= 4 else len(rest)
+        if len(rest) > keep:
+            f.seek(keep - len(rest), os.SEEK_CUR)
+            rest = rest[:keep]
     except BaseException:
         f.close()
         raise

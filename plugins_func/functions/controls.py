@@ -93,14 +93,22 @@ def resume(ctx: PluginContext, target: str = "any") -> PluginResult:
         action = PlayTrack(track, start_ms=item.position_ms, keep_queue=True)
         if ctx.device.playback is PlaybackState.PAUSED:
             return PluginResult(language=ctx.language, actions=(action,))
-        return _reply(ctx, "resumed", action, title=_title(ctx, track))
+        return _resumed(ctx, action, track)
     played = ctx.device.last_unfinished(kind)
     if played is None:
         return _reply(ctx, "nothing_to_resume")
     track = ctx.catalog.track(played.uid)
     if track is None:
         return _reply(ctx, "cannot_find_any_more", title=played.title)
-    return _reply(ctx, "resumed", PlayTrack(track, start_ms=played.position_ms), title=_title(ctx, track))
+    return _resumed(ctx, PlayTrack(track, start_ms=played.position_ms), track)
+
+
+def _resumed(ctx: PluginContext, action: PlayTrack, track: Track) -> PluginResult:
+    """"Carrying on with <title>" only announces: after a node restart hundreds of devices resume at once, each
+    title needs its own line, and the story must not wait behind the renders (a line not ready in time is skipped
+    and lands in the phrase cache for the next time)."""
+    r = _reply(ctx, "resumed", action, title=_title(ctx, track))
+    return PluginResult(speech=r.speech, language=r.language, actions=r.actions, announces=True)
 
 
 @player("next")

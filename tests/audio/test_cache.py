@@ -193,3 +193,18 @@ async def test_p3_garbage_is_an_audio_error(tmp_path: Path) -> None:
             [p async for p in pipe.frames(AudioSource(uri=str(tmp_path / "bad.p3"), name="bad.p3"))]
     finally:
         await pipe.close()
+
+
+@pytest.mark.asyncio
+async def test_reading_from_a_record_gives_exactly_the_records_from_there(tmp_path: Path) -> None:
+    # 3 MB of records of every size: a start inside the first 1 MiB skip read, across later ones, the last record
+    # and past the end
+    rng = np.random.default_rng(3)
+    packets = [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(1, 1500, 4200)]
+    cache = FrameCache(tmp_path, 1 << 30)
+    path = tmp_path / "entry.p3"
+    path.write_bytes(pack_records(packets))
+    assert path.stat().st_size > 3_000_000
+    for start in (0, 1, 700, 1401, 2900, len(packets) - 1, len(packets), len(packets) + 5):
+        got = [p async for p in cache.read(path, start_frame=start)]
+        assert got == packets[start:], start

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from core.devices.state import PlaybackState
+from core.playback.turn import SpeechSeg, TrackSeg
 from core.session import events as ev
 from core.session.conversation import ConversationState
 from tests.session.driver import STORY, Driver
@@ -41,6 +42,11 @@ def test_goodbye_from_the_device_stops_the_story_remembered_and_the_next_convers
     assert not [s for s in d.sent if s["type"] == "goodbye"]         # the device said it: no answer
     d.feed(ev.TextIn(json.dumps(UDP_HELLO)))
     d.say("continue my story")
+    assert d.turn is not None
+    line, story = d.turn.turn.segments
+    # the line only announces: a storm of resumes never waits behind renders of their lines
+    assert isinstance(line, SpeechSeg) and line.text.startswith("Carrying on with") and line.announces
+    assert isinstance(story, TrackSeg)
     seg = d.start_track()
     assert seg.track == STORY and seg.start_ms == 20000
 
