@@ -306,7 +306,7 @@ def run_scenario(name: str, work: Path, titles: list[str], song_titles_: list[st
             "rss_mib": sampler.peak_rss / 1024, "pss_mib": sampler.peak_pss / 1024,
             "ffmpeg": sampler.peak_ffmpeg, "in_use": sampler.peak_in_use, "in_flight": sampler.peak_shared,
             "started": audio.get("decoders_started", -1), "server_busy": audio.get("busy", -1),
-            "note": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "shipped config"}
+            "note": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "shipped config", "per_device": flat}
 
 
 def main() -> int:
@@ -323,6 +323,7 @@ def main() -> int:
                     help="devices joining per second (spoken); whisper on 2 cores serves about one request per second")
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds of song each device listens to")
     ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument("--dump", metavar="PATH", help="also write every device's figures as JSON (one list per row)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every scenario (printed next to the figures), "
                          "e.g. --set audio.decoder=ffmpeg")
@@ -362,6 +363,9 @@ def main() -> int:
         for asked, got in r["wrong_examples"]:
             print(f"  {r['scenario']}: asked for {asked!r}, the server answered {got!r}")
     print_targets(rows)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps([{"scenario": r["scenario"], "devices": r["per_device"]}
+                                               for r in rows]), encoding="utf-8")
     return 0
 
 
