@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from core.audio.types import AudioError, AudioParams, AudioSource
+from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
 from core.content.types import Track
 from core.lang.replies import say
 from core.playback.fade import Fader
@@ -162,6 +162,14 @@ class _Opened:
     error: AudioError | None = None
 
 
+def _refused(opening: asyncio.Task[_Opened] | None) -> bool:
+    """The track being opened was refused as busy (the node's audio budget is full)."""
+    if opening is None or not opening.done() or opening.cancelled() or opening.exception() is not None:
+        return False
+    o = opening.result()
+    return isinstance(o.error, AudioBusy) or (o.ahead is not None and isinstance(o.ahead.error, AudioBusy))
+
+
 async def _discard(task: asyncio.Task[_Opened]) -> None:
     """Drop a prefetched next track (the turn was cancelled or ended): stop its stream."""
     task.cancel()
@@ -237,7 +245,7 @@ class TurnRenderer:
                         opened = asyncio.create_task(self._start(track))
                     if isinstance(head, SpeechSeg):
                         if head.announces:
-                            await self._announce(pacer, head)
+                            await self._announce(pacer, head, opened)
                         else:
                             await self._say(pacer, head.text, head.language)
                         continue
@@ -251,14 +259,20 @@ class TurnRenderer:
             if opened is not None:
                 await _discard(opened)
 
-    async def _announce(self, pacer: Pacer, seg: SpeechSeg) -> None:
-        """"Now playing ..." only if it is ready within its budget: the track must not wait for a slow render."""
+    async def _announce(self, pacer: Pacer, seg: SpeechSeg, opening: asyncio.Task[_Opened] | None = None) -> None:
+        """"Now playing ..." only if it is ready within its budget: the track must not wait for a slow render.
+        The track is opened while it plays (its first frame is then ready when the announcement ends); if the node
+        refuses the track as busy meanwhile, the announcement stops there and the device hears "busy" at once."""
         frames = await self._speech.announcement(seg.text, seg.language, device=self._device)
         if not frames:
             self._log.debug("announcement not ready in time; the track starts without it")
             return
+        if _refused(opening):
+            return
         await self._send_json(Tts(TtsState.SENTENCE_START, seg.text))
         for frame in frames:
+            if _refused(opening):
+                return
             await pacer.send(self._faded(frame))
 
     async def _say(self, pacer: Pacer, text: str, language: str) -> None:
@@ -320,7 +334,7 @@ class TurnRenderer:
             self._cb.finished(turn.id, seg.track, seg.start_ms + self.progress.frames * self._params.frame_ms)
             return nxt
         except AudioError as exc:
-            busy = type(exc).__name__ == "AudioBusy"
+            busy = isinstance(exc, AudioBusy)
             self._log.warning("cannot play {}: {}", seg.track.uid, exc)
             if nxt is not None:
                 await _discard(nxt)
