@@ -315,11 +315,14 @@ class TurnRenderer:
             if o.changed:
                 await self._say(pacer, say("changed_restart", seg.language, title=seg.track.display_title),
                                 seg.language)
-            await self._send_json(Tts(TtsState.SENTENCE_START, seg.track.display_title))
             self.progress.track, self.progress.start_ms, self.progress.frames = seg.track, seg.start_ms, 0
+            # the first frame before the title: a track refused as busy says nothing of itself before "busy"
+            frame = await o.ahead.get()
+            await self._send_json(Tts(TtsState.SENTENCE_START, seg.track.display_title))
             asked = False
             while True:
-                frame = await o.ahead.get()
+                if self.progress.frames:
+                    frame = await o.ahead.get()
                 if frame is None:
                     break
                 await pacer.send(self._faded(frame))
