@@ -193,6 +193,7 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
         out["frames"] = len(times)
         out.update(device_playback(times))
         out.update(song_stalls(every[:first_song + len(times)], first_song))
+        out["t_req"], out["gap_at"] = t_req, _worst_gap_at(times)     # for --dump: when the worst wait ended
     return out
 
 
@@ -230,6 +231,15 @@ def device_playback(times: list[float]) -> dict[str, Any]:
             max_gap = max(max_gap, wait)
         needed = max(needed, t) + FRAME_S
     return {"late": late, "gaps": gaps, "max_gap": max_gap}
+
+
+def _worst_gap_at(times: list[float]) -> float:
+    needed, worst, at = times[0], 0.0, times[0]
+    for t in times:
+        if t - needed > worst:
+            worst, at = t - needed, t
+        needed = max(needed, t) + FRAME_S
+    return at
 
 
 def song_stalls(every: list[float], first_song: int) -> dict[str, Any]:
