@@ -65,11 +65,11 @@ class ColdBudget:
 
 def measure_transcode_cost(params: AudioParams, bitrate: int, complexity: int, seconds: float = 4.0) -> float:
     """CPU-seconds per second of audio to decode a 128 kbps stereo MP3 and Opus-encode it at our format (the best of
-    two runs, in this thread's CPU time). Blocking (~50 ms of CPU): run it in a worker thread. Falls back to
+    three runs, in this thread's CPU time). Blocking (~50 ms of CPU): run it in a worker thread. Falls back to
     FALLBACK_COST_S when PyAV cannot make the test file."""
     try:
         mp3 = _test_mp3(seconds)
-        best = min(_transcode_cpu(mp3, params, bitrate, complexity) for _ in range(2))
+        best = min(_transcode_cpu(mp3, params, bitrate, complexity) for _ in range(3))
     except Exception as exc:   # noqa: BLE001 - a missing codec must not stop the node; the fallback is conservative
         logger.warning("audio budget: could not measure the transcode cost ({}); assuming {} CPU-s per audio second",
                        type(exc).__name__, FALLBACK_COST_S)
