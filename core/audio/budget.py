@@ -63,13 +63,20 @@ class ColdBudget:
         return max(1, math.floor(_NEAR_FULL * self.streams))
 
 
-def measure_transcode_cost(params: AudioParams, bitrate: int, complexity: int, seconds: float = 4.0) -> float:
-    """CPU-seconds per second of audio to decode a 128 kbps stereo MP3 and Opus-encode it at our format (the best of
-    three runs, in this thread's CPU time). Blocking (~50 ms of CPU): run it in a worker thread. Falls back to
-    FALLBACK_COST_S when PyAV cannot make the test file."""
+def measure_transcode_cost(params: AudioParams, bitrate: int, complexity: int, seconds: float = 5.0,
+                           runs: int = 6) -> float:
+    """CPU-seconds per second of audio to decode a 128 kbps stereo MP3 and Opus-encode it at our format: the best of
+    `runs` runs spread over about half a second, in this thread's CPU time (on a shared VM a run can be charged for
+    time the host gave to others; the best run is the node's own cost). Blocking (about 1 s, 0.3 s of CPU): run it in
+    a worker thread. Falls back to FALLBACK_COST_S when PyAV cannot make the test file."""
     try:
         mp3 = _test_mp3(seconds)
-        best = min(_transcode_cpu(mp3, params, bitrate, complexity) for _ in range(3))
+        times = []
+        for i in range(runs):
+            if i:
+                time.sleep(0.05)
+            times.append(_transcode_cpu(mp3, params, bitrate, complexity))
+        best = min(times)
     except Exception as exc:   # noqa: BLE001 - a missing codec must not stop the node; the fallback is conservative
         logger.warning("audio budget: could not measure the transcode cost ({}); assuming {} CPU-s per audio second",
                        type(exc).__name__, FALLBACK_COST_S)
