@@ -27,7 +27,7 @@ from loguru import logger
 from core.audio.encode import OpusEncoder, PcmFramer
 from core.audio.types import AudioParams
 
-__all__ = ["ColdBudget", "measure_transcode_cost", "FALLBACK_COST_S"]
+__all__ = ["ColdBudget", "measure_transcode_cost", "near_full", "FALLBACK_COST_S"]
 
 FALLBACK_COST_S = 0.006      # CPU-s per audio second when the start-up measurement cannot run (2x this machine's)
 _NEAR_FULL = 0.9             # past this share of the budget the node reports itself overloaded (routing goes elsewhere)
@@ -60,7 +60,12 @@ class ColdBudget:
     @property
     def near_full_at(self) -> int:
         """From this many cold streams new devices should go to another node (before anyone here is refused)."""
-        return max(1, math.floor(_NEAR_FULL * self.streams))
+        return near_full(self.streams)
+
+
+def near_full(limit: int) -> int:
+    """90 % of `limit` (at least 1): where a node starts to report itself overloaded."""
+    return max(1, math.floor(_NEAR_FULL * limit))
 
 
 def measure_transcode_cost(params: AudioParams, bitrate: int, complexity: int, seconds: float = 5.0,

@@ -43,7 +43,7 @@ from typing import Any
 import opuslib_next
 from loguru import logger
 
-from core.audio.budget import FALLBACK_COST_S, ColdBudget, measure_transcode_cost
+from core.audio.budget import FALLBACK_COST_S, ColdBudget, measure_transcode_cost, near_full
 from core.audio.cache import FrameCache, S3Share
 from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
 from core.audio.decode_av import AvDecoder
@@ -85,7 +85,8 @@ class AudioPipeline:
         if cache is None and cfg.cache_dir:
             cache = FrameCache(cfg.cache_dir, cfg.cache_max_mb * 1024 * 1024)
         self.cache = cache
-        self.slots = DecoderSlots(decoder_cap(cfg), cfg.decoder_wait_ms / 1000.0)
+        # an explicit audio.max_decoders queues its overflow; the per-core default is a backstop above the budget
+        self.slots = DecoderSlots(decoder_cap(cfg), cfg.decoder_wait_ms / 1000.0, queue_at_cap=cfg.max_decoders > 0)
         self.cores = max(1, os.cpu_count() or 1)
         self.budget = ColdBudget(cfg.transcode_cost or FALLBACK_COST_S, self.cores, cfg.cold_cpu_share)
         self.cost_measured = False
@@ -114,8 +115,11 @@ class AudioPipeline:
     def _set_budget(self, budget: ColdBudget) -> None:
         self.budget = budget
         self.slots.budget = budget.streams
-        # near full is the budget's notion; under a lower hard cap, overload is the queue behind it (slots.py)
-        self.slots.near_full = budget.near_full_at if budget.streams < self.slots.max else None
+        # near full is the budget's notion; under a lower explicit cap, overload is the queue behind it (slots.py)
+        if budget.streams < self.slots.max or not self.slots.queue_at_cap:
+            self.slots.near_full = near_full(self.slots.limit)
+        else:
+            self.slots.near_full = None
 
     @property
     def audio_load(self) -> float:

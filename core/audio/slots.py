@@ -7,8 +7,9 @@ instead of everyone's audio degrading.
 
 The budget (core/audio/budget.py): past `budget` slots in use (how many cold streams the node's CPU budget holds),
 a new request is refused at once, without queueing: no stream is going to end within a wait worth having, and the
-device should hear "busy" in well under a second. `max` (`audio.max_decoders`) stays a hard cap with its bounded
-queue, for when it is the lower of the two.
+device should hear "busy" in well under a second. `max` stays a hard cap: set explicitly (`audio.max_decoders`) it
+keeps its bounded queue; the default one (`audio.decoders_per_core` x cores, `queue_at_cap=False`) is a backstop
+above the budget and refuses at once like it.
 
 Holders: a caller may name who it acts for (e.g. a device session). A holder that already has a slot gets one
 more at once without queueing, so a renderer that opens the next item ~2 s before the current one ends never
@@ -46,12 +47,13 @@ class Slot:
 
 class DecoderSlots:
     def __init__(self, max_slots: int, wait_s: float, budget: int | None = None,
-                 near_full: int | None = None) -> None:
+                 near_full: int | None = None, *, queue_at_cap: bool = True) -> None:
         if max_slots < 1:
             raise ValueError("max_slots must be >= 1")
         self.max = max_slots
         self.budget = budget                 # cold streams the CPU budget holds (None: only the hard cap)
         self.near_full = near_full           # from this many in use the node reports itself overloaded
+        self.queue_at_cap = queue_at_cap     # False: a request at `max` is refused at once instead of queueing
         self.wait_s = wait_s
         self.in_use = 0                      # slots counted against `max` (overdrafts are not)
         self.overdrafts = 0
@@ -85,6 +87,8 @@ class DecoderSlots:
             raise AudioBusy(f"the node's audio budget is full ({self.in_use} cold streams)")
 
     def _over_budget(self) -> bool:
+        if not self.queue_at_cap:
+            return self.in_use >= self.limit
         return self.budget is not None and self.budget < self.max and self.in_use >= self.budget
 
     def _may_overdraw(self, holder: Hashable | None) -> bool:

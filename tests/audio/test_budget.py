@@ -79,6 +79,15 @@ async def test_a_hard_cap_below_the_budget_still_queues() -> None:
     got.release()
 
 
+async def test_the_default_cap_is_a_backstop_that_refuses_at_once() -> None:
+    slots = DecoderSlots(2, wait_s=30, budget=5, queue_at_cap=False)      # the budget above the per-core cap
+    assert slots.limit == 2
+    await slots.acquire(), await slots.acquire()
+    third = asyncio.create_task(slots.acquire())
+    await asyncio.sleep(0)
+    assert third.done() and isinstance(third.exception(), AudioBusy) and slots.waiting == 0
+
+
 # --------------------------------------------------------------------------- config
 
 
