@@ -12,8 +12,10 @@ and take nothing from this budget: they cost the delivery only (1,500 cached lis
 node, README "Benchmarks"), bounded by `fleet.max_sessions`, so they are admitted far past the cold ones.
 
 `cost_s` is `audio.transcode_cost` when set, else measured at start by `measure_transcode_cost()`: a few seconds of
-a generated 128 kbps stereo MP3 (the usual catalog file) decoded, resampled and Opus-encoded in one thread, timed by
-that thread's CPU time (so a busy machine at start-up does not make the node think itself slower than it is).
+a generated 128 kbps stereo MP3 (the usual catalog file) decoded, resampled and Opus-encoded in one thread, the best
+of several runs in that thread's CPU time (a wall clock would make a node started on a busy machine think itself
+slower than it is). The cost still varies by about 10 % with what shares the machine's cores at start (0.0037-0.0042
+on a 2-core VM), and so does the number of cold streams admitted; set `audio.transcode_cost` for a fixed figure.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from core.audio.types import AudioParams
 
 __all__ = ["ColdBudget", "measure_transcode_cost", "near_full", "FALLBACK_COST_S"]
 
-FALLBACK_COST_S = 0.006      # CPU-s per audio second when the start-up measurement cannot run (2x this machine's)
+FALLBACK_COST_S = 0.006      # CPU-s per audio second when the start-up measurement cannot run (1.5x a 2-core VM)
 _NEAR_FULL = 0.9             # past this share of the budget the node reports itself overloaded (routing goes elsewhere)
 
 
