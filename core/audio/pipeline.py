@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import math
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from typing import Any
@@ -91,8 +90,11 @@ class AudioPipeline:
         self.budget = ColdBudget(cfg.transcode_cost or FALLBACK_COST_S, self.cores, cfg.cold_cpu_share)
         self.cost_measured = False
         self._set_budget(self.budget)
-        # as many decode/encode workers as cores the budget gives cold streams: the rest stay for the event loop
-        self._work = DeadlineWork(max(1, math.ceil(self.budget.cpu_s)))
+        # One decode/encode worker per core (at least two): libav and libopus run without the GIL, so the steps use
+        # every core, and on a machine shared with other processes a single worker got too small a share of the CPU
+        # and fell behind every stream at once (bench/load_bench.py, load average 5-10). More would only queue in
+        # the OS instead of by deadline.
+        self._work = DeadlineWork(max(2, self.cores))
         self._session: Any = None
         self._fetcher: Fetcher | None = None
         self._background: set[asyncio.Task[None]] = set()
