@@ -90,10 +90,10 @@ class AudioPipeline:
         self.budget = ColdBudget(cfg.transcode_cost or FALLBACK_COST_S, self.cores, cfg.cold_cpu_share)
         self.cost_measured = False
         self._set_budget(self.budget)
-        # One decode/encode worker per core (at least two): libav and libopus run without the GIL, so the steps use
-        # every core, and on a machine shared with other processes a single worker got too small a share of the CPU
-        # and fell behind every stream at once (bench/load_bench.py, load average 5-10). More would only queue in
-        # the OS instead of by deadline.
+        # One decode/encode worker per core (at least two): libav and libopus run without the GIL, so the steps can
+        # use every core; a single worker gets a small share of a machine shared with other processes, and once the
+        # earliest-deadline-first queue falls behind, every stream is late at once. More would only queue in the OS
+        # instead of by deadline.
         self._work = DeadlineWork(max(2, self.cores))
         self._session: Any = None
         self._fetcher: Fetcher | None = None
