@@ -214,6 +214,7 @@ async def one_device(url: str, title: str, seconds: float, delay: float, spoken:
         out["frames"] = len(times)
         out.update(device_playback(times))
         out.update(song_stalls(every[:first_song + len(times)], first_song))
+        out["t_req"], out["gap_at"] = t_req, _worst_gap_at(times)     # for --dump: when the worst wait ended
     return out
 
 
@@ -251,6 +252,15 @@ def device_playback(times: list[float]) -> dict[str, Any]:
             max_gap = max(max_gap, wait)
         needed = max(needed, t) + FRAME_S
     return {"late": late, "gaps": gaps, "max_gap": max_gap}
+
+
+def _worst_gap_at(times: list[float]) -> float:
+    needed, worst, at = times[0], 0.0, times[0]
+    for t in times:
+        if t - needed > worst:
+            worst, at = t - needed, t
+        needed = max(needed, t) + FRAME_S
+    return at
 
 
 def song_stalls(every: list[float], first_song: int) -> dict[str, Any]:
@@ -441,7 +451,8 @@ def summarize(name: str, flat: list[dict[str, Any]], rate: float, songs: int, no
             "pss_mib": sampler.peak_pss / 1024 if sampler else float("nan"),
             "ffmpeg": sampler.peak_ffmpeg if sampler else -1, "in_use": sampler.peak_in_use if sampler else -1,
             "in_flight": sampler.peak_shared if sampler else -1,
-            "started": audio.get("decoders_started", -1), "server_busy": audio.get("busy", -1), "note": note}
+            "started": audio.get("decoders_started", -1), "server_busy": audio.get("busy", -1), "note": note,
+            "per_device": flat}
 
 
 def catalog_titles(root: Path, kind: str = "music") -> list[str]:
@@ -470,6 +481,7 @@ def main() -> int:
                     help="devices joining per second (spoken); whisper on 2 cores serves about one request per second")
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds of song each device listens to")
     ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument("--dump", metavar="PATH", help="also write every device's figures as JSON (one list per row)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every scenario (printed next to the figures), "
                          "e.g. --set audio.decoder=ffmpeg")
@@ -522,6 +534,9 @@ def main() -> int:
         for asked, got in r["wrong_examples"]:
             print(f"  {r['scenario']}: asked for {asked!r}, the server answered {got!r}")
     print_targets(rows)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps([{"scenario": r["scenario"], "devices": r["per_device"]}
+                                               for r in rows]), encoding="utf-8")
     return 0
 
 

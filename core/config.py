@@ -76,7 +76,9 @@ class AudioConfig:
     decoder: Literal["pyav", "ffmpeg"] = "pyav"  # local files from the start: in-process PyAV, or an ffmpeg child
     max_decoders: int = 0                      # node-wide cap on running decodes; 0 = decoders_per_core x cores
     decoders_per_core: int = 80                # the default cap's size per core (a paced decode costs < 1 % of a core)
-    decoder_wait_ms: int = 1500                # a play waits this long for a free decoder, then the device hears "busy"
+    decoder_wait_ms: int = 500                 # a play waits this long for a free decoder, then the device hears "busy"
+    transcode_cost: float = 0.0                # CPU-s per audio second of one cold stream; 0 = measured at start
+    cold_cpu_share: float = 0.32               # share of the cores cold streams may use; past it new ones hear "busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,7 +582,13 @@ def _validate(cfg: Config) -> None:
     if not 1 <= a.decoders_per_core <= 1000:
         raise ConfigError("audio.decoders_per_core: use 1-1000 (80 keeps a 2-core node's 160 streams on time)")
     if not 0 <= a.decoder_wait_ms <= 30000:
-        raise ConfigError("audio.decoder_wait_ms: use 0-30000 ms (about 1500: the device hears 'busy' within 2 s)")
+        raise ConfigError("audio.decoder_wait_ms: use 0-30000 ms (about 500: the device hears 'busy' within 1 s)")
+    if a.transcode_cost != 0 and not 0.0005 <= a.transcode_cost <= 1.0:
+        raise ConfigError(f"audio.transcode_cost: {a.transcode_cost} is out of range; use 0 (measured at start) or "
+                          "0.0005-1.0 CPU-seconds per second of audio (a 2-core x86 VM measures about 0.004)")
+    if not 0.05 <= a.cold_cpu_share <= 1.0:
+        raise ConfigError(f"audio.cold_cpu_share: {a.cold_cpu_share} is out of range; use 0.05-1.0 of the node's "
+                          "cores (0.32 leaves the rest for sending frames, spoken replies and speech recognition)")
     if not 0 <= a.lead_frames <= 30:
         raise ConfigError("audio.lead_frames: use 0-30 (devices drop frames beyond a 40-frame buffer; 2-3 is right)")
     s3 = cfg.content.s3

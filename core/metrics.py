@@ -247,14 +247,19 @@ class _ScrapeCollector(Collector):
             for key, kind, doc in (("decoders_in_use", "gauge", "Decodes running now"),
                                    ("decoders_max", "gauge", "Cap on decodes running at once"),
                                    ("waiting", "gauge", "Plays waiting for a free decoder"),
-                                   ("overloaded", "gauge", "1 while plays wait for decoders past the cap"),
-                                   ("busy", "counter", "Plays refused as busy (no decoder in time)"),
+                                   ("cold_streams_max", "gauge",
+                                    "Cold streams the audio budget holds (audio.cold_cpu_share, transcode cost)"),
+                                   ("audio_load", "gauge", "Share of the cold-stream audio budget in use (1 = full)"),
+                                   ("overloaded", "gauge",
+                                    "1 while the audio budget is near full or plays wait for decoders past the cap"),
+                                   ("busy", "counter", "Plays refused as busy (budget full, or no decoder in time)"),
                                    ("shared_joins", "counter", "Plays that joined another play's decode"),
                                    ("upstream_retries", "counter",
                                     "Audio fetches repeated after a transient S3/HTTP failure (resume, 5xx, re-sign)"),
                                    ("upstream_errors", "counter", "Audio fetches that failed for good (S3/HTTP)")):
                 if key in stats:
-                    name = (f"{_NS}_{key}" if key.startswith(("decoders", "upstream")) else f"{_NS}_decoder_{key}")
+                    name = (f"{_NS}_{key}" if key.startswith(("decoders", "upstream", "cold", "audio"))
+                            else f"{_NS}_decoder_{key}")
                     family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
                     yield family(name, doc, value=float(stats[key]))
             cache = getattr(p, "cache", None)

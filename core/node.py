@@ -195,7 +195,9 @@ class Node:
         mqtt_full = mqtt_devices / self.rt.config.mqtt.max_connections if self.mqtt is not None else 0.0
         cpu_limited = f.max_cpu < 1.0          # 1.0: CPU never counts (a shared test machine)
         # load ranks nodes by what each one carries; overload is about the machine (another node may use it up)
-        load = max(sessions / f.max_sessions, mqtt_full, self.cpu / f.max_cpu if cpu_limited else 0.0)
+        # and by the share of its cold-stream audio budget in use (core/audio/budget.py)
+        load = max(sessions / f.max_sessions, mqtt_full, self.cpu / f.max_cpu if cpu_limited else 0.0,
+                   self.rt.pipeline.audio_load)
         asr_waiting = int(getattr(self.rt.asr, "waiting", 0))        # utterances queued for a local recogniser
         return {"sessions": sessions, "streams": self.rt.pipeline.active_streams,
                 "cpu": round(self.cpu, 3), "machine_cpu": round(self.machine_cpu, 3), "load": round(load, 3),
@@ -204,7 +206,7 @@ class Node:
                 "overloaded": (sessions >= f.max_sessions or mqtt_full >= 1.0
                                or (cpu_limited and self.machine_cpu >= f.max_cpu)
                                or asr_waiting >= f.max_asr_waiting
-                               or self.rt.pipeline.overloaded)}   # decoders all taken
+                               or self.rt.pipeline.overloaded)}   # audio budget near full, or decoders all taken
 
     async def ready_checks(self) -> dict[str, bool]:
         report = self.load_report()
@@ -263,7 +265,7 @@ class Node:
     def tracks(self, kind: Kind | None = None) -> list[Track]:
         return self.rt.content.tracks(kind)
 
-    def audio_stats(self) -> Mapping[str, int | bool]:
+    def audio_stats(self) -> Mapping[str, int | bool | float]:
         return self.rt.pipeline.stats()
 
     async def readiness(self) -> dict[str, bool]:

@@ -6,7 +6,8 @@ Why, measured side by side by bench/decoder_bench.py on this 2-core machine (4-m
   piped URL streams, and never its CPU);
 - ~35 % less CPU per minute of audio (no pipe copies, no process);
 - ~1 MiB per open decoder vs ~12 MiB PSS per ffmpeg child: 150 cold streams fit in ~150 MiB instead of ~1.8 GiB.
-Each decode step runs in a worker thread; libav* releases the GIL while decoding, so the event loop stays free.
+Each decode step runs in a worker thread (the pipeline's earliest-deadline-first workers, core/audio/work.py);
+libav* releases the GIL while decoding, so the event loop stays free.
 
 Used for local files played from the start without loudness normalisation; URLs (fetched by our own resuming
 fetcher, or read by ffmpeg when they must be seeked), `-ss` resumes and `loudnorm` stay with ffmpeg.
@@ -15,18 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import av
 
 __all__ = ["AvDecoder"]
 
+Runner = Callable[..., Awaitable[Any]]
+
 
 class AvDecoder:
     url_input = False
     pid = None
 
-    def __init__(self, path: str, sample_rate: int) -> None:
+    def __init__(self, path: str, sample_rate: int, runner: Runner | None = None) -> None:
+        self._run: Runner = runner or asyncio.to_thread   # where decode steps run (the pipeline's deadline work)
         self.path = path
         self.rate = sample_rate
         self._container: Any = None
@@ -63,7 +68,7 @@ class AvDecoder:
     async def read(self, n: int) -> bytes:
         """Up to `n` bytes of s16le mono PCM (more may be buffered); b'' at the end or after an error."""
         if len(self._buf) < n and not self._eof:
-            await asyncio.to_thread(self._decode_until, n)
+            await self._run(self._decode_until, n)
         out = bytes(self._buf[:n])
         del self._buf[:n]
         return out

@@ -107,6 +107,14 @@ class Flight:
             else:
                 await self._want.wait()
 
+    def deadline(self) -> float:
+        """When the next frame to produce is needed (time.monotonic): a listener consumes one frame per `frame_s`
+        from the flight's start, so frame n is due at start + n x frame_s (early for a stream announced first, which
+        only makes its first frames more urgent). Background fills have no listener waiting: they come last."""
+        if self.background and not self._positions:
+            return time.monotonic() + 3600.0
+        return self._started + self.produced * self.frame_s
+
     def _target(self) -> int:
         target = max(self._positions.values(), default=-1) + self.ahead if self._positions else 0
         if self.background:

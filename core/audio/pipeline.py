@@ -10,7 +10,12 @@ consumer leaves (aclose(), task cancellation, an exception), the flight kills an
 response and discards the half-written cache entry, all before `aclose()` returns.
 
 Decoders are capped node-wide (`audio.max_decoders`, core/audio/slots.py): a play that finds every slot taken
-queues for at most `audio.decoder_wait_ms`, then gets `AudioBusy`. Cached plays and p3 passthrough take no slot.
+queues for at most `audio.decoder_wait_ms`, then gets `AudioBusy`. Below that hard cap, admission is by CPU budget
+(core/audio/budget.py): a new cold stream that would not fit in `audio.cold_cpu_share` of the cores at the measured
+transcode cost gets `AudioBusy` at once. Cached plays, joins of a shared decode and p3 passthrough take no slot.
+
+Decode and encode steps run earliest-deadline-first on the budget's worker threads (core/audio/work.py), so a
+newcomer's decode-ahead never delays a playing stream's next frames.
 
 Starting at an offset (`AudioSource.start_ms`): a cache hit skips records by their headers; an uncached source is
 decoded by ffmpeg from `-ss` on its input (ffmpeg reads the local file or the URL itself, seeking by Range); a
@@ -22,8 +27,8 @@ Cached sources (object key + ETag) are read back from the transcode-once cache w
 sources at 16 kHz are passed through record by record (re-encoded only when the output rate differs).
 
 Encoding: one 60 ms frame costs 0.1-0.4 ms at complexity 5. Single frames are encoded on the event loop (a thread
-hop costs more than the encode); bursts of >= `_THREAD_BATCH` frames (the decode-ahead fill at stream start) go to
-a worker thread in one call, because libopus runs without the GIL there and the loop stays free for other streams.
+hop costs more than the encode); batches of >= `_THREAD_BATCH` frames go to a worker thread in one call, because
+libopus runs without the GIL there and the loop stays free for other streams.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from typing import Any
 import opuslib_next
 from loguru import logger
 
+from core.audio.budget import FALLBACK_COST_S, ColdBudget, measure_transcode_cost, near_full
 from core.audio.cache import FrameCache, S3Share
 from core.audio.decode import SEEKING_EXTENSIONS, FfmpegDecoder, WarmPool
 from core.audio.decode_av import AvDecoder
@@ -47,6 +53,7 @@ from core.audio.p3 import P3_SAMPLE_RATE, P3FormatError, P3Parser
 from core.audio.resample import Resampler
 from core.audio.slots import DecoderSlots, Slot
 from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
+from core.audio.work import DeadlineWork
 from core.config import AudioConfig
 
 __all__ = ["AudioPipeline", "decoder_cap"]
@@ -54,6 +61,7 @@ __all__ = ["AudioPipeline", "decoder_cap"]
 _THREAD_BATCH = 4
 READ_FRAMES = 8                  # frames of PCM read from the decoder at a time (a flight may overshoot by these)
 _PIPE_BYTES = 8192
+_MEASURED: dict[tuple[AudioParams, int, int], float] = {}    # transcode cost measured in this process
 _FILL_SPEED = 8.0            # background cache fills run at most this many times real time
 
 
@@ -76,7 +84,17 @@ class AudioPipeline:
         if cache is None and cfg.cache_dir:
             cache = FrameCache(cfg.cache_dir, cfg.cache_max_mb * 1024 * 1024)
         self.cache = cache
-        self.slots = DecoderSlots(decoder_cap(cfg), cfg.decoder_wait_ms / 1000.0)
+        # an explicit audio.max_decoders queues its overflow; the per-core default is a backstop above the budget
+        self.slots = DecoderSlots(decoder_cap(cfg), cfg.decoder_wait_ms / 1000.0, queue_at_cap=cfg.max_decoders > 0)
+        self.cores = max(1, os.cpu_count() or 1)
+        self.budget = ColdBudget(cfg.transcode_cost or FALLBACK_COST_S, self.cores, cfg.cold_cpu_share)
+        self.cost_measured = False
+        self._set_budget(self.budget)
+        # One decode/encode worker per core (at least two): libav and libopus run without the GIL, so the steps can
+        # use every core; a single worker gets a small share of a machine shared with other processes, and once the
+        # earliest-deadline-first queue falls behind, every stream is late at once. More would only queue in the OS
+        # instead of by deadline.
+        self._work = DeadlineWork(max(2, self.cores))
         self._session: Any = None
         self._fetcher: Fetcher | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -96,9 +114,25 @@ class AudioPipeline:
         """True while plays queue for a decoder past capacity (for /ready and routing). Cheap."""
         return self.slots.overloaded
 
-    def stats(self) -> dict[str, int | bool]:
+    def _set_budget(self, budget: ColdBudget) -> None:
+        self.budget = budget
+        self.slots.budget = budget.streams
+        # near full is the budget's notion; under a lower explicit cap, overload is the queue behind it (slots.py)
+        if budget.streams < self.slots.max or not self.slots.queue_at_cap:
+            self.slots.near_full = near_full(self.slots.limit)
+        else:
+            self.slots.near_full = None
+
+    @property
+    def audio_load(self) -> float:
+        """Share of the cold-stream capacity in use (1.0 = full: new cold streams hear "busy"), for routing."""
+        return self.slots.in_use / self.slots.limit
+
+    def stats(self) -> dict[str, int | bool | float]:
         """Counters for /health, the load benchmark and tests (cheap: no I/O)."""
         return {"decoders_in_use": self.slots.in_use, "decoders_max": self.slots.max,
+                "cold_streams_max": self.slots.limit, "transcode_cost": round(self.budget.cost_s, 5),
+                "audio_load": round(self.audio_load, 3), "work_queued": self._work.queued,
                 "waiting": self.slots.waiting, "overloaded": self.overloaded, "busy": self.slots.busy_count,
                 "shared_decodes": len(self._flights), "decoders_started": self.decoders_started,
                 "shared_joins": self.shared_joins, "cache_hits": self.cache_hits,
@@ -124,6 +158,21 @@ class AudioPipeline:
         if self._session is None:
             self._session = Fetcher.make_session(self.cfg)
             self._fetcher = Fetcher(self._session, self.cfg, self.fetch_counts)
+        if not self.cfg.transcode_cost and not self.cost_measured:
+            await self._measure()
+
+    async def _measure(self) -> None:
+        key = (self.params, self.cfg.opus_bitrate, self.cfg.opus_complexity)
+        cost = _MEASURED.get(key)
+        if cost is None:      # once per process: the cost is the machine's, not the pipeline's
+            cost = _MEASURED[key] = await asyncio.to_thread(measure_transcode_cost, *key)
+        self._set_budget(ColdBudget(cost, self.cores, self.cfg.cold_cpu_share))
+        self.cost_measured = True
+        logger.info("audio budget: a cold stream costs {:.4f} CPU-s per second of audio; {} cold streams fit in "
+                    "{:.0%} of {} cores (audio.cold_cpu_share){}", cost, self.budget.streams,
+                    self.cfg.cold_cpu_share, self.cores,
+                    f", capped at {self.slots.max} by audio.max_decoders" if self.slots.max < self.budget.streams
+                    else "")
 
     async def close(self) -> None:
         for flight in list(self._flights.values()):
@@ -138,6 +187,7 @@ class AudioPipeline:
         if self._session is not None:
             await self._session.close()
             self._session = self._fetcher = None
+        self._work.close()
 
     def cache_key(self, source: AudioSource) -> str | None:
         if self.cache is None:
@@ -204,6 +254,7 @@ class AudioPipeline:
         if flight is not None and (start_frame == 0 or start_frame < flight.produced):
             self.shared_joins += 1
             return flight.listen(start_frame)
+        self.slots.check(holder)     # over the budget: "busy" now, before any work is set up
         if start_frame == 0 and key:
             flight = self._new_flight(source, key, background=False, holder=holder)
         else:
@@ -280,7 +331,7 @@ class AudioPipeline:
         dec: FfmpegDecoder | AvDecoder | None = None
         feed_task: asyncio.Task[None] | None = None
         try:
-            dec, stream = await self._open_decoder(source, start_ms)
+            dec, stream = await self._open_decoder(source, start_ms, flight)
             flight.on_stop(dec.kill_now)
             if stream is not None:
                 flight.on_stop(stream.release)
@@ -326,15 +377,16 @@ class AudioPipeline:
             if stream is not None:
                 await stream.aclose()
 
-    async def _open_decoder(self, source: AudioSource,
-                            start_ms: int) -> tuple[FfmpegDecoder | AvDecoder, ByteStream | None]:
+    async def _open_decoder(self, source: AudioSource, start_ms: int,
+                            flight: Flight) -> tuple[FfmpegDecoder | AvDecoder, ByteStream | None]:
         assert self._fetcher is not None
         loudnorm = self.cfg.normalize_loudness
         rate = self.params.sample_rate
         stream: ByteStream | None = None
         if not source.is_url and start_ms == 0 and not loudnorm and self.cfg.decoder == "pyav":
             await asyncio.to_thread(check_local, source)
-            av_dec = AvDecoder(os.path.abspath(source.uri), rate)
+            av_dec = AvDecoder(os.path.abspath(source.uri), rate,
+                               runner=lambda fn, *args: self._work.run(flight.deadline(), fn, *args))
             await av_dec.start()
             return av_dec, None
         if source.is_url and (source.extension in SEEKING_EXTENSIONS or start_ms > 0):
@@ -386,7 +438,7 @@ class AudioPipeline:
             if not pcm:
                 continue
             if len(pcm) >= _THREAD_BATCH:
-                packets = await asyncio.to_thread(enc.encode_many, pcm)
+                packets = await self._work.run(flight.deadline(), enc.encode_many, pcm)
             else:
                 packets = [enc.encode(f) for f in pcm]
             count += len(packets)

@@ -5,6 +5,12 @@ listen), a seeking decode for a resume, or a background cache fill. Cached plays
 taken a request queues; if none frees within `wait_s`, it gets `AudioBusy` (the device hears "busy, try again")
 instead of everyone's audio degrading.
 
+The budget (core/audio/budget.py): past `budget` slots in use (how many cold streams the node's CPU budget holds),
+a new request is refused at once, without queueing: no stream is going to end within a wait worth having, and the
+device should hear "busy" in well under a second. `max` stays a hard cap: set explicitly (`audio.max_decoders`) it
+keeps its bounded queue; the default one (`audio.decoders_per_core` x cores, `queue_at_cap=False`) is a backstop
+above the budget and refuses at once like it.
+
 Holders: a caller may name who it acts for (e.g. a device session). A holder that already has a slot gets one
 more at once without queueing, so a renderer that opens the next item ~2 s before the current one ends never
 waits on itself (at most one such overdraft per holder).
@@ -40,10 +46,14 @@ class Slot:
 
 
 class DecoderSlots:
-    def __init__(self, max_slots: int, wait_s: float) -> None:
+    def __init__(self, max_slots: int, wait_s: float, budget: int | None = None,
+                 near_full: int | None = None, *, queue_at_cap: bool = True) -> None:
         if max_slots < 1:
             raise ValueError("max_slots must be >= 1")
         self.max = max_slots
+        self.budget = budget                 # cold streams the CPU budget holds (None: only the hard cap)
+        self.near_full = near_full           # from this many in use the node reports itself overloaded
+        self.queue_at_cap = queue_at_cap     # False: a request at `max` is refused at once instead of queueing
         self.wait_s = wait_s
         self.in_use = 0                      # slots counted against `max` (overdrafts are not)
         self.overdrafts = 0
@@ -58,17 +68,46 @@ class DecoderSlots:
         return len(self._waiters)
 
     @property
+    def limit(self) -> int:
+        """Slots that may be in use: the hard cap or the budget, whichever is lower."""
+        return self.max if self.budget is None else min(self.max, self.budget)
+
+    @property
     def overloaded(self) -> bool:
-        """True while requests queue behind a full cap, and for one wait period after a request was refused."""
-        return (self.in_use >= self.max and bool(self._waiters)) or time.monotonic() < self._busy_until
+        """True while requests queue behind a full cap, from `near_full` slots in use (new devices should go to
+        another node before anyone here is refused), and for one wait period after a request was refused."""
+        return ((self.in_use >= self.max and bool(self._waiters))
+                or (self.near_full is not None and self.in_use >= self.near_full)
+                or time.monotonic() < self._busy_until)
+
+    def check(self, holder: Hashable | None = None) -> None:
+        """Raise AudioBusy now if `acquire(holder)` would be refused by the budget (before any work is set up)."""
+        if self._over_budget() and not self._may_overdraw(holder):
+            self._refused()
+            raise AudioBusy(f"the node's audio budget is full ({self.in_use} cold streams)")
+
+    def _over_budget(self) -> bool:
+        if not self.queue_at_cap:
+            return self.in_use >= self.limit
+        return self.budget is not None and self.budget < self.max and self.in_use >= self.budget
+
+    def _may_overdraw(self, holder: Hashable | None) -> bool:
+        return holder is not None and self._held.get(holder, 0) > 0 and holder not in self._overdrawn
+
+    def _refused(self) -> None:
+        self.busy_count += 1
+        self._busy_until = time.monotonic() + max(self.wait_s, 1.0)
 
     async def acquire(self, holder: Hashable | None = None, *, wait: bool = True) -> Slot:
         """A slot, waiting at most `wait_s` (raises AudioBusy after that, or at once when `wait` is False)."""
-        if holder is not None and self._held.get(holder, 0) > 0 and holder not in self._overdrawn \
-                and self.in_use >= self.max:
+        if self._may_overdraw(holder) and self.in_use >= self.limit:
+            # the holder's next item, opened while its current one drains: a hand-over, not a new stream
             self._overdrawn.add(holder)
             self.overdrafts += 1
             return self._grant(holder, overdraft=True)
+        if self._over_budget():
+            self._refused()
+            raise AudioBusy(f"the node's audio budget is full ({self.in_use} cold streams)")
         if self.in_use < self.max and not self._waiters:
             self.in_use += 1
             return self._grant(holder, overdraft=False)
@@ -87,14 +126,13 @@ class DecoderSlots:
                     self._waiters.remove(fut)
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            self.busy_count += 1
-            self._busy_until = time.monotonic() + self.wait_s
+            self._refused()
             raise AudioBusy(f"every decoder is busy (waited {self.wait_s * 1000:.0f} ms)") from None
         return self._grant(holder, overdraft=False)  # the releaser handed its slot over: in_use is unchanged
 
     def try_acquire(self, holder: Hashable | None = None) -> Slot | None:
         """A free slot now, or None (never queues, never overdraws): for optional work such as cache fills."""
-        if self.in_use < self.max and not self._waiters:
+        if self.in_use < self.limit and not self._waiters:
             self.in_use += 1
             return self._grant(holder, overdraft=False)
         return None

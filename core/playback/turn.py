@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from core.audio.types import AudioError, AudioParams, AudioSource
+from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
 from core.content.types import Track
 from core.lang.replies import say
 from core.playback.fade import Fader
@@ -163,6 +163,14 @@ class _Opened:
     error: AudioError | None = None
 
 
+def _refused(opening: asyncio.Task[_Opened] | None) -> bool:
+    """The track being opened was refused as busy (the node's audio budget is full)."""
+    if opening is None or not opening.done() or opening.cancelled() or opening.exception() is not None:
+        return False
+    o = opening.result()
+    return isinstance(o.error, AudioBusy) or (o.ahead is not None and isinstance(o.ahead.error, AudioBusy))
+
+
 async def _discard(task: asyncio.Task[_Opened]) -> None:
     """Drop a prefetched next track (the turn was cancelled or ended): stop its stream."""
     task.cancel()
@@ -240,7 +248,7 @@ class TurnRenderer:
                         opened = asyncio.create_task(self._start(track))
                     if isinstance(head, SpeechSeg):
                         if head.announces:
-                            await self._announce(pacer, head)
+                            await self._announce(pacer, head, opened)
                         else:
                             await self._say(pacer, head.text, head.language)
                         continue
@@ -254,14 +262,20 @@ class TurnRenderer:
             if opened is not None:
                 await _discard(opened)
 
-    async def _announce(self, pacer: Pacer, seg: SpeechSeg) -> None:
-        """"Now playing ..." only if it is ready within its budget: the track must not wait for a slow render."""
+    async def _announce(self, pacer: Pacer, seg: SpeechSeg, opening: asyncio.Task[_Opened] | None = None) -> None:
+        """"Now playing ..." only if it is ready within its budget: the track must not wait for a slow render.
+        The track is opened while it plays (its first frame is then ready when the announcement ends); if the node
+        refuses the track as busy meanwhile, the announcement stops there and the device hears "busy" at once."""
         frames = await self._speech.announcement(seg.text, seg.language, device=self._device)
         if not frames:
             self._log.debug("announcement not ready in time; the track starts without it")
             return
+        if _refused(opening):
+            return
         await self._send_json(Tts(TtsState.SENTENCE_START, seg.text))
         for frame in frames:
+            if _refused(opening):
+                return
             await pacer.send(self._faded(frame))
             if self._unspoken is not None:
                 self._spoke()
@@ -313,11 +327,14 @@ class TurnRenderer:
             if o.changed:
                 await self._say(pacer, say("changed_restart", seg.language, title=seg.track.display_title),
                                 seg.language)
-            await self._send_json(Tts(TtsState.SENTENCE_START, seg.track.display_title))
             self.progress.track, self.progress.start_ms, self.progress.frames = seg.track, seg.start_ms, 0
+            # the first frame before the title: a track refused as busy says nothing of itself before "busy"
+            frame = await o.ahead.get()
+            await self._send_json(Tts(TtsState.SENTENCE_START, seg.track.display_title))
             asked = False
             while True:
-                frame = await o.ahead.get()
+                if self.progress.frames:
+                    frame = await o.ahead.get()
                 if frame is None:
                     break
                 await pacer.send(self._faded(frame))
@@ -332,7 +349,7 @@ class TurnRenderer:
             self._cb.finished(turn.id, seg.track, seg.start_ms + self.progress.frames * self._params.frame_ms)
             return nxt
         except AudioError as exc:
-            busy = type(exc).__name__ == "AudioBusy"
+            busy = isinstance(exc, AudioBusy)
             self._log.warning("cannot play {}: {}", seg.track.uid, exc)
             if nxt is not None:
                 await _discard(nxt)

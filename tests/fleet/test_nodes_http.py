@@ -92,8 +92,8 @@ async def test_operator_api_needs_the_token(make_config, start_node) -> None:
         assert (await get(node, "/api/devices/nobody", **{"X-Operator-Token": TOKEN}))[0] == 404
 
 
-def _fleet_cfg(make_config, redis_url: str, node_id: str, **fleet: Any) -> Any:
-    return make_config(state={"url": redis_url},
+def _fleet_cfg(make_config, redis_url: str, node_id: str, audio: dict[str, Any] | None = None, **fleet: Any) -> Any:
+    return make_config(state={"url": redis_url}, audio=audio or {},
                        fleet={"node_id": node_id, "heartbeat_s": 0.2, "node_ttl_s": 1.0, "max_cpu": 1.0,
                               "max_sessions": 10, **fleet})
 
@@ -203,3 +203,27 @@ async def test_a_recogniser_backlog_makes_the_node_not_ready_until_it_drains(mak
             gate.set()
     await asyncio.gather(*jobs)
     assert asr.waiting == 0 and (await get(node, "/ready"))[0] == 200
+
+
+async def test_a_node_past_its_audio_budget_is_not_ready_and_ota_sends_new_devices_elsewhere(
+        redis_server: RedisServer, make_config, start_node) -> None:
+    """One cold stream fills node A's audio budget (`audio.transcode_cost` x `audio.cold_cpu_share` sized to one): A
+    reports itself overloaded, /ready says so, and both nodes' OTA answers name B."""
+    one_cold_stream = {"transcode_cost": 1.0, "cold_cpu_share": 0.05}
+    a = await start_node(_fleet_cfg(make_config, redis_server.url, "node-a", audio=one_cold_stream))
+    b = await start_node(_fleet_cfg(make_config, redis_server.url, "node-b"))
+    url_a, url_b = ws_url(a), ws_url(b)
+    assert a.rt.pipeline.slots.limit == 1
+    async with DeviceClient(url_a, device_id="aa:00:00:00:00:11") as client:
+        await client.send_text_request("play long lullaby")
+        await client.wait_for(lambda r: r.kind == "audio", timeout=20)
+        status, body = await get(a, "/ready")
+        assert status == 503 and body["checks"]["not_overloaded"] is False
+        async with asyncio.timeout(10):
+            while not any(x.id == "node-a" and x.overloaded for x in await b.fleet.nodes()):
+                await asyncio.sleep(0.05)
+        assert {await ota(a) for _ in range(5)} == {url_b}
+        assert {await ota(b) for _ in range(5)} == {url_b}
+    async with asyncio.timeout(10):                  # the song stopped: A is eligible again
+        while (await get(a, "/ready"))[0] != 200:
+            await asyncio.sleep(0.05)

@@ -232,3 +232,54 @@ async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> N
     assert out == ["tts:start", "tts:sentence_start:Now playing", "frame2", "spoke1", "tts:sentence_start:Song",
                    "frame1", "tts:sentence_start:Sorry, I couldn't play that one.", "frame2", "tts:stop"]
     assert reports == ["started", "failed:Song:False"]
+
+
+async def test_a_track_refused_as_busy_cuts_its_announcement_and_says_busy_before_anything_of_itself() -> None:
+    from core.audio.types import AudioBusy, AudioParams, AudioSource
+    from core.content.types import Kind, Track
+    from core.lang.replies import say
+    from core.playback.turn import EndOfTurn, SpeechSeg, TrackSeg, Turn, TurnCallbacks, TurnRenderer
+
+    out: list[str] = []
+    reports: list[str] = []
+
+    class Files:
+        async def frames(self, source, holder=None):
+            raise AudioBusy("the node's audio budget is full")
+            yield b"\x01"                                # an async generator that refuses on its first frame
+
+    class Speech:
+        async def frames(self, text, language, device=""):
+            yield b"\x02"
+
+        async def announcement(self, text, language, device=""):
+            await asyncio.sleep(0.01)                    # a cache lookup: the track's opening is refused meanwhile
+            return (b"\x03",) * 40                       # 2.4 s of "Now playing ..."
+
+    async def send_json(msg) -> None:
+        f = msg.fields()
+        out.append(f"{f['type']}:{f['state']}" + (f":{f['text']}" if "text" in f else ""))
+
+    async def send_audio(frame: bytes, ts: int) -> None:
+        out.append(f"frame{frame[0]}")
+
+    async def open_source(track, start_ms):
+        return AudioSource("x.mp3", "x")
+
+    renderer: TurnRenderer
+
+    def failed(tid, track, busy):
+        reports.append(f"failed:{track.title}:{busy}")
+        renderer.inbox.put_nowait(EndOfTurn())
+
+    song = Track(Kind.MUSIC, "English", "Song", "song.mp3")
+    renderer = TurnRenderer(send_json=send_json, send_audio=send_audio, files=Files(), speech=Speech(),
+                            open_source=open_source, params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0,
+                            callbacks=TurnCallbacks(started=lambda *a: reports.append("started"),
+                                                    near_end=lambda *a: reports.append("near_end"),
+                                                    finished=lambda *a: reports.append("finished"), failed=failed))
+    renderer.reset(1)
+    await asyncio.wait_for(renderer.render(Turn(1, (SpeechSeg("Now playing Song", announces=True),
+                                                    TrackSeg(song)))), 5)
+    assert out == ["tts:start", f"tts:sentence_start:{say('busy', 'en')}", "frame2", "tts:stop"]
+    assert reports == ["failed:Song:True"]
