@@ -35,23 +35,27 @@ def make_catalog(root: Path, count: int, seconds: float, *, prefix: str = "Song"
     return titles
 
 
-def make_titled_catalog(root: Path, titles: list[str], seconds: float) -> None:
-    """One generated MP3 (a melody) copied under every title in music/English: each is a distinct object."""
-    english = root / "music" / "English"
-    english.mkdir(parents=True, exist_ok=True)
-    master = root / "_master.mp3"
+MELODY = "0.3*sin(2*PI*(440+110*floor(mod(t\\,4)))*t)+0.1*sin(2*PI*880*t)"
+
+
+def make_titled_catalog(root: Path, titles: list[str], seconds: float, *, folder: str = "music/English",
+                        expr: str = MELODY, master_name: str = "_master.mp3") -> None:
+    """One generated MP3 (ffmpeg's aevalsrc `expr`, a melody by default) copied under every title in `folder`:
+    each is a distinct object."""
+    collection = root / folder
+    collection.mkdir(parents=True, exist_ok=True)
+    master = root / master_name
     if not master.exists():
-        expr = "0.3*sin(2*PI*(440+110*floor(mod(t\\,4)))*t)+0.1*sin(2*PI*880*t)"
         subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                         f"aevalsrc={expr}:s=44100:d={seconds}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
                         str(master)], check=True)
     meta = {}
     for title in titles:
-        dst = english / f"{title}.mp3"
+        dst = collection / f"{title}.mp3"
         if not dst.exists():
             shutil.copyfile(master, dst)
         meta[title] = {"romanized": title, "filename": dst.name, "alternatives": []}
-    (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    (collection / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
 def stop_group(proc: subprocess.Popen[Any], wait_s: float) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import free_port, load_note, machine, shipped_server
+from bench._server import free_port, load_note, machine, make_titled_catalog, shipped_server
 from bench.fleet_bench import transcode
 from bench.load_bench import Sampler, ServerCpu, pct, song_stalls
 
@@ -64,22 +64,9 @@ def story_titles(count: int) -> list[str]:
 
 
 def make_story_catalog(root: Path, titles: list[str]) -> None:
-    folder = root / "stories" / "Bedtime"
-    folder.mkdir(parents=True, exist_ok=True)
-    master = root / "_chirp.mp3"
-    if not master.exists():
-        expr = f"0.4*sin(2*PI*({CHIRP_HZ0}*t+{CHIRP_HZ_PER_S / 2}*t*t))"
-        subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                        f"aevalsrc={expr}:s=44100:d={STORY_S}", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
-                        str(master)], check=True)
-    meta = {}
-    for title in titles:
-        dst = folder / f"{title}.mp3"
-        if not dst.exists():
-            import shutil
-            shutil.copyfile(master, dst)
-        meta[title] = {"romanized": title, "filename": dst.name, "alternatives": []}
-    (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    """Stories in stories/Bedtime, each a copy of one rising chirp (its pitch tells where a resume started)."""
+    make_titled_catalog(root, titles, STORY_S, folder="stories/Bedtime", master_name="_chirp.mp3",
+                        expr=f"0.4*sin(2*PI*({CHIRP_HZ0}*t+{CHIRP_HZ_PER_S / 2}*t*t))")
 
 
 def heard_position_s(packets: list[bytes], rate: int) -> float:

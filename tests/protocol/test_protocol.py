@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -186,13 +187,47 @@ async def test_mcp_client_survives_malformed_device_replies() -> None:
         await call
 
 
-async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> None:
-    from core.audio.types import AudioError, AudioParams, AudioSource
+async def _render_song_turn(files: Any, speech: Any, announce: Any, *,
+                            report_spoken: bool = False) -> tuple[list[str], list[str]]:
+    """One turn ("<announce>", then a song that `files` decodes) through a real TurnRenderer with recording stand-ins
+    for the socket and the session: (what the device was sent, what the session was told)."""
+    from core.audio.types import AudioParams, AudioSource
     from core.content.types import Kind, Track
-    from core.playback.turn import EndOfTurn, SpeechSeg, TrackSeg, Turn, TurnCallbacks, TurnRenderer
+    from core.playback.turn import EndOfTurn, TrackSeg, Turn, TurnCallbacks, TurnRenderer
 
     out: list[str] = []
     reports: list[str] = []
+
+    async def send_json(msg: Any) -> None:
+        f = msg.fields()
+        out.append(f"{f['type']}:{f['state']}" + (f":{f['text']}" if "text" in f else ""))
+
+    async def send_audio(frame: bytes, ts: int) -> None:
+        out.append(f"frame{frame[0]}")
+
+    async def open_source(track: Any, start_ms: int) -> AudioSource:
+        return AudioSource("x.mp3", "x")
+
+    def failed(tid: int, track: Any, busy: bool) -> None:
+        reports.append(f"failed:{track.title}:{busy}")
+        renderer.inbox.put_nowait(EndOfTurn())          # the session's answer: nothing follows
+
+    song = Track(Kind.MUSIC, "English", "Song", "song.mp3")
+    renderer = TurnRenderer(send_json=send_json, send_audio=send_audio, files=files, speech=speech,
+                            open_source=open_source, params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0,
+                            callbacks=TurnCallbacks(started=lambda *a: reports.append("started"),
+                                                    near_end=lambda *a: reports.append("near_end"),
+                                                    finished=lambda *a: reports.append("finished"), failed=failed,
+                                                    spoke=(lambda tid: out.append(f"spoke{tid}")) if report_spoken
+                                                    else None))
+    renderer.reset(1)
+    await asyncio.wait_for(renderer.render(Turn(1, (announce, TrackSeg(song)))), 5)
+    return out, reports
+
+
+async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> None:
+    from core.audio.types import AudioError
+    from core.playback.turn import SpeechSeg
 
     class Files:
         async def frames(self, source, holder=None):
@@ -203,31 +238,7 @@ async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> N
         async def frames(self, text, language, device=""):
             yield b"\x02"
 
-    async def send_json(msg) -> None:
-        f = msg.fields()
-        out.append(f"{f['type']}:{f['state']}" + (f":{f['text']}" if "text" in f else ""))
-
-    async def send_audio(frame: bytes, ts: int) -> None:
-        out.append(f"frame{frame[0]}")
-
-    async def open_source(track, start_ms):
-        return AudioSource("x.mp3", "x")
-
-    renderer: TurnRenderer
-
-    def failed(tid, track, busy):
-        reports.append(f"failed:{track.title}:{busy}")
-        renderer.inbox.put_nowait(EndOfTurn())          # the session's answer: nothing follows
-
-    song = Track(Kind.MUSIC, "English", "Song", "song.mp3")
-    renderer = TurnRenderer(send_json=send_json, send_audio=send_audio, files=Files(), speech=Speech(),
-                            open_source=open_source, params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0,
-                            callbacks=TurnCallbacks(started=lambda *a: reports.append("started"),
-                                                    near_end=lambda *a: reports.append("near_end"),
-                                                    finished=lambda *a: reports.append("finished"), failed=failed,
-                                                    spoke=lambda tid: out.append(f"spoke{tid}")))
-    renderer.reset(1)
-    await asyncio.wait_for(renderer.render(Turn(1, (SpeechSeg("Now playing"), TrackSeg(song)))), 5)
+    out, reports = await _render_song_turn(Files(), Speech(), SpeechSeg("Now playing"), report_spoken=True)
     # the turn's first spoken frame is reported once it is out; the apology later is not reported again
     assert out == ["tts:start", "tts:sentence_start:Now playing", "frame2", "spoke1", "tts:sentence_start:Song",
                    "frame1", "tts:sentence_start:Sorry, I couldn't play that one.", "frame2", "tts:stop"]
@@ -235,13 +246,9 @@ async def test_a_failing_track_is_apologised_for_once_and_the_turn_closes() -> N
 
 
 async def test_a_track_refused_as_busy_cuts_its_announcement_and_says_busy_before_anything_of_itself() -> None:
-    from core.audio.types import AudioBusy, AudioParams, AudioSource
-    from core.content.types import Kind, Track
+    from core.audio.types import AudioBusy
     from core.lang.replies import say
-    from core.playback.turn import EndOfTurn, SpeechSeg, TrackSeg, Turn, TurnCallbacks, TurnRenderer
-
-    out: list[str] = []
-    reports: list[str] = []
+    from core.playback.turn import SpeechSeg
 
     class Files:
         async def frames(self, source, holder=None):
@@ -256,30 +263,6 @@ async def test_a_track_refused_as_busy_cuts_its_announcement_and_says_busy_befor
             await asyncio.sleep(0.01)                    # a cache lookup: the track's opening is refused meanwhile
             return (b"\x03",) * 40                       # 2.4 s of "Now playing ..."
 
-    async def send_json(msg) -> None:
-        f = msg.fields()
-        out.append(f"{f['type']}:{f['state']}" + (f":{f['text']}" if "text" in f else ""))
-
-    async def send_audio(frame: bytes, ts: int) -> None:
-        out.append(f"frame{frame[0]}")
-
-    async def open_source(track, start_ms):
-        return AudioSource("x.mp3", "x")
-
-    renderer: TurnRenderer
-
-    def failed(tid, track, busy):
-        reports.append(f"failed:{track.title}:{busy}")
-        renderer.inbox.put_nowait(EndOfTurn())
-
-    song = Track(Kind.MUSIC, "English", "Song", "song.mp3")
-    renderer = TurnRenderer(send_json=send_json, send_audio=send_audio, files=Files(), speech=Speech(),
-                            open_source=open_source, params=AudioParams(), first_frame_gap_s=0, stop_grace_s=0,
-                            callbacks=TurnCallbacks(started=lambda *a: reports.append("started"),
-                                                    near_end=lambda *a: reports.append("near_end"),
-                                                    finished=lambda *a: reports.append("finished"), failed=failed))
-    renderer.reset(1)
-    await asyncio.wait_for(renderer.render(Turn(1, (SpeechSeg("Now playing Song", announces=True),
-                                                    TrackSeg(song)))), 5)
+    out, reports = await _render_song_turn(Files(), Speech(), SpeechSeg("Now playing Song", announces=True))
     assert out == ["tts:start", f"tts:sentence_start:{say('busy', 'en')}", "frame2", "tts:stop"]
     assert reports == ["failed:Song:True"]
