@@ -36,7 +36,7 @@ CARRIERS: tuple[str, ...] = (
     "a few more", "few more", "a couple more",
     "rhyme", "rhymes", "poem", "track", "tune", "story", "stories", "tale", "tales", "to", "for", "of", "in",
     "now", "again", "just", "start", "give", "get", "some more", "version", "called", "named", "about",
-    "hey", "ok", "okay", "cheeko", "chiko", "cheeku", "on",
+    "hey", "ok", "okay", "cheeko", "chiko", "cheeku", "on", "then", "and then",
     # Hindi (romanized + Devanagari)
     "bajao", "baja do", "bajaiye", "bajana", "sunao", "suna do", "sunaiye", "sunana", "chalao", "chala do",
     "lagao", "laga do", "play karo", "karo", "kar do", "gaana", "gana", "gaane", "gane", "geet", "sangeet",

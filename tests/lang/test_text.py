@@ -51,6 +51,8 @@ def test_script_and_language_detection() -> None:
     ("చిట్టి చిలకమ్మ పాట పెట్టు", "te", "చిట్టి చిలకమ్మ"),
     ("ಆನೆ ಬಂತೊಂದು ಆನೆ ಹಾಡು ಹಾಕು", "kn", "ಆನೆ ಬಂತೊಂದು ಆನೆ"),
     ("kothi mattu bale hannu haadu haaku", "kn", "kothi mattu bale hannu"),
+    ("and then play jack and jill", "en", "jack and jill"),        # a child going on from the last thing
+    ("then हनुमान चालीसा सुनाओ", "hi", "हनुमान चालीसा"),
 ])
 def test_carrier_words_are_stripped_in_every_language(text: str, lang: str, core: str) -> None:
     a = analyze(text, Lexicon.build())
