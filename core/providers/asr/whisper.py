@@ -350,7 +350,7 @@ class WhisperASR:
             encoder_output, [prompt], beam_size=1, max_length=min(limit, len(prompt) + first),
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed)[0]
         ids = result.sequences_ids[0]
-        cum_logprob = result.scores[0] * len(ids)      # a score is the summed log-probability over the length
+        cum_logprob = result.scores[0] * len(ids)      # a score: summed log-probability / length
         no_speech = result.no_speech_prob
         if len(ids) >= first and len(prompt) + len(ids) < limit:
             if periodic_tail(ids):
