@@ -78,19 +78,21 @@ class CandidateJudge:
         probs = np.asarray(result.text_token_probs[len(prefix):len(prefix) + len(title)], dtype=np.float64)
         return float(np.log(np.maximum(probs, 1e-12)).sum())
 
-    def _null_logprob(self, title: list[int]) -> float:
-        """The tokens' log-likelihood on non-speech, with no words before them: once per title (or transcript) per
-        catalog load."""
-        key = tuple(title)
+    def _null_logprob(self, tokens: list[int], cache: dict[tuple[int, ...], float] | None = None,
+                      limit: int = _NULL_CACHE_MAX) -> float:
+        """The tokens' log-likelihood on non-speech, with no words before them, remembered in `cache` (the titles'
+        by default: once per title per catalog load)."""
+        cache = self._null_cache if cache is None else cache
+        key = tuple(tokens)
         with self._lock:
-            hit = self._null_cache.get(key)
+            hit = cache.get(key)
         if hit is not None:
             return hit
-        value = self._title_logprob(self._null, 3000, [], title)
+        value = self._title_logprob(self._null, 3000, [], tokens)
         with self._lock:
-            if len(self._null_cache) >= _NULL_CACHE_MAX:
-                self._null_cache.clear()
-            self._null_cache[key] = value
+            if len(cache) >= limit:
+                cache.clear()
+            cache[key] = value
         return value
 
     def heard_gain(self, encoder_output: Any, num_frames: int, transcript: str) -> float:
@@ -98,15 +100,8 @@ class CandidateJudge:
         tokens = self._tok.encode(" " + transcript.strip())
         if not tokens:
             return 0.0
-        key = tuple(tokens)
-        with self._lock:
-            null = self._heard_null.get(key)
-        if null is None:                  # kept apart from the titles' scores: "Stop." recurs, most words do not
-            null = self._title_logprob(self._null, 3000, [], tokens)
-            with self._lock:
-                if len(self._heard_null) >= _HEARD_CACHE_MAX:
-                    self._heard_null.clear()
-                self._heard_null[key] = null
+        # kept apart from the titles' scores: "Stop." recurs, most transcripts do not
+        null = self._null_logprob(tokens, self._heard_null, _HEARD_CACHE_MAX)
         return self._title_logprob(encoder_output, num_frames, [], tokens) - null
 
     def title_gain(self, encoder_output: Any, num_frames: int, transcript: str, candidate: Candidate) -> float:
