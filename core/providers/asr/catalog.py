@@ -88,6 +88,7 @@ def _vocabulary_words() -> frozenset[str]:
 
 
 _KNOWN: list[frozenset[str]] = []
+_LEADS: list[frozenset[tuple[str, ...]]] = []
 
 
 def known_words() -> frozenset[str]:
@@ -96,7 +97,27 @@ def known_words() -> frozenset[str]:
     return _KNOWN[0]
 
 
+def _lead_phrases() -> frozenset[tuple[str, ...]]:
+    """Phrases that give the words before a title a meaning (a verb, "story", "continue", a language), folded."""
+    if not _LEADS:
+        phrases: list[str] = [*vocab.MUSIC_VERBS, *vocab.STORY_VERBS, *vocab.RESUME_LEADS, *vocab.MUSIC_NOUNS,
+                              *vocab.STORY_NOUNS]
+        for names in vocab.LANGUAGE_NAMES.values():
+            phrases.extend(names)
+        for lang in registry.languages():
+            phrases.extend((*lang.names, *lang.words.music_verbs, *lang.words.story_verbs))
+        _LEADS.append(frozenset(t for t in (tuple(p for p in (fold(w) for w in tokens(x)) if p) for x in phrases)
+                                if t))
+    return _LEADS[0]
+
+
+def _has_lead(words: list[str]) -> bool:
+    folded = [fold(w) for w in words]
+    return any(tuple(folded[i:i + len(p)]) == p for p in _lead_phrases() for i in range(len(folded) - len(p) + 1))
+
+
 registry.on_change(_KNOWN.clear)           # a language registered later brings its words
+registry.on_change(_LEADS.clear)
 
 
 def words_of(transcript: str) -> list[str]:
@@ -186,9 +207,13 @@ class TitleSnapper:
 
     def write_in(self, transcript: str, candidate: Candidate) -> str:
         """The transcript with `candidate`'s words replaced by its title; words around it that are no request
-        vocabulary dropped (whisper's mishearing of the request words: "Mugetta" for मुझे, "Sohao" for सुनाओ)."""
+        vocabulary dropped (whisper's mishearing of the request words: "Mugetta" for मुझे, "Sohao" for सुनाओ), and
+        the words before it altogether when they hold no verb, "story" or language ("Okay, then, I'll go" for मुझे:
+        known words, no request)."""
         words = words_of(transcript)
         head = [w for w in words[:candidate.start] if fold(w) in self._known]
+        if not _has_lead(head):
+            head = []
         tail = [w for w in words[candidate.end:] if fold(w) in self._known]
         return " ".join([*head, candidate.title, *tail])
 

@@ -407,14 +407,19 @@ class WhisperASR:
         if not text or script_of(text) == "other":
             return "", "nothing heard" if not text else "other script"
         verify = self._cfg.rescore and self._cfg.verify_min_gain > 0 and heard.encoder_output is not None
-        if verify and self.judge().heard_gain(heard.encoder_output, heard.frames, text) < self._cfg.verify_min_gain:
-            return "", "not in the audio"          # a prompt line copied for speech whisper could not read
         snapped = self._snapper.snap(text)
         if snapped.title is not None:
-            if verify and snapped.candidate is not None and self.judge().title_gain(
-                    heard.encoder_output, heard.frames, text, snapped.candidate) < self._cfg.verify_min_gain:
-                return "", "title not in the audio"
+            # Only the title is checked: words misheard around it ("Okay, then, I'll go" for मुझे) are dropped.
+            if verify and snapped.candidate is not None:
+                check = self.judge().title_check(heard.encoder_output, heard.frames, text, snapped.candidate)
+                if check.gain < self._cfg.verify_min_gain:
+                    return "", "title not in the audio"
+                known = known_words()
+                if any(g < self._cfg.verify_word_min_gain for w, g in check.words if fold(w) not in known):
+                    return "", "a title word against the audio"     # a copied title sharing its first word
             return snapped.text, "snapped"
+        if verify and self.judge().heard_gain(heard.encoder_output, heard.frames, text) < self._cfg.verify_min_gain:
+            return "", "not in the audio"          # a prompt line copied for speech whisper could not read
         if not self._cfg.rescore or heard.encoder_output is None:
             return text, "as heard"
         candidates = self.candidates(text)
