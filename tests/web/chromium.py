@@ -21,8 +21,8 @@ def have_chromium() -> bool:
     return Path(CHROMIUM).exists()
 
 
-async def shot(page: Any, name: str, tmp_path: Path) -> None:
+async def shot(page: Any, name: str, tmp_path: Path, *, full_page: bool = True) -> None:
     path = Path(SHOTS) / name if SHOTS else tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     assert path.stat().st_size > 10_000
