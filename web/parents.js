@@ -4,7 +4,7 @@
 // before sign-in: the sections after it are hidden and empty until the server has said who this is.
 // API: /api/whoami, /api/household, /api/devices/{id}/policy, /history and /name (docs/api.md).
 import { $, api, clearToken, el, setToken, token } from "/web/common.js";
-import { DAYS, DAY_NAMES, SHORT, diary, sentence, when } from "/web/parents-words.js";
+import { DAYS, DAY_NAMES, SHORT, clock, diary, sentence, when } from "/web/parents-words.js";
 
 const NAME_KEY = "xz-parent-name";         // who this is ("Mum"): not a secret, remembered on this browser
 const DEVICE_KEY = "xz-parent-device";     // the speaker picked in this tab
@@ -132,7 +132,9 @@ function summary(p, h) {
   $("device-id").textContent = `Device ${p.device_id}`;
   const mins = Math.round(p.listened_today_s / 60), limit = p.policy.daily_limit_min;
   const parts = [`Listened today: ${mins} min${limit != null ? ` of ${limit}` : ""}`];
+  const d = new Date(), later = p.policy.bedtime[DAYS[(d.getDay() + 6) % 7]];
   if (p.bedtime_now) parts.push("quiet time now");
+  else if (later && later.start > clock(d)) parts.push(`quiet time from ${later.start}`);    // still to come today
   if (h.now && h.live) parts.push(`playing ${h.now.title}`);
   parts.push(p.live ? "switched on" : "not connected");
   $("today").textContent = parts.join(" · ");
@@ -167,7 +169,7 @@ function night(d, w) {
   for (const n of [on, start, end]) { n.addEventListener("input", update); n.addEventListener("change", update); }
   update();
   return el("div", { class: "night", "data-day": d }, el("label", { class: "check", for: `bed-${d}-on` }, on, SHORT[d]),
-    start, el("span", { class: "to" }, "to"), end, bar);
+    start, el("span", { class: "to" }, "–"), end, bar);
 }
 
 function chips(box, options, chosen) {
