@@ -57,8 +57,8 @@ async def usable_controls(page: Any) -> list[str]:
 async def fits_the_screen(page: Any) -> bool:
     """Nothing sticks out sideways: no scrolling, and every element ends within its card, and the card on screen."""
     return bool(await page.evaluate("""() => document.documentElement.scrollWidth <= window.innerWidth &&
-        [...document.querySelectorAll('main section *')].every((n) =>
-          n.getBoundingClientRect().right <= Math.min(window.innerWidth, n.closest('section').getBoundingClientRect().right))"""))
+        [...document.querySelectorAll('main section *')].every((n) => n.getBoundingClientRect().right
+          <= Math.min(window.innerWidth, n.closest('section').getBoundingClientRect().right))"""))
 
 
 async def set_range(page: Any, selector: str, value: int) -> None:
