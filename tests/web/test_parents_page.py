@@ -182,7 +182,6 @@ async def test_a_parent_signs_in_names_a_speaker_and_sets_its_rules(screen, make
         assert await page.context.cookies() == []
         assert await page.evaluate("() => sessionStorage.getItem('xz-console-token')") == PARENT
         assert PARENT not in await page.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
-        await shot(page, f"parents-flow-{screen}.png", tmp_path)
         await page.click("#signout")
         await page.wait_for_selector("#signin:not([hidden])")
         assert await page.is_hidden("#rules-card") and await page.is_hidden("#household")
