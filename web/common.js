@@ -3,6 +3,7 @@ const KEY = "xz-console-token";
 
 export function token() { return sessionStorage.getItem(KEY) || ""; }
 export function setToken(t) { sessionStorage.setItem(KEY, t); }
+export function clearToken() { sessionStorage.removeItem(KEY); }
 
 export async function api(method, path, body, extraHeaders = {}) {
   const headers = { ...extraHeaders, "X-Operator-Token": token() };

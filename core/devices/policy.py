@@ -4,7 +4,9 @@ collections and blocked tags, and a default sleep timer.
 A device's rules are stored as a `PolicyRecord` (rules, revision, audit trail) of their own, next to the device
 state: the policy API is its only writer (a revision compare-and-set), sessions read it and never write it, so a
 session's periodic save can never undo a parent's change. Records written before that split kept the rules inside
-the device state (rules at the top level plus `rev` and `audit`): `PolicyRecord.from_legacy` reads them.
+the device state (rules at the top level plus `rev` and `audit`): `PolicyRecord.from_legacy` reads them. The record
+also holds the name the parents gave the device ("Asha's room"), for the same reason: a session never writes it.
+Records written before names existed read as unnamed.
 
 `parse` is strict (the policy API: a bad value raises `PolicyError` naming the field), `load` is lenient (a stored
 record: anything unusable counts as "no rule", so an odd record never stops a device). Times are the
@@ -23,7 +25,8 @@ from core.content.types import Track
 from core.devices.state import DeviceState
 
 __all__ = ["Policy", "PolicyRecord", "Window", "PolicyError", "WEEKDAYS", "RULE_KEYS", "parse", "load", "to_dict",
-           "in_bedtime", "refusal", "day_key", "listened_today", "count", "MAX_AUDIT", "MAX_AUDIT_CHARS"]
+           "in_bedtime", "refusal", "day_key", "listened_today", "count", "MAX_AUDIT", "MAX_AUDIT_CHARS", "device_name",
+           "changed_by", "MAX_NAME"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KEYS = ("bedtime", "sleep_collections", "daily_limit_min", "max_volume", "allowed_collections", "blocked_tags",
@@ -31,6 +34,7 @@ RULE_KEYS = ("bedtime", "sleep_collections", "daily_limit_min", "max_volume", "a
 MAX_AUDIT = 20                  # audit entries kept with the device (the log keeps every one)
 MAX_AUDIT_CHARS = 2000          # one entry's changes as JSON; a larger change is kept as the list of rules it touched
 _MAX_NAMES = 50                 # the whole record stays far below DeviceState's 256 KiB bound
+MAX_NAME = 40                   # a device's name, and who made a change ("Mum"), in characters
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -71,17 +75,19 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class PolicyRecord:
-    """The household's rules of one device as stored: `rev` counts the changes (0: never set)."""
+    """The household's rules of one device as stored: `rev` counts the changes (0: never set), `name` is what the
+    parents call the device ("" until they name it)."""
     rev: int = 0
     rules: Mapping[str, Any] = field(default_factory=dict)       # RULE_KEYS -> JSON values, as `to_dict` writes
     audit: tuple[Mapping[str, Any], ...] = ()                    # newest first, at most MAX_AUDIT
+    name: str = ""
 
     def policy(self) -> Policy:
         return load(self.rules)
 
     def to_json(self) -> str:
-        return json.dumps({"rev": self.rev, "rules": dict(self.rules), "audit": [dict(a) for a in self.audit]},
-                          ensure_ascii=False, separators=(",", ":"))
+        return json.dumps({"rev": self.rev, "rules": dict(self.rules), "audit": [dict(a) for a in self.audit],
+                           "name": self.name}, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PolicyRecord:
@@ -94,7 +100,7 @@ class PolicyRecord:
             return cls()
         rules = raw.get("rules")
         return cls(_rev(raw.get("rev")), _kept_rules(rules if isinstance(rules, Mapping) else {}),
-                   _audit(raw.get("audit")))
+                   _audit(raw.get("audit")), _stored_name(raw.get("name")))
 
     @classmethod
     def from_legacy(cls, raw: Mapping[str, Any] | None) -> PolicyRecord:
@@ -110,6 +116,13 @@ def _rev(v: Any) -> int:
 
 def _audit(v: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(a for a in v if isinstance(a, Mapping))[:MAX_AUDIT] if isinstance(v, list) else ()
+
+
+def _stored_name(v: Any) -> str:
+    try:
+        return device_name(v)
+    except PolicyError:
+        return ""                      # an unusable stored name reads as unnamed, never as a failure
 
 
 def _kept_rules(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,6 +150,27 @@ def parse(raw: Any, *, collections: Collection[str] | None = None) -> Policy:
         blocked_tags=tuple(t.lower() for t in _names(raw.get("blocked_tags"), "blocked_tags", None)),
         sleep_timer_min=_opt_int(raw.get("sleep_timer_min"), "sleep_timer_min", 1, 12 * 60),
         utc_offset_min=_opt_int(raw.get("utc_offset_min"), "utc_offset_min", -14 * 60, 14 * 60) or 0)
+
+
+def _short_text(v: Any, name: str, what: str) -> str:
+    if not isinstance(v, str) or len(v.strip()) > MAX_NAME or not v.strip().isprintable():
+        raise PolicyError(name, f"must be {what} of at most {MAX_NAME} printable characters")
+    return " ".join(v.split())
+
+
+def device_name(v: Any) -> str:
+    """What the parents call a device ("" clears it); PolicyError("name") when it cannot be one."""
+    if v is None:
+        return ""
+    return _short_text(v, "name", "a name")
+
+
+def changed_by(v: Any) -> str:
+    """Who makes a change, as they call themselves on the page ("Mum"; "" when not given). The token is the
+    authority; this only makes the audit trail read like the household talks."""
+    if v is None:
+        return ""
+    return _short_text(v, "by", "a name")
 
 
 def load(raw: Mapping[str, Any] | None) -> Policy:

@@ -216,6 +216,22 @@ class RedisStore:
                        "record", device_id, POLICY_WRITE_ATTEMPTS)
         return PolicyConflict(await self.load_policy(device_id))
 
+    async def known_devices(self, limit: int) -> list[str]:
+        found: set[str] = set()
+        if limit <= 0:
+            return []
+        try:
+            for kind in ("dev:", "policy:"):
+                head = f"{self._prefix}{kind}"
+                async for key in self._r.scan_iter(match=f"{head}*", count=500):
+                    found.add(text(key)[len(head):])
+                    if len(found) >= limit:
+                        return sorted(found)
+        except (RedisError, OSError) as exc:
+            logger.warning("device state: cannot list the devices in Redis ({})", type(exc).__name__)
+            return []
+        return sorted(found)
+
     async def ping(self) -> bool:
         try:
             return bool(await self._r.ping())

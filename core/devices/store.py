@@ -85,6 +85,12 @@ class DeviceStore(Protocol):
         one is a conflict at once. A backend that does not answer is `PolicyUnavailable`: nothing is queued."""
         ...
 
+    async def known_devices(self, limit: int) -> list[str]:
+        """Up to `limit` ids of devices with a saved state or rules record (the parents' device list): the most
+        recently written first in SQLite and memory, in key order in Redis (which keeps no write time). [] when the
+        backend does not answer (logged). Never raises."""
+        ...
+
     async def ping(self) -> bool:
         """True when the backend answers (readiness)."""
         ...
@@ -129,6 +135,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._rows: dict[str, str] = {}
         self._policies: dict[str, str] = {}
+        self._order: dict[str, None] = {}          # every device written, the most recent last
 
     async def load(self, device_id: str) -> DeviceState:
         row = self._rows.get(device_id)
@@ -138,6 +145,7 @@ class MemoryStore:
 
     async def save(self, state: DeviceState) -> bool:
         self._rows[state.device_id] = state.to_json()
+        self._written(state.device_id)
         return True
 
     async def load_policy(self, device_id: str) -> PolicyRecord:
@@ -150,7 +158,15 @@ class MemoryStore:
             return PolicyConflict(current)
         record = next_revision(current, change)
         self._policies[device_id] = record.to_json()
+        self._written(device_id)
         return PolicyWritten(record)
+
+    async def known_devices(self, limit: int) -> list[str]:
+        return list(reversed(self._order))[:max(0, limit)]
+
+    def _written(self, device_id: str) -> None:
+        self._order.pop(device_id, None)          # re-insert: the newest write goes to the back
+        self._order[device_id] = None
 
     async def ping(self) -> bool:
         return True
@@ -335,6 +351,22 @@ class SqliteStore:
                 db.execute("ROLLBACK")
             raise
         return PolicyWritten(record)
+
+    async def known_devices(self, limit: int) -> list[str]:
+        if self._fallback is not None:
+            return await self._fallback.known_devices(limit)
+        try:
+            return await self._run(self._known, max(0, limit))
+        except sqlite3.Error as exc:
+            logger.warning("device state: cannot list the devices ({})", exc)
+            return []
+
+    def _known(self, limit: int) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT device_id FROM (SELECT device_id, updated_at FROM devices UNION ALL "
+            "SELECT device_id, updated_at FROM policies) GROUP BY device_id ORDER BY max(updated_at) DESC, device_id "
+            "LIMIT ?", (limit,)).fetchall()
+        return [r[0] for r in rows]
 
     async def ping(self) -> bool:
         if self._fallback is not None:

@@ -71,6 +71,7 @@ def route_table(ota: Ota, ops: Ops, pages: Pages, console: Console, devices: Dev
         Route("GET", "/api/catalog", console.catalog, OPERATOR),
         Route("POST", "/api/match", console.match, OPERATOR),
         Route("GET", "/api/latency", console.latency, OPERATOR),
+        Route("GET", "/api/household", devices.household, HOUSEHOLD),
         Route("GET", "/api/devices", devices.fleet, OPERATOR),
         Route("GET", device, devices.one, OPERATOR),
         Route("POST", f"{device}/stop", devices.stop, OPERATOR),
@@ -81,6 +82,7 @@ def route_table(ota: Ota, ops: Ops, pages: Pages, console: Console, devices: Dev
         Route("GET", f"{device}/policy", devices.policy, HOUSEHOLD),
         Route("PUT", f"{device}/policy", devices.set_policy, HOUSEHOLD),
         Route("GET", f"{device}/history", devices.history, HOUSEHOLD),
+        Route("PUT", f"{device}/name", devices.rename, HOUSEHOLD),
         Route("GET", "/api/audit", devices.audit_trail, OPERATOR),
     )
 

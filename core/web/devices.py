@@ -1,6 +1,9 @@
 """Everything under /api/devices: the fleet's connected devices, commands for one device, the household's rules
 and the listening history.
 
+GET  /api/household                     the devices a token may manage, by name, with how each one is (parents,
+                                        operator)
+PUT  /api/devices/{id}/name {name}      what the household calls the device; audited (parents, operator)
 GET  /api/devices                       connected devices across the fleet (operator)
 GET  /api/devices/{id}                  one of them (operator)
 POST /api/devices/{id}/stop             stop what plays; remembered for "continue" (operator)
@@ -12,7 +15,8 @@ POST /api/devices/{id}/upgrade {url?}   point the speaker at a firmware image: t
 GET  /api/audit                         the device commands this node delivered: who, which, when, how (operator)
 GET  /api/devices/{id}/policy           the rules, today's listening, the audit trail (parents, operator)
 PUT  /api/devices/{id}/policy           replace the rules (a compare-and-set on the record's revision; If-Match
-                                        names the revision the caller saw); audited; says how it reaches the device
+                                        names the revision the caller saw); audited; says how it reaches the device.
+                                        An optional "by" beside the rules says who is changing them ("Mum")
 GET  /api/devices/{id}/history          listening history and favourites (parents, operator)
 """
 from __future__ import annotations
@@ -39,8 +43,9 @@ from core.devices.commands import (
     firmware_url_problem,
 )
 from core.devices.policy import PolicyRecord
-from core.devices.store import PolicyConflict, PolicyUnavailable, PolicyWritten
-from core.web.auth import CALLER, DEVICE_ID
+from core.devices.state import valid_device_id
+from core.devices.store import PolicyConflict, PolicyUnavailable, PolicyWrite, PolicyWritten
+from core.web.auth import CALLER, DEVICE_ID, Caller, Role
 from core.web.errors import ApiError, json_body, ok
 from core.web.view import DevicesView
 
@@ -49,6 +54,7 @@ __all__ = ["Devices"]
 _MAX_BODY = 16 * 1024
 _MAX_COMMAND_BODY = 1024
 _AUDIT_KEPT = 500                 # device commands the audit answer holds (the log keeps every one)
+_HOUSEHOLD_SHOWN = 50             # devices the household list holds (a household has a few; a fleet token many)
 
 # What a rules change's delivery means for the parent: "live" (the session holding the device has it), "pending"
 # (a node holds the device but did not hear of it: its session re-reads the record within policy_refresh_s),
@@ -74,7 +80,26 @@ def _expected_rev(request: web.Request) -> int | None:
 
 
 def _record_body(record: PolicyRecord) -> dict[str, Any]:
-    return {"policy": rules.to_dict(record.policy()), "rev": record.rev, "audit": [dict(a) for a in record.audit]}
+    return {"policy": rules.to_dict(record.policy()), "rev": record.rev, "audit": [dict(a) for a in record.audit],
+            "name": record.name}
+
+
+def _audit_entry(request: web.Request, by: str, changes: dict[str, Any]) -> dict[str, Any]:
+    entry = {"at": time.time(), "who": request[CALLER].role.value, "from": request.remote or "?", "changes": changes}
+    return {**entry, "by": by} if by else entry
+
+
+def _written(written: PolicyWrite, expected: int | None) -> PolicyRecord:
+    """The record a change wrote, or the ApiError that says why it was not written."""
+    if isinstance(written, PolicyConflict):
+        current = written.current
+        raise ApiError(409, f"the rules were changed meanwhile (now revision {current.rev}); nothing was saved: "
+                            "look at them and save again", "If-Match" if expected is not None else None,
+                       **_record_body(current))
+    if isinstance(written, PolicyUnavailable):
+        raise ApiError(503, f"{written.reason}; try again", None)
+    assert isinstance(written, PolicyWritten)
+    return written.record
 
 
 class Devices:
@@ -186,6 +211,10 @@ class Devices:
         body = await json_body(request, max_bytes=_MAX_BODY)
         collections, _ = self._catalog_names()
         try:
+            by = ""
+            if isinstance(body, dict) and "by" in body:
+                body = dict(body)
+                by = rules.changed_by(body.pop("by"))
             new_rules = rules.to_dict(rules.parse(body, collections=collections))
         except rules.PolicyError as exc:
             raise ApiError(400, str(exc), exc.field) from None
@@ -198,26 +227,67 @@ class Devices:
             changed.update(changes)
             if len(json.dumps(changes, ensure_ascii=False)) > rules.MAX_AUDIT_CHARS:
                 changes = {k: "changed" for k in changes}          # the log line below keeps the detail
-            entry = {"at": time.time(), "who": who.role.value, "from": request.remote or "?", "changes": changes}
-            return PolicyRecord(current.rev + 1, new_rules, (entry, *current.audit)[: rules.MAX_AUDIT])
+            entry = _audit_entry(request, by, changes)
+            return PolicyRecord(current.rev + 1, new_rules, (entry, *current.audit)[: rules.MAX_AUDIT], current.name)
 
-        written = await self.node.store.update_policy(device_id, change, expect_rev=expected)
-        if isinstance(written, PolicyConflict):
-            current = written.current
-            raise ApiError(409, f"the rules were changed meanwhile (now revision {current.rev}); nothing was saved: "
-                                "look at them and save again", "If-Match" if expected is not None else None,
-                           **_record_body(current))
-        if isinstance(written, PolicyUnavailable):
-            raise ApiError(503, f"{written.reason}; try again", None)
-        assert isinstance(written, PolicyWritten)
-        record = written.record
+        record = _written(await self.node.store.update_policy(device_id, change, expect_rev=expected), expected)
         applied = _APPLIED[await self.node.command(device_id, PolicyUpdated(record))]
-        logger.info("policy of {} changed by {} from {} (rev {}, {}): {}", device_id, who.role.value,
+        logger.info("policy of {} changed by {} from {} (rev {}, {}): {}", device_id, _who(who, by),
                     request.remote or "?", record.rev, applied, json.dumps(changed, ensure_ascii=False)[:800])
         answer: dict[str, Any] = {"device_id": device_id, **_record_body(record), "applied": applied}
         if applied == "pending":
             answer["reaches_device_within_s"] = self.node.policy_refresh_s
         return ok(answer, headers=_etag(record.rev))
+
+    async def rename(self, request: web.Request) -> web.Response:
+        device_id, who = request[DEVICE_ID], request[CALLER]
+        body = await json_body(request, max_bytes=_MAX_COMMAND_BODY)
+        if not isinstance(body, dict) or "name" not in body or not set(body) <= {"name", "by"}:
+            raise ApiError(400, 'send {"name": "Asha\'s room"} ("" to clear it), optionally with "by": "Mum"', "name")
+        try:
+            name, by = rules.device_name(body["name"]), rules.changed_by(body.get("by"))
+        except rules.PolicyError as exc:
+            raise ApiError(400, str(exc), exc.field) from None
+        current = await self.node.store.load_policy(device_id)
+        if current.name == name:                       # nothing to change: no revision, no audit entry
+            return ok({"device_id": device_id, "name": name, "rev": current.rev}, headers=_etag(current.rev))
+
+        def change(current: PolicyRecord) -> PolicyRecord:
+            entry = _audit_entry(request, by, {"name": [current.name, name]})
+            return PolicyRecord(current.rev + 1, current.rules, (entry, *current.audit)[: rules.MAX_AUDIT], name)
+
+        record = _written(await self.node.store.update_policy(device_id, change), None)
+        await self.node.command(device_id, PolicyUpdated(record))     # the session's revision stays current
+        logger.info("device {} named {!r} by {} from {} (rev {})", device_id, name, _who(who, by),
+                    request.remote or "?", record.rev)
+        return ok({"device_id": device_id, "name": record.name, "rev": record.rev}, headers=_etag(record.rev))
+
+    # ------------------------------------------------------------------ the household's devices
+
+    async def household(self, request: web.Request) -> web.Response:
+        who = request[CALLER]
+        live = {view.device_id: (node, view) for node, view in await self.node.devices(None)
+                if who.may_manage(view.device_id)}
+        if who.role is Role.PARENT and who.devices:
+            ids = list(who.devices)                    # the token's own list, connected or not, seen or not
+        else:
+            ids = [*await self.node.store.known_devices(_HOUSEHOLD_SHOWN), *live]
+        now = time.time()
+        shown: list[dict[str, Any]] = []
+        for device_id in list(dict.fromkeys(d for d in ids if valid_device_id(d)))[:_HOUSEHOLD_SHOWN]:
+            record = await self.node.store.load_policy(device_id)
+            state = await self.node.store.load(device_id)
+            p = record.policy()
+            node, view = live.get(device_id, (None, None))
+            shown.append({"device_id": device_id, "name": record.name, "live": view is not None, "node": node,
+                          "state": view.state if view is not None else None,
+                          "now_playing": view.now_playing.title if view is not None and view.now_playing else None,
+                          "last_heard_at": state.updated_at or None,
+                          "listened_today_s": round(rules.listened_today(state.listened_day, state.listened_s, p,
+                                                                         now)),
+                          "bedtime_now": rules.in_bedtime(p, now), "rules_rev": record.rev})
+        shown.sort(key=lambda d: (d["name"] == "", d["name"].casefold(), d["device_id"]))
+        return ok({"role": who.role.value, "devices": shown, "count": len(shown)})
 
     # ------------------------------------------------------------------ history
 
@@ -233,7 +303,18 @@ class Devices:
         elif state.item is not None:
             now = {"uid": state.item.uid, "title": state.item.title, "position_ms": state.item.position_ms}
         return ok({"device_id": device_id, "live": live is not None,
-                   "history": [{"uid": h.uid, "kind": h.kind, "title": h.title, "started_at": h.started_at,
-                                "position_ms": h.position_ms, "finished": h.finished} for h in state.history],
+                   "history": [{"uid": h.uid, "kind": h.kind, "title": h.title, "collection": _collection(h.uid),
+                                "started_at": h.started_at, "position_ms": h.position_ms, "finished": h.finished}
+                               for h in state.history],
                    "favourites": [{"uid": u, "title": titles.get(u, u.rsplit("/", 1)[-1])} for u in state.favourites],
                    "now": now})
+
+
+def _collection(uid: str) -> str:
+    """The collection a catalog uid (kind/collection/file) names; "" for another shape."""
+    parts = uid.split("/")
+    return parts[1] if len(parts) >= 3 else ""
+
+
+def _who(caller: Caller, by: str) -> str:
+    return f"{caller.role.value} ({by!r})" if by else caller.role.value

@@ -1,16 +1,13 @@
 """The web console in a real headless Chromium (Debian's package, driven by Playwright) against a real node on
 loopback: the browser test device plays a requested song (its decoded audio has the song's tone), speaks a request
-through a fake microphone (WebCodecs Opus), pauses and resumes; the parents' page sets quiet hours that a scripted
-device then meets; the operator page lists a connected device with what it plays."""
+through a fake microphone (WebCodecs Opus), pauses and resumes; the operator page lists a connected device with what
+it plays. The parents' page has its own module (test_parents_page.py)."""
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,53 +15,17 @@ import numpy as np
 import pytest
 
 from core.device_client import DeviceClient
-from core.lang.replies import say
 from tests.audio_fixtures import peak_frequencies
 from tests.conftest import TONES, until, write_tone, ws_url
-from tests.web.test_console import OP, PARENT, call, web_config
+from tests.web.chromium import have_chromium, shot
+from tests.web.test_console import OP, PARENT, web_config
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required"]
-SHOTS = os.environ.get("SCREENSHOT_DIR", "")          # set to docs/img to refresh the README's screenshots
 
-if not Path(CHROMIUM).exists():
+if not have_chromium():
     pytest.skip("Chromium is not installed (make test installs Debian's chromium)", allow_module_level=True)
-async_playwright = pytest.importorskip("playwright.async_api").async_playwright
-
-Browser = Callable[..., Awaitable[Any]]
-
-
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    """open(*extra_flags) -> a page in a fresh Chromium profile; everything is closed after the test."""
-    pw = await async_playwright().start()
-    contexts: list[Any] = []
-
-    async def open_page(*extra: str) -> Any:
-        ctx = await pw.chromium.launch_persistent_context(
-            str(tmp_path / f"profile-{len(contexts)}"), executable_path=CHROMIUM, headless=True,
-            args=FLAGS + list(extra), viewport={"width": 1280, "height": 900}, timezone_id="UTC")
-        contexts.append(ctx)
-        page = ctx.pages[0] if ctx.pages else await ctx.new_page()
-        page.set_default_timeout(20_000)
-        return page
-    try:
-        yield open_page
-    finally:
-        for ctx in contexts:
-            await ctx.close()
-        await pw.stop()
-
-
-async def shot(page: Any, name: str, tmp_path: Path) -> None:
-    path = Path(SHOTS) / name if SHOTS else tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
+pytest.importorskip("playwright.async_api")
 
 
 async def open_device(page: Any, node: Any, device_id: str) -> None:
@@ -180,51 +141,6 @@ async def test_a_spoken_request_through_the_fake_microphone(make_config, start_n
                                  timeout=30_000)
     pcm, rate = await decoded(page)
     assert abs(peak_frequencies(sounding(pcm, rate), rate, 1)[0] - 660.0) < 5
-
-
-async def test_quiet_hours_from_the_parents_page_refuse_a_scripted_device(make_config, start_node, browser,
-                                                                          tmp_path) -> None:
-    node = await start_node(web_config(make_config))
-    device = "aa:bb:cc:00:00:21"
-    page = await browser()
-    await page.goto(f"http://127.0.0.1:{node.http_port}/parents")
-    await page.fill("#token", PARENT)
-    await page.fill("#device", device)
-    await page.click("#login button[type=submit]")
-    await page.wait_for_selector("#bed-mon-start")
-    t = time.gmtime()
-    now = t.tm_hour * 60 + t.tm_min
-    start, end = (f"{(m % 1440) // 60:02d}:{m % 60:02d}" for m in (now - 60, now + 60))
-    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
-        await page.fill(f"#bed-{day}-start", start)
-        await page.fill(f"#bed-{day}-end", end)
-    await page.fill("#maxvol", "70")
-    await page.click("#save")
-    await page.wait_for_function("() => document.getElementById('save-status').textContent.startsWith('saved')")
-    await page.wait_for_function("() => document.getElementById('audit').children.length === 1")
-    assert "parent" in (await page.text_content("#audit") or "")
-    await page.fill("#bed-sun-end", start)            # a bad value: the page shows the field the server named
-    await page.click("#save")
-    await page.wait_for_function("() => document.getElementById('save-status').textContent.startsWith('bedtime.sun')")
-    await page.fill("#bed-sun-end", end)
-    # Meanwhile the operator changes the rules: this page's next save is refused, and it shows what stands now.
-    week = {d: {"start": start, "end": end} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-    status, _, _ = await call(node, "PUT", f"/api/devices/{device}/policy", {"bedtime": week, "max_volume": 65},
-                              token=OP)
-    assert status == 200
-    await page.fill("#maxvol", "90")
-    await page.click("#save")
-    await page.wait_for_function(
-        "() => document.getElementById('save-status').textContent.includes('changed meanwhile')")
-    await page.wait_for_function("() => document.getElementById('maxvol').value === '65'")
-    async with DeviceClient(ws_url(node), device_id=device) as client:
-        await client.send_text_request("play twinkle twinkle little star")
-        line = await client.wait_json("tts", "sentence_start", timeout=15)
-        assert line["text"] == say("policy_bedtime", "en")
-        await client.wait_json("tts", "stop", timeout=15)
-    await page.click("#login button[type=submit]")    # reload: the history and today's figures
-    await page.wait_for_function("() => document.getElementById('today').textContent.includes('quiet time now')")
-    await shot(page, "parents.png", tmp_path)
 
 
 EVIL = '<b>Bold</b> Lullaby <img src=x onerror="window.__xss=1">'

@@ -31,17 +31,17 @@ EXPECTED = {
     ("GET", "/"): ANYONE, ("GET", "/parents"): ANYONE, ("GET", "/operator"): ANYONE,
     ("GET", "/web/{name:[A-Za-z0-9_.-]+}"): ANYONE, ("GET", "/web/{name:img/[A-Za-z0-9_.-]+}"): ANYONE,
     ("GET", "/api/whoami"): HOUSEHOLD, ("GET", "/api/catalog"): OPERATOR, ("POST", "/api/match"): OPERATOR,
-    ("GET", "/api/latency"): OPERATOR,
+    ("GET", "/api/latency"): OPERATOR, ("GET", "/api/household"): HOUSEHOLD,
     ("GET", "/api/devices"): OPERATOR, ("GET", DEVICE): OPERATOR,
     ("POST", f"{DEVICE}/stop"): OPERATOR, ("POST", f"{DEVICE}/volume"): OPERATOR,
     ("POST", f"{DEVICE}/pause"): HOUSEHOLD, ("POST", f"{DEVICE}/reboot"): OPERATOR,
     ("POST", f"{DEVICE}/upgrade"): OPERATOR,
     ("GET", f"{DEVICE}/policy"): HOUSEHOLD, ("PUT", f"{DEVICE}/policy"): HOUSEHOLD,
-    ("GET", f"{DEVICE}/history"): HOUSEHOLD, ("GET", "/api/audit"): OPERATOR,
+    ("GET", f"{DEVICE}/history"): HOUSEHOLD, ("PUT", f"{DEVICE}/name"): HOUSEHOLD, ("GET", "/api/audit"): OPERATOR,
 }
 BODIES: dict[str, Any] = {"/xiaozhi/ota/": {}, "/xiaozhi/ota": {}, "/api/match": {"text": "play baa baa black sheep"},
                           "volume": {"volume": 30}, "upgrade": {"url": "https://firmware.example/v2.bin"},
-                          "policy": {"max_volume": 50}}
+                          "policy": {"max_volume": 50}, "name": {"name": "Nursery"}}
 CALLERS: dict[str, tuple[dict[str, str], str]] = {     # name -> (headers, device in the URL)
     "no token": ({}, MINE),
     "wrong token": ({"X-Parent-Token": "not-the-token-" + "x" * 20}, MINE),
