@@ -125,8 +125,13 @@ def test_dashboard_queries_only_metrics_a_node_records() -> None:
     for wanted in ("xiaozhi_first_frame_seconds_bucket", "xiaozhi_late_frames_total",
                    "xiaozhi_store_latency_seconds_bucket", "xiaozhi_ffmpeg_children", "xiaozhi_node_load",
                    "xiaozhi_requests_total", "xiaozhi_asr_latency_seconds_bucket",
-                   "xiaozhi_tts_latency_seconds_bucket", "xiaozhi_stage_seconds_bucket"):
+                   "xiaozhi_tts_latency_seconds_bucket", "xiaozhi_stage_seconds_bucket", "xiaozhi_build_info",
+                   "xiaozhi_catalog_entries", "xiaozhi_catalog_refresh_age_seconds",
+                   "xiaozhi_catalog_refresh_failures_total", "xiaozhi_auth_refusals_total",
+                   "xiaozhi_device_closes_total", "xiaozhi_audio_fetch_seconds_bucket"):
         assert wanted in used
+    process = {n for e in exprs for n in re.findall(r"\b(process_[a-z_]+)\b", e)}
+    assert {"process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total"} <= process
     ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8"))
     assert {p["datasource"]["uid"] for p in dash["panels"]} == {ds["datasources"][0]["uid"]}
 
