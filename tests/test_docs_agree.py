@@ -190,3 +190,11 @@ def test_make_bench_runs_exactly_the_benchmarks_the_docs_list() -> None:
                if not p.name.startswith("_") and "_eval_set" not in p.name}
     assert scripts == listed | tools, f"not in docs/benchmarks.md: {sorted(scripts - listed - tools)}"
     assert not listed & tools
+
+
+def test_the_readme_map_links_every_doc() -> None:
+    """A doc nobody links is a doc nobody reads (docs/player-phrases.md was one)."""
+    head = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## ", 1)[0]    # above the first section
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", head))
+    on_disk = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
+    assert on_disk <= linked, f"not on the README's map: {sorted(on_disk - linked)}"
