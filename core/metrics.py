@@ -63,6 +63,8 @@ from core.build import build_info
 from core.content.catalog import REFRESH_FAILURES
 from core.content.types import Kind, MatchType
 from core.mqtt.codec import ConnackCode
+from core.mqtt.endpoint import CLOSE_REASONS, DROPPED_MESSAGES
+from core.mqtt.udp import DROP_REASONS
 from core.protocol.errors import CloseCode
 
 __all__ = ["Metrics", "NullMetrics", "SessionMetrics", "CONTENT_TYPE", "STAGES", "OUTCOMES", "AUTH_REFUSALS",
@@ -378,14 +380,14 @@ def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
                             value=float(stats.get("pending", 0)))
     yield CounterMetricFamily(f"{_NS}_mqtt_accepted", "MQTT connections accepted",
                               value=float(stats.get("accepted_total", 0)))
-    for key, name, doc, label in (
-            ("refused", "mqtt_refused", "CONNECTs refused, by CONNACK code", "code"),
-            ("closed", "mqtt_closed", "MQTT connections ended, by reason", "reason"),
-            ("dropped_messages", "mqtt_dropped_messages", "Device messages dropped, by reason", "reason")):
+    refusals = tuple(c.name.lower() for c in ConnackCode if c is not ConnackCode.ACCEPTED)
+    for key, name, doc, label, known in (
+            ("refused", "mqtt_refused", "CONNECTs refused, by CONNACK code", "code", refusals),
+            ("closed", "mqtt_closed", "MQTT connections ended, by reason", "reason", CLOSE_REASONS),
+            ("dropped_messages", "mqtt_dropped_messages", "Device messages dropped, by reason", "reason",
+             DROPPED_MESSAGES)):
         family = CounterMetricFamily(f"{_NS}_{name}", doc, labels=[label])
-        counts = dict(stats.get(key) or {})
-        if key == "refused":          # every refusal code from the start (core/mqtt/endpoint.py counts by name)
-            counts = {c.name.lower(): 0 for c in ConnackCode if c is not ConnackCode.ACCEPTED} | counts
+        counts = dict.fromkeys(known, 0) | dict(stats.get(key) or {})     # every known reason from the start
         for reason, count in sorted(counts.items()):
             family.add_metric([str(reason)], float(count))
         yield family
@@ -394,7 +396,7 @@ def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
     yield CounterMetricFamily(f"{_NS}_udp_accepted", "Uplink datagrams accepted", value=float(udp.get("accepted", 0)))
     yield CounterMetricFamily(f"{_NS}_udp_sent", "Downlink datagrams sent", value=float(udp.get("sent", 0)))
     dropped = CounterMetricFamily(f"{_NS}_udp_dropped", "Datagrams and packets dropped, by reason", labels=["reason"])
-    for reason, count in sorted(dict(udp.get("dropped") or {}).items()):
+    for reason, count in sorted((dict.fromkeys(DROP_REASONS, 0) | dict(udp.get("dropped") or {})).items()):
         dropped.add_metric([str(reason)], float(count))
     yield dropped
 

@@ -231,3 +231,29 @@ def test_every_outcome_a_session_logs_is_made_at_start() -> None:
     logged |= {o for pair in re.findall(r'log_request\([^,]+,\s*"([a-z_]+)" if [^"]+ else "([a-z_]+)"', source)
                for o in pair}
     assert logged and logged <= set(OUTCOMES), sorted(logged - set(OUTCOMES))
+
+
+def test_every_mqtt_reason_the_code_counts_is_known_and_shown_at_zero() -> None:
+    """The reason lists /metrics starts at 0 hold every literal core/mqtt counts under, and an endpoint that has
+    counted nothing yet still shows every one of them."""
+    from core.metrics import _mqtt_families
+    from core.mqtt.endpoint import CLOSE_REASONS, DROPPED_MESSAGES
+    from core.mqtt.udp import DROP_REASONS
+
+    mqtt = ROOT / "core" / "mqtt"
+    endpoint = (mqtt / "endpoint.py").read_text(encoding="utf-8")
+    udp = (mqtt / "udp.py").read_text(encoding="utf-8") + (mqtt / "device_link.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'abort\("([a-z_]+)"\)', endpoint)) == set(CLOSE_REASONS)
+    assert set(re.findall(r'dropped\["([a-z_]+)"\]', endpoint)) == set(DROPPED_MESSAGES)
+    assert set(re.findall(r'_drop\("([a-z_]+)"', udp)) | set(re.findall(r'drops\["([a-z_]+)"\]', udp)) \
+        == set(DROP_REASONS)
+    samples = {(s.name, tuple(s.labels.values())): s.value
+               for family in _mqtt_families({"closed": {"keepalive": 2}}) for s in family.samples}
+    assert samples[("xiaozhi_mqtt_closed_total", ("keepalive",))] == 2
+    for reason in CLOSE_REASONS:
+        assert ("xiaozhi_mqtt_closed_total", (reason,)) in samples
+    for reason in DROPPED_MESSAGES:
+        assert samples[("xiaozhi_mqtt_dropped_messages_total", (reason,))] == 0
+    for reason in DROP_REASONS:
+        assert samples[("xiaozhi_udp_dropped_total", (reason,))] == 0
+    assert samples[("xiaozhi_mqtt_refused_total", ("not_authorized",))] == 0
