@@ -14,6 +14,10 @@ RUN mkdir -p /app/metadata && chown -R xiaozhi:xiaozhi /app/metadata
 USER xiaozhi
 # Stateless with Redis: catalogs and audio come from S3 (S3_BUCKET, AWS_* env), device state from REDIS_URL.
 ENV PYTHONUNBUFFERED=1
+# The commit /metrics reports in xiaozhi_build_info (the build context has no .git):
+# docker build --build-arg COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG COMMIT=unknown
+ENV XIAOZHI_COMMIT=$COMMIT
 EXPOSE 8000 8003
 # Probes the HTTP port the node is configured with (config.yaml / env HTTP_PORT), not a fixed one.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=90s --retries=3 CMD ["python", "app.py", "health"]

@@ -106,6 +106,7 @@ bench: test-deps
 	$(BIN)/python bench/match_eval_report.py
 	$(BIN)/python bench/controls_eval_report.py
 	$(BIN)/python bench/intent_bench.py
+	$(BIN)/python bench/understand_bench.py
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/decoder_bench.py

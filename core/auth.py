@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from core.config import AuthConfig
 
-__all__ = ["Authenticator", "DeviceIdentity", "identity_from"]
+__all__ = ["Authenticator", "DeviceIdentity", "identity_from", "NO_TOKEN"]
+
+NO_TOKEN = "no bearer token"      # check()'s reason when the device sent none (/metrics tells it from a wrong one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ class Authenticator:
         if ident.device_id and ident.device_id in self._devices:
             return None
         if not ident.token:
-            return "no bearer token"
+            return NO_TOKEN
         token = ident.token.encode()      # bytes: compare_digest refuses non-ASCII str
         if any(hmac.compare_digest(token, t.encode()) for t in self._tokens):
             return None

@@ -19,6 +19,10 @@ Methods the rest of the code calls (every one is cheap and never raises; `NullMe
                                       song        decision -> first frame of the song or story sent
     ota_request(routed_to_self)       one OTA answer
     drain_seconds(seconds)            how long the last graceful drain took
+    auth_refused(surface, reason)     a caller refused (AUTH_REFUSALS: the device WebSocket at its upgrade, the
+                                      token-guarded HTTP API)
+    device_closed(code, by)           a device WebSocket ended: its close code, and who closed (CLOSERS)
+    audio_fetch(seconds, ok)          request -> first bytes of an audio object from S3/CDN/HTTP (local files: none)
 
 Read by the operator page: `stage_summary()` (count, p50, p99 per stage, estimated from the buckets the way
 Prometheus' histogram_quantile does).
@@ -27,22 +31,44 @@ Read at scrape time (nothing to call; registered once): `watch_pipeline(pipeline
 active_streams, decoders_started, cache_hits, its `stats()` (decoders in use / cap, waiting plays, busy refusals,
 shared decodes, audio fetches retried and failed for good) and the transcode cache's bytes; `watch_load(fn)` exposes
 the node's load report; `watch_mqtt(fn)` exposes the MQTT endpoint's and the UDP channel's counters (connections,
-refusals and closes by reason, device messages and datagrams dropped by reason); ffmpeg children of this process are
-counted from /proc.
+refusals and closes by reason, device messages and datagrams dropped by reason); `watch_content(catalog)` exposes the
+catalog's entries per collection, its last good refresh (timestamp and age) and its refresh failures by reason;
+ffmpeg children of this process are counted from /proc. Always there: the process (`process_*`: memory, CPU, open
+fds, start time), `python_info` and `xiaozhi_build_info{version,commit,python}`.
+
+Every label value known in advance is made at start with 0 (stages, outcomes, match types, refusal reasons, close
+codes, ...): a dashboard panel shows 0, not "No data", before the first event.
 """
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["Metrics", "NullMetrics", "SessionMetrics", "CONTENT_TYPE", "STAGES", "ffmpeg_children",
-           "bucket_quantile"]
+from core.build import build_info
+from core.content.catalog import REFRESH_FAILURES
+from core.content.types import Kind, MatchType
+from core.mqtt.codec import ConnackCode
+from core.mqtt.endpoint import CLOSE_REASONS, DROPPED_MESSAGES
+from core.mqtt.udp import DROP_REASONS
+from core.protocol.errors import CloseCode
+
+__all__ = ["Metrics", "NullMetrics", "SessionMetrics", "CONTENT_TYPE", "STAGES", "OUTCOMES", "AUTH_REFUSALS",
+           "CLOSERS", "ffmpeg_children", "bucket_quantile"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NS = "xiaozhi"
@@ -53,6 +79,17 @@ _VOICE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 # the targets are.
 _STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 STAGES = ("asr", "understand", "tts", "song")
+_FETCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+# How a request ended (core/session/core.py log_request); made at start for the intents that play.
+OUTCOMES = ("playing", "done", "busy", "unplayable", "error")
+_PLAY_INTENTS = ("play_music", "play_story")
+# Who refuses, and why: core/server.py at the WebSocket upgrade, core/web/app.py for the token-guarded API.
+AUTH_REFUSALS = {"websocket": ("no_token", "bad_token", "malformed"),
+                 "api": ("wrong_token", "rate_limited", "forbidden")}
+# Who ended a device WebSocket: this server sent the close first, the device did, or the socket was lost (1006).
+CLOSERS = ("server", "device", "lost")
+_DEVICE_CLOSES = ((1000, "device"), (1001, "device"), (1005, "device"), (1006, "lost"),
+                  *((int(c), "server") for c in CloseCode))
 _MAX_LABEL = 48          # label values come from plugins and providers: bound them (cardinality, log injection)
 
 
@@ -112,8 +149,43 @@ class Metrics:
         self._drain = Gauge(f"{_NS}_last_drain_seconds", "Duration of the last graceful drain", registry=r)
         self._info = Gauge(f"{_NS}_node_info", "This node", ["node_id"], registry=r)
         self._info.labels(_label(node_id or "local")).set(1)
+        self._build = Gauge(f"{_NS}_build_info", "What runs here: server version, commit, Python",
+                            ["version", "commit", "python"], registry=r)
+        self._build.labels(*build_info()).set(1)
+        self._refusals = Counter(f"{_NS}_auth_refusals", "Callers refused, by surface (websocket: a device at the "
+                                 "upgrade; api: the token-guarded HTTP API) and reason", ["surface", "reason"],
+                                 registry=r)
+        self._closes = Counter(f"{_NS}_device_closes", "Device WebSockets ended, by close code and who closed "
+                               "(server, device, lost: no close frame)", ["code", "by"], registry=r)
+        self._fetch = Histogram(f"{_NS}_audio_fetch_seconds", "Request to the first bytes of an audio object from "
+                                "S3, a CDN or HTTP (retries included), by outcome", ["outcome"],
+                                buckets=_FETCH_BUCKETS, registry=r)
+        ProcessCollector(registry=r)      # process_*: resident memory, CPU seconds, open fds (Linux /proc)
+        PlatformCollector(registry=r)     # python_info
+        self._zero_known_labels()
         self._scraped = _ScrapeCollector()
         r.register(self._scraped)
+
+    def _zero_known_labels(self) -> None:
+        for intent in _PLAY_INTENTS:
+            for outcome in OUTCOMES:
+                self._requests.labels(intent, outcome)
+        for match_type in MatchType:
+            self._matches.labels(match_type.value)
+        for cached in ("true", "false"):
+            self._first_frame.labels(cached)
+        for op in ("load", "save"):
+            self._store.labels(op)
+            self._store_errors.labels(op)
+        for routed in ("self", "other"):
+            self._ota.labels(routed)
+        for surface, reasons in AUTH_REFUSALS.items():
+            for reason in reasons:
+                self._refusals.labels(surface, reason)
+        for code, by in _DEVICE_CLOSES:
+            self._closes.labels(str(code), by)
+        for outcome in ("ok", "error"):
+            self._fetch.labels(outcome)
 
     # ------------------------------------------------------------------ events
     def request(self, intent: str, outcome: str) -> None:
@@ -170,6 +242,15 @@ class Metrics:
     def drain_seconds(self, seconds: float) -> None:
         self._drain.set(seconds)
 
+    def auth_refused(self, surface: str, reason: str) -> None:
+        self._refusals.labels(_label(surface), _label(reason)).inc()
+
+    def device_closed(self, code: int | None, by: str) -> None:
+        self._closes.labels(str(code if code is not None else 1006), _label(by)).inc()
+
+    def audio_fetch(self, seconds: float, ok: bool) -> None:
+        self._fetch.labels("ok" if ok else "error").observe(max(0.0, seconds))
+
     # ------------------------------------------------------------------ read at scrape time
     def watch_pipeline(self, pipeline: Any) -> None:
         self._scraped.pipeline = pipeline
@@ -177,6 +258,10 @@ class Metrics:
     def watch_mqtt(self, stats: Callable[[], dict[str, Any]]) -> None:
         """`stats()` is the MQTT endpoint's (core/mqtt/endpoint.py MqttEndpoint.stats)."""
         self._scraped.mqtt = stats
+
+    def watch_content(self, catalog: Any) -> None:
+        """`catalog` is the node's core/content/catalog.py Catalog (its entry_counts, refreshed_at, ...)."""
+        self._scraped.catalog = catalog
 
     def watch_load(self, load: Callable[[], dict[str, float]]) -> None:
         """`load()` returns numbers such as sessions, streams, cpu, draining (0/1), overloaded (0/1)."""
@@ -216,8 +301,8 @@ class NullMetrics(Metrics):
     request = match = first_frame = late_frames = reanchor = _nothing
     device_connected = device_disconnected = stream_started = stream_ended = _nothing
     store_latency = store_error = asr_latency = tts_latency = _nothing
-    ota_request = drain_seconds = stage_latency = _nothing
-    watch_pipeline = watch_load = watch_mqtt = _nothing
+    ota_request = drain_seconds = stage_latency = auth_refused = device_closed = audio_fetch = _nothing
+    watch_pipeline = watch_load = watch_mqtt = watch_content = _nothing
 
     def stage_summary(self) -> dict[str, dict[str, float | None]]:
         return {}
@@ -228,6 +313,8 @@ class _ScrapeCollector(Collector):
         self.pipeline: Any = None
         self.load: Callable[[], dict[str, float]] | None = None
         self.mqtt: Callable[[], dict[str, Any]] | None = None
+        self.catalog: Any = None
+        self.started = time.time()
 
     def describe(self) -> list[Metric]:
         return []          # dynamic: prometheus_client then calls collect() only at scrape time
@@ -279,6 +366,8 @@ class _ScrapeCollector(Collector):
                 yield GaugeMetricFamily(f"{_NS}_node_{_label(key)}", f"Node load report: {key}", value=float(value))
         if self.mqtt is not None:
             yield from _mqtt_families(self.mqtt())
+        if self.catalog is not None:
+            yield from _catalog_families(self.catalog, self.started)
 
 
 def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
@@ -291,12 +380,15 @@ def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
                             value=float(stats.get("pending", 0)))
     yield CounterMetricFamily(f"{_NS}_mqtt_accepted", "MQTT connections accepted",
                               value=float(stats.get("accepted_total", 0)))
-    for key, name, doc, label in (
-            ("refused", "mqtt_refused", "CONNECTs refused, by CONNACK code", "code"),
-            ("closed", "mqtt_closed", "MQTT connections ended, by reason", "reason"),
-            ("dropped_messages", "mqtt_dropped_messages", "Device messages dropped, by reason", "reason")):
+    refusals = tuple(c.name.lower() for c in ConnackCode if c is not ConnackCode.ACCEPTED)
+    for key, name, doc, label, known in (
+            ("refused", "mqtt_refused", "CONNECTs refused, by CONNACK code", "code", refusals),
+            ("closed", "mqtt_closed", "MQTT connections ended, by reason", "reason", CLOSE_REASONS),
+            ("dropped_messages", "mqtt_dropped_messages", "Device messages dropped, by reason", "reason",
+             DROPPED_MESSAGES)):
         family = CounterMetricFamily(f"{_NS}_{name}", doc, labels=[label])
-        for reason, count in sorted(dict(stats.get(key) or {}).items()):
+        counts = dict.fromkeys(known, 0) | dict(stats.get(key) or {})     # every known reason from the start
+        for reason, count in sorted(counts.items()):
             family.add_metric([str(reason)], float(count))
         yield family
     yield GaugeMetricFamily(f"{_NS}_udp_sessions", "Conversations with a UDP audio channel",
@@ -304,9 +396,53 @@ def _mqtt_families(stats: dict[str, Any]) -> Iterator[Metric]:
     yield CounterMetricFamily(f"{_NS}_udp_accepted", "Uplink datagrams accepted", value=float(udp.get("accepted", 0)))
     yield CounterMetricFamily(f"{_NS}_udp_sent", "Downlink datagrams sent", value=float(udp.get("sent", 0)))
     dropped = CounterMetricFamily(f"{_NS}_udp_dropped", "Datagrams and packets dropped, by reason", labels=["reason"])
-    for reason, count in sorted(dict(udp.get("dropped") or {}).items()):
+    for reason, count in sorted((dict.fromkeys(DROP_REASONS, 0) | dict(udp.get("dropped") or {})).items()):
         dropped.add_metric([str(reason)], float(count))
     yield dropped
+
+
+def _catalog_families(catalog: Any, started: float) -> Iterator[Metric]:
+    """The catalog's health: what it serves per collection, how fresh it is, how its refreshes fail."""
+    entries = GaugeMetricFamily(f"{_NS}_catalog_entries", "Entries served, per catalog (kind, collection)",
+                                labels=["kind", "collection"])
+    skipped = GaugeMetricFamily(f"{_NS}_catalog_entries_skipped", "Entries not served because their audio file is "
+                                "missing, per catalog", labels=["kind", "collection"])
+    totals = dict.fromkeys((k.value for k in Kind), 0)
+    for kind, collection, served, missing in catalog.entry_counts:      # one tuple, replaced whole on a change
+        name = _text_label(collection)
+        entries.add_metric([kind.value, name], float(served))
+        skipped.add_metric([kind.value, name], float(missing))
+        totals[kind.value] = totals.get(kind.value, 0) + served
+    yield entries
+    yield skipped
+    by_kind = GaugeMetricFamily(f"{_NS}_catalog_tracks", "Entries served, per kind (0: nothing to play)",
+                                labels=["kind"])
+    for kind_name, count in sorted(totals.items()):
+        by_kind.add_metric([kind_name], float(count))
+    yield by_kind
+    yield GaugeMetricFamily(f"{_NS}_catalog_version", "Catalog version (goes up on every change)",
+                            value=float(catalog.version))
+    yield GaugeMetricFamily(f"{_NS}_catalog_from_cache", "1 while serving the last good copy (store unreachable "
+                            "at start)", value=1.0 if catalog.from_cache else 0.0)
+    last = catalog.refreshed_at
+    yield GaugeMetricFamily(f"{_NS}_catalog_last_refresh_timestamp_seconds", "When the catalog was last listed "
+                            "and read in full (unix time; 0: never)", value=float(last or 0.0))
+    yield GaugeMetricFamily(f"{_NS}_catalog_refresh_age_seconds", "Seconds since the last full refresh (since the "
+                            "node started when none succeeded)", value=max(0.0, time.time() - (last or started)))
+    yield GaugeMetricFamily(f"{_NS}_catalog_refresh_duration_seconds", "How long the last refresh took",
+                            value=float(catalog.refresh_seconds))
+    failures = CounterMetricFamily(f"{_NS}_catalog_refresh_failures", "Catalog refresh failures, by reason (list: "
+                                   "the store could not be listed; read: a catalog could not be read; unusable: a "
+                                   "catalog's new body is not valid; error: unexpected)", labels=["reason"])
+    counts = catalog.refresh_failures
+    for reason in REFRESH_FAILURES:
+        failures.add_metric([reason], float(counts.get(reason, 0)))
+    yield failures
+
+
+def _text_label(value: str) -> str:
+    """A catalog name as a label: any script kept (Prometheus labels are UTF-8), control characters dropped, bounded."""
+    return "".join(c for c in value[:64] if c.isprintable()) or "none"
 
 
 def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:

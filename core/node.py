@@ -128,6 +128,8 @@ class Node:
         node.http = HttpServer(build_app(node, cfg))
         metrics.watch_pipeline(rt.pipeline)
         metrics.watch_load(node.load_report)
+        metrics.watch_content(rt.content.catalog)
+        rt.pipeline.fetch_counts.on_first_byte = metrics.audio_fetch
         try:
             node.ws_port = await node.ws.start(cfg.server.host, cfg.server.port, reuse_port=reuse_port)
             node.http_port = await node.http.start(cfg.server.host, cfg.server.http_port, reuse_port=reuse_port)
@@ -252,6 +254,9 @@ class Node:
 
     def count_ota(self, routed_to_self: bool) -> None:
         self.metrics.ota_request(routed_to_self)
+
+    def count_refusal(self, reason: str) -> None:
+        self.metrics.auth_refused("api", reason)
 
     def note_ota(self, device_id: str, seen: OtaSeen) -> None:
         self._ota_seen[device_id] = seen

@@ -8,6 +8,7 @@ devices.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlsplit
@@ -16,8 +17,10 @@ from loguru import logger
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
-from core.auth import DeviceIdentity, identity_from
+from core.auth import NO_TOKEN, DeviceIdentity, identity_from
+from core.metrics import NullMetrics
 from core.protocol.errors import CloseCode, SendError
 from core.runtime import Runtime
 from core.session.connection import Connection
@@ -69,6 +72,7 @@ def _identity(request: Request) -> DeviceIdentity:
 class DeviceServer:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self._metrics = rt.session.metrics if rt.session.metrics is not None else NullMetrics()
         self.connections: set[Connection] = set()
         self._server: Server | None = None
         self._accepting = True
@@ -112,8 +116,10 @@ class DeviceServer:
             reason = self.rt.auth.check(ident)
         except Exception as exc:   # noqa: BLE001 - a malformed handshake is refused, never a 500
             logger.warning("refused a malformed handshake from {}: {}", _peer(connection), type(exc).__name__)
+            self._metrics.auth_refused("websocket", "malformed")
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "authentication failed\n")
         if reason is not None:
+            self._metrics.auth_refused("websocket", "no_token" if reason == NO_TOKEN else "bad_token")
             logger.warning("refused device {!r} from {}: {}", ident.device_id or "?",
                            _peer(connection), reason)
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "authentication failed\n")
@@ -133,6 +139,22 @@ class DeviceServer:
             await ws.close(int(CloseCode.INTERNAL), "internal error")
         finally:
             self.connections.discard(conn)
+            await self._count_close(ws)
+
+    async def _count_close(self, ws: ServerConnection) -> None:
+        """The close code and who sent it, for /metrics. The handler's end would close a socket still open with
+        1000; it is closed here the same way first, so the code is known."""
+        if ws.protocol.state is not State.CLOSED:
+            with contextlib.suppress(Exception):   # a socket already broken closes as 1006, counted below
+                await ws.close()
+        proto = ws.protocol
+        if proto.close_rcvd is None and proto.close_sent is None:
+            by = "lost"
+        elif proto.close_rcvd is not None and (proto.close_sent is None or proto.close_rcvd_then_sent):
+            by = "device"
+        else:
+            by = "server"
+        self._metrics.device_closed(ws.close_code, by)
 
 
 def _peer(ws: ServerConnection) -> str:

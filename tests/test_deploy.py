@@ -60,7 +60,8 @@ PRODUCTION = [ROOT / "app.py", *sorted((ROOT / "core").rglob("*.py")), *sorted((
 def _recorders() -> dict[str, set[str]]:
     """Each metric family core/metrics.py declares -> the methods that feed it, read from the module's own source:
     `self._x = Counter("xiaozhi_...")` fed by the methods that use `self._x`; families yielded at scrape time fed by
-    whatever the collector reads there (`watch_pipeline`, `watch_load`; /proc needs no feeding)."""
+    whatever the collector reads there (`watch_pipeline`, `watch_load`, `watch_content`, `watch_mqtt`; /proc needs no
+    feeding)."""
     tree = ast.parse(METRICS_SRC.read_text(encoding="utf-8"))
     classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
     family_of: dict[str, str] = {}
@@ -72,7 +73,8 @@ def _recorders() -> dict[str, set[str]]:
                     and isinstance(node.value.args[0], ast.JoinedStr):
                 name = ast.unparse(node.value.args[0]).split("}", 1)[1].rstrip("'\"")    # f"{_NS}_requests"
                 family_of[node.targets[0].attr] = "xiaozhi" + name
-            elif fn.name not in ("__init__", *READERS) and isinstance(node, ast.Attribute) \
+            elif fn.name not in ("__init__", *READERS) and not fn.name.startswith("_") \
+                    and isinstance(node, ast.Attribute) \
                     and isinstance(node.value, ast.Name) and node.value.id == "self":
                 uses.setdefault(node.attr, set()).add(fn.name)
     out = {family: uses.get(attr, set()) for attr, family in family_of.items()}
@@ -84,6 +86,12 @@ def _recorders() -> dict[str, set[str]]:
         name = m.group(1)
         feeder = "watch_load" if name.startswith("node_") else "watch_pipeline"
         out["xiaozhi_" + name] = set() if name == "ffmpeg_children" else {feeder}
+    for helper, feeder in (("_catalog_families", "watch_content"), ("_mqtt_families", "watch_mqtt")):
+        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == helper)
+        assert helper in source, f"collect() no longer yields {helper}"
+        body = ast.get_source_segment(METRICS_SRC.read_text(encoding="utf-8"), fn) or ""
+        for m in re.finditer(r'f"\{_NS\}_([a-z_]+)"', body):
+            out["xiaozhi_" + m.group(1)] = {feeder}
     return out
 
 
@@ -117,8 +125,13 @@ def test_dashboard_queries_only_metrics_a_node_records() -> None:
     for wanted in ("xiaozhi_first_frame_seconds_bucket", "xiaozhi_late_frames_total",
                    "xiaozhi_store_latency_seconds_bucket", "xiaozhi_ffmpeg_children", "xiaozhi_node_load",
                    "xiaozhi_requests_total", "xiaozhi_asr_latency_seconds_bucket",
-                   "xiaozhi_tts_latency_seconds_bucket", "xiaozhi_stage_seconds_bucket"):
+                   "xiaozhi_tts_latency_seconds_bucket", "xiaozhi_stage_seconds_bucket", "xiaozhi_build_info",
+                   "xiaozhi_catalog_entries", "xiaozhi_catalog_refresh_age_seconds",
+                   "xiaozhi_catalog_refresh_failures_total", "xiaozhi_auth_refusals_total",
+                   "xiaozhi_device_closes_total", "xiaozhi_audio_fetch_seconds_bucket"):
         assert wanted in used
+    process = {n for e in exprs for n in re.findall(r"\b(process_[a-z_]+)\b", e)}
+    assert {"process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total"} <= process
     ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8"))
     assert {p["datasource"]["uid"] for p in dash["panels"]} == {ds["datasources"][0]["uid"]}
 

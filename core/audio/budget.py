@@ -9,7 +9,7 @@ sending frames, spoken replies, speech recognition) and for the lead-up of newco
 
 Cached streams (frames read back from the transcode cache) and listeners joining a shared decode do no decoding
 and take nothing from this budget: they cost the delivery only (1,500 cached listeners played on time on a 2-core
-node, README "Benchmarks"), bounded by `fleet.max_sessions`, so they are admitted far past the cold ones.
+node, docs/benchmarks.md), bounded by `fleet.max_sessions`, so they are admitted far past the cold ones.
 
 `cost_s` is `audio.transcode_cost` when set, else measured at start by `measure_transcode_cost()`: a few seconds of
 a generated 128 kbps stereo MP3 (the usual catalog file) decoded, resampled and Opus-encoded in one thread, the best

@@ -1,6 +1,6 @@
 """Incremental decode to s16le mono PCM at the output rate with an asyncio ffmpeg subprocess.
 
-Why a subprocess pipe (measured on this 2-core box, 4-min 128 kbps MP3, see docs/components-measured.md §1):
+Why a subprocess pipe (measured on a 2-core box, 4-min 128 kbps MP3; bench/decoder_bench.py measures it again):
 - first PCM after 66 ms (process start dominates), whole song decoded in 0.37 s, 650x real time;
 - the Python process stays flat (23 MiB): decoded audio lives only in the pipe and in our small queues, whereas
   pydub held the whole song (147 MiB) before giving anything, and PyAV in-process grew RSS by ~37 MiB;

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -81,6 +82,15 @@ class ByteStream:
             self._file = await asyncio.to_thread(_open_binary, self.source.uri)
             self._first = await asyncio.to_thread(self._file.read, self._f.chunk_bytes)
             return
+        started = time.monotonic()
+        try:
+            await self._open_url()
+        except AudioError:
+            self._f.counts.first_byte(time.monotonic() - started, ok=False)
+            raise
+        self._f.counts.first_byte(time.monotonic() - started, ok=True)
+
+    async def _open_url(self) -> None:
         await self._connect_with_retries(0)
         assert self._resp is not None
         ctype = self._resp.headers.get("Content-Type", "").lower()
@@ -256,6 +266,12 @@ class FetchCounts:
     failed for good (the play was refused or cut short). Owned by the pipeline, so they outlive one session."""
     retries: int = 0
     errors: int = 0
+    # request -> first body bytes of a URL source (S3, CDN or HTTP), retries included; `ok` False when it failed
+    on_first_byte: Callable[[float, bool], None] | None = None
+
+    def first_byte(self, seconds: float, *, ok: bool) -> None:
+        if self.on_first_byte is not None:
+            self.on_first_byte(seconds, ok)
 
 
 class Fetcher:

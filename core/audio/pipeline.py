@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from typing import Any
 
@@ -158,6 +159,10 @@ class AudioPipeline:
         if self._session is None:
             self._session = Fetcher.make_session(self.cfg)
             self._fetcher = Fetcher(self._session, self.cfg, self.fetch_counts)
+            if shutil.which("ffmpeg") is None:      # said once at start, not as a failed play per child
+                logger.error("ffmpeg is not installed (not on PATH): audio from S3 or a URL, resumes at a position "
+                             "and loudness normalisation cannot play; install it with `make deps` or "
+                             "`apt-get install ffmpeg`")
         if not self.cfg.transcode_cost and not self.cost_measured:
             await self._measure()
 

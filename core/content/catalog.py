@@ -26,9 +26,13 @@ from core.content.types import Kind, Track
 from core.utils import safejson
 
 __all__ = ["Issue", "ValidationReport", "CatalogFormatError", "parse_metadata", "unsafe_filename", "Catalog",
-           "type_name", "METADATA_NAME"]
+           "type_name", "METADATA_NAME", "REFRESH_FAILURES"]
 
 METADATA_NAME = "metadata.json"
+# Why a refresh failed: the store could not be listed; a catalog could not be read (kept from the last good copy);
+# a catalog's new body is not valid (counted once per body); an unexpected error (contained to its collection, or
+# the whole refresh in the service's loop).
+REFRESH_FAILURES = ("list", "read", "unusable", "error")
 _FETCH_CONCURRENCY = 8
 MAX_CATALOG_CHARS = 32 * 1024 * 1024   # a metadata.json this big is a mistake, not a catalog
 MAX_CATALOG_DEPTH = 16                 # title -> entry -> alternatives is 3 deep; the rest is room for extra fields
@@ -270,6 +274,12 @@ class Catalog:
         self._bare: dict[str, tuple[Kind, str]] = {}   # folder -> (kind, name): a folder without a metadata.json
         self.version = 0
         self.from_cache = False
+        # Health, read by /metrics from another thread: `entry_counts` is replaced whole, `refresh_failures` only
+        # has its values incremented (its keys are fixed), so a reader never sees a half-made value.
+        self.entry_counts: tuple[tuple[Kind, str, int, int], ...] = ()   # (kind, collection, served, skipped)
+        self.refreshed_at: float | None = None   # wall clock of the last refresh that listed and read every catalog
+        self.refresh_seconds = 0.0               # how long the last refresh took
+        self.refresh_failures = dict.fromkeys(REFRESH_FAILURES, 0)
 
     # ------------------------------------------------------------------ queries
 
@@ -350,11 +360,13 @@ class Catalog:
                     key = "/".join(p for p in (prefix, name, METADATA_NAME) if p)
                     found[key] = (kind, name)
         except StorageError as exc:
+            self.refresh_failures["list"] += 1
             self._state.store_issue = Issue("error", self.storage.description, f"cannot list catalogs: {exc}")
             logger.error("catalog refresh: cannot list {}: {}; keeping {} collections", self.storage.description,
                          exc, len(self._state.collections))
             return False
         self._state.store_issue = None
+        failed_before = self.refresh_failures["read"] + self.refresh_failures["error"]
         sem = asyncio.Semaphore(_FETCH_CONCURRENCY)
 
         async def one(key: str, kind: Kind, name: str) -> bool:
@@ -381,6 +393,9 @@ class Catalog:
             changed = True
         if changed or initial:
             self._rebuild()
+        self.refresh_seconds = time.monotonic() - started
+        if self.refresh_failures["read"] + self.refresh_failures["error"] == failed_before:
+            self.refreshed_at = time.time()
         logger.debug("catalog refresh of {} collections took {:.0f} ms (changed: {})", len(found),
                      (time.monotonic() - started) * 1000, changed)
         return changed or initial
@@ -399,6 +414,7 @@ class Catalog:
                 self._state.collections.pop(key)
                 self._drop_cache(key)
                 return True
+            self.refresh_failures["read"] += 1
             logger.error("catalog {}: {}; keeping {}", key, exc, "the last good copy" if cur else "nothing from it")
             bad = Issue("error", key, f"could not be read: {exc}")
             if cur:
@@ -423,6 +439,7 @@ class Catalog:
         except Exception as exc:  # noqa: BLE001 - CatalogFormatError, or a parser bug: either way skip this file
             why = str(exc) if isinstance(exc, CatalogFormatError) else f"could not be parsed ({type(exc).__name__})"
             where = f"{self.storage.description}/{key}"
+            self.refresh_failures["unusable"] += 1
             logger.error("catalog {} is unusable: {}; keeping {}", where, why,
                          f"the last good copy ({len(cur.tracks)} entries)" if cur else "nothing from it")
             bad = Issue("error", key, why)
@@ -474,6 +491,7 @@ class Catalog:
     def _contain(self, key: str, kind: Kind, name: str, exc: Exception) -> None:
         """An unexpected failure refreshing one collection: keep what it served, say so once per distinct error."""
         why = f"refresh failed ({type(exc).__name__}: {str(exc)[:200]})"
+        self.refresh_failures["error"] += 1
         if self._failed.get(key) != why:
             self._failed[key] = why
             logger.opt(exception=exc).error("catalog {}: {}; keeping {}", key, why,
@@ -486,7 +504,10 @@ class Catalog:
                                                        Issue("error", key, why))
 
     def _rebuild(self) -> None:
-        tracks = [t for c in sorted(self._state.collections.values(), key=lambda c: c.key) for t in c.tracks]
+        ordered = sorted(self._state.collections.values(), key=lambda c: c.key)
+        tracks = [t for c in ordered for t in c.tracks]
+        self.entry_counts = tuple((c.kind, c.name, len(c.tracks), len(c.missing))
+                                  for c in ordered if c.etag is not None)
         if tracks != self._tracks or self.version == 0:
             self._tracks = tracks
             self.version += 1

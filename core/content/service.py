@@ -106,6 +106,7 @@ class ContentService:
             try:
                 await self.refresh()
             except Exception:  # noqa: BLE001 - the loop must survive anything; the next period retries
+                self.catalog.refresh_failures["error"] += 1
                 logger.exception("catalog refresh failed; will retry in {} s", self.cfg.refresh_time_s)
 
     def _log_summary(self) -> None:

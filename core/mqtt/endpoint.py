@@ -56,7 +56,13 @@ from core.mqtt.ratelog import RateLimitedLog
 from core.mqtt.udp import UdpAudioChannel
 from core.utils import safejson
 
-__all__ = ["MqttEndpoint", "OnLink", "OnTakeover", "MAX_KEEPALIVE_S"]
+__all__ = ["MqttEndpoint", "OnLink", "OnTakeover", "MAX_KEEPALIVE_S", "CLOSE_REASONS", "DROPPED_MESSAGES"]
+
+# Every reason `abort()` and `dropped` count under (/metrics shows each from the start, at 0).
+CLOSE_REASONS = ("admission_error", "connect_timeout", "decoder_error", "disconnect", "early_data", "flood",
+                 "keepalive", "malformed", "no_connect", "not_accepting", "oversize", "qos", "refused", "replaced",
+                 "second_connect", "server", "session_ended", "shutdown")
+DROPPED_MESSAGES = ("unusable_json", "wrong_topic")
 
 OnLink = Callable[[MqttLink], Awaitable[None]]
 OnTakeover = Callable[[MqttLink], Awaitable[None]]

@@ -32,7 +32,12 @@ from loguru import logger
 
 from core.mqtt.ratelog import RateLimitedLog
 
-__all__ = ["UdpAudioChannel", "UdpSession", "HEADER_BYTES", "AUDIO_TYPE", "pack_header", "ctr", "nonce_for"]
+__all__ = ["UdpAudioChannel", "UdpSession", "HEADER_BYTES", "AUDIO_TYPE", "pack_header", "ctr", "nonce_for",
+           "DROP_REASONS"]
+
+# Every reason `drops` counts under, here and in core/mqtt/device_link.py (/metrics shows each from the start, at 0).
+DROP_REASONS = ("bad_source", "bad_type", "icmp_error", "no_peer", "oversize", "rate", "send_buffer_full",
+                "send_oversize", "short", "stale_sequence", "too_long", "truncated", "unknown_id", "wrong_source")
 
 HEADER = struct.Struct(">BBHIII")
 HEADER_BYTES = HEADER.size

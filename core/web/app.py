@@ -49,6 +49,8 @@ class Route:
 ROUTES = web.AppKey("routes", tuple[Route, ...])
 _ACCESS = web.AppKey("access", dict[AbstractRoute, Route])
 _GUARD = web.AppKey("guard", TokenGuard)
+_NODE = web.AppKey("node", NodeView)
+_REFUSALS = {401: "wrong_token", 429: "rate_limited", 403: "forbidden"}   # for /metrics (AUTH_REFUSALS["api"])
 
 
 def route_table(ota: Ota, ops: Ops, pages: Pages, console: Console, devices: Devices) -> tuple[Route, ...]:
@@ -96,7 +98,7 @@ def build_app(node: NodeView, cfg: Config) -> web.Application:
     routes = route_table(Ota(node, cfg.server, cfg.mqtt), Ops(node), Pages(enabled=cfg.web.enabled), Console(node),
                          Devices(node, firmware_urls(cfg.web)))
     access = {app.router.add_route(r.method, r.path, r.handler): r for r in routes}
-    app[ROUTES], app[_ACCESS], app[_GUARD] = routes, access, guard
+    app[ROUTES], app[_ACCESS], app[_GUARD], app[_NODE] = routes, access, guard, node
     return app
 
 
@@ -108,7 +110,12 @@ async def _surface(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         route = request.app[_ACCESS].get(request.match_info.route)
         if route is not None:
-            _admit(request, route, request.app[_GUARD])
+            try:
+                _admit(request, route, request.app[_GUARD])
+            except ApiError as exc:
+                if exc.status in _REFUSALS:
+                    request.app[_NODE].count_refusal(_REFUSALS[exc.status])
+                raise
         response = await handler(request)
     except ApiError as exc:
         response = exc.response()

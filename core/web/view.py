@@ -47,6 +47,9 @@ class OtaView(Protocol):
 
     def count_ota(self, routed_to_self: bool) -> None: ...
 
+    def count_refusal(self, reason: str) -> None:
+        """A caller of the token-guarded API refused (core/metrics.py AUTH_REFUSALS["api"])."""
+
     def note_ota(self, device_id: str, seen: OtaSeen) -> None:
         """Remember what a device's OTA request said (the console shows board, firmware and when)."""
         ...

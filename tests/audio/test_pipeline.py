@@ -320,3 +320,22 @@ async def test_warm_decoders_are_reused_and_killed_on_close(tones: dict[str, Pat
     assert first == second
     assert_tone(second, 16000)
     assert not child_ffmpeg_pids()
+
+
+async def test_a_missing_ffmpeg_is_said_once_at_start(tones: dict[str, Path], tmp_path: Path, monkeypatch,
+                                                      captured_log) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))          # a folder with no ffmpeg in it
+    pipe = AudioPipeline(cfg(tmp_path, transcode_cost=0.004), AudioParams())
+    await pipe.start()
+    try:
+        said = [line for line in captured_log if "ffmpeg is not installed" in line]
+        assert len(said) == 1 and said[0].startswith("ERROR") and "make deps" in said[0]
+        # a local file from the start still plays (PyAV, in-process)
+        assert_tone(await play(pipe, AudioSource(str(tones["mp3"]), name="tone.mp3")), pipe.params.sample_rate)
+    finally:
+        await pipe.close()
+    monkeypatch.undo()
+    pipe = AudioPipeline(cfg(tmp_path, transcode_cost=0.004), AudioParams())
+    await pipe.start()
+    await pipe.close()
+    assert len([line for line in captured_log if "ffmpeg is not installed" in line]) == 1
