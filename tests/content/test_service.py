@@ -18,7 +18,7 @@ async def test_refresh_rebuilds_matcher_and_notifies(tmp_path) -> None:
     meta = english / "metadata.json"
     meta.write_text(json.dumps({"Row Row Row Your Boat": {"filename": "a.mp3"}}), encoding="utf-8")
     cfg = config_from_dict({"content": {"content_dir": str(tmp_path), "generate_demo": False,
-                                        "refresh_time_s": 0}})
+                                        "refresh_time_s": 0, "watch_s": 0}})   # refreshed by the test alone
     svc = ContentService.from_config(cfg)
     await svc.start()
     seen: list[list[str]] = []
