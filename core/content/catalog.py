@@ -443,7 +443,7 @@ class Catalog:
             return False
         col = _Collection(kind, name, key, fetched.etag, tracks, issues, None, fetched.etag)
         if cur is not None:
-            col.missing = cur.missing            # so a skip that has not changed is not logged again
+            col.missing, col.broken = cur.missing, cur.broken   # so a skip that has not changed is not logged again
         await self._check_files(col)
         self._state.collections[key] = col
         await asyncio.to_thread(self._write_cache, col, fetched.body)

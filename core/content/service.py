@@ -152,7 +152,7 @@ class ContentService:
         assert isinstance(self.storage, LocalStorage)
         items: list[tuple[str, str, int, int]] = []
         for prefix in self.prefix_folders():
-            for folder, entries in _scan(self.storage.root / prefix, depth=1):
+            for folder, entries in _stat_tree(self.storage.root / prefix, depth=1):
                 items.extend((folder, name, mtime, size) for name, mtime, size in entries)
         return hash(tuple(sorted(items)))
 
@@ -314,7 +314,7 @@ class ContentService:
             return self.catalog.object_info(key)
 
 
-def _scan(folder: Path, *, depth: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
+def _stat_tree(folder: Path, *, depth: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
     """(folder, [(file name, mtime_ns, size)]) for `folder` and its sub-folders `depth` levels down."""
     files: list[tuple[str, int, int]] = []
     subs: list[Path] = []
@@ -334,5 +334,5 @@ def _scan(folder: Path, *, depth: int) -> list[tuple[str, list[tuple[str, int, i
     out = [(str(folder), files)]
     if depth > 0:
         for sub in subs:
-            out.extend(_scan(sub, depth=depth - 1))
+            out.extend(_stat_tree(sub, depth=depth - 1))
     return out

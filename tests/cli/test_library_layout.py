@@ -145,6 +145,9 @@ async def test_a_file_that_does_not_play_is_not_scanned_and_never_served(tmp_pat
         assert [t.title for t in svc.tracks()] == ["Twinkle"]
         assert svc.matcher.find_content_match("play broken").track is None
         assert "skipping 2 entries whose audio file does not play" in captured_logs.text
+        os.utime(meta_path, ns=(10**18, 10**18))                   # re-read, same skips: not logged again
+        await svc.refresh()
+        assert captured_logs.text.count("skipping 2 entries whose audio file does not play") == 1
         report = svc.validation_report()
         assert any(i.title == "Broken" and "not a playable audio file" in i.message for i in report.errors)
     finally:
