@@ -118,7 +118,7 @@ def empty_library_hint(root: Path, prefixes: tuple[str, ...], extensions: tuple[
     if lib is not None and any(_strip(root, p) == lib for p in names):
         return (f"{root} is the {root.name}/ folder of a library, not the library: {use(lib)} "
                 f"(the server reads {LAYOUT} under it)")
-    if lib is not None:
+    if lib is not None and (_audio_in(root, exts) or (root / "metadata.json").exists()):
         return (f"{root} is one collection of a library: {use(lib)} "
                 f"(the server reads {LAYOUT} under it)")
     below = _libraries_below(root, tuple(names))

@@ -208,3 +208,25 @@ async def test_the_ready_line_says_what_an_empty_library_lacks(tmp_path: Path, t
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 60)
+
+
+def test_each_wrong_layout_gets_its_own_fix(tmp_path: Path, tone: Path) -> None:
+    from core.content.layout import empty_library_hint
+
+    def hint(root: Path, **kw: bool) -> str:
+        return empty_library_hint(root, ("music", "stories"), (".mp3",), **kw)
+    folders = _library(tmp_path / "by-folder", tone, Rhymes=["a.mp3"], Stories=["b.mp3"])
+    assert hint(folders) == (f"{folders} has folders of audio (Rhymes, Stories) but no music/ or stories/ folder: the "
+                             "server reads only music/<Collection>/*.mp3 and stories/<Collection>/*.mp3. Move them: "
+                             f"`mkdir -p {folders}/music && mv {folders}/Rhymes {folders}/music/` (and the others), "
+                             f"then `python app.py catalog scan {folders}`")
+    lib = _library(tmp_path / "lib", tone, music__Rhymes=["a.mp3"])
+    assert hint(lib / "music" / "Rhymes") == (f"{lib}/music/Rhymes is one collection of a library: pass "
+                                              f"`--content-dir {lib}` (the server reads music/<Collection>/*.mp3 and "
+                                              "stories/<Collection>/*.mp3 under it)")
+    assert f"run `python app.py catalog scan {lib}`" in hint(lib / "music", scanning=True)
+    spaced = _library(tmp_path / "my songs", tone, **{".": ["a.mp3"]})
+    assert f"mv '{spaced}'/*.mp3 '{spaced}/music/Songs'/" in hint(spaced)            # quoted for the shell
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert hint(empty).startswith(f"no music/<Collection>/metadata.json under {empty}")
