@@ -241,7 +241,7 @@ class _Collection:
     bad: Issue | None = None                 # why the latest body was rejected
     parsed: list[Track] | None = None        # every good entry of the body (tracks minus missing files)
     missing: frozenset[str] = frozenset()    # filenames not in the store: those entries are skipped
-    broken: frozenset[str] = frozenset()     # filenames whose file does not play (file_check): skipped too
+    broken: frozenset[str] = frozenset()     # filenames whose file is empty or does not play: skipped too
 
     def __post_init__(self) -> None:
         if self.parsed is None:
@@ -498,12 +498,18 @@ class Catalog:
             col.broken = frozenset(broken)
 
     async def _file_problems(self, folder: str, col: _Collection) -> dict[str, str | None]:
-        """file key -> what `file_check` says of it, for every entry's present file (new or changed ones opened)."""
+        """file key -> why the entry's present file must not be served (None: it plays): an empty object for any
+        store, and what `file_check` says (new or changed files opened) where one is set."""
         check = self.file_check
-        if check is None or col.objects is None or col.parsed is None:
+        if col.objects is None or col.parsed is None:
             return {}
         keys = {f"{folder}/{t.filename}" for t in col.parsed} & col.objects.keys()
-        todo = [k for k in keys if self._checked.get(k, ("", None))[0] != col.objects[k].etag]
+        # validate's one rule that needs no fetch holds for a bucket too: the listing gives each object's size
+        empty: dict[str, str | None] = {k: f"audio file {k[len(folder) + 1:]!r} is empty (0 bytes)"
+                                        for k in keys if col.objects[k].size == 0}
+        if check is None:
+            return empty
+        todo = [k for k in keys if k not in empty and self._checked.get(k, ("", None))[0] != col.objects[k].etag]
 
         def run() -> list[tuple[str, str | None]]:
             out = []
@@ -520,7 +526,7 @@ class Catalog:
                 self._checked[k] = (col.objects[k].etag, why)
         for k in [k for k in self._checked if k.startswith(folder + "/") and k not in keys]:
             del self._checked[k]
-        return {k: self._checked[k][1] for k in keys if k in self._checked}
+        return {**{k: self._checked[k][1] for k in keys if k in self._checked}, **empty}
 
     def _contain(self, key: str, kind: Kind, name: str, exc: Exception) -> None:
         """An unexpected failure refreshing one collection: keep what it served, say so once per distinct error."""
