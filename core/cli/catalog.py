@@ -39,8 +39,8 @@ def register(sub: Any) -> None:
     s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
     s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
     s.add_argument("--no-probe", action="store_true",
-                   help="do not open the audio files (by default each new file's first second is decoded with "
-                        "ffmpeg, and a file that does not play is not added)")
+                   help="do not open the audio files (by default the start of each new file is decoded, and a "
+                        "file that does not play is not added)")
     s.add_argument("--prune", action="store_true", help="remove entries whose audio file is gone")
     s.set_defaults(func=run)
 
