@@ -36,7 +36,8 @@ def register(sub: Any) -> None:
 
     s = catsub.add_parser("scan", parents=[common],
                           help="create or update each folder's metadata.json from its audio files")
-    s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
+    s.add_argument("dir", metavar="DIR", help="a library (the folder holding music/ and stories/), or its music/ or "
+                                              "stories/ folder, or one collection folder")
     s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
     s.add_argument("--no-probe", action="store_true",
                    help="do not open the audio files (by default the start of each new file is decoded, and a "
