@@ -106,6 +106,7 @@ class ContentConfig:
     content_dir: str = "demo-content"          # local catalog (used when no S3 bucket is set)
     generate_demo: bool = True                 # create demo content when the default content_dir is missing or empty
     refresh_time_s: float = 300.0              # catalog refresh period (conditional requests)
+    watch_s: float = 2.0                       # a local folder: seconds between looks at its files' mtimes (0: off)
     cache_dir: str = "metadata/catalog-cache"  # last good copy of each metadata.json
     extensions: tuple[str, ...] = (".mp3", ".wav", ".ogg", ".opus", ".m4a", ".aac", ".flac", ".p3")
     s3: S3Config = field(default_factory=S3Config)

@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,12 @@ def register(sub: Any) -> None:
 
     s = catsub.add_parser("scan", parents=[common],
                           help="create or update each folder's metadata.json from its audio files")
-    s.add_argument("dir", metavar="DIR", help="a catalog root (music/, stories/) or any folder of audio folders")
+    s.add_argument("dir", metavar="DIR", help="a library (the folder holding music/ and stories/), or its music/ or "
+                                              "stories/ folder, or one collection folder")
     s.add_argument("--no-duration", action="store_true", help="do not probe durations with ffprobe")
+    s.add_argument("--no-probe", action="store_true",
+                   help="do not open the audio files (by default the start of each new file is decoded, and a "
+                        "file that does not play is not added)")
     s.add_argument("--prune", action="store_true", help="remove entries whose audio file is gone")
     s.set_defaults(func=run)
 
@@ -128,27 +132,54 @@ async def _inspect(args: argparse.Namespace, cfg: Any, *, validate: bool) -> int
                     print(f"{kind.value:6} {name:20} {n:5} entries")
             print(f"{report.collections} collections, {report.entries} entries in {svc.storage.description}")
             return 0 if report.collections else 1
-        issues = list(report.issues) + await _library_issues(svc)
+        issues = list(report.issues) + await _library_issues(svc, probe=not getattr(args, "no_probe", False))
         if not getattr(args, "no_probe", False):
             from core.content.audiocheck import check_audio_files
             issues += await check_audio_files(svc)
-        return _report(args, svc.storage.description, report.collections, report.entries, issues)
+        return _report(args, svc.storage.description, report.collections, report.entries, issues,
+                       _layout_hint(svc, args, cfg) if not report.collections else None)
     finally:
         await svc.storage.close()
 
 
-async def _library_issues(svc: Any) -> list[Any]:
-    """What the server would silently ignore: audio no entry names, folders of audio without a metadata.json."""
+def _layout_hint(svc: Any, args: argparse.Namespace, cfg: Any) -> str | None:
+    """For a local folder with no catalog at all: why (flat audio, the music/ folder itself, a library one level
+    down, ...) and the exact command; None when it is simply not scanned yet (the default hint says so)."""
+    from core.content.layout import empty_library_hint
+    from core.content.storage import LocalStorage
+
+    if not isinstance(svc.storage, LocalStorage) or svc.catalog.bare_folders() or svc.layout_warnings():
+        return None
+    root = Path(getattr(args, "content_dir", None) or cfg.content.content_dir)
+    return f"no metadata.json found: {empty_library_hint(root, svc.prefix_folders(), cfg.content.extensions)}"
+
+
+async def _library_issues(svc: Any, *, probe: bool = False) -> list[Any]:
+    """What the server would silently ignore: audio no entry names, folders of audio without a metadata.json,
+    audio directly in music/ or stories/ (not in a collection folder)."""
     from core.content.catalog import Issue
-    from core.content.storage import StorageError
+    from core.content.storage import LocalStorage, StorageError
 
     cat = svc.catalog
     exts = tuple(e.lower() for e in cat.extensions)
-    out: list[Issue] = []
+    out: list[Issue] = [Issue("warning", folder, message) for folder, message in svc.layout_issues()]
+    local = isinstance(svc.storage, LocalStorage)
     for key, files in sorted(cat.unlisted_files().items()):
         for f in files:
-            out.append(Issue("warning", key, f"audio file {f!r} is not in metadata.json (run `catalog scan` to add "
-                                             "it)"))
+            why = None
+            if probe and local:          # scan leaves out what does not play: say so, not "run scan"
+                from core.content.audiocheck import local_file_problem
+                path = svc.storage.path_for(f"{key.rsplit('/', 1)[0]}/{f}")
+                why = await asyncio.to_thread(local_file_problem, path, path.parent)
+            if why is not None:
+                out.append(Issue("warning", key, f"{why}; it is not in metadata.json (replace the file, or remove "
+                                                 "it)"))
+            elif "/" in f:
+                out.append(Issue("warning", key, f"audio file {f!r} is in a sub-folder, which `catalog scan` does "
+                                                 "not catalog: move it into the collection folder, then scan"))
+            else:
+                out.append(Issue("warning", key, f"audio file {f!r} is not in metadata.json (run `catalog scan` to "
+                                                 "add it)"))
     for folder in cat.bare_folders():
         try:
             objects = await svc.storage.list_objects(folder)
@@ -162,12 +193,14 @@ async def _library_issues(svc: Any) -> list[Any]:
     return out
 
 
-def _report(args: argparse.Namespace, where: str, collections: int, entries: int, issues: list[Any]) -> int:
+def _report(args: argparse.Namespace, where: str, collections: int, entries: int, issues: list[Any],
+            layout_hint: str | None = None) -> int:
     """A table of issues and a summary on stdout (logs stay on stderr), or one JSON object with --json."""
     errors = sum(1 for i in issues if i.severity == "error")
     none = collections == 0
     target = getattr(args, "content_dir", None) or "DIR"
     hint = f"no metadata.json found; run `python app.py catalog scan {target}` to create them" if none else ""
+    hint = layout_hint or hint
     code = 0 if not errors and not none else 1
     if getattr(args, "json", False):
         print(json.dumps({"source": where, "collections": collections, "entries": entries, "errors": errors,
@@ -237,9 +270,12 @@ def scan_entry(path: Path, collection: str, series: Collection[str] = ()) -> tup
     return title, {"romanized": roman, "filename": path.name, "alternatives": alternatives}
 
 
-def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True, prune: bool = False) -> list[str]:
+def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True, prune: bool = False,
+             probe: bool = False, skip: Callable[[Path], str | None] | None = None) -> list[str]:
     """Update metadata.json in every folder under `root` that holds audio files: new files get entries (existing
-    entries are never rewritten); with `prune`, entries whose file is gone are removed. Returns summary lines."""
+    entries are never rewritten); with `prune`, entries whose file is gone are removed; with `probe`, a new file
+    that does not play (catalog validate's rule) is not added. `skip(folder)` gives why a folder is left alone
+    (e.g. it is not a collection folder). Returns summary lines ("WARNING ..." for what needs the user)."""
     exts = tuple(e.lower() for e in extensions)
     lines: list[str] = []
     folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts
@@ -247,6 +283,10 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True,
     if prune:       # a folder whose audio is all gone still has a catalog to prune
         folders = sorted(set(folders) | {m.parent for m in root.rglob("metadata.json")})
     for folder in folders:
+        why_skip = skip(folder) if skip is not None else None
+        if why_skip is not None:
+            lines.append(f"WARNING {why_skip}")
+            continue
         meta_path = folder / "metadata.json"
         data: dict[str, Any] = {}
         if meta_path.exists():
@@ -269,6 +309,11 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True,
         need_dur = [p for p in new] if durations else []
         with ThreadPoolExecutor(max_workers=4) as pool:
             durs = dict(zip(need_dur, pool.map(_duration, need_dur), strict=True))
+            broken = dict(zip(new, pool.map(_unplayable, new), strict=True)) if probe else {}
+        rel = folder.relative_to(root) if folder != root else Path(".")
+        for p, why in sorted((p, w) for p, w in broken.items() if w):
+            lines.append(f"WARNING {rel / p.name}{why}; not added (replace the file, or remove it)")
+        new = [p for p in new if not broken.get(p)]
         for p in new:
             title, entry = scan_entry(p, folder.name, heads)
             base, n = title, 2
@@ -286,7 +331,6 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True,
             tmp = meta_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             tmp.replace(meta_path)
-        rel = folder.relative_to(root) if folder != root else Path(".")
         names = ", ".join(repr(data.get(t, {}).get("filename") if not prune else t) for t in gone[:5]) \
             + (" ..." if len(gone) > 5 else "")
         line = f"{rel}: {len(new)} added, {len(data) - len(new)} kept"
@@ -300,13 +344,52 @@ def scan_dir(root: Path, extensions: tuple[str, ...], *, durations: bool = True,
     return lines
 
 
+def _unplayable(path: Path) -> str | None:
+    """Why a new file is left out of its catalog ("is not a playable audio file (...)"), or None."""
+    from core.content.audiocheck import local_file_problem
+    why = local_file_problem(path, path.parent)
+    return None if why is None else why.removeprefix(f"audio file {path.name!r}")
+
+
 def _scan(args: argparse.Namespace, cfg: Any) -> int:
+    from core.content.layout import APP, LAYOUT, empty_library_hint, library_root_of, misplaced_audio
+
     root = Path(args.dir)
     if not root.is_dir():
         print(f"{root} is not a folder", file=sys.stderr)
         return 1
-    lines = scan_dir(root, cfg.content.extensions, durations=not args.no_duration, prune=args.prune)
+    exts = cfg.content.extensions
+    prefixes = tuple(p.strip("/") for p in (cfg.content.s3.prefix_music, cfg.content.s3.prefix_stories)
+                     if p.strip("/"))
+    # Catalogs are written only where a server reads them: <library>/<prefix>/<Collection>/metadata.json.
+    library = root if any((root / p).is_dir() for p in prefixes) else library_root_of(root, prefixes)
+    if library is None:
+        hint = empty_library_hint(root, prefixes, exts, scanning=True)
+        print(f"{root} is not a library (nothing written): {hint}\n"
+              f"A library is a folder holding {LAYOUT}; scan that folder.", file=sys.stderr)
+        return 1
+    collections = {(library / p).resolve() for p in prefixes}
+    lib_abs = library.resolve()
+    misplaced = {(library / m.folder).resolve(): m.message(library) for m in misplaced_audio(library, prefixes, exts)}
+
+    def skip(folder: Path) -> str | None:
+        f = folder.resolve()
+        if f in misplaced:
+            return misplaced[f]
+        if f.parent in collections:
+            return None
+        if f == lib_abs:
+            return (f"audio directly in {library} is not served: move it into {library}/{prefixes[0]}/<Collection>/"
+                    f", then scan again")
+        kinds = " or ".join(f"{p}/<Collection>/" for p in prefixes)
+        return (f"{folder} is not a collection folder ({kinds}, directly); its audio will not be served: move the "
+                "files into a collection folder and scan again")
+
+    lines = scan_dir(root, exts, durations=not args.no_duration, prune=args.prune, probe=not args.no_probe,
+                     skip=skip)
     print("\n".join(lines))
+    if library != root:
+        print(f"this is part of the library {library}: next `{APP} catalog validate --content-dir {library}`")
     return 1 if any(line.startswith("SKIPPED") for line in lines) else 0
 
 

@@ -84,7 +84,10 @@ async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | Non
                      cfg.server.host, exc.strerror or exc,
                      " and ".join(taken) if taken else f"--port/--http-port ({cfg.server.port}/{cfg.server.http_port})")
         return 1
-    logger.info("{}", ready_line(cfg, node.ws_port, node.http_port, config_file))
+    # An empty catalog still serves (a library may be uploaded later) but /ready says no: the line says why.
+    empty = node.rt.content.empty_hint()
+    logger.log("WARNING" if empty else "INFO", "{}", ready_line(cfg, node.ws_port, node.http_port, config_file)
+               + (f" ({empty})" if empty else ""))
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

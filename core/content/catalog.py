@@ -15,6 +15,7 @@ import posixpath
 import re
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ REFRESH_FAILURES = ("list", "read", "unusable", "error")
 _FETCH_CONCURRENCY = 8
 MAX_CATALOG_CHARS = 32 * 1024 * 1024   # a metadata.json this big is a mistake, not a catalog
 MAX_CATALOG_DEPTH = 16                 # title -> entry -> alternatives is 3 deep; the rest is room for extra fields
+_BROKEN = "; entry skipped"   # after a file_check message ("audio file 'x.mp3' is not a playable ...")
 _SURROGATE = re.compile("[\ud800-\udfff]")   # "\ud800" is a valid JSON escape but no valid text or file name
 
 
@@ -243,6 +245,7 @@ class _Collection:
     bad: Issue | None = None                 # why the latest body was rejected
     parsed: list[Track] | None = None        # every good entry of the body (tracks minus missing files)
     missing: frozenset[str] = frozenset()    # filenames not in the store: those entries are skipped
+    broken: frozenset[str] = frozenset()     # filenames whose file is empty or does not play: skipped too
 
     def __post_init__(self) -> None:
         if self.parsed is None:
@@ -266,6 +269,11 @@ class Catalog:
         # Entries whose audio file is missing are not served (never matched or announced). Off only for tools that
         # judge the metadata itself, e.g. `app.py match` over a catalog without its audio.
         self.skip_missing = True
+        # (collection folder key, file key) -> why that entry's file must not be served, or None. Set for a local
+        # folder, where opening a file costs milliseconds: an entry `catalog validate` rejects for its audio is then
+        # never matched or announced. Results are kept per ETag, so a refresh only opens new or changed files.
+        self.file_check: Callable[[str, str], str | None] | None = None
+        self._checked: dict[str, tuple[str, str | None]] = {}
         slug = hashlib.sha256(storage.description.encode()).hexdigest()[:12]
         self.cache_dir = Path(cache_dir) / slug if cache_dir else None
         self._state = _State()
@@ -424,9 +432,11 @@ class Catalog:
             return False
         self._bare.pop(key.rsplit("/", 1)[0], None)
         if fetched.not_modified:
-            if cur and cur.etag is not None and (cur.objects is None or cur.missing) and cur.bad is None:
+            if cur and cur.etag is not None and cur.bad is None and (
+                    cur.objects is None or cur.missing or self.file_check is not None):
                 # Loaded from the disk cache (validate against the store once), or waiting for audio files that
-                # were missing: they may have been uploaded after the catalog.
+                # were missing: they may have been uploaded after the catalog; or a local folder, whose files are
+                # checked again (only new or changed ones are opened).
                 before = list(cur.tracks)
                 await self._check_files(cur)
                 return cur.tracks != before
@@ -450,7 +460,7 @@ class Catalog:
             return False
         col = _Collection(kind, name, key, fetched.etag, tracks, issues, None, fetched.etag)
         if cur is not None:
-            col.missing = cur.missing            # so a skip that has not changed is not logged again
+            col.missing, col.broken = cur.missing, cur.broken   # so a skip that has not changed is not logged again
         await self._check_files(col)
         self._state.collections[key] = col
         await asyncio.to_thread(self._write_cache, col, fetched.body)
@@ -467,17 +477,24 @@ class Catalog:
         except StorageError as exc:
             logger.warning("cannot list {} to check its files: {}", folder, exc)
             return
-        col.issues = [i for i in col.issues if not i.message.startswith("file not found")]
+        col.issues = [i for i in col.issues if not i.message.startswith("file not found")
+                      and not (i.message.startswith("audio file ") and i.message.endswith(_BROKEN))]
         assert col.parsed is not None
+        problems = await self._file_problems(folder, col)
         present: list[Track] = []
         missing: set[str] = set()
+        broken: dict[str, str] = {}
         for t in col.parsed:
-            if f"{folder}/{t.filename}" in col.objects:
-                present.append(t)
-            else:
+            key = f"{folder}/{t.filename}"
+            if key not in col.objects:
                 missing.add(t.filename)
                 col.issues.append(Issue("error", col.key, f"file not found in storage: {t.filename!r}; entry skipped",
                                         t.title))
+            elif problems.get(key):
+                broken[t.filename] = problems[key] or ""
+                col.issues.append(Issue("error", col.key, f"{problems[key]}{_BROKEN}", t.title))
+            else:
+                present.append(t)
         col.tracks = present if self.skip_missing else list(col.parsed)
         if missing != col.missing and self.skip_missing:   # logged once per change, not on every refresh
             if missing:
@@ -487,6 +504,46 @@ class Catalog:
             else:
                 logger.info("catalog {}: every audio file is present now", col.key)
             col.missing = frozenset(missing)
+        if set(broken) != col.broken and self.skip_missing:
+            if broken:
+                shown = "; ".join(broken[f] for f in sorted(broken)[:5]) + (" ..." if len(broken) > 5 else "")
+                logger.warning("catalog {}: skipping {} entries whose audio file does not play: {}; replace or "
+                               "remove the files (`python app.py catalog validate` lists them)", col.key, len(broken),
+                               shown)
+            elif col.broken:
+                logger.info("catalog {}: every audio file plays now", col.key)
+            col.broken = frozenset(broken)
+
+    async def _file_problems(self, folder: str, col: _Collection) -> dict[str, str | None]:
+        """file key -> why the entry's present file must not be served (None: it plays): an empty object for any
+        store, and what `file_check` says (new or changed files opened) where one is set."""
+        check = self.file_check
+        if col.objects is None or col.parsed is None:
+            return {}
+        keys = {f"{folder}/{t.filename}" for t in col.parsed} & col.objects.keys()
+        # validate's one rule that needs no fetch holds for a bucket too: the listing gives each object's size
+        empty: dict[str, str | None] = {k: f"audio file {k[len(folder) + 1:]!r} is empty (0 bytes)"
+                                        for k in keys if col.objects[k].size == 0}
+        if check is None:
+            return empty
+        todo = [k for k in keys if k not in empty and self._checked.get(k, ("", None))[0] != col.objects[k].etag]
+
+        def run() -> list[tuple[str, str | None]]:
+            out = []
+            for k in sorted(todo):
+                try:
+                    out.append((k, check(folder, k)))
+                except Exception as exc:  # noqa: BLE001 - a checker bug must not drop the collection; serve it
+                    logger.warning("cannot check {}: {}", k, exc)
+                    out.append((k, None))
+            return out
+
+        if todo:
+            for k, why in await asyncio.to_thread(run):
+                self._checked[k] = (col.objects[k].etag, why)
+        for k in [k for k in self._checked if k.startswith(folder + "/") and k not in keys]:
+            del self._checked[k]
+        return {**{k: self._checked[k][1] for k in keys if k in self._checked}, **empty}
 
     def _contain(self, key: str, kind: Kind, name: str, exc: Exception) -> None:
         """An unexpected failure refreshing one collection: keep what it served, say so once per distinct error."""

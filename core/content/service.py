@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +48,7 @@ class ContentService:
         self._task: asyncio.Task[None] | None = None
         self._refresh_lock = asyncio.Lock()
         self._on_change: list[Callable[[], None]] = []
+        self._layout_warned: list[str] = []
 
     @classmethod
     def from_config(cls, cfg: Config) -> ContentService:
@@ -62,19 +65,39 @@ class ContentService:
 
             logger.info("content folder {} is empty: generating the demo library", root)
             generate_demo(root)
-        return cls(LocalStorage(root), c, cfg.matching)
+        svc = cls(LocalStorage(root), c, cfg.matching)
+        svc.check_local_files()
+        return svc
+
+    def check_local_files(self) -> None:
+        """Open every entry's local file at load (and new or changed ones at each refresh) and skip those that do
+        not play, as `catalog validate` would reject them: a child never hears "Now playing" for a broken file.
+        Only for a local folder: a bucket's files would each cost a fetch."""
+        storage = self.storage
+        if not isinstance(storage, LocalStorage):
+            return
+        from core.content.audiocheck import local_file_problem
+
+        def check(folder: str, key: str) -> str | None:
+            return local_file_problem(storage.path_for(key), storage.path_for(folder))
+        self.catalog.file_check = check
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        watching = isinstance(self.storage, LocalStorage) and self.cfg.watch_s > 0
+        seen = await asyncio.to_thread(self._fingerprint) if watching else None
         await self.catalog.load()
         self._log_summary()
+        self._warn_layout()
         if self.urls is not None and self.cfg.s3.url_mode == "auto":
             probe = self._probe_key()
             if probe:
                 await asyncio.to_thread(self.urls.detect, probe)
         await self._rebuild_matcher_off_loop()
-        if self.cfg.refresh_time_s > 0 and self._task is None:
+        if watching and self._task is None:
+            self._task = asyncio.create_task(self._watch_loop(seen), name="catalog-watch")
+        elif self.cfg.refresh_time_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._refresh_loop(), name="catalog-refresh")
 
     async def close(self) -> None:
@@ -109,8 +132,85 @@ class ContentService:
                 self.catalog.refresh_failures["error"] += 1
                 logger.exception("catalog refresh failed; will retry in {} s", self.cfg.refresh_time_s)
 
+    async def _watch_loop(self, seen: int | None) -> None:
+        """A local folder: every `watch_s`, one stat per file of the collection folders; a change refreshes at once
+        (a full refresh still runs every `refresh_time_s`)."""
+        last_refresh = time.monotonic()
+        while True:
+            await asyncio.sleep(self.cfg.watch_s)
+            try:
+                now = await asyncio.to_thread(self._fingerprint)
+                due = self.cfg.refresh_time_s > 0 and time.monotonic() - last_refresh >= self.cfg.refresh_time_s
+                if now != seen or due:
+                    seen, last_refresh = now, time.monotonic()
+                    await self.refresh()
+                    self._warn_layout()
+            except Exception:  # noqa: BLE001 - the loop must survive anything; the next period retries
+                logger.exception("watching {} failed; will retry in {} s", self.storage.description, self.cfg.watch_s)
+
+    def _fingerprint(self) -> int:
+        """A hash of (name, mtime, size) of every file in the prefix folders and their collection folders."""
+        assert isinstance(self.storage, LocalStorage)
+        items: list[tuple[str, str, int, int]] = []
+        for prefix in self.prefix_folders():
+            for folder, entries in _stat_tree(self.storage.root / prefix, depth=1):
+                items.extend((folder, name, mtime, size) for name, mtime, size in entries)
+        return hash(tuple(sorted(items)))
+
+    def prefix_folders(self) -> tuple[str, ...]:
+        return tuple(self.catalog.prefixes[k] for k in Kind)
+
+    def _shown_root(self) -> Path:
+        """The folder as the operator named it (``demo-content``), else its absolute path."""
+        assert isinstance(self.storage, LocalStorage)
+        given = Path(self.cfg.content_dir)
+        return given if given.resolve() == self.storage.root else self.storage.root
+
+    def layout_issues(self) -> list[tuple[str, str]]:
+        """(prefix folder, warning with the fix) for audio a local library holds where nothing serves it
+        (``music/Lullaby.mp3``: not in a collection folder)."""
+        if not isinstance(self.storage, LocalStorage):
+            return []
+        from core.content.layout import misplaced_audio
+        root = self._shown_root()
+        return [(m.folder, m.message(root))
+                for m in misplaced_audio(self.storage.root, self.prefix_folders(), self.cfg.extensions)]
+
+    def layout_warnings(self) -> list[str]:
+        return [message for _folder, message in self.layout_issues()]
+
+    def _warn_layout(self) -> None:
+        warnings = self.layout_warnings()
+        if warnings != self._layout_warned:          # once per change, not at every refresh
+            self._layout_warned = warnings
+            for w in warnings:
+                logger.warning("{}", w)
+
+    def empty_hint(self) -> str | None:
+        """None when something can be played; else what is missing and the command that fixes it."""
+        if self.tracks():
+            return None
+        from core.content.layout import APP, LAYOUT, empty_library_hint
+        if not isinstance(self.storage, LocalStorage):
+            return (f"catalog empty: no {LAYOUT.replace('*.mp3', 'metadata.json')} in {self.storage.description}; "
+                    f"upload a library with `{APP} catalog upload DIR`")
+        root = self._shown_root()
+        if self.catalog.metadata_keys():
+            return (f"catalog empty: no entry of {root} plays (files missing or not playable); see "
+                    f"`{APP} catalog validate --content-dir {root}`")
+        warnings = self.layout_warnings()
+        why = warnings[0] if warnings else empty_library_hint(root, self.prefix_folders(), self.cfg.extensions)
+        return f"catalog empty: {why}"
+
     def _log_summary(self) -> None:
         counts = {k.value: len(self.catalog.tracks(k)) for k in Kind}
+        hint = self.empty_hint()
+        if hint is not None:
+            # audio outside collection folders has a warning of its own (_warn_layout): not said twice
+            misplaced = bool(self.layout_warnings()) and not self.catalog.metadata_keys()
+            logger.warning("catalog {} v{}: {}", self.storage.description, self.version,
+                           "catalog empty: no collection folder holds audio" if misplaced else hint)
+            return
         logger.info("catalog {} v{}: {} songs in {}, {} stories in {}", self.storage.description, self.version,
                     counts["music"], self.collections(Kind.MUSIC), counts["story"], self.collections(Kind.STORY))
 
@@ -213,3 +313,27 @@ class ContentService:
             # Our credentials may not allow HEAD on a public object, or the store is flaky: use what the listing said.
             logger.warning("cannot HEAD {} ({}); streaming it anyway", key, exc)
             return self.catalog.object_info(key)
+
+
+def _stat_tree(folder: Path, *, depth: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
+    """(folder, [(file name, mtime_ns, size)]) for `folder` and its sub-folders `depth` levels down."""
+    files: list[tuple[str, int, int]] = []
+    subs: list[Path] = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                try:
+                    if e.is_dir():
+                        subs.append(Path(e.path))
+                    else:
+                        st = e.stat()
+                        files.append((e.name, st.st_mtime_ns, st.st_size))
+                except OSError:           # removed meanwhile, or a dangling symlink
+                    continue
+    except OSError:
+        return []
+    out = [(str(folder), files)]
+    if depth > 0:
+        for sub in subs:
+            out.extend(_stat_tree(sub, depth=depth - 1))
+    return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -152,7 +153,9 @@ async def test_from_config_generates_the_demo_into_an_empty_folder(tmp_path: Pat
 async def test_matcher_follows_catalog_changes(demo_dir: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     shutil.copytree(demo_dir, lib)
-    svc = ContentService.from_config(load_config(env={"CONTENT_DIR": str(lib)}))
+    cfg = load_config(env={"CONTENT_DIR": str(lib)})
+    # refreshed by the test alone (not by the folder watch)
+    svc = ContentService.from_config(dataclasses.replace(cfg, content=dataclasses.replace(cfg.content, watch_s=0)))
     await svc.start()
     try:
         m1 = svc.matcher

@@ -84,7 +84,7 @@ def test_scan_derives_entries_and_keeps_hand_written_ones(tmp_path: Path, capsys
         (folder / name).write_bytes(b"")
     hand = {"Hansel and Gretel": {"filename": "Hansel & Gretel.mp3", "romanized": "", "alternatives": ["candy house"]}}
     (folder / "metadata.json").write_text(json.dumps(hand), encoding="utf-8")
-    assert _scan(str(tmp_path), "--no-duration") == 0
+    assert _scan(str(tmp_path), "--no-duration", "--no-probe") == 0
     assert "2 added, 1 kept" in capsys.readouterr().out
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     assert meta["Hansel and Gretel"] == hand["Hansel and Gretel"]            # never rewritten
@@ -97,7 +97,7 @@ def test_scan_spaces_underscored_names_and_knows_the_folder_series(tmp_path: Pat
     folder.mkdir(parents=True)
     for name in ("03_Bingo_Was_His_Name_O.mp3", "CoComelon - Bath Song.mp3", "CoComelon - Yes Yes Vegetables.mp3"):
         (folder / name).write_bytes(b"")
-    assert _scan(str(tmp_path), "--no-duration") == 0
+    assert _scan(str(tmp_path), "--no-duration", "--no-probe") == 0
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     assert meta["Bingo Was His Name O"]["filename"] == "03_Bingo_Was_His_Name_O.mp3"     # said aloud, so spaced
     assert meta["CoComelon - Bath Song"]["alternatives"] == ["Bath Song"]
@@ -108,14 +108,14 @@ def test_scan_prune_removes_entries_whose_file_is_gone(tmp_path: Path, capsys: p
     folder.mkdir(parents=True)
     for name in ("a.mp3", "b.mp3"):
         (folder / name).write_bytes(b"")
-    assert _scan(str(tmp_path), "--no-duration") == 0
+    assert _scan(str(tmp_path), "--no-duration", "--no-probe") == 0
     (folder / "b.mp3").unlink()
     capsys.readouterr()
-    assert _scan(str(tmp_path), "--no-duration") == 0
+    assert _scan(str(tmp_path), "--no-duration", "--no-probe") == 0
     out = capsys.readouterr().out
     assert "1 entries whose file is missing: 'b.mp3' (scan --prune removes them)" in out
     assert set(json.loads((folder / "metadata.json").read_text())) == {"a", "b"}
-    assert _scan(str(tmp_path), "--no-duration", "--prune") == 0
+    assert _scan(str(tmp_path), "--no-duration", "--no-probe", "--prune") == 0
     assert "1 removed (file gone): 'b'" in capsys.readouterr().out
     assert set(json.loads((folder / "metadata.json").read_text())) == {"a"}
 

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 from core.config import config_from_dict
 from core.content.service import ContentService
+from tests.conftest import write_tone
 
 
 async def test_refresh_rebuilds_matcher_and_notifies(tmp_path) -> None:
     english = tmp_path / "music" / "English"
     english.mkdir(parents=True)
-    (english / "a.mp3").write_bytes(b"x")
-    (english / "b.mp3").write_bytes(b"x")
+    write_tone(english / "a.mp3", 440.0, 0.3)
+    shutil.copy(english / "a.mp3", english / "b.mp3")
     meta = english / "metadata.json"
     meta.write_text(json.dumps({"Row Row Row Your Boat": {"filename": "a.mp3"}}), encoding="utf-8")
     cfg = config_from_dict({"content": {"content_dir": str(tmp_path), "generate_demo": False,
-                                        "refresh_time_s": 0}})
+                                        "refresh_time_s": 0, "watch_s": 0}})   # refreshed by the test alone
     svc = ContentService.from_config(cfg)
     await svc.start()
     seen: list[list[str]] = []

@@ -103,6 +103,12 @@ async def _discovery_checks() -> None:
     with pytest.raises(StorageError, match="404: the object does not exist") as info:
         await storage.head("music/English/nope.mp3")
     assert info.value.not_found
+    # An empty object (validate rejects it; the listing says so without a fetch) is never served.
+    put_catalog(client, cfg.bucket, "music/English", _entries({"Twinkle.mp3": b"t", "Hollow.mp3": b""}),
+                {"Hollow.mp3": b""})
+    await cat.refresh()
+    assert [t.title for t in cat.tracks(Kind.MUSIC)] == ["Twinkle"]
+    assert "audio file 'Hollow.mp3' is empty (0 bytes); entry skipped" in "\n".join(map(str, cat.report().errors))
 
 
 @mock_aws

@@ -12,25 +12,48 @@ from tests.conftest import ws_url
 pytestmark = pytest.mark.timeout(60)
 
 
+BROKEN = {"Corrupt Song": b"\xff\xfb\x90\x00" + bytes(range(256)) * 40,
+          "Html Song": b"<html><body>Access denied</body></html>", "Empty Song": b""}
+
+
 @pytest.fixture
 def broken_catalog(tmp_path, tone_catalog):
     root = tmp_path / "broken"
     english = root / "music" / "English"
     english.mkdir(parents=True)
     shutil.copy(tone_catalog / "music" / "English" / "Baa Baa Black Sheep.mp3", english / "Good Song.mp3")
-    (english / "Corrupt Song.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 40)
-    (english / "Html Song.mp3").write_text("<html><body>Access denied</body></html>")
-    (english / "Empty Song.mp3").write_bytes(b"")
+    for title, body in BROKEN.items():
+        (english / f"{title}.mp3").write_bytes(body)
     meta = {t: {"romanized": t, "filename": f"{t}.mp3", "alternatives": []}
-            for t in ("Good Song", "Corrupt Song", "Html Song", "Empty Song", "Missing Song")}
+            for t in ("Good Song", *BROKEN, "Missing Song")}
     (english / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     return root
 
 
 @pytest.mark.parametrize("title", ["corrupt song", "html song", "empty song"])
+async def test_a_local_file_that_does_not_play_is_never_announced(make_config, start_node, broken_catalog,
+                                                                   title) -> None:
+    node = await start_node(make_config(content={"content_dir": str(broken_catalog)},
+                                        matching={"on_miss": "say"}))
+    assert sorted(t.title for t in node.rt.content.tracks()) == ["Good Song"]     # skipped at load, as validate does
+    async with DeviceClient(ws_url(node)) as device:
+        await device.send_text_request(f"play {title}")
+        said = await device.wait_json("tts", "sentence_start", timeout=15)
+        assert said["text"].startswith("I couldn't find"), said
+        await device.wait_json("tts", "stop", timeout=15)
+        assert device.audio == []
+
+
+@pytest.mark.parametrize("title", ["corrupt song", "html song", "empty song"])
 async def test_broken_item_gets_an_apology_and_the_session_carries_on(make_config, start_node, broken_catalog,
                                                                       title) -> None:
-    node = await start_node(make_config(content={"content_dir": str(broken_catalog)}))
+    # Files that break after the catalog was loaded (not watched here): the player still apologises and carries on.
+    english = broken_catalog / "music" / "English"
+    for name in BROKEN:
+        shutil.copy(english / "Good Song.mp3", english / f"{name}.mp3")
+    node = await start_node(make_config(content={"content_dir": str(broken_catalog), "watch_s": 0}))
+    for name, body in BROKEN.items():
+        (english / f"{name}.mp3").write_bytes(body)
     async with DeviceClient(ws_url(node)) as device:
         await device.send_text_request(f"play {title}")
         await device.wait_json("tts", "stop", timeout=15)

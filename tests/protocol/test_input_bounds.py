@@ -259,7 +259,7 @@ async def test_missing_audio_is_skipped_until_it_is_uploaded(tmp_path: Path, cap
 
 def _content_cfg() -> Any:
     from core.config import ContentConfig
-    return ContentConfig(refresh_time_s=0, cache_dir="")
+    return ContentConfig(refresh_time_s=0, watch_s=0, cache_dir="")     # refreshed by the test alone
 
 
 async def test_the_server_starts_and_serves_beside_a_deep_catalog(make_config, start_node, tone_catalog: Path,
