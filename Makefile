@@ -108,6 +108,7 @@ bench: test-deps
 	$(BIN)/python bench/intent_bench.py
 	$(BIN)/python bench/understand_bench.py
 	$(BIN)/python bench/catalog_bench.py
+	$(BIN)/python bench/local_library_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/decoder_bench.py
 	$(BIN)/python bench/resume_bench.py
