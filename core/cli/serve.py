@@ -17,6 +17,7 @@ from loguru import logger
 from core.cli import DEFAULT_CONFIG, load_cli_config
 from core.config import Config, ConfigError, redacted
 from core.logs import setup_logging
+from core.utils.net import lan_address
 
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:
@@ -154,26 +155,12 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def lan_address(host: str) -> str:
-    """The address a device on the LAN should use: the bind address, or for 0.0.0.0 this machine's outward one
-    (a UDP connect sends nothing; it only asks the kernel for the route's source address)."""
-    if host not in ("0.0.0.0", "", "::"):
-        return host
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))              # TEST-NET-1: never routed anywhere, no packet is sent
-            addr = str(s.getsockname()[0])
-        if not addr.startswith("0."):
-            return addr
-    except OSError:
-        pass
-    return "127.0.0.1"
-
-
 def ready_line(cfg: Config, ws_port: int, http_port: int, config_file: str | None = None) -> str:
+    """The address devices should use: the same URL a fleet node advertises (core/web/ota.websocket_url)."""
     from core.cli import config_source
-    ip = lan_address(cfg.server.host)
-    return (f"ready: devices connect to ws://{ip}:{ws_port}/xiaozhi/v1/ (OTA http://{ip}:{http_port}/xiaozhi/ota/); "
+    from core.web.ota import websocket_url
+    ota = f"http://{lan_address(cfg.server.host)}:{http_port}/xiaozhi/ota/"
+    return (f"ready: devices connect to {websocket_url(cfg.server, ws_port)} (OTA {ota}); "
             f"config: {config_source(config_file)}")
 
 

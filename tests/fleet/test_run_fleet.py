@@ -35,8 +35,11 @@ def _answers(port: int) -> bool:
 
 def test_ctrl_c_drains_the_nodes_then_stops_redis(tmp_path: Path, tone_catalog: Path) -> None:
     ports = [(_free_port(), _free_port()) for _ in range(2)]
+    config = quiet_config(tmp_path)
+    # Every address, as make run-fleet listens: the URL a node advertises is then derived, not configured.
+    config.write_text(config.read_text().replace("host: 127.0.0.1", "host: 0.0.0.0"))
     proc = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "--config", str(quiet_config(tmp_path)), "--content-dir", str(tone_catalog),
+        [sys.executable, str(LAUNCHER), "--config", str(config), "--content-dir", str(tone_catalog),
          *(a for ws, http in ports for a in ("--node", f"{ws}:{http}"))],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         start_new_session=True)         # its own process group: the SIGINT below reaches what a Ctrl-C would
@@ -56,9 +59,22 @@ def test_ctrl_c_drains_the_nodes_then_stops_redis(tmp_path: Path, tone_catalog: 
         assert both_ready.wait(90), "".join(lines)
         redis_port = int(re.search(r"^redis: 127\.0\.0\.1:(\d+)", "".join(lines), re.M).group(1))  # type: ignore[union-attr]
         assert _answers(redis_port)
-        # The nodes share the Redis: either node's OTA may hand out the other.
-        for _ws, http in ports:
+        # Each node advertises to the fleet the URL its ready line prints, and OTA hands out only those.
+        ready = {}
+        for name in ("node-a", "node-b"):
+            mine = "".join(x for x in lines if x.startswith(f"{name} | "))
+            url = re.search(r"ready: devices connect to (ws://\S+) ", mine).group(1)   # type: ignore[union-attr]
+            assert re.match(r"ws://\d+\.\d+\.\d+\.\d+:", url), url       # an address, not the machine's name
+            assert f"fleet: node {name} registered ({url})" in mine, mine
+            assert re.search(rf"fleet: (devices routed here by other nodes get|this node advertises) {re.escape(url)}",
+                             mine), mine
+            ready[name] = url
+        for (ws, http), other in zip(ports, ("node-b", "node-a"), strict=True):
             assert requests.get(f"http://127.0.0.1:{http}/ready", timeout=10).status_code == 200
+            ota = requests.post(f"http://127.0.0.1:{http}/xiaozhi/ota/", json={}, timeout=10,
+                                headers={"Device-Id": "aa:bb:cc:dd:ee:01", "Client-Id": "c1"})
+            # Kept here: the address the device used; sent to the other node: that node's ready-line URL.
+            assert ota.json()["websocket"]["url"] in (f"ws://127.0.0.1:{ws}/xiaozhi/v1/", ready[other]), ready
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0, "".join(lines)
     finally:
