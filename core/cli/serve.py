@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from core.cli import DEFAULT_CONFIG, load_cli_config
+from core.cli import DEFAULT_CONFIG, USAGE_ERROR, load_cli_config, setup_command_logging
 from core.config import Config, ConfigError, redacted
 from core.logs import setup_logging
 from core.utils.net import lan_address
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     problem = content_dir_problem(cfg, flag=args.content_dir is not None)
     if problem:
         print(problem, file=sys.stderr)
-        return 2
-    setup_logging(cfg.log)
+        return USAGE_ERROR
+    setup_command_logging(cfg)
     logger.debug("config: {}", redacted(cfg))
     busy = ports_problem(cfg)      # before the models load (seconds): a taken port is said at once
     if busy:
@@ -123,18 +123,14 @@ def tune_gc() -> None:
 def content_dir_problem(cfg: Config, *, flag: bool) -> str | None:
     """A local catalog folder that does not exist is a mistake (a typo), not a place to put demo content; only the
     default folder is filled with the demo library on first run."""
+    from core.cli import folder_problem
     c = cfg.content
     if c.s3.bucket:
         return None
     root = Path(c.content_dir)
-    if root.is_dir() or (not flag and _is_default_dir(c.content_dir) and c.generate_demo):
+    if not root.exists() and not flag and _is_default_dir(c.content_dir) and c.generate_demo:
         return None
-    if root.exists():
-        return f"content folder {root} is not a folder"
-    where = "--content-dir" if flag else "content.content_dir (or CONTENT_DIR)"
-    return (f"{where}: folder {root} not found. Point it at your library (music/<Collection>/..., "
-            f"stories/<Collection>/..., then `python app.py catalog scan {root}`), or create the demo library "
-            f"with `python app.py demo {root}`")
+    return folder_problem(root, "--content-dir" if flag else "content.content_dir (or CONTENT_DIR)")
 
 
 def _is_default_dir(path: str) -> bool:
