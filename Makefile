@@ -15,8 +15,10 @@ S3_DEMO_BUCKET ?= cheeko-audio-files
 # Server ports for make run / run-s3 (e.g. make run PORT=8100 HTTP_PORT=8103).
 PORT ?= 8000
 HTTP_PORT ?= 8003
-# make run-fleet's nodes, WS:HTTP each (e.g. make run-fleet FLEET_NODES="9000:9003 9100:9103").
+# make run-fleet's nodes, WS:HTTP each (e.g. make run-fleet FLEET_NODES="9000:9003 9100:9103"); FLEET_ARGS go to
+# deploy/run_fleet.py (e.g. FLEET_ARGS="--config fleet.yaml").
 FLEET_NODES ?= 8000:8003 8100:8103
+FLEET_ARGS ?=
 
 .PHONY: help deps test-deps fleet-deps system-deps venv venv-test venv-moto run run-s3 run-fleet check test bench demo clean
 
@@ -84,10 +86,12 @@ run: deps
 # reading catalogs and audio through the S3 backend. Ctrl-C stops both.
 run-s3: deps venv-moto
 	@set -e; \
-	if $(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)"; then \
-	  echo "port $(MOTO_PORT) is already taken (another moto or service?); use another: make run-s3 MOTO_PORT=5056" >&2; \
-	  exit 1; \
-	fi; \
+	for v in MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) HTTP_PORT=$(HTTP_PORT); do \
+	  if $(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',$${v#*=})) != 0)"; then \
+	    echo "port $${v#*=} is already taken (another server?); pick another: make run-s3 $${v%%=*}=..." >&2; \
+	    exit 1; \
+	  fi; \
+	done; \
 	$(BIN)/moto_server -H 127.0.0.1 -p $(MOTO_PORT) >/tmp/moto-$(MOTO_PORT).log 2>&1 & moto=$$!; \
 	trap "kill $$moto 2>/dev/null" EXIT; \
 	$(BIN)/python -c "import socket,sys,time; [time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT)))]; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)" \
@@ -104,7 +108,7 @@ run-s3: deps venv-moto
 run-fleet: fleet-deps
 	$(BIN)/python app.py demo demo-content
 	XIAOZHI_MAKE_TARGET=run-fleet $(BIN)/python deploy/run_fleet.py --content-dir demo-content \
-	  $(foreach n,$(FLEET_NODES),--node $(n))
+	  $(foreach n,$(FLEET_NODES),--node $(n)) $(FLEET_ARGS)
 
 # Static checks: ruff (lint and import order) and mypy (strict on the sans-I/O centre; pyproject.toml).
 check: test-deps

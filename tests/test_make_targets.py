@@ -128,3 +128,50 @@ def test_the_s3_demo_pieces_reach_the_ready_line(tmp_path: Path) -> None:
             server.communicate(timeout=60)
         moto.terminate()
         moto.wait(10)
+
+
+def _pty_run_until(argv: list[str], *, ready_lines: int, timeout: float = 120) -> tuple[str, int]:
+    """Run `argv` on a terminal of its own, press Ctrl-C once `ready_lines` ready lines are out; its output and
+    wait status."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:                                          # the child: make, on the pseudo-terminal
+        os.chdir(ROOT)
+        os.execvp(argv[0], argv)
+    out = b""
+    pressed = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not pressed and out.count(b"ready: devices connect to") >= ready_lines:
+                os.write(fd, b"\x03")                      # the terminal turns it into SIGINT for its foreground
+                pressed = True
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:                            # EIO: the child side closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        os.close(fd)
+        if not pressed:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    return out.decode("utf-8", "replace").replace("\r\n", "\n"), status
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_ctrl_c_on_make_run_fleet_stops_it_without_an_error(tmp_path: Path) -> None:
+    """The real recipe under a real terminal (installs skipped with -o): one Ctrl-C, no error line anywhere."""
+    nodes = " ".join(f"{_free_port()}:{_free_port()}" for _ in range(2))
+    out, status = _pty_run_until(["make", "-o", "fleet-deps", "run-fleet", f"FLEET_NODES={nodes}",
+                                  f"FLEET_ARGS=--config {quiet_config(tmp_path)}"], ready_lines=2)
+    assert "fleet stopped: nodes drained, Redis stopped" in out, out
+    for bad in ("make: ***", "No such process", " ERROR ", "Traceback", "lost Redis"):
+        assert bad not in out, (bad, out)
+    # make ends as an interrupted program does (by SIGINT, which prints nothing) or with status 0.
+    assert (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT) or os.waitstatus_to_exitcode(status) == 0
