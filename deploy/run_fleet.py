@@ -11,6 +11,7 @@ A node draining while Redis is already gone would log "lost Redis" errors. Exit 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -71,6 +73,20 @@ def redis_answers(port: int) -> bool:
         return False
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel SIGTERM the child when this launcher dies, however it dies (Linux): a
+    killed launcher leaves no Redis or node behind. Children are started before any relay thread exists."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)           # 1: PR_SET_PDEATHSIG
+
+
+DIE_WITH_PARENT = _die_with_parent() if sys.platform.startswith("linux") else None
+
+
 def relay(prefix: str, stream: IO[bytes]) -> None:
     """Copy a node's output to ours, a line at a time, each line led by the node's name."""
     for raw in iter(stream.readline, b""):
@@ -99,7 +115,7 @@ class Fleet:
         with log.open("wb") as out:
             self.redis = subprocess.Popen(
                 ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=DIE_WITH_PARENT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not self.stop.is_set():
             if self.redis.poll() is not None:
@@ -121,13 +137,15 @@ class Fleet:
             cmd += ["--config", self.args.config]
         if self.args.content_dir:
             cmd += ["--content-dir", self.args.content_dir]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                start_new_session=True)
-        self.nodes[name] = proc
-        assert proc.stdout is not None
-        t = threading.Thread(target=relay, args=(name, proc.stdout), name=f"relay-{name}", daemon=True)
-        t.start()
-        self.relays.append(t)
+        self.nodes[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                            start_new_session=True, preexec_fn=DIE_WITH_PARENT)
+
+    def start_relays(self) -> None:
+        for name, proc in self.nodes.items():
+            assert proc.stdout is not None
+            t = threading.Thread(target=relay, args=(name, proc.stdout), name=f"relay-{name}", daemon=True)
+            t.start()
+            self.relays.append(t)
 
     def wait(self) -> str | None:
         """Until a stop is asked for (None) or a node exits on its own (its name)."""
@@ -151,7 +169,7 @@ class Fleet:
                 print(f"{name} still running after {DRAIN_WAIT_S:.0f} s; killing it", file=sys.stderr)
                 proc.kill()
                 code = proc.wait()
-            clean = clean and code == 0
+            clean = clean and code in (0, 130)      # 130: stopped while still starting, nothing to drain
         for t in self.relays:
             t.join(5)
         if self.redis is not None and self.redis.poll() is None:
@@ -193,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         for name, (ws, http) in zip(names, args.nodes, strict=True):
             fleet.start_node(name, ws, http, redis_port)
+        fleet.start_relays()
         failed = fleet.wait()
     finally:
         ok = fleet.shutdown()

@@ -69,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if cfg.server.workers > 1:
         return _run_workers(cfg, args.config)
-    return asyncio.run(serve(cfg, config_file=args.config))
+    try:
+        return asyncio.run(serve(cfg, config_file=args.config))
+    except KeyboardInterrupt:        # before the node was up: nothing to drain; what had started is closed
+        logger.info("interrupted while starting: stopped")
+        return 130
 
 
 async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | None = None) -> int:
@@ -85,7 +89,6 @@ async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | Non
     except OSError as exc:           # taken between the check and the bind
         logger.error("{}", ports_problem(cfg) or f"cannot listen on {cfg.server.host}: {exc.strerror or exc}")
         return 1
-    logger.info("{}", ready_line(cfg, node.ws_port, node.http_port, config_file))
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -98,6 +101,8 @@ async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | Non
         stop.set()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
+    # Only now: a Ctrl-C the moment the ready line shows must drain, not interrupt.
+    logger.info("{}", ready_line(cfg, node.ws_port, node.http_port, config_file))
     await stop.wait()
     try:
         await node.drain()

@@ -176,3 +176,25 @@ async def test_client_uses_server_port_and_returns_after_a_reply_without_audio(m
     assert proc.returncode == 0, err.decode()
     assert '"state": "stop"' in out.decode() or "'state': 'stop'" in out.decode()
     assert "received 0 audio frames" in out.decode()
+
+
+async def test_ctrl_c_while_starting_stops_without_a_traceback(tmp_path: Path, tone_catalog: Path) -> None:
+    """SIGINT before the ready line: the start is abandoned quietly (130); after it: the node drains (0)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "serve", "--config", str(quiet_config(tmp_path)), "--content-dir",
+        str(tone_catalog), "--port", "0", "--http-port", "0", stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    assert proc.stderr is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"catalog " not in (line := await proc.stderr.readline()):      # still loading
+                assert line, "the server exited before loading its catalog"
+        proc.send_signal(signal.SIGINT)
+        rest = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+        code = await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+    assert (code == 130 and "interrupted while starting: stopped" in rest) or (code == 0 and "draining" in rest), \
+        (code, rest)

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,9 +80,7 @@ def test_ctrl_c_drains_the_nodes_then_stops_redis(tmp_path: Path, tone_catalog: 
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0, "".join(lines)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
     reader.join(10)
     out = "".join(lines)
     assert not [x for x in lines if " ERROR " in x or "Traceback" in x], out
@@ -98,6 +98,48 @@ def test_ctrl_c_drains_the_nodes_then_stops_redis(tmp_path: Path, tone_catalog: 
     assert "Received SIGTERM" in redis_log and "SIGINT" not in redis_log, redis_log    # stopped by the launcher
     for ws, http in ports:
         assert not _answers(ws) and not _answers(http)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """After a failed assertion: the launcher still stops what it started."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def test_a_killed_launcher_leaves_no_redis_or_node_behind(tmp_path: Path, tone_catalog: Path) -> None:
+    ports = [(_free_port(), _free_port()) for _ in range(2)]
+    proc = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--config", str(quiet_config(tmp_path)), "--content-dir", str(tone_catalog),
+         *(a for ws, http in ports for a in ("--node", f"{ws}:{http}"))],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if sum("ready: devices connect to" in x for x in seen) == 2:
+                break
+        redis_port = int(re.search(r"^redis: 127\.0\.0\.1:(\d+)", "".join(seen), re.M).group(1))  # type: ignore[union-attr]
+        proc.kill()                                       # SIGKILL: no chance to stop anything itself
+        proc.wait()
+        every = [redis_port, *(p for pair in ports for p in pair)]
+        assert _until(lambda: not any(_answers(p) for p in every), 60), [p for p in every if _answers(p)]
+    finally:
+        _stop(proc)
 
 
 def test_a_taken_port_is_named_before_anything_starts(tmp_path: Path) -> None:
