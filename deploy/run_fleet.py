@@ -156,7 +156,7 @@ class Fleet:
         return None
 
     def shutdown(self) -> bool:
-        """Drain every node, then stop Redis. True when every node stopped by itself with status 0."""
+        """Drain every node, then stop Redis. True when every node stopped by itself, drained or not yet started."""
         clean = True
         for proc in self.nodes.values():
             if proc.poll() is None:
