@@ -8,13 +8,19 @@ BIN := $(VENV)/bin
 APT_PACKAGES := ffmpeg libopus0 espeak-ng
 # The fleet tests start their own redis-server instances; the web console's tests drive Debian's Chromium.
 TEST_APT_PACKAGES := redis-server chromium
+# make run-fleet needs only redis-server on top of make run's packages.
+FLEET_APT_PACKAGES := redis-server
 MOTO_PORT ?= 5055
 S3_DEMO_BUCKET ?= cheeko-audio-files
 # Server ports for make run / run-s3 (e.g. make run PORT=8100 HTTP_PORT=8103).
 PORT ?= 8000
 HTTP_PORT ?= 8003
+# make run-fleet's nodes, WS:HTTP each (e.g. make run-fleet FLEET_NODES="9000:9003 9100:9103"); FLEET_ARGS go to
+# deploy/run_fleet.py (e.g. FLEET_ARGS="--config fleet.yaml").
+FLEET_NODES ?= 8000:8003 8100:8103
+FLEET_ARGS ?=
 
-.PHONY: help deps test-deps system-deps venv venv-test run run-s3 run-fleet check test bench demo clean
+.PHONY: help deps test-deps fleet-deps system-deps venv venv-test venv-moto run run-s3 run-fleet check test bench demo clean
 
 help:
 	@echo "make run      start the server (ws://0.0.0.0:$(PORT)/xiaozhi/v1/, OTA http://0.0.0.0:$(HTTP_PORT)/xiaozhi/ota/) with demo content; the test device at http://localhost:$(HTTP_PORT)/"
@@ -23,7 +29,7 @@ help:
 	@echo "make demo     generate the demo library into demo-content/"
 	@echo "make test     the static checks (ruff, mypy), then the test suite"
 	@echo "make check    only the static checks"
-	@echo "make run-fleet  two nodes (ports 8000/8003 and 8100/8103) sharing a local Redis"
+	@echo "make run-fleet  two nodes (ports $(FLEET_NODES)) sharing a local Redis; Ctrl-C drains them, then stops Redis"
 	@echo "make bench    run the benchmarks (prints figures)"
 	@echo "make deps     only the installs (make test-deps: with the test packages)"
 	@echo "make clean    remove .venv, the demo library and the local caches"
@@ -32,6 +38,9 @@ deps: system-deps venv
 
 test-deps: APT_PACKAGES += $(TEST_APT_PACKAGES)
 test-deps: system-deps venv-test
+
+fleet-deps: APT_PACKAGES += $(FLEET_APT_PACKAGES)
+fleet-deps: system-deps venv
 
 # Debian packages: installed only when missing (apt needs root; sudo is used when available).
 system-deps:
@@ -61,17 +70,28 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.install
 	$(BIN)/python -m pip install -r requirements-test.txt --progress-bar on
 	@touch $@
 
+# moto's S3 server alone (for make run-s3), at the version requirements-test.txt pins; not the whole test set.
+venv-moto: $(VENV)/.installed-moto
+
+$(VENV)/.installed-moto: requirements-test.txt $(VENV)/.installed
+	@echo "installing moto's S3 server into $(VENV)"
+	$(BIN)/python -m pip install "$$(grep -E '^moto\[' requirements-test.txt)" --progress-bar on
+	@touch $@
+
+# XIAOZHI_MAKE_TARGET: the server names this target's variables (make run PORT=...) in its hints, not its flags.
 run: deps
-	$(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
+	XIAOZHI_MAKE_TARGET=run $(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
 
 # The whole S3 path on one machine: moto's S3 server on loopback, the demo catalog uploaded to it, the server
 # reading catalogs and audio through the S3 backend. Ctrl-C stops both.
-run-s3: deps
+run-s3: deps venv-moto
 	@set -e; \
-	if $(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)"; then \
-	  echo "port $(MOTO_PORT) is already taken (another moto or service?); use another: make run-s3 MOTO_PORT=5056" >&2; \
-	  exit 1; \
-	fi; \
+	for v in MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) HTTP_PORT=$(HTTP_PORT); do \
+	  if $(BIN)/python -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1',$${v#*=})) != 0)"; then \
+	    echo "port $${v#*=} is already taken (another server?); pick another: make run-s3 $${v%%=*}=..." >&2; \
+	    exit 1; \
+	  fi; \
+	done; \
 	$(BIN)/moto_server -H 127.0.0.1 -p $(MOTO_PORT) >/tmp/moto-$(MOTO_PORT).log 2>&1 & moto=$$!; \
 	trap "kill $$moto 2>/dev/null" EXIT; \
 	$(BIN)/python -c "import socket,sys,time; [time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT)))]; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)" \
@@ -80,18 +100,15 @@ run-s3: deps
 	       AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1; \
 	$(BIN)/python app.py demo demo-content; \
 	$(BIN)/python app.py catalog upload demo-content --create-bucket --public; \
-	$(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
+	XIAOZHI_MAKE_TARGET=run-s3 $(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
 
 # Two nodes sharing one local Redis (state, registry, bus): OTA on either port hands out the least-loaded node.
-run-fleet: test-deps
-	@set -e; \
-	redis-server --port 6379 --save "" --appendonly no >/tmp/redis-6379.log 2>&1 & redis=$$!; \
-	export REDIS_URL=redis://127.0.0.1:6379/0; \
-	$(BIN)/python app.py demo demo-content; \
-	NODE_ID=node-a $(BIN)/python app.py serve --port 8000 --http-port 8003 & a=$$!; \
-	NODE_ID=node-b $(BIN)/python app.py serve --port 8100 --http-port 8103 & b=$$!; \
-	trap "kill $$a $$b; wait $$a $$b; kill $$redis" EXIT INT TERM; \
-	wait $$a $$b
+# deploy/run_fleet.py starts Redis and the nodes outside the terminal's process group, so Ctrl-C reaches only it:
+# it drains the nodes, then stops Redis.
+run-fleet: fleet-deps
+	$(BIN)/python app.py demo demo-content
+	XIAOZHI_MAKE_TARGET=run-fleet $(BIN)/python deploy/run_fleet.py --content-dir demo-content \
+	  $(foreach n,$(FLEET_NODES),--node $(n)) $(FLEET_ARGS)
 
 # Static checks: ruff (lint and import order) and mypy (strict on the sans-I/O centre; pyproject.toml).
 check: test-deps

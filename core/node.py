@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from loguru import logger
 
@@ -33,6 +34,7 @@ from core.runtime import Runtime
 from core.server import DeviceServer
 from core.session.connection import Connection
 from core.understand import Understanding
+from core.utils.net import is_wildcard
 from core.web.app import HttpServer, build_app
 from core.web.ota import mqtt_endpoint, websocket_url
 from core.web.view import RoutedNode
@@ -141,6 +143,7 @@ class Node:
                 fleet.url = fleet.registry.url = node.websocket_url()
                 fleet.registry.mqtt = node.mqtt_endpoint() or ""
                 await _join(fleet, cfg)
+                _say_where_devices_are_sent(cfg, fleet.url)
         except BaseException:
             await node.close()
             raise
@@ -375,6 +378,19 @@ async def _start_mqtt(server: MqttDeviceServer, cfg: Config) -> tuple[int, int]:
         m = cfg.mqtt
         raise NodeStartError(f"mqtt: cannot listen on MQTT {m.host}:{m.port} / UDP {m.udp_host}:{m.udp_port} "
                              f"({exc.strerror or exc}); free the port or change mqtt.port / mqtt.udp_port") from None
+
+
+def _say_where_devices_are_sent(cfg: Config, url: str) -> None:
+    """Other nodes' OTA sends devices to this node's registered URL; without server.advertised_url it is derived
+    (the ready line's address), which is wrong behind NAT or a proxy and unusable when it is loopback."""
+    if cfg.server.advertised_url:
+        return
+    if is_wildcard(cfg.server.host) and (urlsplit(url).hostname or "").startswith("127."):
+        logger.warning("fleet: this node advertises {}, which no other machine can reach (no route off this "
+                       "machine was found); set server.advertised_url (SERVER_ADVERTISED_URL)", url)
+    else:
+        logger.info("fleet: devices routed here by other nodes get {} (the ready line's address); set "
+                    "server.advertised_url (SERVER_ADVERTISED_URL) if devices reach this node by another", url)
 
 
 async def _join(fleet: Fleet, cfg: Config) -> None:

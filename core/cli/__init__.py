@@ -6,7 +6,10 @@ from typing import Any
 
 from core.config import Config, load_config
 
-__all__ = ["DEFAULT_CONFIG", "load_cli_config", "config_source"]
+__all__ = ["DEFAULT_CONFIG", "load_cli_config", "config_source", "folder_problem", "setup_command_logging",
+           "USAGE_ERROR"]
+
+USAGE_ERROR = 2            # the exit status of a command given a folder or config it cannot use (as argparse's)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
@@ -25,3 +28,28 @@ def config_source(cfg_path: str | None) -> str:
     if DEFAULT_CONFIG.exists():
         return str(DEFAULT_CONFIG)
     return "built-in defaults (no config.yaml found)"
+
+
+def folder_problem(root: Path, where: str, *, scan_hint: bool = True) -> str | None:
+    """Why the library folder `root` (named by `where`: a flag or config key) cannot be used, or None. Every command
+    that reads a local library says it in these words, with exit status USAGE_ERROR: a typo is never an empty
+    catalog."""
+    if root.is_dir():
+        return None
+    if root.exists():
+        return f"{where}: {root} is not a folder"
+    scan = f", then `python app.py catalog scan {root}`" if scan_hint else ""
+    return (f"{where}: folder {root} not found. Point it at your library (music/<Collection>/..., "
+            f"stories/<Collection>/...{scan}), or create the demo library with `python app.py demo {root}`")
+
+
+def setup_command_logging(cfg: Config, *, quiet: bool = False) -> None:
+    """Every command logs in the server's format (log.json, log.level); `quiet` keeps info lines off a command
+    whose output is read by programs (warnings and errors still show)."""
+    import dataclasses
+
+    from core.logs import setup_logging
+    log = cfg.log
+    if quiet and log.level in ("TRACE", "DEBUG", "INFO"):
+        log = dataclasses.replace(log, level="WARNING")
+    setup_logging(log)

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from core.cli import USAGE_ERROR, folder_problem
+
 __all__ = ["register", "run", "romanize", "scan_dir", "scan_entry"]
 
 
@@ -75,12 +77,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.cli import load_cli_config
+    from core.cli import load_cli_config, setup_command_logging
     from core.config import ConfigError
     from core.content.storage import StorageError
 
     try:
         cfg = load_cli_config(args.config)
+        setup_command_logging(cfg)          # the server's log format and level, for every catalog command
         cmd = args.catalog_command
         if cmd == "scan":
             return _scan(args, cfg)
@@ -113,8 +116,10 @@ def _service(args: argparse.Namespace, cfg: Any) -> Any:
         # A report of what the bucket holds now, not of the server's disk cache.
         return ContentService(s3, dataclasses.replace(c, cache_dir=""), cfg.matching, urls=UrlBuilder(c.s3, s3.client))
     root = Path(args.content_dir or c.content_dir)
-    if not root.is_dir():
-        raise SystemExit(f"{root} is not a folder; pass --content-dir DIR (or run 'python app.py demo {root}')")
+    problem = folder_problem(root, "--content-dir" if args.content_dir else "content.content_dir (or --content-dir)")
+    if problem:
+        print(problem, file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
     return ContentService(LocalStorage(root), c, cfg.matching)
 
 
@@ -355,9 +360,10 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
     from core.content.layout import APP, LAYOUT, empty_library_hint, library_root_of, misplaced_audio
 
     root = Path(args.dir)
-    if not root.is_dir():
-        print(f"{root} is not a folder", file=sys.stderr)
-        return 1
+    problem = folder_problem(root, "DIR", scan_hint=False)
+    if problem:
+        print(problem, file=sys.stderr)
+        return USAGE_ERROR
     exts = cfg.content.extensions
     prefixes = tuple(p.strip("/") for p in (cfg.content.s3.prefix_music, cfg.content.s3.prefix_stories)
                      if p.strip("/"))
@@ -409,9 +415,10 @@ def _upload(args: argparse.Namespace, cfg: Any) -> int:
         print("upload needs a bucket: pass --bucket or set S3_BUCKET", file=sys.stderr)
         return 2
     root = Path(args.dir)
-    if not root.is_dir():
-        print(f"{root} is not a folder", file=sys.stderr)
-        return 1
+    problem = folder_problem(root, "DIR")
+    if problem:
+        print(problem, file=sys.stderr)
+        return USAGE_ERROR
     client = make_s3_client(s3)
     if args.create_bucket and not args.dry_run:
         ensure_bucket(client, s3.bucket, s3.region)

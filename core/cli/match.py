@@ -40,8 +40,19 @@ def _lines(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
             yield line
 
 
-async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO) -> int:
+def _config(args: argparse.Namespace) -> Any:
     from core.cli import load_cli_config
+    overrides: dict[str, Any] = {}
+    if args.content_dir:
+        # An explicit folder means that folder: no bucket, no demo files written into it.
+        overrides = {"content.content_dir": args.content_dir, "content.s3.bucket": "",
+                     "content.generate_demo": False, "content.refresh_time_s": 0}
+    return load_cli_config(args.config, overrides=overrides)
+
+
+async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO, cfg: Any = None) -> int:
+    from loguru import logger
+
     from core.content.service import ContentService
     from core.devices.state import DeviceState
     from core.providers.intent.factory import build_intent
@@ -49,18 +60,14 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
     from plugins_func.loader import default_functions
     from plugins_func.registry import PluginContext, PluginRegistry
 
-    overrides: dict[str, Any] = {}
-    if args.content_dir:
-        # An explicit folder means that folder: no bucket, no demo files written into it.
-        overrides = {"content.content_dir": args.content_dir, "content.s3.bucket": "",
-                     "content.generate_demo": False, "content.refresh_time_s": 0}
-    cfg = load_cli_config(args.config, overrides=overrides)
+    cfg = cfg or _config(args)
     svc = ContentService.from_config(cfg)
     svc.catalog.skip_missing = False      # matching judges the metadata; the audio files may live elsewhere
     await svc.start()
     try:
         if not svc.tracks():
-            print(f"warning: the catalog is empty ({args.content_dir or 'configured source'})", file=sys.stderr)
+            logger.warning("the catalog in {} is empty: every request is a miss (`python app.py catalog validate` "
+                           "says why)", svc.storage.description)
         registry = PluginRegistry(default_functions())
         understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),
                                                wake_words=cfg.server.wake_words), registry,
@@ -78,15 +85,20 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO)
 
 
 def run(args: argparse.Namespace) -> int:
-    from loguru import logger
-
+    from core.cli import USAGE_ERROR, setup_command_logging
+    from core.cli.serve import content_dir_problem
     from core.config import ConfigError
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")      # stdout carries only the JSON lines
     try:
-        return asyncio.run(_run(args, _lines(args, sys.stdin), sys.stdout))
+        cfg = _config(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    problem = content_dir_problem(cfg, flag=args.content_dir is not None)
+    if problem:
+        print(problem, file=sys.stderr)
+        return USAGE_ERROR
+    setup_command_logging(cfg, quiet=True)      # stdout carries only the JSON lines
+    try:
+        return asyncio.run(_run(args, _lines(args, sys.stdin), sys.stdout, cfg))
     except KeyboardInterrupt:
         return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import gc
 import multiprocessing
 import os
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from loguru import logger
 
-from core.cli import DEFAULT_CONFIG, load_cli_config
+from core.cli import DEFAULT_CONFIG, USAGE_ERROR, load_cli_config, setup_command_logging
 from core.config import Config, ConfigError, redacted
 from core.logs import setup_logging
+from core.utils.net import lan_address
 
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:
@@ -58,12 +60,20 @@ def run(args: argparse.Namespace) -> int:
     problem = content_dir_problem(cfg, flag=args.content_dir is not None)
     if problem:
         print(problem, file=sys.stderr)
-        return 2
-    setup_logging(cfg.log)
+        return USAGE_ERROR
+    setup_command_logging(cfg)
     logger.debug("config: {}", redacted(cfg))
+    busy = ports_problem(cfg)      # before the models load (seconds): a taken port is said at once
+    if busy:
+        logger.error("{}", busy)
+        return 1
     if cfg.server.workers > 1:
         return _run_workers(cfg, args.config)
-    return asyncio.run(serve(cfg, config_file=args.config))
+    try:
+        return asyncio.run(serve(cfg, config_file=args.config))
+    except KeyboardInterrupt:        # before the node was up: nothing to drain; what had started is closed
+        logger.info("interrupted while starting: stopped")
+        return 130
 
 
 async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | None = None) -> int:
@@ -76,18 +86,9 @@ async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | Non
     except NodeStartError as exc:
         logger.error("cannot start: {}", exc)
         return 1
-    except OSError as exc:
-        taken = [f"{what} port {port} ({flag})" for what, port, flag in (
-            ("WebSocket", cfg.server.port, "--port / server.port"),
-            ("HTTP", cfg.server.http_port, "--http-port / server.http_port")) if not port_free(cfg.server.host, port)]
-        logger.error("cannot listen on {}: {} (is another server running? pick another port with {})",
-                     cfg.server.host, exc.strerror or exc,
-                     " and ".join(taken) if taken else f"--port/--http-port ({cfg.server.port}/{cfg.server.http_port})")
+    except OSError as exc:           # taken between the check and the bind
+        logger.error("{}", ports_problem(cfg) or f"cannot listen on {cfg.server.host}: {exc.strerror or exc}")
         return 1
-    # An empty catalog still serves (a library may be uploaded later) but /ready says no: the line says why.
-    empty = node.rt.content.empty_hint()
-    logger.log("WARNING" if empty else "INFO", "{}", ready_line(cfg, node.ws_port, node.http_port, config_file)
-               + (f" ({empty})" if empty else ""))
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -100,6 +101,11 @@ async def serve(cfg: Config, *, reuse_port: bool = False, config_file: str | Non
         stop.set()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
+    # Only now: a Ctrl-C the moment the ready line shows must drain, not interrupt.
+    # An empty catalog still serves (a library may be uploaded later) but /ready says no: the line says why.
+    empty = node.rt.content.empty_hint()
+    logger.log("WARNING" if empty else "INFO", "{}", ready_line(cfg, node.ws_port, node.http_port, config_file)
+               + (f" ({empty})" if empty else ""))
     await stop.wait()
     try:
         await node.drain()
@@ -125,18 +131,14 @@ def tune_gc() -> None:
 def content_dir_problem(cfg: Config, *, flag: bool) -> str | None:
     """A local catalog folder that does not exist is a mistake (a typo), not a place to put demo content; only the
     default folder is filled with the demo library on first run."""
+    from core.cli import folder_problem
     c = cfg.content
     if c.s3.bucket:
         return None
     root = Path(c.content_dir)
-    if root.is_dir() or (not flag and _is_default_dir(c.content_dir) and c.generate_demo):
+    if not root.exists() and not flag and _is_default_dir(c.content_dir) and c.generate_demo:
         return None
-    if root.exists():
-        return f"content folder {root} is not a folder"
-    where = "--content-dir" if flag else "content.content_dir (or CONTENT_DIR)"
-    return (f"{where}: folder {root} not found. Point it at your library (music/<Collection>/..., "
-            f"stories/<Collection>/..., then `python app.py catalog scan {root}`), or create the demo library "
-            f"with `python app.py demo {root}`")
+    return folder_problem(root, "--content-dir" if flag else "content.content_dir (or CONTENT_DIR)")
 
 
 def _is_default_dir(path: str) -> bool:
@@ -144,39 +146,74 @@ def _is_default_dir(path: str) -> bool:
     return Path(path).resolve() == Path(ContentConfig().content_dir).resolve()
 
 
-def port_free(host: str, port: int) -> bool:
-    """Whether `port` can be bound now (used to name the port a failed start could not get)."""
+def bind_error(host: str, port: int, kind: int = socket.SOCK_STREAM) -> OSError | None:
+    """Why `port` cannot be bound now, or None (port 0: the kernel picks one, always free)."""
     if port == 0:
-        return True
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)       # as the servers bind: TIME_WAIT is no conflict
         try:
-            s.bind((host if host not in ("", "::") else "0.0.0.0", port))
-        except OSError:
-            return False
-    return True
+            s.bind((host or "0.0.0.0", port))
+        except OSError as exc:
+            return exc
+    return None
 
 
-def lan_address(host: str) -> str:
-    """The address a device on the LAN should use: the bind address, or for 0.0.0.0 this machine's outward one
-    (a UDP connect sends nothing; it only asks the kernel for the route's source address)."""
-    if host not in ("0.0.0.0", "", "::"):
-        return host
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))              # TEST-NET-1: never routed anywhere, no packet is sent
-            addr = str(s.getsockname()[0])
-        if not addr.startswith("0."):
-            return addr
-    except OSError:
-        pass
-    return "127.0.0.1"
+def port_free(host: str, port: int) -> bool:
+    return bind_error(host, port) is None
+
+
+# Each port the node binds: what it is, its flag and config key, and the make variable of `make run`/`run-s3`.
+_PORTS = (("WebSocket", "--port", "server.port", "PORT"), ("HTTP", "--http-port", "server.http_port", "HTTP_PORT"))
+
+
+def ports_problem(cfg: Config) -> str | None:
+    """Every port the node would bind that it cannot, and how to pick another: the make variable when
+    XIAOZHI_MAKE_TARGET says which make target started us, else the flag and config key. None when all are free."""
+    make = os.environ.get("XIAOZHI_MAKE_TARGET", "")
+    host = cfg.server.host
+    wanted: list[tuple[str, str, int, int, str]] = [
+        (what, host, port, socket.SOCK_STREAM, f"{flag} ({key})" if not make else f"{var}=")
+        for (what, flag, key, var), port in zip(_PORTS, (cfg.server.port, cfg.server.http_port), strict=True)]
+    if cfg.mqtt.enabled:
+        wanted += [("MQTT", cfg.mqtt.host, cfg.mqtt.port, socket.SOCK_STREAM, "mqtt.port"),
+                   ("UDP audio", cfg.mqtt.udp_host, cfg.mqtt.udp_port, socket.SOCK_DGRAM, "mqtt.udp_port")]
+    in_use: list[tuple[str, int, str]] = []
+    for what, where, port, kind, how in wanted:
+        exc = bind_error(where, port, kind)
+        if exc is None:
+            continue
+        if exc.errno != errno.EADDRINUSE:
+            return f"cannot listen on {where} port {port} ({what}): {exc.strerror or exc}"
+        in_use.append((what, port, how))
+    if not in_use:
+        return None
+    names = " and ".join(f"{what} port {port}" for what, port, _ in in_use)
+    verb = "is" if len(in_use) == 1 else "are"
+    if make:
+        picks = " ".join(f"{how}{_next_free(host, port)}" for _, port, how in in_use if how.endswith("="))
+        others = [how for _, _, how in in_use if not how.endswith("=")]
+        fix = " and ".join(([f"port: make {make} {picks}"] if picks else []) + others)
+    else:
+        fix = "with " + " and ".join(how for _, _, how in in_use)
+    return f"cannot listen on {host}: {names} {verb} already in use (another server running?); pick another {fix}"
+
+
+def _next_free(host: str, port: int) -> int:
+    """A free port to suggest: the first of port+100, port+200, ... that can be bound."""
+    for candidate in range(port + 100, min(port + 1000, 65536), 100):
+        if port_free(host, candidate):
+            return candidate
+    return port + 100
 
 
 def ready_line(cfg: Config, ws_port: int, http_port: int, config_file: str | None = None) -> str:
+    """The address devices should use: the same URL a fleet node advertises (core/web/ota.websocket_url)."""
     from core.cli import config_source
-    ip = lan_address(cfg.server.host)
-    return (f"ready: devices connect to ws://{ip}:{ws_port}/xiaozhi/v1/ (OTA http://{ip}:{http_port}/xiaozhi/ota/); "
+    from core.web.ota import websocket_url
+    ota = f"http://{lan_address(cfg.server.host)}:{http_port}/xiaozhi/ota/"
+    return (f"ready: devices connect to {websocket_url(cfg.server, ws_port)} (OTA {ota}); "
             f"config: {config_source(config_file)}")
 
 

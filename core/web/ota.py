@@ -11,7 +11,6 @@ Bodies it cannot read are 400/413/415 with the reason, never 500.
 from __future__ import annotations
 
 import codecs
-import socket
 import time
 from typing import Any
 
@@ -23,6 +22,7 @@ from core.devices.view import OtaSeen
 from core.mqtt.credentials import mqtt_credentials
 from core.protocol.messages import clean_text
 from core.utils import safejson
+from core.utils.net import is_wildcard, lan_address
 from core.web.errors import ApiError, ok
 from core.web.view import OtaView
 
@@ -35,10 +35,11 @@ _TEXT_CHARSETS = {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "utf-16", "utf-16-
 
 def websocket_url(server: ServerConfig, port: int, host_seen: str | None = None) -> str:
     """The WebSocket URL devices are given: server.advertised_url, else the address the device used to reach us
-    (`host_seen`), else the configured host (this machine's name when it listens on every address)."""
+    (`host_seen`), else the configured host (the address the ready line prints when it listens on every address:
+    a fleet node advertises this one to devices routed to it by another node)."""
     if server.advertised_url:
         return server.advertised_url
-    host = host_seen or (server.host if server.host not in ("0.0.0.0", "::", "") else socket.gethostname())
+    host = host_seen or lan_address(server.host)
     if ":" in host:
         host = f"[{host}]"
     return f"ws://{host}:{port}{server.websocket_path}"
@@ -46,11 +47,11 @@ def websocket_url(server: ServerConfig, port: int, host_seen: str | None = None)
 
 def mqtt_endpoint(mqtt: MqttConfig, server: ServerConfig, port: int, host_seen: str | None = None) -> str:
     """The MQTT endpoint devices are given: mqtt.public_endpoint, else the address the device used to reach us
-    with this node's MQTT port, else the configured host (this machine's name when it listens everywhere)."""
+    with this node's MQTT port, else the configured host (this machine's LAN address when it listens everywhere)."""
     if mqtt.public_endpoint:
         return mqtt.public_endpoint
-    host = host_seen or next((h for h in (mqtt.host, server.host) if h not in ("0.0.0.0", "::", "")),
-                             socket.gethostname())
+    host = host_seen or next((h for h in (mqtt.host, server.host) if not is_wildcard(h)), None) \
+        or lan_address("0.0.0.0")
     return f"{host}:{port}"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
@@ -109,16 +110,35 @@ async def test_ready_line_names_config_and_address_after_both_ports_are_bound(tm
         await asyncio.wait_for(proc.wait(), 60)
 
 
-def test_a_taken_port_is_named(tmp_path: Path, tone_catalog: Path) -> None:
+def _taken_port_run(tmp_path: Path, tone_catalog: Path, make_target: str | None) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if k != "XIAOZHI_MAKE_TARGET"}
+    if make_target:
+        env["XIAOZHI_MAKE_TARGET"] = make_target
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         proc = app("serve", "--config", str(quiet_config(tmp_path)), "--content-dir", str(tone_catalog),
-                   "--port", "0", "--http-port", str(port))
-    assert proc.returncode == 1
-    assert f"HTTP port {port} (--http-port / server.http_port)" in proc.stderr
-    assert "WebSocket port" not in proc.stderr.split("cannot listen", 1)[1]
+                   "--port", "0", "--http-port", str(port), env=env)
+    assert proc.returncode == 1, proc.stderr
+    # Said before anything loads: no catalog line, no model line, nothing bound.
+    assert proc.stderr.lstrip().split("\n")[0].split(" - ", 1)[-1].startswith("cannot listen on 127.0.0.1: "), \
+        proc.stderr
+    assert "catalog" not in proc.stderr and "loaded" not in proc.stderr and "WebSocket" not in proc.stderr
+    return port, proc.stderr
+
+
+def test_a_taken_port_is_named_before_anything_loads(tmp_path: Path, tone_catalog: Path) -> None:
+    port, err = _taken_port_run(tmp_path, tone_catalog, None)
+    assert f"HTTP port {port} is already in use" in err and "pick another with --http-port (server.http_port)" in err
+
+
+def test_under_make_a_taken_port_names_the_make_variable(tmp_path: Path, tone_catalog: Path) -> None:
+    port, err = _taken_port_run(tmp_path, tone_catalog, "run")
+    suggested = int(re.search(r"pick another port: make run HTTP_PORT=(\d+)$", err.strip()).group(1))  # type: ignore[union-attr]
+    assert suggested != port and "--http-port" not in err
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", suggested))                 # the suggestion is free
 
 
 def test_client_checks_out_before_connecting(tmp_path: Path) -> None:
@@ -156,3 +176,25 @@ async def test_client_uses_server_port_and_returns_after_a_reply_without_audio(m
     assert proc.returncode == 0, err.decode()
     assert '"state": "stop"' in out.decode() or "'state': 'stop'" in out.decode()
     assert "received 0 audio frames" in out.decode()
+
+
+async def test_ctrl_c_while_starting_stops_without_a_traceback(tmp_path: Path, tone_catalog: Path) -> None:
+    """SIGINT before the ready line: the start is abandoned quietly (130); after it: the node drains (0)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "serve", "--config", str(quiet_config(tmp_path)), "--content-dir",
+        str(tone_catalog), "--port", "0", "--http-port", "0", stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    assert proc.stderr is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"catalog " not in (line := await proc.stderr.readline()):      # still loading
+                assert line, "the server exited before loading its catalog"
+        proc.send_signal(signal.SIGINT)
+        rest = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+        code = await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+    assert (code == 130 and "interrupted while starting: stopped" in rest) or (code == 0 and "draining" in rest), \
+        (code, rest)
