@@ -178,7 +178,6 @@ class ASRConfig:
     rescore_min_gain: float = 8.5              # whisper: log-likelihood the audio adds to the chosen title (nats)
     rescore_margin: float = 2.0                # whisper: ... and by how much it beats the next title judged
     verify_min_gain: float = 5.0               # whisper: what the audio must add to the transcript and its title
-    verify_word_min_gain: float = -2.0         # whisper: ... and at least this to each word of the title
     base_url: str = ""                         # openai provider: e.g. http://host:8080/v1
     api_key: str = ""                          # from env ASR_API_KEY
     model: str = "whisper-1"
@@ -206,8 +205,6 @@ class ASRConfig:
             raise ConfigError("voice.asr.rescore_margin: use 0-100 nats")
         if not 0 <= self.verify_min_gain <= 100:
             raise ConfigError("voice.asr.verify_min_gain: use 0-100 nats (0 turns the check off; about 5)")
-        if not -100 <= self.verify_word_min_gain <= 0:
-            raise ConfigError("voice.asr.verify_word_min_gain: use -100-0 nats (about -2; -100 turns it off)")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("voice.asr.base_url: must start with http:// or https://")
 

@@ -13,13 +13,10 @@ nothing is written in and the transcript stays as heard (the matcher then says h
 
 Bounded: a short list (`voice.asr.rescore_candidates` titles by spelling), one short forced decode each.
 
-The same measure checks what the free decode wrote (`heard_gain`, `title_check`): with the catalog in its prompt,
+The same measure checks what the free decode wrote (`heard_gain`, `title_gain`): with the catalog in its prompt,
 whisper answers speech it cannot read by copying a prompt line ("Play Bandar Mama." for "play humpty dumpty",
 "Play the song." for a Hindi request). Scored without the prompt, a copied line gets little from the audio (-5 to
-+3 nats on the calibration sets) where words really said get 7 or more. A copied title can also share its first
-word with what was said ("Chandamama Rave" for "चंदा मामा दूर के"): the whole title still gains, but its other words
-are made less likely by the audio than by silence, which no word of a title really said was (-1.3 nats at the
-lowest on the calibration sets, request words such as "the" and "song" aside).
++3 nats on the calibration sets) where words really said get 7 or more.
 """
 from __future__ import annotations
 
@@ -32,7 +29,7 @@ import numpy as np
 
 from .catalog import Candidate, readable, words_of
 
-__all__ = ["CandidateJudge", "Judgement", "Scored", "TitleCheck", "title_form"]
+__all__ = ["CandidateJudge", "Judgement", "Scored", "title_form"]
 
 _NULL_CACHE_MAX = 8192          # titles' non-speech scores remembered per catalog load
 _HEARD_CACHE_MAX = 512          # transcripts' non-speech scores ("Stop.", "Next." recur)
@@ -41,19 +38,11 @@ _HEARD_CACHE_MAX = 512          # transcripts' non-speech scores ("Stop.", "Next
 class _Tokenizer(Protocol):
     def encode(self, text: str) -> list[int]: ...
 
-    def decode(self, tokens: list[int]) -> str: ...
-
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     candidate: Candidate
     gain: float                 # log-likelihood of the title's tokens given the audio minus given non-speech (nats)
-
-
-@dataclass(frozen=True, slots=True)
-class TitleCheck:
-    gain: float                             # what the audio adds to the whole title (nats)
-    words: tuple[tuple[str, float], ...]    # the same per word of the title as whisper writes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +68,19 @@ class CandidateJudge:
         self._null = null_output          # encoder output of non-speech, [1, 1500, d_model]
         self.min_gain = min_gain
         self.margin = margin
-        # token ids -> each token's log-likelihood on non-speech: titles', and transcripts' kept apart
-        self._null_cache: dict[tuple[int, ...], np.ndarray] = {}
-        self._heard_null: dict[tuple[int, ...], np.ndarray] = {}
+        self._null_cache: dict[tuple[int, ...], float] = {}     # title tokens -> log-likelihood on non-speech
+        self._heard_null: dict[tuple[int, ...], float] = {}     # transcripts' tokens -> the same
         self._lock = threading.Lock()
 
-    def _token_logprobs(self, encoder_output: Any, num_frames: int, prefix: list[int],
-                        title: list[int]) -> np.ndarray:
-        """log P(title token | audio, prefix, earlier title tokens) per token, from one forced decode."""
+    def _title_logprob(self, encoder_output: Any, num_frames: int, prefix: list[int], title: list[int]) -> float:
+        """Sum of log P(title token | audio, prefix, earlier title tokens) from one forced decode."""
         result = self._whisper.align(encoder_output, self._start, [prefix + title], [num_frames])[0]
         probs = np.asarray(result.text_token_probs[len(prefix):len(prefix) + len(title)], dtype=np.float64)
-        return np.log(np.maximum(probs, 1e-12))
+        return float(np.log(np.maximum(probs, 1e-12)).sum())
 
-    def _title_logprob(self, encoder_output: Any, num_frames: int, prefix: list[int], title: list[int]) -> float:
-        return float(self._token_logprobs(encoder_output, num_frames, prefix, title).sum())
-
-    def _null_logprobs(self, tokens: list[int], cache: dict[tuple[int, ...], np.ndarray] | None = None,
-                       limit: int = _NULL_CACHE_MAX) -> np.ndarray:
-        """The tokens' log-likelihoods on non-speech, with no words before them, remembered in `cache` (the titles'
+    def _null_logprob(self, tokens: list[int], cache: dict[tuple[int, ...], float] | None = None,
+                      limit: int = _NULL_CACHE_MAX) -> float:
+        """The tokens' log-likelihood on non-speech, with no words before them, remembered in `cache` (the titles'
         by default: once per title per catalog load)."""
         cache = self._null_cache if cache is None else cache
         key = tuple(tokens)
@@ -104,15 +88,12 @@ class CandidateJudge:
             hit = cache.get(key)
         if hit is not None:
             return hit
-        value = self._token_logprobs(self._null, 3000, [], tokens)
+        value = self._title_logprob(self._null, 3000, [], tokens)
         with self._lock:
             if len(cache) >= limit:
                 cache.clear()
             cache[key] = value
         return value
-
-    def _null_logprob(self, tokens: list[int]) -> float:
-        return float(self._null_logprobs(tokens).sum())
 
     def heard_gain(self, encoder_output: Any, num_frames: int, transcript: str) -> float:
         """What the audio adds to the whole transcript as whisper wrote it (scored without the prompt)."""
@@ -120,24 +101,13 @@ class CandidateJudge:
         if not tokens:
             return 0.0
         # kept apart from the titles' scores: "Stop." recurs, most transcripts do not
-        null = float(self._null_logprobs(tokens, self._heard_null, _HEARD_CACHE_MAX).sum())
+        null = self._null_logprob(tokens, self._heard_null, _HEARD_CACHE_MAX)
         return self._title_logprob(encoder_output, num_frames, [], tokens) - null
 
-    def title_check(self, encoder_output: Any, num_frames: int, transcript: str, candidate: Candidate) -> TitleCheck:
-        """What the audio adds to `candidate`'s title after the words heard before it, in all and per word."""
-        prefix, title = self.tokens(transcript, candidate)
-        if not title:
-            return TitleCheck(0.0, ())
-        gains = self._token_logprobs(encoder_output, num_frames, prefix, title) - self._null_logprobs(title)
-        words: list[list[Any]] = []
-        for token, gain in zip(title, gains, strict=True):
-            piece = self._tok.decode([token])
-            if not words or piece.startswith(" "):     # whisper's tokens start a word with its space
-                words.append([piece.strip(), 0.0])
-            else:
-                words[-1][0] += piece
-            words[-1][1] += float(gain)
-        return TitleCheck(float(gains.sum()), tuple((str(w), float(g)) for w, g in words))
+    def title_gain(self, encoder_output: Any, num_frames: int, transcript: str, candidate: Candidate) -> float:
+        """What the audio adds to `candidate`'s title after the words heard before it."""
+        scored = self.score(encoder_output, num_frames, transcript, [candidate])
+        return scored[0].gain if scored else 0.0
 
     def prepare(self, titles: Sequence[str], limit: int = 300) -> int:
         """Score up to `limit` titles on non-speech now (start-up), so no child waits for it; returns how many."""

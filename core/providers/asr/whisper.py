@@ -410,13 +410,9 @@ class WhisperASR:
         snapped = self._snapper.snap(text)
         if snapped.title is not None:
             # Only the title is checked: words misheard around it ("Okay, then, I'll go" for मुझे) are dropped.
-            if verify and snapped.candidate is not None:
-                check = self.judge().title_check(heard.encoder_output, heard.frames, text, snapped.candidate)
-                if check.gain < self._cfg.verify_min_gain:
-                    return "", "title not in the audio"
-                known = known_words()
-                if any(g < self._cfg.verify_word_min_gain for w, g in check.words if fold(w) not in known):
-                    return "", "a title word against the audio"     # a copied title sharing its first word
+            if verify and snapped.candidate is not None and self.judge().title_gain(
+                    heard.encoder_output, heard.frames, text, snapped.candidate) < self._cfg.verify_min_gain:
+                return "", "title not in the audio"
             return snapped.text, "snapped"
         if verify and self.judge().heard_gain(heard.encoder_output, heard.frames, text) < self._cfg.verify_min_gain:
             return "", "not in the audio"          # a prompt line copied for speech whisper could not read
