@@ -20,7 +20,7 @@ from core.devices.directory import DeviceDirectory, LocalDirectory
 from core.devices.store import DeviceStore
 from core.listener_base import NullVoiceInputFactory, VoiceInputFactory
 from core.metrics import Metrics, NullMetrics
-from core.playback.announce import AnnouncementWarmer
+from core.playback.announce import AnnouncementWarmer, replies_ahead
 from core.playback.player import ResumeRules
 from core.playback.speech import SpeechRenderer
 from core.providers.intent.factory import build_intent
@@ -77,7 +77,7 @@ class Runtime:
         sink = metrics or NullMetrics()
         speech = SpeechRenderer.from_config(cfg, tts, pipeline, s3_client=content.s3_client,
                                             on_latency=sink.tts_latency)
-        warmer = AnnouncementWarmer(speech, content)
+        warmer = AnnouncementWarmer(speech, content, ahead=replies_ahead())
         registry = PluginRegistry(default_functions())
         intent = build_intent(cfg.voice.intent, registry.tool_schemas(), wake_words=cfg.server.wake_words)
         asr = _build_asr(cfg, content)

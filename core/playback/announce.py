@@ -1,5 +1,8 @@
 """Announcements rendered ahead: every track's "Now playing <title>." is in the phrase cache before anyone asks.
 
+The replies a loaded node gives most (`REPLIES_AHEAD`: "busy", "couldn't play that one", "didn't catch that") go
+first: "busy" is said exactly when the node has the least CPU to spare for rendering it.
+
 When the catalog loads or changes, `AnnouncementWarmer` walks the tracks and pre-renders each announcement at low
 priority (a device's reply always goes first), in English and, when the title is written in a native script, also
 in that language. The texts are exactly what the play plugins say (`core.lang.replies.say` with `spoken_title`), so
@@ -14,13 +17,22 @@ from typing import Any
 from loguru import logger
 
 from core.content.types import Kind, Track
+from core.lang import registry
 from core.lang.replies import say
 from core.lang.script import native_language
 from core.playback.speech import SpeechRenderer
 
-__all__ = ["AnnouncementWarmer", "announcement_phrases"]
+__all__ = ["REPLIES_AHEAD", "AnnouncementWarmer", "announcement_phrases", "replies_ahead"]
 
 Phrases = Callable[[Track], list[tuple[str, str]]]
+
+REPLIES_AHEAD = ("busy", "cannot_play", "didnt_catch")      # replies with no slot, said under load
+
+
+def replies_ahead() -> list[tuple[str, str]]:
+    """(text, language) of `REPLIES_AHEAD` in every registered language."""
+    return list(dict.fromkeys((say(key, lang.code), lang.code) for key in REPLIES_AHEAD
+                              for lang in registry.languages()))
 
 
 def announcement_phrases(track: Track) -> list[tuple[str, str]]:
@@ -37,10 +49,12 @@ def announcement_phrases(track: Track) -> list[tuple[str, str]]:
 class AnnouncementWarmer:
     """`start()` once the catalog is loaded; it re-runs by itself after every catalog change."""
 
-    def __init__(self, speech: SpeechRenderer, content: Any, *, phrases: Phrases = announcement_phrases) -> None:
+    def __init__(self, speech: SpeechRenderer, content: Any, *, phrases: Phrases = announcement_phrases,
+                 ahead: Iterable[tuple[str, str]] = ()) -> None:
         self._speech = speech
         self._content = content           # ContentService: tracks() and on_change(callback)
         self._phrases = phrases
+        self._ahead = list(ahead)         # rendered before the announcements, on every pass (cached: free)
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self.rendered = 0                 # phrases this process synthesised or fetched into the cache
@@ -66,8 +80,8 @@ class AnnouncementWarmer:
             await asyncio.wait({task})
 
     async def _pass(self, tracks: Iterable[Track]) -> None:
-        seen: set[tuple[str, str]] = set()
-        todo: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set(self._ahead)
+        todo: list[tuple[str, str]] = list(self._ahead)
         for track in tracks:
             try:
                 phrases = self._phrases(track)

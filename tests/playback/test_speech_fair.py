@@ -21,7 +21,7 @@ from core.config import AudioConfig, config_from_dict
 from core.content.types import Kind, Track
 from core.device_client import DeviceClient
 from core.lang.replies import say
-from core.playback.announce import AnnouncementWarmer, announcement_phrases
+from core.playback.announce import AnnouncementWarmer, announcement_phrases, replies_ahead
 from core.playback.phrase_cache import PhraseCache
 from core.playback.speech import SpeechRenderer
 from core.providers.tts.espeak import EspeakTTS
@@ -340,6 +340,30 @@ async def test_warmer_renders_every_announcement_when_the_catalog_loads_and_chan
         cb()
     await warmer.wait_idle()
     assert tts.calls[4:] == ["Now playing Wheels on the Bus."]          # only the new title is rendered
+    await warmer.aclose()
+
+
+async def test_the_replies_said_under_load_are_rendered_before_the_announcements(tmp_path: Path) -> None:
+    """"busy" is said when the node has the least CPU to spare: it is in the cache, in every language, before the
+    first announcement is rendered, and it is not rendered again when the catalog changes."""
+    tts = CountingEspeak()
+    speech = renderer(tts, phrase_cache=PhraseCache(tmp_path / "p", 1 << 20))
+    content = FakeContent([_track("Baa Baa Black Sheep")])
+    ahead = replies_ahead()
+    assert (say("busy", "en"), "en") in ahead and (say("busy", "kn"), "kn") in ahead
+    assert {lang for _, lang in ahead} == {"en", "hi", "te", "kn"}
+    warmer = AnnouncementWarmer(speech, content, ahead=ahead)
+    warmer.start()
+    await warmer.wait_idle()
+    assert tts.calls == [text for text, _ in ahead] + ["Now playing Baa Baa Black Sheep."]
+    assert all(speech.cached(text, lang) for text, lang in ahead)
+    busy = await speech.announcement(say("busy", "hi"), "hi", budget_s=0.0)
+    assert busy and len(decode(busy)) > RATE // 2                   # the rendered sentence, from the cache
+    content.items.append(_track("Wheels on the Bus"))
+    for cb in content.callbacks:
+        cb()
+    await warmer.wait_idle()
+    assert tts.calls[len(ahead) + 1:] == ["Now playing Wheels on the Bus."]
     await warmer.aclose()
 
 
