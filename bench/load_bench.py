@@ -302,6 +302,17 @@ class ServerCpu:
         self.pid = pid
         self.t0 = time.monotonic()
         self.start = self._now()
+        self.steal0 = self._steal()
+
+    @staticmethod
+    def _steal() -> float:
+        """CPU seconds the hypervisor took from this VM (all cores), from /proc/stat: a pause no process causes."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8]) / os.sysconf("SC_CLK_TCK")
+        return float("nan")
+
+    def steal_seconds(self) -> float:
+        return self._steal() - self.steal0
 
     def _now(self) -> float:
         tick = os.sysconf("SC_CLK_TCK")
@@ -373,11 +384,13 @@ def run_scenario(name: str, work: Path, titles: list[str], song_titles_: list[st
         sampler.start()
         cpu = ServerCpu(srv.proc.pid)
         flat = run_devices(f"ws://127.0.0.1:{srv.ws_port}/xiaozhi/v1/", "", plan, seconds, procs, spoken)
-        cpu_s, wall_s = cpu.seconds(), time.monotonic() - cpu.t0
+        cpu_s, wall_s, steal_s = cpu.seconds(), time.monotonic() - cpu.t0, cpu.steal_seconds()
         sampler.stop_ev.set()
         sampler.join()
     note = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "shipped config"
-    return summarize(name, flat, rate, len(set(chosen)), note, sampler=sampler, cpu=(cpu_s, wall_s))
+    row = summarize(name, flat, rate, len(set(chosen)), note, sampler=sampler, cpu=(cpu_s, wall_s))
+    row["steal_s"] = steal_s
+    return row
 
 
 def run_cached(work: Path, devices: int, songs: int, rate: float, seconds: float, procs: int,
@@ -400,7 +413,7 @@ def run_cached(work: Path, devices: int, songs: int, rate: float, seconds: float
         with multiprocessing.get_context("spawn").Pool(procs) as pool:
             parts = pool.starmap(light_process, [("127.0.0.1", srv.ws_port, plan[i::procs], seconds)
                                                  for i in range(procs)])
-        cpu_s, wall_s = cpu.seconds(), time.monotonic() - cpu.t0
+        cpu_s, wall_s, steal_s = cpu.seconds(), time.monotonic() - cpu.t0, cpu.steal_seconds()
         sampler.stop_ev.set()
         sampler.join()
     flat = [r for rows, _ in parts for r in rows]
@@ -409,6 +422,7 @@ def run_cached(work: Path, devices: int, songs: int, rate: float, seconds: float
                     cpu=(cpu_s, wall_s))
     row["client_cpu_s"] = sum(c for _, c in parts)
     row["wall_s"] = wall_s
+    row["steal_s"] = steal_s
     return row
 
 
@@ -436,6 +450,8 @@ def summarize(name: str, flat: list[dict[str, Any]], rate: float, songs: int, no
             "wrong_examples": [(r["asked"], r["wrong"]) for r in flat if r["wrong"] and not r["heard"]][:5],
             "busy": len(busy), "busy_slow": sum(1 for r in busy if r["busy_s"] > 2.0),
             "busy_max_s": max((r["busy_s"] for r in busy), default=0.0),
+            "busy_p50": pct([r["busy_s"] * 1000 for r in busy if r["busy_s"] >= 0], 0.5),
+            "busy_p99": pct([r["busy_s"] * 1000 for r in busy if r["busy_s"] >= 0], 0.99),
             "failed": sum(1 for r in flat if not r["heard"] and not r["busy"]),
             "errors": sorted({r["error"] for r in flat if r["error"]}),
             "ttff_p50": pct(ttff, 0.5), "ttff_p99": pct(ttff, 0.99),
@@ -574,7 +590,11 @@ def print_row(r: dict[str, Any], header: bool = False, flush: bool = False) -> N
           f"; strict: the queue ran dry {r['dry']} times in {r['frames']} song frames, any length"
           + (f"; errors: {','.join(r['errors'])}" if r["errors"] else "")
           + (f"; {r['wrong']} heard another title" if r["wrong"] else "")
-          + (f"; {r['busy_slow']} busy after > 2 s" if r["busy_slow"] else ""), flush=flush)
+          + (f"; busy answered p50/p99 {r['busy_p50']:.0f}/{r['busy_p99']:.0f} ms, last {1000 * r['busy_max_s']:.0f} ms"
+             if r["busy"] else "")
+          + (f"; {r['busy_slow']} busy after > 2 s" if r["busy_slow"] else "")
+          + (f"; the hypervisor took {r['steal_s']:.1f} CPU-s (steal)" if r.get("steal_s", 0) > 0.05 else ""),
+          flush=flush)
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
