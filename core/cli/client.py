@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from core.content.layout import APP
 from core.device_client import DeviceClient, Received
 from core.simdevice.mqtt import Event, MqttDevice, MqttSettings, ServerTimeout, ota_request
 
@@ -208,7 +209,7 @@ async def _connect_websocket(args: argparse.Namespace) -> tuple[Client, dict[str
     except Exception as exc:   # noqa: BLE001 - print any connection failure plainly
         print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
         if isinstance(exc, ConnectionRefusedError):
-            print("is the server running? start it with `make run` (or `.venv/bin/python app.py serve`); on other "
+            print(f"is the server running? start it with `make run` (or `{APP} serve`); on other "
                   "ports, give the client SERVER_PORT=... or --url", file=sys.stderr)
         if _status(exc) == 401:
             print("the server has auth on and refused this device: pass --token TOKEN (one of AUTH_TOKENS, or "

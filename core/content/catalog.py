@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from loguru import logger
 
+from core.content.layout import APP
 from core.content.storage import ObjectInfo, Storage, StorageError
 from core.content.types import Kind, Track
 from core.utils import safejson
@@ -508,7 +509,7 @@ class Catalog:
             if broken:
                 shown = "; ".join(broken[f] for f in sorted(broken)[:5]) + (" ..." if len(broken) > 5 else "")
                 logger.warning("catalog {}: skipping {} entries whose audio file does not play: {}; replace or "
-                               "remove the files (`python app.py catalog validate` lists them)", col.key, len(broken),
+                               f"remove the files (`{APP} catalog validate` lists them)", col.key, len(broken),
                                shown)
             elif col.broken:
                 logger.info("catalog {}: every audio file plays now", col.key)
