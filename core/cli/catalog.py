@@ -396,7 +396,8 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
                      skip=skip)
     print("\n".join(lines))
     if library != root:
-        print(f"this is part of the library {library}: next `{APP} catalog validate --content-dir {library}`")
+        print(f"scanned {root}, a part of the library at {library}: "
+              f"next `{APP} catalog validate --content-dir {library}`")
     return 1 if any(line.startswith("SKIPPED") for line in lines) else 0
 
 
