@@ -229,7 +229,9 @@ def _alias_issues(tracks: list[Track], source_of: dict[str, str]) -> list[Issue]
     for name, ts in owners.items():
         if len(ts) > 1 and name:
             who = ", ".join(f"{t.collection}/{t.title.strip()}" for t in ts[:5]) + (" ..." if len(ts) > 5 else "")
-            out.append(Issue("warning", source_of[ts[0].uid], f"alias {name!r} is shared by {len(ts)} entries: {who}"))
+            out.append(Issue("warning", source_of[ts[0].uid], f"alias {name!r} is shared by {len(ts)} entries: {who}; "
+                             "asking for it plays one of them, picked at random (fine for a group name; for one "
+                             "title, keep the alias on that entry only)"))
     return out
 
 
