@@ -146,4 +146,4 @@ demo: deps
 	$(BIN)/python app.py demo demo-content
 
 clean:
-	rm -rf $(VENV) demo-content metadata/catalog-cache metadata/audio-cache .pytest_cache
+	rm -rf $(VENV) demo-content metadata/catalog-cache metadata/audio-cache metadata/phrase-cache .pytest_cache
