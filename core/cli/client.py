@@ -151,6 +151,7 @@ async def _run(args: argparse.Namespace) -> int:
     started = frames = 0
     aborted = False
     code = 0
+    hello_seen = False
     ending: float | None = None          # when a tts stop after the last step ends the run, unless speech resumes
     it: AsyncIterator[Received | Event] = aiter(events)
     try:
@@ -182,7 +183,10 @@ async def _run(args: argparse.Namespace) -> int:
                 msg = rec.message or {}
                 if msg.get("type") == "mcp":
                     continue
-                _print(rec.t, msg)
+                if msg.get("type") == "hello" and msg == hello and not hello_seen:
+                    hello_seen = True      # over MQTT the hello also comes as an event: printed once, above
+                    continue
+                _print(rec.t, _shown(msg))
                 if msg.get("type") == "tts" and msg.get("state") == "start":
                     started += 1
                     ending = None
