@@ -244,3 +244,10 @@ async def test_client_says_how_a_draining_server_closed_the_connection(make_conf
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1, err.decode()
     assert "connection closed by server: 1012" in (seen + out).decode() and "draining" in out.decode()
+
+
+def test_health_with_no_server_names_the_port_it_probed() -> None:
+    port = _free_port()
+    proc = app("health", env={**os.environ, "HTTP_PORT": str(port)})
+    assert proc.returncode == 1
+    assert f"is the server running on HTTP port {port}?" in proc.stdout and "HTTP_PORT" in proc.stdout
