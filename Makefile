@@ -83,7 +83,8 @@ run: deps
 	XIAOZHI_MAKE_TARGET=run $(BIN)/python app.py serve --port $(PORT) --http-port $(HTTP_PORT)
 
 # The whole S3 path on one machine: moto's S3 server on loopback, the demo catalog uploaded to it, the server
-# reading catalogs and audio through the S3 backend. Ctrl-C stops both.
+# reading catalogs and audio through the S3 backend. Ctrl-C stops both (moto may be gone by then: the trap's kill
+# must not fail the recipe under set -e).
 run-s3: deps venv-moto
 	@set -e; \
 	for v in MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) HTTP_PORT=$(HTTP_PORT); do \
@@ -93,7 +94,7 @@ run-s3: deps venv-moto
 	  fi; \
 	done; \
 	$(BIN)/moto_server -H 127.0.0.1 -p $(MOTO_PORT) >/tmp/moto-$(MOTO_PORT).log 2>&1 & moto=$$!; \
-	trap "kill $$moto 2>/dev/null" EXIT; \
+	trap "kill $$moto 2>/dev/null || true" EXIT; \
 	$(BIN)/python -c "import socket,sys,time; [time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT)))]; sys.exit(socket.socket().connect_ex(('127.0.0.1',$(MOTO_PORT))) != 0)" \
 	  || { echo "moto did not start on port $(MOTO_PORT); see /tmp/moto-$(MOTO_PORT).log" >&2; exit 1; }; \
 	export S3_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) S3_BUCKET=$(S3_DEMO_BUCKET) AWS_ACCESS_KEY_ID=testing \
@@ -145,4 +146,4 @@ demo: deps
 	$(BIN)/python app.py demo demo-content
 
 clean:
-	rm -rf $(VENV) demo-content metadata/catalog-cache metadata/audio-cache .pytest_cache
+	rm -rf $(VENV) demo-content metadata/catalog-cache metadata/audio-cache metadata/phrase-cache .pytest_cache

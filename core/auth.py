@@ -18,7 +18,7 @@ from core.config import AuthConfig
 
 __all__ = ["Authenticator", "DeviceIdentity", "identity_from", "NO_TOKEN"]
 
-NO_TOKEN = "no bearer token"      # check()'s reason when the device sent none (/metrics tells it from a wrong one)
+NO_TOKEN = "no token sent"        # check()'s reason when the device sent none (/metrics tells it from a wrong one)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,7 +144,10 @@ class DeviceClient:
         except Exception:   # noqa: BLE001 - connection closed either way; callers see it through wait_for
             pass
         finally:
-            self._events.put_nowait(Received(time.monotonic() - self._t0, "closed"))
+            # The close code and reason, when the server sent them (1012: the node is draining).
+            code = self.ws.close_code if self.ws is not None else None
+            why = {"code": code, "reason": self.ws.close_reason or ""} if code is not None and self.ws else None
+            self._events.put_nowait(Received(time.monotonic() - self._t0, "closed", why))
 
     async def wait_for(self, predicate: Any, *, timeout: float = 10.0) -> Received:
         assert self._events is not None

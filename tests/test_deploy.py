@@ -38,6 +38,7 @@ def test_compose_has_the_fleet_with_healthchecks_and_ports() -> None:
         assert env["SERVER_ADVERTISED_URL"].endswith(f":{ws}/xiaozhi/v1/")     # OTA hands out the published port
         assert s["healthcheck"]["test"] == ["CMD", "python", "app.py", "health", "--ready"]
         assert s["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert s.get("init") is True               # SIGTERM reaches the node's drain; child processes are reaped
         grace = int(s["stop_grace_period"].rstrip("s"))
         assert grace > load_config(None, env={}).fleet.drain_deadline_s      # docker waits out the drain
     assert services["nginx"]["profiles"] == ["lb"]                          # optional
@@ -161,3 +162,10 @@ def test_image_runs_unprivileged_with_a_healthcheck_and_runtime_deps_only() -> N
         line = line.strip()
         if line and not line.startswith(("#", "-r")):
             assert "==" in line, f"unpinned requirement: {line}"
+
+
+def test_the_build_context_leaves_out_local_libraries_and_every_runtime_folder() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    runtime = {"demo-content", "library", "metadata/catalog-cache", "metadata/audio-cache", "metadata/phrase-cache",
+               "metadata/models", "metadata/devices.db*"}
+    assert runtime <= ignored, sorted(runtime - ignored)

@@ -200,3 +200,17 @@ def test_the_readme_map_links_every_doc() -> None:
     linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", head))
     on_disk = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
     assert on_disk <= linked, f"not on the README's map: {sorted(on_disk - linked)}"
+
+
+def test_the_configuration_table_lists_every_environment_variable() -> None:
+    from core.config import ENV_OVERRIDES
+    table = _section("Configuration").split("\n\n| variable | key |", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    assert set(ENV_OVERRIDES) <= listed, sorted(set(ENV_OVERRIDES) - listed)
+
+
+def test_metadata_readme_names_every_folder_the_shipped_config_writes_under_metadata() -> None:
+    config = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    written = {m.split("/", 2)[1] for m in re.findall(r"metadata/[\w.-]+(?:/[\w.-]+)?", config)}
+    table = (ROOT / "metadata" / "README.md").read_text(encoding="utf-8")
+    assert written and all(f"`{name}" in table for name in written), sorted(written)

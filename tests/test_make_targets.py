@@ -68,6 +68,18 @@ def test_run_fleet_installs_redis_server_and_not_the_test_packages() -> None:
     assert "deploy/run_fleet.py" in text and "--node 8000:8003 --node 8100:8103" in text
 
 
+def test_run_s3s_exit_trap_does_not_fail_the_recipe_when_moto_is_already_gone() -> None:
+    """Ctrl-C reaches moto too; the recipe runs under `set -e`, where a failing `kill` in the EXIT trap would turn a
+    clean stop into `make: *** [run-s3] Error 1`."""
+    recipe = "\n".join(dry_run("-o", "deps", "-o", "venv-moto", "run-s3"))
+    assert "set -e" in recipe
+    trap = re.search(r'trap "([^"]*\$moto[^"]*)" EXIT', recipe)
+    assert trap, recipe
+    script = f'set -e; sleep 0 & moto=$!; wait; trap "{trap.group(1)}" EXIT; true'   # moto: a finished process
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 0, (trap.group(1), proc.stderr)
+
+
 def test_the_run_targets_tell_the_server_which_make_target_started_it() -> None:
     for target in ("run", "run-s3"):
         serve = [x for x in dry_run("-o", "deps", "-o", "venv-moto", target) if "app.py serve" in x]

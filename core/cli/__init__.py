@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config, load_config
+from core.content.layout import APP
 
 __all__ = ["DEFAULT_CONFIG", "load_cli_config", "config_source", "folder_problem", "setup_command_logging",
            "USAGE_ERROR"]
@@ -38,9 +39,9 @@ def folder_problem(root: Path, where: str, *, scan_hint: bool = True) -> str | N
         return None
     if root.exists():
         return f"{where}: {root} is not a folder"
-    scan = f", then `python app.py catalog scan {root}`" if scan_hint else ""
+    scan = f", then `{APP} catalog scan {root}`" if scan_hint else ""
     return (f"{where}: folder {root} not found. Point it at your library (music/<Collection>/..., "
-            f"stories/<Collection>/...{scan}), or create the demo library with `python app.py demo {root}`")
+            f"stories/<Collection>/...{scan}), or create the demo library with `{APP} demo {root}`")
 
 
 def setup_command_logging(cfg: Config, *, quiet: bool = False) -> None:

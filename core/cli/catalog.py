@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import USAGE_ERROR, folder_problem
+from core.content.layout import APP
 
 __all__ = ["register", "run", "romanize", "scan_dir", "scan_entry"]
 
@@ -204,7 +205,7 @@ def _report(args: argparse.Namespace, where: str, collections: int, entries: int
     errors = sum(1 for i in issues if i.severity == "error")
     none = collections == 0
     target = getattr(args, "content_dir", None) or "DIR"
-    hint = f"no metadata.json found; run `python app.py catalog scan {target}` to create them" if none else ""
+    hint = f"no metadata.json found; run `{APP} catalog scan {target}` to create them" if none else ""
     hint = layout_hint or hint
     code = 0 if not errors and not none else 1
     if getattr(args, "json", False):
@@ -395,7 +396,8 @@ def _scan(args: argparse.Namespace, cfg: Any) -> int:
                      skip=skip)
     print("\n".join(lines))
     if library != root:
-        print(f"this is part of the library {library}: next `{APP} catalog validate --content-dir {library}`")
+        print(f"scanned {root}, a part of the library at {library}: "
+              f"next `{APP} catalog validate --content-dir {library}`")
     return 1 if any(line.startswith("SKIPPED") for line in lines) else 0
 
 

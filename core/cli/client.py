@@ -10,11 +10,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from core.device_client import DeviceClient
-from core.simdevice.mqtt import MqttDevice, MqttSettings, ServerTimeout, ota_request
+from core.content.layout import APP
+from core.device_client import DeviceClient, Received
+from core.simdevice.mqtt import Event, MqttDevice, MqttSettings, ServerTimeout, ota_request
 
 Client = DeviceClient | MqttDevice
 
@@ -53,13 +55,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+# The end of a run: a tts stop after the last step ends it unless the server starts speaking again this soon (an
+# interrupted song sends tts stop, then the answer to the step and the song's continuation as a new tts start).
+END_GRACE_S = 1.0
+MAKE_A_WAV = 'record one, or let espeak-ng say it: espeak-ng -w request.wav "play baa baa black sheep"'
+
+
 def _load_wav_16k(path: str) -> bytes:
     """Any WAV -> 16 kHz mono s16le, via ffmpeg (handles every rate, width and channel count)."""
+    if not Path(path).is_file():
+        raise SystemExit(f"--wav {path}: no such file; {MAKE_A_WAV}")
     proc = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", path, "-f", "s16le", "-ac", "1",
                            "-ar", "16000", "pipe:1"], capture_output=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"cannot read {path}: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout
+
+
+def _closed(rec_message: dict[str, Any] | None) -> str:
+    """How the server ended the connection, with what a user does about it."""
+    if not rec_message or rec_message.get("code") is None:
+        return "connection closed by server"
+    code, reason = rec_message["code"], rec_message.get("reason") or ""
+    text = f"connection closed by server: {code}" + (f" {reason}" if reason else "")
+    if code in (1001, 1012):
+        text += " (the node is stopping or draining; a device reconnects through OTA, to another node if there is one)"
+    elif code == 4000:
+        text += " (another connection with this --device-id took over)"
+    return text
 
 
 def _steps(args: argparse.Namespace) -> list[tuple[float, str]]:
@@ -113,6 +136,7 @@ async def _run(args: argparse.Namespace) -> int:
     if problem:               # checked before connecting: a reply is never lost to a bad path at the end
         print(problem, file=sys.stderr)
         return 2
+    microphone = _load_wav_16k(args.wav) if args.wav else b""   # a missing WAV is said before connecting
     connected = await (_connect_mqtt(args) if args.transport == "mqtt" else _connect_websocket(args))
     if connected is None:
         return 1
@@ -121,17 +145,27 @@ async def _run(args: argparse.Namespace) -> int:
     events = client.events()
     driver = asyncio.create_task(_drive(client, steps, time.monotonic()))
     if args.wav:
-        mic = asyncio.create_task(client.stream_microphone(_load_wav_16k(args.wav)))
+        mic = asyncio.create_task(client.stream_microphone(microphone))
         mic.add_done_callback(lambda t: t.cancelled() or t.exception() is None
                               or print(f"microphone stream failed: {t.exception()}", file=sys.stderr))
     started = frames = 0
     aborted = False
     code = 0
+    hello_seen = False
+    ending: float | None = None          # when a tts stop after the last step ends the run, unless speech resumes
+    it: AsyncIterator[Received | Event] = aiter(events)
     try:
         async with asyncio.timeout(args.timeout):
-            async for rec in events:
+            while True:
+                try:
+                    rec = await asyncio.wait_for(anext(it), None if ending is None
+                                                 else max(0.0, ending - time.monotonic()))
+                except TimeoutError:
+                    break                  # the last step's answer is complete (with or without audio)
+                except StopAsyncIteration:
+                    break
                 if rec.kind == "closed":
-                    print(f"{rec.t:8.3f}  connection closed by server")
+                    print(f"{rec.t:8.3f}  {_closed(rec.message)}")
                     code = 1
                     break
                 if rec.kind == "channel_closed":
@@ -149,12 +183,16 @@ async def _run(args: argparse.Namespace) -> int:
                 msg = rec.message or {}
                 if msg.get("type") == "mcp":
                     continue
-                _print(rec.t, msg)
+                if msg.get("type") == "hello" and msg == hello and not hello_seen:
+                    hello_seen = True      # over MQTT the hello also comes as an event: printed once, above
+                    continue
+                _print(rec.t, _shown(msg))
                 if msg.get("type") == "tts" and msg.get("state") == "start":
                     started += 1
+                    ending = None
                 if msg.get("type") == "tts" and msg.get("state") == "stop" and driver.done() \
                         and (started or not args.wav):
-                    break             # the last step's answer is complete (with or without audio)
+                    ending = time.monotonic() + END_GRACE_S
     except TimeoutError:
         print(f"no tts stop within {args.timeout:.0f} s", file=sys.stderr)
         code = 1
@@ -174,6 +212,9 @@ async def _connect_websocket(args: argparse.Namespace) -> tuple[Client, dict[str
         return client, await client.connect()
     except Exception as exc:   # noqa: BLE001 - print any connection failure plainly
         print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
+        if isinstance(exc, ConnectionRefusedError):
+            print(f"is the server running? start it with `make run` (or `{APP} serve`); on other "
+                  "ports, give the client SERVER_PORT=... or --url", file=sys.stderr)
         if _status(exc) == 401:
             print("the server has auth on and refused this device: pass --token TOKEN (one of AUTH_TOKENS, or "
                   "the token the OTA endpoint minted), or add this --device-id to AUTH_ALLOWED_DEVICES"

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     except urllib.error.HTTPError as exc:
         body, status = exc.read(4096).decode("utf-8", "replace"), exc.code
     except (urllib.error.URLError, OSError) as exc:
-        print(f"{url}: no answer ({getattr(exc, 'reason', exc)})")
+        print(f"{url}: no answer ({getattr(exc, 'reason', exc)}); is the server running on HTTP port "
+              f"{cfg.server.http_port}? (health probes server.http_port, env HTTP_PORT)")
         return 1
     try:
         shown = json.dumps(json.loads(body))

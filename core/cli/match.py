@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from core.content.layout import APP
+
 __all__ = ["register", "run"]
 
 
@@ -66,7 +68,7 @@ async def _run(args: argparse.Namespace, utterances: Iterable[str], out: TextIO,
     await svc.start()
     try:
         if not svc.tracks():
-            logger.warning("the catalog in {} is empty: every request is a miss (`python app.py catalog validate` "
+            logger.warning("the catalog in {} is empty: every request is a miss (`" + APP + " catalog validate` "
                            "says why)", svc.storage.description)
         registry = PluginRegistry(default_functions())
         understand = Understander(build_intent(cfg.voice.intent, registry.tool_schemas(),

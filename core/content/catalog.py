@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from loguru import logger
 
+from core.content.layout import APP
 from core.content.storage import ObjectInfo, Storage, StorageError
 from core.content.types import Kind, Track
 from core.utils import safejson
@@ -228,7 +229,9 @@ def _alias_issues(tracks: list[Track], source_of: dict[str, str]) -> list[Issue]
     for name, ts in owners.items():
         if len(ts) > 1 and name:
             who = ", ".join(f"{t.collection}/{t.title.strip()}" for t in ts[:5]) + (" ..." if len(ts) > 5 else "")
-            out.append(Issue("warning", source_of[ts[0].uid], f"alias {name!r} is shared by {len(ts)} entries: {who}"))
+            out.append(Issue("warning", source_of[ts[0].uid], f"alias {name!r} is shared by {len(ts)} entries: {who}; "
+                             "asking for it plays one of them, picked at random (fine for a group name; for one "
+                             "title, keep the alias on that entry only)"))
     return out
 
 
@@ -508,7 +511,7 @@ class Catalog:
             if broken:
                 shown = "; ".join(broken[f] for f in sorted(broken)[:5]) + (" ..." if len(broken) > 5 else "")
                 logger.warning("catalog {}: skipping {} entries whose audio file does not play: {}; replace or "
-                               "remove the files (`python app.py catalog validate` lists them)", col.key, len(broken),
+                               f"remove the files (`{APP} catalog validate` lists them)", col.key, len(broken),
                                shown)
             elif col.broken:
                 logger.info("catalog {}: every audio file plays now", col.key)

@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Misplaced", "misplaced_audio", "empty_library_hint", "library_root_of", "LAYOUT", "APP"]
 
-APP = "python app.py"
+
+
+def _app_command() -> str:
+    """How the hints write a command: with the project's .venv when this process runs from it (Debian has no plain
+    `python`, and a system python lacks the packages), else `python app.py` (a container, an activated env)."""
+    venv = Path(__file__).resolve().parents[2] / ".venv"
+    try:
+        if Path(sys.prefix).resolve() == venv.resolve():
+            return ".venv/bin/python app.py"
+    except OSError:
+        pass
+    return "python app.py"
+
+
+APP = _app_command()
 LAYOUT = "music/<Collection>/*.mp3 and stories/<Collection>/*.mp3"
 _DEPTH = 4           # how deep to look for a library a folder holds one or two levels down
 

@@ -389,7 +389,7 @@ class MqttEndpoint:
         self._listener = listener
         self.port = int(listener.getsockname()[1])
         self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(listener))
-        logger.info("MQTT endpoint on {}:{}", bind_host, self.port)
+        logger.debug("MQTT endpoint on {}:{}", bind_host, self.port)
         return self.port
 
     async def _accept_loop(self, listener: socket.socket) -> None:

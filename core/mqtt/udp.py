@@ -115,7 +115,7 @@ class UdpAudioChannel(asyncio.DatagramProtocol):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port), family=family)
         self.port = int(transport.get_extra_info("sockname")[1])
-        logger.info("MQTT audio (UDP) on {}:{}", host, self.port)
+        logger.debug("MQTT audio (UDP) on {}:{}", host, self.port)
         return self.port
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

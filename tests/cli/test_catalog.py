@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.content.layout import APP
 from core.device_client import DeviceClient
 from tests.conftest import write_tone, ws_url
 
@@ -32,7 +33,7 @@ def test_a_folder_without_any_metadata_says_run_scan(tmp_path: Path, tone: Path)
     shutil.copy(tone, tmp_path / "music" / "Rhymes" / "song.mp3")
     proc = validate("--content-dir", str(tmp_path))
     assert proc.returncode == 1
-    assert f"no metadata.json found; run `python app.py catalog scan {tmp_path}`" in proc.stdout
+    assert f"no metadata.json found; run `{APP} catalog scan {tmp_path}`" in proc.stdout
     assert "music/Rhymes: 1 audio file(s) but no metadata.json" in proc.stdout
 
 

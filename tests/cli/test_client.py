@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -60,6 +61,8 @@ async def test_the_mqtt_transport_fetches_ota_then_plays_over_udp(make_config, s
     lines = stdout.decode().splitlines()
     hello = json.loads(lines[0][lines[0].index("{"):])
     assert hello["transport"] == "udp" and hello["udp"]["key"] == "(hidden)"      # the secret is not printed
+    assert sum('"type": "hello"' in ln for ln in lines) == 1, lines[:3]
+    assert re.findall(r'"(?:key|nonce)": "([^"]*)"', stdout.decode()) == ["(hidden)", "(hidden)"]
     with wave.open(str(out)) as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
         rate = w.getframerate()

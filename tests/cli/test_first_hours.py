@@ -217,3 +217,56 @@ def test_what_the_node_built_to_start_is_left_out_of_full_collections() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_client_against_no_server_asks_whether_it_is_running() -> None:
+    proc = app("client", "--url", f"ws://127.0.0.1:{_free_port()}/xiaozhi/v1/", "--text", "play a song")
+    assert proc.returncode == 1
+    assert "cannot connect" in proc.stderr and "is the server running? start it with `make run`" in proc.stderr
+
+
+def test_client_checks_the_wav_before_connecting_and_says_how_to_make_one(tmp_path: Path) -> None:
+    url = f"ws://127.0.0.1:{_free_port()}/xiaozhi/v1/"
+    proc = app("client", "--url", url, "--wav", str(tmp_path / "request.wav"))
+    assert proc.returncode == 1 and "cannot connect" not in proc.stderr
+    assert "no such file" in proc.stderr and "espeak-ng -w request.wav" in proc.stderr
+
+
+async def test_client_waits_for_the_song_a_step_lets_finish(make_config, start_node) -> None:
+    """A step said over a song (as the README's "stop after this song") interrupts it with a tts stop; the song then
+    goes on under a new tts start, and the client stays until that one stops, not at the interruption."""
+    node = await start_node(make_config(server={"host": "127.0.0.1", "port": 0, "http_port": 0}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "client", "--url", ws_url(node), "--text", "play long lullaby",
+        "--then", "1:stop after this song", "--max-seconds", "6", "--timeout", "60",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    # --max-seconds 6 sends abort after 6 s of audio: reached only when the client stayed past the interruption.
+    assert "sending abort" in text, text
+    assert text.count('"state": "start"') >= 2, text
+
+
+async def test_client_says_how_a_draining_server_closed_the_connection(make_config, start_node) -> None:
+    node = await start_node(make_config(server={"host": "127.0.0.1", "port": 0, "http_port": 0}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "client", "--url", ws_url(node), "--text", "play long lullaby",
+        "--timeout", "60", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None
+    seen = b""
+    while b"audio frame #1 " not in seen:                      # the lullaby is playing
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line, seen.decode()
+        seen += line
+    await node.drain(5.0)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, err.decode()
+    assert "connection closed by server: 1012" in (seen + out).decode() and "draining" in out.decode()
+
+
+def test_health_with_no_server_names_the_port_it_probed() -> None:
+    port = _free_port()
+    proc = app("health", env={**os.environ, "HTTP_PORT": str(port)})
+    assert proc.returncode == 1
+    assert f"is the server running on HTTP port {port}?" in proc.stdout and "HTTP_PORT" in proc.stdout

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from core.config import config_from_dict
+from core.content.layout import APP
 from core.content.service import ContentService
 from tests.cli.test_first_hours import quiet_config
 from tests.conftest import until, write_tone
@@ -78,7 +79,7 @@ def test_the_music_folder_itself_is_named_with_the_right_content_dir(tmp_path: P
     scan = app("catalog", "scan", str(lib / "music"), "--no-duration")
     assert scan.returncode == 0, scan.stderr
     assert "Rhymes: 1 added, 0 kept" in scan.stdout
-    assert f"next `python app.py catalog validate --content-dir {lib}`" in scan.stdout
+    assert f"next `{APP} catalog validate --content-dir {lib}`" in scan.stdout
     assert (lib / "music" / "Rhymes" / "metadata.json").exists() and not (lib / "music" / "metadata.json").exists()
     validate = app("catalog", "validate", "--no-probe", "--content-dir", str(lib / "music"))
     assert validate.returncode == 1
@@ -200,7 +201,7 @@ async def test_the_ready_line_says_what_an_empty_library_lacks(tmp_path: Path, t
         assert "WARNING" in ready
         assert ready.rstrip().endswith(f"(catalog empty: no music/<Collection>/metadata.json under {lib}; put audio "
                                        f"in {lib}/music/<Collection>/ (or stories/<Collection>/) and run "
-                                       f"`python app.py catalog scan {lib}`)"), ready
+                                       f"`{APP} catalog scan {lib}`)"), ready
         assert any("WARNING" in line and "catalog empty" in line for line in lines[:-1]), "".join(lines)
         http_port = int(ready.split("(OTA http://", 1)[1].split(":", 1)[1].split("/", 1)[0])
         answer = await asyncio.to_thread(requests.get, f"http://127.0.0.1:{http_port}/ready", timeout=5)
@@ -219,12 +220,12 @@ def test_each_wrong_layout_gets_its_own_fix(tmp_path: Path, tone: Path) -> None:
     assert hint(folders) == (f"{folders} has folders of audio (Rhymes, Stories) but no music/ or stories/ folder: the "
                              "server reads only music/<Collection>/*.mp3 and stories/<Collection>/*.mp3. Move them: "
                              f"`mkdir -p {folders}/music && mv {folders}/Rhymes {folders}/music/` (and the others), "
-                             f"then `python app.py catalog scan {folders}`")
+                             f"then `{APP} catalog scan {folders}`")
     lib = _library(tmp_path / "lib", tone, music__Rhymes=["a.mp3"])
     assert hint(lib / "music" / "Rhymes") == (f"{lib}/music/Rhymes is one collection of a library: pass "
                                               f"`--content-dir {lib}` (the server reads music/<Collection>/*.mp3 and "
                                               "stories/<Collection>/*.mp3 under it)")
-    assert f"run `python app.py catalog scan {lib}`" in hint(lib / "music", scanning=True)
+    assert f"run `{APP} catalog scan {lib}`" in hint(lib / "music", scanning=True)
     spaced = _library(tmp_path / "my songs", tone, **{".": ["a.mp3"]})
     assert f"mv '{spaced}'/*.mp3 '{spaced}/music/Songs'/" in hint(spaced)            # quoted for the shell
     empty = tmp_path / "empty"

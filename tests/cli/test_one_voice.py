@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.content.layout import APP
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 PLAIN_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (INFO|WARNING|ERROR) {1,4}\S")   # core/logs.py's format
@@ -54,8 +56,8 @@ def test_a_mistyped_content_dir_is_the_same_error_everywhere(tmp_path: Path, com
     assert proc.returncode == 2, proc
     assert proc.stderr.strip() == (
         f"--content-dir: folder {typo} not found. Point it at your library (music/<Collection>/..., "
-        f"stories/<Collection>/..., then `python app.py catalog scan {typo}`), or create the demo library with "
-        f"`python app.py demo {typo}`")
+        f"stories/<Collection>/..., then `{APP} catalog scan {typo}`), or create the demo library with "
+        f"`{APP} demo {typo}`")
     assert proc.stdout == "" and not typo.exists()
 
 

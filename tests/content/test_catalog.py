@@ -126,7 +126,7 @@ async def test_local_catalog_discovers_validates_and_refreshes(tmp_path: Path, c
     text = "\n".join(str(i) for i in report.issues)
     assert "file not found in storage: 'ghost.mp3'; entry skipped" in text
     assert captured_logs.text.count("skipping 1 entries whose audio file is missing: 'ghost.mp3'") == 1
-    assert "alias 'nursery rhyme' is shared by 2 entries" in text
+    assert "alias 'nursery rhyme' is shared by 2 entries" in text and "picked at random" in text
     assert "stories/Bedtime/metadata.json: malformed JSON" in text and not report.ok
     assert "stories/Bedtime/metadata.json is unusable" in captured_logs.text
 

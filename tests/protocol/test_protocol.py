@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.auth import Authenticator, identity_from
+from core.auth import NO_TOKEN, Authenticator, identity_from
 from core.config import AuthConfig
 from core.playback.pacer import Pacer
 from core.protocol import framing
@@ -118,6 +118,15 @@ def test_identity_headers_case_insensitive_and_query_fallback() -> None:
     assert (ident.token, ident.protocol_version, ident.device_id, ident.client_id) == ("abc", 3, "aa:bb", "c1")
     q = identity_from({}, {"device-id": "aa:cc", "client-id": "c2", "authorization": "Bearer t2"})
     assert (q.device_id, q.client_id, q.token) == ("aa:cc", "c2", "t2")
+
+
+def test_the_no_token_reason_survives_the_log_scrubber() -> None:
+    """The refusal is logged through the secret scrubber; its reason must still read as what happened (not as a
+    redacted token: "no bearer ***")."""
+    from core.logs import scrub
+    auth = Authenticator(AuthConfig(enabled=True, tokens=("tok",)))
+    reason = auth.check(identity_from({"device-id": "aa:bb"}, {}))
+    assert reason == NO_TOKEN and scrub(f"refused device 'aa:bb' from 127.0.0.1:5: {reason}").endswith(reason)
 
 
 def test_auth_static_allowlist_and_hmac() -> None:
