@@ -25,7 +25,7 @@ def app(*argv: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subp
                           cwd=cwd, env=env, encoding="utf-8")
 
 
-def quiet_config(tmp_path: Path) -> Path:
+def quiet_config(tmp_path: Path, *, json_logs: bool = False) -> Path:
     """A config file for a server started as a subprocess: loopback, no voice models, state in tmp_path."""
     cfg = tmp_path / "test-config.yaml"
     cfg.write_text(f"""server:
@@ -42,6 +42,7 @@ voice:
   vad: {{provider: none}}
 log:
   level: info
+  json: {str(json_logs).lower()}
 """, encoding="utf-8")
     return cfg
 

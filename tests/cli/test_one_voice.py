@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.content.layout import APP
+from tests.cli.test_first_hours import quiet_config
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
@@ -23,24 +24,7 @@ def app(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def config(tmp_path: Path, *, json_logs: bool = False) -> Path:
-    cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(f"""server:
-  host: 127.0.0.1
-state:
-  url: "sqlite:{tmp_path / 'devices.db'}"
-content:
-  cache_dir: "{tmp_path / 'cat-cache'}"
-audio:
-  cache_dir: "{tmp_path / 'audio-cache'}"
-voice:
-  tts: {{provider: none}}
-  asr: {{provider: none}}
-  vad: {{provider: none}}
-log:
-  level: info
-  json: {str(json_logs).lower()}
-""", encoding="utf-8")
-    return cfg
+    return quiet_config(tmp_path, json_logs=json_logs)
 
 
 @pytest.mark.parametrize("command", [
