@@ -189,6 +189,11 @@ class SpeechRenderer:
             return None
         finally:
             self._leave(job)
+            if job.readers <= 0 and job.keep and not job.done.is_set() and not job.low:
+                # skipped: the render only fills the cache now, behind every reply a device waits for
+                job.low = True
+                for w in list(job.pending):
+                    self.limiter.demote(w)
         return tuple(job.frames) if job.ok and job.frames else None
 
     async def prerender(self, text: str, language: str) -> bool:

@@ -169,6 +169,13 @@ class FairLimiter:
         finally:
             self._release(held)
 
+    def demote(self, w: Waiter) -> None:
+        """A waiting job that nobody waits for any more (it only fills a cache) goes behind every wanted one."""
+        if not w.future.done() and self._normal.remove(w):
+            w.low = True
+            self._low.add(w)
+            self._dispatch()
+
     def promote(self, w: Waiter, key: str) -> None:
         """A waiting low-priority (or other-key) job is now wanted by `key` at normal priority."""
         if w.future.done():

@@ -304,6 +304,28 @@ async def test_announcement_is_none_within_budget_then_ready_from_the_cache() ->
     assert abs(peak_hz(decode(frames)) - tts.freq(text)) < 20
 
 
+async def test_an_announcement_skipped_for_its_budget_renders_behind_the_replies_devices_wait_for() -> None:
+    """After a node restart hundreds of "Carrying on with <title>" lines miss their budget and the stories start
+    without them; what is left of their renders only fills the cache and must not hold up a device's reply."""
+    tts = GatedTTS()
+    speech = renderer(tts)
+    first = asyncio.create_task(speech.render("I couldn't find Despacito.", "en", device="X"))
+    await tts.started(1)                                  # the only engine slot is taken
+    skipped = "Carrying on with The Sleepy Moon."
+    assert await speech.announcement(skipped, "en", budget_s=0.05, device="A") is None
+    reply = asyncio.create_task(speech.render("Now playing Jack and Jill.", "en", device="B"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    tts.release(0)
+    await tts.started(2)
+    assert tts.texts()[1] == "Now playing Jack and Jill."          # the waiting device first
+    tts.auto = True
+    tts.release(1)
+    assert len(await first) > 0 and len(await reply) > 0
+    await speech.wait_idle()
+    assert tts.texts()[2] == skipped and speech.cached(skipped, "en")   # then the cache is filled
+
+
 @dataclass
 class FakeContent:
     items: list[Track]
