@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import time
 import uuid
@@ -139,6 +140,7 @@ class Node:
                 node.mqtt = MqttDeviceServer(cfg.mqtt, rt.session)
                 node.mqtt_port, node.udp_port = await _start_mqtt(node.mqtt, cfg)
                 metrics.watch_mqtt(node.mqtt.endpoint.stats)
+            _warn_on_loopback_advertised_url(cfg)
             if fleet is not None:
                 fleet.url = fleet.registry.url = node.websocket_url()
                 fleet.registry.mqtt = node.mqtt_endpoint() or ""
@@ -378,6 +380,26 @@ async def _start_mqtt(server: MqttDeviceServer, cfg: Config) -> tuple[int, int]:
         m = cfg.mqtt
         raise NodeStartError(f"mqtt: cannot listen on MQTT {m.host}:{m.port} / UDP {m.udp_host}:{m.udp_port} "
                              f"({exc.strerror or exc}); free the port or change mqtt.port / mqtt.udp_port") from None
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_on_loopback_advertised_url(cfg: Config) -> None:
+    """A configured advertised URL on localhost (compose's PUBLIC_HOST left at its default) is what OTA hands every
+    device, and no device can reach it, although the server listens on all interfaces."""
+    url = cfg.server.advertised_url
+    if url and is_wildcard(cfg.server.host) and is_loopback_host(urlsplit(url).hostname or ""):
+        logger.warning("server.advertised_url (SERVER_ADVERTISED_URL) is {}: OTA gives devices this loopback address, "
+                       "which no device on the network can reach; set it (PUBLIC_HOST in deploy/) to the address "
+                       "devices reach this machine by", url)
 
 
 def _say_where_devices_are_sent(cfg: Config, url: str) -> None:

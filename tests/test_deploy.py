@@ -169,3 +169,100 @@ def test_the_build_context_leaves_out_local_libraries_and_every_runtime_folder()
     runtime = {"demo-content", "library", "metadata/catalog-cache", "metadata/audio-cache", "metadata/phrase-cache",
                "metadata/models", "metadata/devices.db*"}
     assert runtime <= ignored, sorted(runtime - ignored)
+
+
+def _interpolate(text: str, env: dict[str, str]) -> tuple[str, list[str]]:
+    """Compose's variable interpolation (${V}, ${V:-d}, ${V-d}, ${V:?msg}, ${V?msg}): the text and the errors
+    compose would stop with."""
+    errors: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
+        value = env.get(name)
+        unset = value is None or (op.startswith(":") and value == "")
+        if op.endswith("?") and unset:
+            errors.append(f"{name}: {arg}")
+            return ""
+        if op.endswith("-") and unset:
+            return arg
+        return value or ""
+    return re.sub(r"\$\{(\w+)(:?[-?])?([^}]*)\}", one, text), errors
+
+
+COMPOSE_TEXT = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8") if DEPLOY.exists() else ""
+SECRETS = {"GRAFANA_ADMIN_PASSWORD", "MINIO_ROOT_PASSWORD"}
+
+
+def _demo_env() -> dict[str, str]:
+    lines = (DEPLOY / "demo.env").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_compose_refuses_to_start_without_the_published_secrets_and_public_host() -> None:
+    _, errors = _interpolate(COMPOSE_TEXT, {})
+    assert {e.split(":")[0] for e in errors} == SECRETS | {"PUBLIC_HOST"}
+    assert all("openssl rand -hex 16" in e for e in errors if "PASSWORD" in e)
+    # a variable set but empty is refused too (":?"), not passed to Grafana/MinIO as an empty password
+    _, errors = _interpolate(COMPOSE_TEXT, {"PUBLIC_HOST": "192.168.1.10", **{s: "" for s in SECRETS}})
+    assert {e.split(":")[0] for e in errors} == SECRETS
+
+
+def test_secrets_given_reach_grafana_minio_and_the_nodes() -> None:
+    env = {"PUBLIC_HOST": "192.168.1.10", "GRAFANA_ADMIN_PASSWORD": "g" * 32, "MINIO_ROOT_PASSWORD": "m" * 32}
+    text, errors = _interpolate(COMPOSE_TEXT, env)
+    assert not errors
+    services = yaml.safe_load(text)["services"]
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "g" * 32
+    assert services["minio"]["environment"]["MINIO_ROOT_PASSWORD"] == "m" * 32
+    for node, port in (("node-a", 8000), ("node-b", 8100)):
+        node_env = services[node]["environment"]
+        assert node_env["AWS_SECRET_ACCESS_KEY"] == "m" * 32
+        assert node_env["SERVER_ADVERTISED_URL"] == f"ws://192.168.1.10:{port}/xiaozhi/v1/"
+
+
+def test_no_default_secret_outside_the_demo_env_file() -> None:
+    """Every secret in compose is required or empty by default; the demo values live in deploy/demo.env only."""
+    for name, op, arg in re.findall(r"\$\{(\w+)(:?[-?])?([^}]*)\}", COMPOSE_TEXT):
+        if re.search(r"PASSWORD|SECRET|TOKEN", name):
+            assert op == ":?" or (op == ":-" and arg == ""), f"{name} has a default: {arg!r}"
+    demo = _demo_env()
+    assert SECRETS | {"PUBLIC_HOST"} <= set(demo)
+    text, errors = _interpolate(COMPOSE_TEXT, demo)
+    assert not errors and yaml.safe_load(text)
+    tracked = [ROOT / "Dockerfile", *DEPLOY.rglob("*.yml"), *DEPLOY.rglob("*.conf"), *DEPLOY.rglob("*.py")]
+    for secret in (demo[s] for s in SECRETS):
+        assert not [p for p in tracked if secret in p.read_text(encoding="utf-8")], secret
+    for old in ("change-me", "xiaozhi-minio-secret"):          # the defaults the stack once shipped with
+        assert old not in COMPOSE_TEXT
+
+
+def _model_step(docker: str) -> str:
+    runs = re.findall(r"^RUN (python -c .*?)(?<!\\)$", docker, re.M | re.S)
+    steps = [r.replace("\\\n", "") for r in runs if "prepare_model_dir" in r]
+    assert len(steps) == 1, "the Dockerfile assembles the whisper model in one RUN step"
+    return steps[0]
+
+
+def test_the_image_assembles_the_whisper_model_at_build_time(tmp_path: Path) -> None:
+    """The RUN step, run for real from a folder like the image's /app, leaves a verified model.bin where the
+    node looks for it; it runs as the unprivileged user after the code is copied, so the files are the node's."""
+    import shlex
+    import subprocess
+    import sys
+
+    from core.providers.asr.whisper import MODEL_SHA256, prepare_model_dir
+    docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    step = _model_step(docker)
+    at = docker.index(step.split("\n")[0][:40])
+    assert re.findall(r"^USER\s+(\S+)", docker[:at], re.M)[-1] == "xiaozhi"
+    assert docker.index("COPY --chown") < at < docker.index("CMD [")
+    argv = shlex.split(step)
+    assert argv[:2] == ["python", "-c"]
+    subprocess.run([sys.executable, "-c", argv[2]], cwd=tmp_path, check=True, timeout=120,
+                   env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    model_dir = tmp_path / load_config(None, env={}).voice.asr.model_dir
+    stamp = (model_dir / "model.bin.verified").read_text().split()
+    assert stamp[0] == MODEL_SHA256 and int(stamp[1]) == (model_dir / "model.bin").stat().st_size
+    before = (model_dir / "model.bin").stat().st_mtime_ns
+    assert prepare_model_dir(model_dir) == model_dir                # what a start does: the stamp, no rewrite
+    assert (model_dir / "model.bin").stat().st_mtime_ns == before
