@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.content.matcher import read_request
+from core.content.titles import spoken_form
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import registry
 from core.lang.replies import language_name, noun, say
@@ -28,10 +29,11 @@ _say = say
 
 
 def spoken_title(track: Track, lang: str) -> str:
-    """The native-script title in a native-language reply; otherwise the romanized display title."""
+    """The native-script title in a native-language reply; otherwise the romanized display title; either cleaned
+    by `catalog scan`'s title rules ("The 3 Little Pigs - Full Story" is said "The 3 Little Pigs")."""
     if lang != "en" and not track.title.strip().isascii():
-        return track.title.strip()
-    return track.display_title
+        return spoken_form(track.title.strip())
+    return spoken_form(track.display_title)
 
 
 def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | None = None,
