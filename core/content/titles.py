@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 
-__all__ = ["strip_track_number", "title_variants", "series_heads", "dash_head", "match_text", "NOISE_WORDS"]
+__all__ = ["strip_track_number", "title_variants", "series_heads", "dash_head", "match_text", "spoken_form",
+           "NOISE_WORDS"]
 
 # "01 - Title", "01. Title", "1) Title", "Track 01 - Title", "01 Title" (zero-padded only: "5 Little Ducks" is a title).
 _TRACK = re.compile(r"^\s*(?:(?:track|trk|cd\s*\d+)\s*)?(?:\d{1,3}\s*[-._)\]:]+\s*|0\d{1,2}\s+)(?=\S)", re.I)
@@ -145,6 +146,35 @@ def title_variants(title: str, collection: str = "", series: Collection[str] = (
             seen.add(v.casefold())
             variants.append(v)
     return variants
+
+
+# Words a title in title case keeps in lower case ("Wheels on the Bus"), unless first.
+_SMALL_WORDS = frozenset("a an the and or but nor of on in at to by for with from as".split())
+
+
+def _recase(text: str) -> str:
+    """'WHEELS ON THE BUS' -> 'Wheels on the Bus': a title shouted in capitals is read (and shown) as a title."""
+    letters = [c for c in text if c.isalpha() and c.isascii()]
+    if len(letters) < 4 or not all(c.isupper() for c in letters):
+        return text                                     # "ABC", "Old MacDonald", native script: as written
+    words = text.split(" ")
+    return " ".join(w.lower() if i and w.lower() in _SMALL_WORDS else w[:1] + w[1:].lower()
+                    for i, w in enumerate(words))
+
+
+def spoken_form(title: str) -> str:
+    """The title as it is said aloud, by the rules `catalog scan` names files with: 'The 3 Little Pigs - Full
+    Story' -> 'The 3 Little Pigs', 'Gruffalo (Full Audiobook)' -> 'Gruffalo', '01 - Baby Shark (Official Audio)'
+    -> 'Baby Shark', 'WHEELS ON THE BUS' -> 'Wheels on the Bus'. Parts that name the item stay ('Panchatantra -
+    The Blue Jackal', 'The Alphabet Song (ABC)'); a title made only of such words is kept whole."""
+    base = strip_track_number(title)
+    kept = _BRACKET_TEXT.sub(lambda m: " " if _is_noise(m.group(1)) or _describes(m.group(1)) else m.group(0), base)
+    parts = [p.strip() for p in _DASH.split(" ".join(kept.split()))]
+    named = [p for p in parts if p and not _is_noise(p) and not _describes(p)]
+    out = " - ".join(named).strip(" -")
+    if not out or not any(c.isalnum() for c in out):
+        out = " ".join(base.split())
+    return _recase(out)
 
 
 def _spell(m: re.Match[str]) -> str:

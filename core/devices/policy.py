@@ -291,6 +291,17 @@ def in_bedtime(p: Policy, wall: float) -> bool:
     return w is not None and w.end <= w.start and now < w.end
 
 
+# Local hours when a quiet time is a night's sleep ("Sleep well, and we'll play again tomorrow!"); outside them it is
+# a daytime rest, and the child is told to play again a bit later.
+_NIGHT_FROM, _NIGHT_UNTIL = 18, 5
+
+
+def quiet_reply(p: Policy, wall: float) -> str:
+    """The reply key for a quiet time at `wall`: "policy_bedtime" at night, "policy_quiet" for a daytime rest."""
+    hour = _local(p, wall).tm_hour
+    return "policy_bedtime" if hour >= _NIGHT_FROM or hour < _NIGHT_UNTIL else "policy_quiet"
+
+
 def refusal(p: Policy, track: Track, wall: float, listened_s: float) -> str | None:
     """Why `track` may not play now (a reply key in core/lang/replies.py), or None when it may."""
     collection = track.collection.lower()
@@ -299,7 +310,7 @@ def refusal(p: Policy, track: Track, wall: float, listened_s: float) -> str | No
     if p.blocked_tags and {t.lower() for t in track.tags} & set(p.blocked_tags):
         return "policy_not_allowed"
     if in_bedtime(p, wall) and collection not in {c.lower() for c in p.sleep_collections}:
-        return "policy_bedtime"
+        return quiet_reply(p, wall)
     if p.daily_limit_min is not None and listened_s >= p.daily_limit_min * 60:
         return "policy_limit"
     return None

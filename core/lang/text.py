@@ -238,6 +238,7 @@ class Analysis:
     kind_cue: str | None               # "music" / "story" from nouns (first) or verbs
     has_carrier: bool
     utterance_language: str            # language of the request itself (for the reply)
+    language_cued: bool = True         # False: no word said which language (a bare title, as whisper often leaves it)
 
     def words(self, idx: Sequence[int]) -> str:
         return " ".join(self.tokens[i] for i in idx)
@@ -282,6 +283,20 @@ def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
     native = native_language(text)
     if native:
         return native
+    votes = _language_votes(text, lex)
+    english = votes.pop("en", 0)
+    if not votes:
+        return "en"
+    best = max(votes, key=votes.__getitem__)
+    return best if votes[best] >= english else "en"
+
+
+def language_cued(text: str, lex: Lexicon) -> bool:
+    """True when the words themselves say the request's language (a native script or a cue word)."""
+    return bool(native_language(text)) or bool(_language_votes(text, lex))
+
+
+def _language_votes(text: str, lex: Lexicon) -> dict[str, int]:
     votes: dict[str, int] = {}
     for tok in text.split():
         if not tok.isascii() and script_of(tok) == "other":
@@ -289,11 +304,7 @@ def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
         lang = lex.cues.get(cue_key(to_latin(tok)))
         if lang:
             votes[lang] = votes.get(lang, 0) + 1
-    english = votes.pop("en", 0)
-    if not votes:
-        return "en"
-    best = max(votes, key=votes.__getitem__)
-    return best if votes[best] >= english else "en"
+    return votes
 
 
 def _slots(phon: Sequence[str], lex: Lexicon) -> list[tuple[int, int, str, str]]:
@@ -327,4 +338,5 @@ def analyze(text: str, lex: Lexicon) -> Analysis:
         text=" ".join(toks), tokens=toks, phon=phon, core=tuple(core), residual=residual,
         language=langs[0] if langs else None, moods=values("mood"), story_categories=values("story_category"),
         music_categories=values("music_category"), kind_cue=_kind_cue(phon, lex),
-        has_carrier=len(core) < sum(1 for p in phon if p), utterance_language=utterance_language(norm, phon, lex))
+        has_carrier=len(core) < sum(1 for p in phon if p), utterance_language=utterance_language(norm, phon, lex),
+        language_cued=language_cued(norm, lex))

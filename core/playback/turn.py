@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from core.audio.types import AudioBusy, AudioError, AudioParams, AudioSource
+from core.content.titles import spoken_form
 from core.content.types import Track
 from core.lang.replies import say
 from core.playback.fade import Fader
@@ -325,7 +326,7 @@ class TurnRenderer:
                 raise o.error
             assert o.ahead is not None and o.source is not None
             if o.changed:
-                await self._say(pacer, say("changed_restart", seg.language, title=seg.track.display_title),
+                await self._say(pacer, say("changed_restart", seg.language, title=spoken_form(seg.track.display_title)),
                                 seg.language)
             self.progress.track, self.progress.start_ms, self.progress.frames = seg.track, seg.start_ms, 0
             # the first frame before the title: a track refused as busy says nothing of itself before "busy"

@@ -627,7 +627,7 @@ class SessionCore:
         can still be reached (MQTT) is shown the line as an alert."""
         if change not in (RulesChange.BEDTIME_BEGINS, RulesChange.LIMIT_REACHED):
             return
-        why = "policy_bedtime" if change is RulesChange.BEDTIME_BEGINS else "policy_limit"
+        why = self.rules.quiet_reply(self._wall) if change is RulesChange.BEDTIME_BEGINS else "policy_limit"
         if self._enforce(why):
             return
         self._alert(why, "sleepy" if why == "policy_bedtime" else "neutral", out)

@@ -93,6 +93,10 @@ class HouseRules:
         p = self.policy
         return None if p.empty else rules.refusal(p, track, wall, self.listened(device, wall))
 
+    def quiet_reply(self, wall: float) -> str:
+        """The reply key for the quiet time at `wall` (a night's "sleep well" or a daytime "a bit later")."""
+        return rules.quiet_reply(self.policy, wall)
+
     # ------------------------------------------------------------------ while something plays
 
     def count(self, device: DeviceState, wall: float) -> DeviceState | None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.content.matcher import read_request
+from core.content.titles import spoken_form
 from core.content.types import Kind, MatchResult, MatchType, Track
 from core.lang import registry
 from core.lang.replies import language_name, noun, say
@@ -28,10 +29,11 @@ _say = say
 
 
 def spoken_title(track: Track, lang: str) -> str:
-    """The native-script title in a native-language reply; otherwise the romanized display title."""
+    """The native-script title in a native-language reply; otherwise the romanized display title; either cleaned
+    by `catalog scan`'s title rules ("The 3 Little Pigs - Full Story" is said "The 3 Little Pigs")."""
     if lang != "en" and not track.title.strip().isascii():
-        return track.title.strip()
-    return track.display_title
+        return spoken_form(track.title.strip())
+    return spoken_form(track.display_title)
 
 
 def _what(kind: Kind, lang: str, *, language: str | None = None, mood: str | None = None,
@@ -80,6 +82,11 @@ def respond(ctx: PluginContext, kind: Kind, request: Request, language_preferenc
         if _titled(alt):
             result = alt
     track = result.track
+    if track is not None and result.match_type in TITLE_LEVELS and not a.language_cued:
+        # A bare title ("Hanuman Chalisa": whisper drops the "sunao" it mishears) is answered in the title's own
+        # language, typed or spoken alike; a request word ("play", "sunao") still decides when there is one.
+        said = matcher.language_of(track)
+        lang = said if said is not None and registry.find(said) is not None else lang
     if track is not None and result.match_type in TITLE_LEVELS:
         key = "now_telling" if track.kind is Kind.STORY else "now_playing"
         return PluginResult(speech=_say(key, lang, title=spoken_title(track, lang)), language=lang,

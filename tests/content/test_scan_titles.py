@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import catalog as catalog_cli
-from core.content.titles import match_text, series_heads, strip_track_number, title_variants
+from core.content.titles import match_text, series_heads, spoken_form, strip_track_number, title_variants
 from core.lang.text import Lexicon, analyze
 from tests.match_fixtures import make_ctx, run_request
 
@@ -135,3 +135,24 @@ def test_english_request_gets_an_english_reply() -> None:
     intent, result = run_request("play penguin absolute path", make_ctx())
     assert result.language == "en", result
     assert intent.language == "en"
+
+
+@pytest.mark.parametrize(("title", "spoken"), [
+    ("The 3 Little Pigs - Full Story", "The 3 Little Pigs"),
+    ("The Gruffalo (Full Audiobook)", "The Gruffalo"),
+    ("WHEELS ON THE BUS", "Wheels on the Bus"),
+    ("01 - Baby Shark (Official Audio)", "Baby Shark"),
+    ("Let It Go - From Frozen", "Let It Go"),
+    ("Hindi Kahani - Bandar Mama", "Bandar Mama"),
+    ("Twinkle Twinkle Little Star - Bedtime Lullaby for Kids", "Twinkle Twinkle Little Star"),
+    # names stay: a series, a bracket that names, an episode, a short capital name, a native script title
+    ("Panchatantra - The Blue Jackal", "Panchatantra - The Blue Jackal"),
+    ("The Alphabet Song (ABC)", "The Alphabet Song (ABC)"),
+    ("The Jungle Book - Chapter 01 - Mowgli's Brothers", "The Jungle Book - Chapter 01 - Mowgli's Brothers"),
+    ("ABC", "ABC"),
+    ("Old MacDonald Had a Farm", "Old MacDonald Had a Farm"),
+    ("हनुमान चालीसा", "हनुमान चालीसा"),
+    ("Bedtime Story", "Bedtime Story"),                     # only descriptor words: kept whole, not emptied
+])
+def test_spoken_form_drops_what_describes_the_file(title: str, spoken: str) -> None:
+    assert spoken_form(title) == spoken

@@ -9,6 +9,7 @@ import pytest
 from core.content.types import Kind, Track
 from core.devices import policy as rules
 from core.devices.state import DeviceState
+from core.lang.replies import say
 
 SONG = Track(kind=Kind.MUSIC, collection="English", title="Baa", filename="Baa.mp3", tags=("calm",))
 SCARY = Track(kind=Kind.STORY, collection="Adventure", title="Ghost", filename="Ghost.mp3", tags=("Scary",))
@@ -65,6 +66,19 @@ def test_refusals() -> None:
     assert rules.refusal(p, SONG, day, 30 * 60) == "policy_limit"
     only = rules.parse({"allowed_collections": ["Bedtime"]})
     assert rules.refusal(only, SONG, day, 0) == "policy_not_allowed" and rules.refusal(only, MOON, day, 0) is None
+
+
+def test_a_quiet_time_is_worded_for_the_hour_in_every_language() -> None:
+    nap = rules.parse({"bedtime": {"sat": {"start": "13:00", "end": "16:00"},
+                                   "sun": {"start": "19:30", "end": "06:30"}}, "utc_offset_min": 330})
+    assert rules.refusal(nap, SONG, at(5, 14, 0, 330), 0) == "policy_quiet"        # an afternoon rest
+    assert rules.refusal(nap, SONG, at(6, 20, 0, 330), 0) == "policy_bedtime"      # a night's sleep
+    assert rules.refusal(nap, SONG, at(0, 2, 0, 330), 0) == "policy_bedtime"       # still night after midnight
+    assert rules.refusal(nap, SONG, at(0, 6, 0, 330), 0) == "policy_quiet"         # early morning: "later"
+    langs = ("en", "hi", "te", "kn")
+    assert len({say("policy_quiet", lang) for lang in langs}) == 4          # each language has its own line
+    assert all(say("policy_quiet", lang) != say("policy_bedtime", lang) for lang in langs)
+    assert "tomorrow" not in say("policy_quiet", "en") and "tomorrow" in say("policy_bedtime", "en")
 
 
 def test_counter_restarts_each_local_day_and_is_bounded() -> None:

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from core.device_client import DeviceClient
-from core.lang.replies import say
 from core.simdevice.mqtt import MqttDevice
 from tests.conftest import ws_url
 from tests.e2e.mqtt_helpers import OP, PARENT, api, mqtt_device, mqtt_section
-from tests.e2e.test_reach_idle import audio_stops, bedtime_from_now
+from tests.e2e.test_reach_idle import audio_stops, bedtime_from_now, quiet_line
 from tests.player_fixtures import first_audio_after, play_story_until, request, segment_at
 
 pytestmark = pytest.mark.timeout(240)
@@ -140,12 +139,12 @@ async def test_bedtime_stops_the_story_and_refuses_another(transport: Transport)
     assert status == 200
     await client.wait_json("tts", "stop", timeout=1.0)      # the story stops...
     line = await client.wait_json("tts", "sentence_start", timeout=5)
-    assert line["text"] == say("policy_bedtime", "en")      # ...with the kind line
+    assert line["text"] == quiet_line()      # ...with the kind line
     await client.wait_json("tts", "stop", timeout=5)
     await audio_stops(client)
     await request(client, "play counting songs")
     refusal = await client.wait_json("tts", "sentence_start", timeout=10)
-    assert refusal["text"] == say("policy_bedtime", "en")
+    assert refusal["text"] == quiet_line()
     await client.wait_json("tts", "stop", timeout=10)
     view = transport.node.snapshots("a4:cf:12:00:40:07")[0]
     assert view.playback != "playing" and view.rules_rev == 1

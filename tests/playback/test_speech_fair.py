@@ -365,6 +365,30 @@ async def test_warmer_renders_every_announcement_when_the_catalog_loads_and_chan
     await warmer.aclose()
 
 
+async def test_announcements_say_titles_cleaned_as_the_plugins_say_them(tmp_path: Path) -> None:
+    """Raw file titles ("- Full Story", capitals) are announced cleaned, and the warmer renders the very text the
+    play plugin then says, so the reply is a cache hit."""
+    from core.config import MatchingConfig
+    from core.content.matcher import MultilingualMatcher
+    from tests.match_fixtures import make_ctx, run_request
+
+    pigs = _track("The 3 Little Pigs - Full Story", Kind.STORY, collection="Fairy Tales")
+    bus = _track("WHEELS ON THE BUS")
+    tts = CountingEspeak()
+    speech = renderer(tts, phrase_cache=PhraseCache(tmp_path / "p", 1 << 20))
+    warmer = AnnouncementWarmer(speech, FakeContent([pigs, bus]))
+    warmer.start()
+    await warmer.wait_idle()
+    assert sorted(tts.calls) == ["Here is the story The 3 Little Pigs.", "Now playing Wheels on the Bus."]
+    await warmer.aclose()
+
+    ctx = make_ctx(MultilingualMatcher([pigs, bus], MatchingConfig()))
+    for text, said in (("play wheels on the bus", "Now playing Wheels on the Bus."),
+                       ("tell me the story of the 3 little pigs", "Here is the story The 3 Little Pigs.")):
+        _, result = await asyncio.to_thread(run_request, text, ctx)
+        assert result.speech == said and speech.cached(said, "en")
+
+
 async def test_the_replies_said_under_load_are_rendered_before_the_announcements(tmp_path: Path) -> None:
     """"busy" is said when the node has the least CPU to spare: it is in the cache, in every language, before the
     first announcement is rendered, and it is not rendered again when the catalog changes."""

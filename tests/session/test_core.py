@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from core.devices.state import DeviceState, Item, Play, PlaybackState, Timer
+from core.lang.replies import say
 from core.playback.turn import SpeechSeg, TrackSeg
 from core.protocol.errors import CloseCode
 from core.session import events as ev
@@ -281,3 +282,22 @@ def test_a_failed_track_is_forgotten_and_the_collection_goes_on() -> None:
 def test_timer_state_survives_json() -> None:
     st = DeviceState("x", timer=Timer(at=5.0), favourites=("a",))
     assert DeviceState.from_json(st.to_json(), "x") == st
+
+
+@pytest.mark.parametrize(("typed", "heard"), [
+    ("हनुमान चालीसा सुनाओ", "Hanuman Chalisa"),             # whisper drops the "sunao" it mishears
+    ("हनुमान चालीसा सुनाओ", "Hanuman Chalisa sunao"),
+    ("Bandar Mama", "Bandar Mama"),
+])
+def test_a_spoken_request_is_answered_in_the_language_of_the_typed_one(typed: str, heard: str) -> None:
+    by_text, by_voice = Driver(), Driver()
+    by_text.say(typed)
+    by_voice.feed(ev.VoiceUtterance(heard))
+    assert by_text.turn is not None and by_voice.turn is not None
+    assert by_voice.spoken() == by_text.spoken() and by_voice.turn.turn.segments[0].language == "hi"
+
+
+def test_a_request_word_still_chooses_the_reply_language() -> None:
+    d = Driver()
+    d.feed(ev.VoiceUtterance("play Hanuman Chalisa"))
+    assert d.spoken() == [say("now_playing", "en", title="Hanuman Chalisa")]

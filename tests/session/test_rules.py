@@ -131,6 +131,15 @@ def test_an_idle_mqtt_speaker_is_shown_bedtime_when_it_begins() -> None:
     assert len([s for s in d.sent if s["type"] == "alert"]) == 1    # an edge, once
 
 
+def test_an_afternoon_quiet_time_says_a_bit_later_not_tomorrow() -> None:
+    d = Driver(persistent=True, hello=False)
+    d.wall -= 10 * 3600                                # 12:13 UTC, the policy's default offset
+    d.feed(PolicyUpdated(rules(2, bedtime=ALL_DAY)))
+    alerts = [s for s in d.sent if s["type"] == "alert"]
+    assert [a["message"] for a in alerts] == [say("policy_quiet", "en")] and alerts[0]["emotion"] == "neutral"
+    assert "tomorrow" not in alerts[0]["message"]
+
+
 def test_a_stored_record_in_the_old_shape_reads_unchanged() -> None:
     # a record as the code before the playback enum and the policy record wrote it
     old = json.dumps({"device_id": "aa:bb", "schema": 1, "volume": 55, "playing": True, "paused": False,

@@ -131,7 +131,7 @@ async def test_bedtime_refuses_kindly_but_sleep_stories_play(make_config, start_
         assert status == 200 and body["applied"] == "live"     # the connected session has it at once
         await client.send_text_request("play baa baa black sheep")
         line = await client.wait_json("tts", "sentence_start", timeout=15)
-        assert line["text"] == say("policy_bedtime", "en")
+        assert line["text"] == say(rules.quiet_reply(rules.parse({}), time.time()), "en")   # fits the hour
         await client.wait_json("tts", "stop", timeout=15)
         assert not client.audio or client.decode_audio().size < 16000 * 1.5   # the kind line only, not the song
         assert not [r for r in client.log if r.message and r.message.get("type") == "llm"]    # no track started

@@ -147,7 +147,7 @@ async def test_a_parent_signs_in_names_a_speaker_and_sets_its_rules(screen, make
         # The child meets the rules the page set
         await child.send_text_request("play baa baa black sheep")
         line = await child.wait_json("tts", "sentence_start", timeout=15)
-        assert line["text"] == say("policy_bedtime", "en")
+        assert line["text"] == say(rules.quiet_reply(rules.parse(policy["policy"]), time.time()), "en")
 
         # A bad value: the night is named in words
         await page.fill("#bed-sun-end", start)
