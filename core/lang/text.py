@@ -279,21 +279,19 @@ def cue_key(token: str) -> str:
     return _LIGHT.sub(r"\1", t)
 
 
-def utterance_language(text: str, phon: Sequence[str], lex: Lexicon) -> str:
+def utterance_language(text: str, lex: Lexicon) -> tuple[str, bool]:
+    """The request's own language (for the reply), and whether its words said it (a native script or a cue word;
+    not for a bare romanized title, as whisper often leaves a request)."""
     native = native_language(text)
     if native:
-        return native
+        return native, True
     votes = _language_votes(text, lex)
+    cued = bool(votes)
     english = votes.pop("en", 0)
     if not votes:
-        return "en"
+        return "en", cued
     best = max(votes, key=votes.__getitem__)
-    return best if votes[best] >= english else "en"
-
-
-def language_cued(text: str, lex: Lexicon) -> bool:
-    """True when the words themselves say the request's language (a native script or a cue word)."""
-    return bool(native_language(text)) or bool(_language_votes(text, lex))
+    return (best if votes[best] >= english else "en"), cued
 
 
 def _language_votes(text: str, lex: Lexicon) -> dict[str, int]:
@@ -334,9 +332,9 @@ def analyze(text: str, lex: Lexicon) -> Analysis:
         return tuple(dict.fromkeys(v for _, _, n, v in slot_spans if n == name))
 
     langs = values("language")
+    said_in, cued = utterance_language(norm, lex)
     return Analysis(
         text=" ".join(toks), tokens=toks, phon=phon, core=tuple(core), residual=residual,
         language=langs[0] if langs else None, moods=values("mood"), story_categories=values("story_category"),
         music_categories=values("music_category"), kind_cue=_kind_cue(phon, lex),
-        has_carrier=len(core) < sum(1 for p in phon if p), utterance_language=utterance_language(norm, phon, lex),
-        language_cued=language_cued(norm, lex))
+        has_carrier=len(core) < sum(1 for p in phon if p), utterance_language=said_in, language_cued=cued)
