@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import time
 import uuid
@@ -35,7 +34,7 @@ from core.runtime import Runtime
 from core.server import DeviceServer
 from core.session.connection import Connection
 from core.understand import Understanding
-from core.utils.net import is_wildcard
+from core.utils.net import is_loopback_host, is_wildcard
 from core.web.app import HttpServer, build_app
 from core.web.ota import mqtt_endpoint, websocket_url
 from core.web.view import RoutedNode
@@ -382,16 +381,6 @@ async def _start_mqtt(server: MqttDeviceServer, cfg: Config) -> tuple[int, int]:
                              f"({exc.strerror or exc}); free the port or change mqtt.port / mqtt.udp_port") from None
 
 
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _warn_on_loopback_advertised_url(cfg: Config) -> None:
     """A configured advertised URL on localhost (compose's PUBLIC_HOST left at its default) is what OTA hands every
     device, and no device can reach it, although the server listens on all interfaces."""
@@ -407,7 +396,7 @@ def _say_where_devices_are_sent(cfg: Config, url: str) -> None:
     (the ready line's address), which is wrong behind NAT or a proxy and unusable when it is loopback."""
     if cfg.server.advertised_url:
         return
-    if is_wildcard(cfg.server.host) and (urlsplit(url).hostname or "").startswith("127."):
+    if is_wildcard(cfg.server.host) and is_loopback_host(urlsplit(url).hostname or ""):
         logger.warning("fleet: this node advertises {}, which no other machine can reach (no route off this "
                        "machine was found); set server.advertised_url (SERVER_ADVERTISED_URL)", url)
     else:

@@ -1,13 +1,25 @@
 """The address this machine is reached by: one answer for the ready line and for the URL a fleet node advertises."""
 from __future__ import annotations
 
+import ipaddress
 import socket
 
-__all__ = ["lan_address", "is_wildcard"]
+__all__ = ["lan_address", "is_wildcard", "is_loopback_host"]
 
 
 def is_wildcard(host: str) -> bool:
     return host in ("0.0.0.0", "", "::")
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, *.localhost, 127.x or ::1: an address no other machine reaches this one by."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def lan_address(host: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.node import is_loopback_host
+from core.utils.net import is_loopback_host
 
 WARNING = "no device on the network can reach"
 
