@@ -82,12 +82,12 @@ def respond(ctx: PluginContext, kind: Kind, request: Request, language_preferenc
         if _titled(alt):
             result = alt
     track = result.track
-    if track is not None and result.match_type in TITLE_LEVELS and not a.language_cued:
-        # A bare title ("Hanuman Chalisa": whisper drops the "sunao" it mishears) is answered in the title's own
-        # language, typed or spoken alike; a request word ("play", "sunao") still decides when there is one.
-        said = matcher.language_of(track)
-        lang = said if said is not None and registry.find(said) is not None else lang
     if track is not None and result.match_type in TITLE_LEVELS:
+        if not a.language_cued:
+            # A bare title ("Hanuman Chalisa": whisper drops the "sunao" it mishears) is answered in the title's own
+            # language, typed or spoken alike; a request word ("play", "sunao") still decides when there is one.
+            said = matcher.language_of(track)
+            lang = said if said is not None and registry.find(said) is not None else lang
         key = "now_telling" if track.kind is Kind.STORY else "now_playing"
         return PluginResult(speech=_say(key, lang, title=spoken_title(track, lang)), language=lang,
                             actions=(PlayTrack(track),), match=result, announces=True)
