@@ -105,9 +105,7 @@ class DecoderSlots:
             self._overdrawn.add(holder)
             self.overdrafts += 1
             return self._grant(holder, overdraft=True)
-        if self._over_budget():
-            self._refused()
-            raise AudioBusy(f"the node's audio budget is full ({self.in_use} cold streams)")
+        self.check(holder)
         if self.in_use < self.max and not self._waiters:
             self.in_use += 1
             return self._grant(holder, overdraft=False)
