@@ -1,6 +1,8 @@
 // The parents' page in words: the change log as sentences ("Mum lowered the volume cap 80 → 70"), the listening
 // history as a diary, times the way a household says them ("today 19:02", "Tue 19:02"). Pure functions over the
 // API's JSON that return plain strings; the page puts them in the DOM as text.
+import { fmtTime } from "/web/common.js";
+
 export const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 export const DAY_NAMES = { mon: "Monday", tue: "Tuesday", wed: "Wednesday", thu: "Thursday", fri: "Friday",
   sat: "Saturday", sun: "Sunday" };
@@ -32,11 +34,6 @@ export function dayHeading(d, now = new Date()) {
   if (ago === 0) return "Today";
   if (ago === 1) return "Yesterday";
   return `${LONG_BY_GETDAY[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]}`;
-}
-
-export function minutes(ms) {
-  const s = Math.floor(ms / 1000);
-  return `${Math.floor(s / 60)}:${pad(s % 60)}`;
 }
 
 // "a", "a and b", "a, b and c"
@@ -135,7 +132,7 @@ export function diary(history, now = new Date()) {
     if (!days.length || days[days.length - 1].heading !== heading) days.push({ heading, entries: [] });
     const what = h.kind === "story" ? "a story" : "a song";
     const from = h.collection ? ` (${h.collection})` : "";
-    const how = h.finished ? "listened to the end" : h.position_ms >= 1000 ? `stopped after ${minutes(h.position_ms)}`
+    const how = h.finished ? "listened to the end" : h.position_ms >= 1000 ? `stopped after ${fmtTime(h.position_ms)}`
       : "stopped at the start";
     days[days.length - 1].entries.push({ time: clock(d), title: h.title, about: `${what}${from}, ${how}` });
   }
