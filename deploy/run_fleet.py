@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.cli.serve import port_free  # noqa: E402 - after the repo root is put on the path
+
 DEFAULT_NODES = ("8000:8003", "8100:8103")
 DRAIN_WAIT_S = 60.0        # a node's drain is bounded by fleet.drain_deadline_s (10 s by default, 300 at most)
 
@@ -46,16 +50,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nodes.append((ws, http))
     args.nodes = nodes
     return args
-
-
-def port_taken(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return True
-    return False
 
 
 def free_port() -> int:
@@ -190,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
               for port, what in ((ws, "WebSocket"), (http, "HTTP")) if port]
     if args.redis_port:
         wanted.append((args.redis_port, "Redis"))
-    taken = [f"{port} ({what})" for port, what in wanted if port_taken(port)]
+    taken = [f"{port} ({what})" for port, what in wanted if not port_free("0.0.0.0", port)]
     if taken:
         how = ('make run-fleet FLEET_NODES="9000:9003 9100:9103"' if os.environ.get("XIAOZHI_MAKE_TARGET")
                else "python deploy/run_fleet.py --node 9000:9003 --node 9100:9103 [--redis-port N]")
