@@ -358,7 +358,7 @@ def _unplayable(path: Path) -> str | None:
 
 
 def _scan(args: argparse.Namespace, cfg: Any) -> int:
-    from core.content.layout import APP, LAYOUT, empty_library_hint, library_root_of, misplaced_audio
+    from core.content.layout import LAYOUT, empty_library_hint, library_root_of, misplaced_audio
 
     root = Path(args.dir)
     problem = folder_problem(root, "DIR", scan_hint=False)
